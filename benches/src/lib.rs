@@ -1,0 +1,1 @@
+//! Criterion benchmarks of nabla live in `benches/benches/`.

@@ -1,0 +1,1 @@
+//! `nabla-autograd`: filled by its issue.

@@ -1,0 +1,1 @@
+//! `nabla-data`: filled by its issue.

@@ -1,0 +1,1 @@
+//! `nabla-init`: filled by its issue.

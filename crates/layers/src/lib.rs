@@ -1,0 +1,1 @@
+//! `nabla-layers`: filled by its issue.

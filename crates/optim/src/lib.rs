@@ -1,0 +1,1 @@
+//! `nabla-optim`: filled by its issue.

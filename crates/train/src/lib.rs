@@ -1,0 +1,1 @@
+//! `nabla-train`: filled by its issue.
