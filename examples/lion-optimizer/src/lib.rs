@@ -1,0 +1,1 @@
+//! Example plugin: the Lion optimizer (filled by the optimizer issue).
