@@ -99,8 +99,8 @@ macro_rules! submit_component {
         name: $name:expr,
         $(aliases: [$($alias:expr),* $(,)?],)?
         summary: $summary:expr,
-        params: $params:expr,
-        $($field:ident : $value:expr),+ $(,)?
+        params: $params:expr
+        $(, $field:ident : $value:expr)* $(,)?
     }) => {
         $crate::inventory::submit! {
             $record {
@@ -111,7 +111,7 @@ macro_rules! submit_component {
                     module: ::core::module_path!(),
                     params: $params,
                 },
-                $($field: $value),+
+                $($field: $value),*
             }
         }
     };

@@ -115,12 +115,21 @@ pub trait Component: inventory::Collect + Sync + 'static {
 }
 
 /// A successful lookup: the record and, when the name was an alias, that alias.
-#[derive(Debug)]
 pub struct Resolved<C: 'static> {
     /// The registration record.
     pub record: &'static C,
     /// The alias the name matched, if it was not the canonical name.
     pub alias: Option<&'static Alias>,
+}
+
+impl<C: Component> fmt::Debug for Resolved<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolved")
+            .field("kind", &C::KIND)
+            .field("name", &self.record.info().name)
+            .field("alias", &self.alias.map(|a| a.name))
+            .finish()
+    }
 }
 
 impl<C: Component> Resolved<C> {
