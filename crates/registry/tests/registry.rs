@@ -5,12 +5,15 @@ use nabla_registry::{
     ParamError, ParamSpec, Params, Range, RawParams, RegistryError, Value,
 };
 
+/// What the test factories build: (lr, momentum, nesterov).
+type Built = (f64, f64, bool);
+
 /// A test kind standing in for optimizers.
 pub struct TestOptimizer {
     /// Common record.
     pub info: ComponentInfo,
     /// Factory.
-    pub build: fn(&Params) -> Result<(f64, f64, bool), ParamError>,
+    pub build: fn(&Params) -> Result<Built, ParamError>,
 }
 nabla_registry::inventory::collect!(TestOptimizer);
 impl Component for TestOptimizer {
