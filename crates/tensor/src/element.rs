@@ -1,7 +1,9 @@
 //! The scalar types nabla computes with: `f32` (training) and `f64` (gradient checks).
 
+use crate::pool::BufferPool;
 use ndarray::{LinalgScalar, ScalarOperand};
 use num_traits::Float;
+use std::cell::RefCell;
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 
@@ -21,8 +23,13 @@ pub trait Element:
     /// Converts to `f64` exactly.
     fn to_f64(self) -> f64;
 
-    /// The error function.
+    /// The error function (for `f32` computed in `f64` and rounded, so it is correctly
+    /// rounded in practice).
     fn erf(self) -> Self;
+
+    /// Runs `f` on this thread's buffer pool of this element type (see [`crate::pool`]).
+    #[doc(hidden)]
+    fn with_pool<R>(f: impl FnOnce(&mut BufferPool<Self>) -> R) -> R;
 
     /// `C = alpha * A B + beta * C` on raw strided storage (row and column strides in
     /// elements, may be negative or zero for broadcast rows), as `matrixmultiply` defines it.
@@ -61,7 +68,14 @@ impl Element for f32 {
     }
 
     fn erf(self) -> Self {
-        libm::erff(self)
+        libm::erf(f64::from(self)) as f32
+    }
+
+    fn with_pool<R>(f: impl FnOnce(&mut BufferPool<Self>) -> R) -> R {
+        thread_local! {
+            static POOL: RefCell<BufferPool<f32>> = RefCell::new(BufferPool::default());
+        }
+        with_local_pool(&POOL, f)
     }
 
     unsafe fn gemm(
@@ -100,6 +114,13 @@ impl Element for f64 {
         libm::erf(self)
     }
 
+    fn with_pool<R>(f: impl FnOnce(&mut BufferPool<Self>) -> R) -> R {
+        thread_local! {
+            static POOL: RefCell<BufferPool<f64>> = RefCell::new(BufferPool::default());
+        }
+        with_local_pool(&POOL, f)
+    }
+
     unsafe fn gemm(
         m: usize,
         k: usize,
@@ -118,5 +139,25 @@ impl Element for f64 {
     ) {
         // SAFETY: forwarded from the caller's contract.
         unsafe { matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+    }
+}
+
+/// Runs `f` on a thread-local pool; during thread teardown (or a re-entrant call) it runs on a
+/// throw-away empty pool instead, so buffers are simply freed.
+fn with_local_pool<T: Element, R>(
+    key: &'static std::thread::LocalKey<RefCell<BufferPool<T>>>,
+    f: impl FnOnce(&mut BufferPool<T>) -> R,
+) -> R {
+    let mut f = Some(f);
+    let done = key
+        .try_with(|p| match p.try_borrow_mut() {
+            Ok(mut pool) => Some((f.take().expect("called once"))(&mut pool)),
+            Err(_) => None,
+        })
+        .ok()
+        .flatten();
+    match done {
+        Some(r) => r,
+        None => (f.take().expect("called once"))(&mut BufferPool::default()),
     }
 }

@@ -1,0 +1,204 @@
+//! A per-thread pool of array buffers, so that a training step repeated in a loop reuses the
+//! buffers of the previous step instead of asking the allocator (and the kernel, for large
+//! blocks) for fresh memory each time.
+//!
+//! The autograd engine takes its forward outputs and gradients from here and gives them back
+//! when a graph is released; any code may do the same. Buffers are bucketed by their exact
+//! length, so a loop whose shapes repeat hits the pool every time after the first step.
+//!
+//! ```
+//! use nabla_tensor::pool;
+//! let a = pool::zeros::<f32>(&[64, 32]);
+//! assert!(a.iter().all(|&x| x == 0.0));
+//! pool::give(a);                              // back into the pool
+//! let b = pool::take::<f32>(&[32, 64]);       // same length: the buffer is reused
+//! assert_eq!(b.shape(), &[32, 64]);
+//! ```
+//!
+//! Buffers shorter than [`MIN_POOLED_LEN`] elements are not pooled (the allocator is fast for
+//! them). The pool holds at most [`PoolLimits::max_elements`] elements in all and
+//! [`PoolLimits::max_per_size`] buffers of one length; beyond that, returned buffers are freed.
+
+use crate::Element;
+use ndarray::{ArrayD, IxDyn};
+use std::collections::HashMap;
+
+/// Buffers shorter than this many elements bypass the pool.
+pub const MIN_POOLED_LEN: usize = 256;
+
+/// Bounds on what a pool keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Total elements kept over all lengths (default 64 Mi elements: 256 MiB of `f32`).
+    pub max_elements: usize,
+    /// Buffers kept per exact length (default 64).
+    pub max_per_size: usize,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        PoolLimits { max_elements: 64 << 20, max_per_size: 64 }
+    }
+}
+
+/// Counters of a pool, for tests and diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Buffers currently held.
+    pub buffers: usize,
+    /// Elements currently held.
+    pub elements: usize,
+    /// Requests served from the pool.
+    pub hits: u64,
+    /// Requests of a poolable length that had to allocate.
+    pub misses: u64,
+}
+
+/// The pool of one element type on one thread. Use the free functions of this module.
+#[derive(Debug, Default)]
+pub struct BufferPool<T> {
+    buckets: HashMap<usize, Vec<Vec<T>>>,
+    limits: PoolLimits,
+    stats: PoolStats,
+}
+
+impl<T: Element> BufferPool<T> {
+    fn take_vec(&mut self, len: usize) -> Option<Vec<T>> {
+        if len < MIN_POOLED_LEN {
+            return None;
+        }
+        match self.buckets.get_mut(&len).and_then(Vec::pop) {
+            Some(v) => {
+                self.stats.hits += 1;
+                self.stats.buffers -= 1;
+                self.stats.elements -= len;
+                Some(v)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    fn give_vec(&mut self, v: Vec<T>) {
+        let len = v.len();
+        if len < MIN_POOLED_LEN || self.stats.elements + len > self.limits.max_elements {
+            return;
+        }
+        let bucket = self.buckets.entry(len).or_default();
+        if bucket.len() >= self.limits.max_per_size {
+            return;
+        }
+        bucket.push(v);
+        self.stats.buffers += 1;
+        self.stats.elements += len;
+    }
+}
+
+/// An array of the given shape with **unspecified** (but initialized) contents: either a
+/// recycled buffer holding old values, or fresh zeros. Use it only when every element is
+/// written before it is read.
+pub fn take<T: Element>(shape: &[usize]) -> ArrayD<T> {
+    let len: usize = shape.iter().product();
+    let v = T::with_pool(|p| p.take_vec(len)).unwrap_or_else(|| vec![T::zero(); len]);
+    ArrayD::from_shape_vec(IxDyn(shape), v).expect("pool: length matches shape")
+}
+
+/// An array of the given shape filled with `value`, from the pool when possible.
+pub fn full<T: Element>(shape: &[usize], value: T) -> ArrayD<T> {
+    let len: usize = shape.iter().product();
+    let v = match T::with_pool(|p| p.take_vec(len)) {
+        Some(mut v) => {
+            v.fill(value);
+            v
+        }
+        None => vec![value; len],
+    };
+    ArrayD::from_shape_vec(IxDyn(shape), v).expect("pool: length matches shape")
+}
+
+/// An array of zeros of the given shape, from the pool when possible.
+pub fn zeros<T: Element>(shape: &[usize]) -> ArrayD<T> {
+    full(shape, T::zero())
+}
+
+/// A copy of `src` (any layout) in standard layout, in a pooled buffer.
+pub fn copy_of<T: Element>(src: &ndarray::ArrayViewD<'_, T>) -> ArrayD<T> {
+    let mut out = take(src.shape());
+    out.assign(src);
+    out
+}
+
+/// Gives an array's buffer back to the pool (or frees it when the pool is full or the
+/// buffer is small).
+pub fn give<T: Element>(a: ArrayD<T>) {
+    let (v, _) = a.into_raw_vec_and_offset();
+    T::with_pool(|p| p.give_vec(v));
+}
+
+/// The counters of this thread's pool of `T`.
+pub fn stats<T: Element>() -> PoolStats {
+    T::with_pool(|p| p.stats)
+}
+
+/// Frees every buffer held by this thread's pool of `T` (the counters of hits and misses stay).
+pub fn clear<T: Element>() {
+    T::with_pool(|p| {
+        p.buckets.clear();
+        p.stats.buffers = 0;
+        p.stats.elements = 0;
+    });
+}
+
+/// Sets the bounds of this thread's pool of `T`; buffers above the new bounds are freed.
+pub fn set_limits<T: Element>(limits: PoolLimits) {
+    T::with_pool(|p| {
+        p.limits = limits;
+        if p.stats.elements > limits.max_elements {
+            p.buckets.clear();
+            p.stats.buffers = 0;
+            p.stats.elements = 0;
+        }
+        for bucket in p.buckets.values_mut() {
+            while bucket.len() > limits.max_per_size {
+                let v = bucket.pop().expect("non-empty");
+                p.stats.buffers -= 1;
+                p.stats.elements -= v.len();
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_are_reused_by_length() {
+        clear::<f64>();
+        let before = stats::<f64>();
+        let a = full::<f64>(&[40, 10], 3.0);
+        let ptr = a.as_ptr();
+        give(a);
+        assert_eq!(stats::<f64>().buffers, 1);
+        let b = zeros::<f64>(&[10, 40]);
+        assert_eq!(b.as_ptr(), ptr);
+        assert!(b.iter().all(|&x| x == 0.0));
+        let after = stats::<f64>();
+        assert_eq!(after.hits, before.hits + 1);
+        assert_eq!(after.buffers, 0);
+    }
+
+    #[test]
+    fn small_buffers_bypass_and_limits_hold() {
+        clear::<f32>();
+        give(zeros::<f32>(&[3]));
+        assert_eq!(stats::<f32>().buffers, 0);
+        set_limits::<f32>(PoolLimits { max_elements: 1 << 20, max_per_size: 2 });
+        let arrays: Vec<_> = (0..5).map(|_| zeros::<f32>(&[1000])).collect();
+        arrays.into_iter().for_each(give);
+        assert_eq!(stats::<f32>().buffers, 2);
+        set_limits::<f32>(PoolLimits::default());
+    }
+}
