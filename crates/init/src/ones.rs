@@ -1,0 +1,36 @@
+//! `ones`: every element 1.
+
+use crate::{register_initializer, Distribution, InitError, Initializer, Role};
+
+/// Fills with `1` (PyTorch `ones_`), for example BatchNorm's scale; no hyper-parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Ones;
+
+impl Initializer for Ones {
+    fn name(&self) -> &'static str {
+        "ones"
+    }
+    fn distribution(&self, _shape: &[usize], _role: Role) -> Result<Distribution, InitError> {
+        Ok(Distribution::Constant(1.0))
+    }
+}
+
+register_initializer! {
+    name: "ones",
+    aliases: [nabla_registry::Alias::new("one")],
+    summary: "every element 1",
+    params: &[],
+    build: |_| Ok(Box::new(Ones)),
+}
+
+#[cfg(test)]
+mod tests {
+    use nabla_tensor::{ndarray::Array2, Rng};
+
+    #[test]
+    fn fills_ones() {
+        let mut w = Array2::<f64>::zeros((3, 2));
+        crate::build("ones").unwrap().fill_f64(w.view_mut().into_dyn(), &mut Rng::seed(0)).unwrap();
+        assert!(w.iter().all(|&x| x == 1.0));
+    }
+}

@@ -1,0 +1,123 @@
+//! `xavier_normal` and `xavier_uniform` (aliases `glorot_normal`, `glorot_uniform`):
+//! variance `gain^2 * 2 / (fan_in + fan_out)`.
+//!
+//! Glorot and Bengio (2010), "Understanding the difficulty of training deep feedforward
+//! neural networks", AISTATS: a compromise between keeping the forward activations'
+//! variance (`1/fan_in`) and the backward gradients' variance (`1/fan_out`).
+
+use crate::{nonzero, param_error, register_initializer, Distribution, InitError, Initializer, Role};
+use nabla_registry::{Alias, ParamSpec, Range};
+
+/// `N(0, std^2)` with `std = gain * sqrt(2 / (fan_in + fan_out))` (Glorot & Bengio 2010;
+/// PyTorch `xavier_normal_(tensor, gain=1)`).
+///
+/// Hyper-parameters: `gain` (default 1, `>= 0`; `calculate_gain("tanh")` = 5/3 for tanh nets).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct XavierNormal {
+    gain: f64,
+}
+
+/// `U(-bound, bound)` with `bound = gain * sqrt(6 / (fan_in + fan_out))`, that is variance
+/// `gain^2 * 2 / (fan_in + fan_out)` (Glorot & Bengio 2010, their "normalized
+/// initialization"; PyTorch `xavier_uniform_(tensor, gain=1)`).
+///
+/// Hyper-parameters: `gain` (default 1, `>= 0`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct XavierUniform {
+    gain: f64,
+}
+
+fn check_gain(name: &'static str, gain: f64) -> Result<f64, InitError> {
+    if gain.is_finite() && gain >= 0.0 {
+        Ok(gain)
+    } else {
+        Err(InitError::Invalid {
+            initializer: name,
+            message: format!("gain must be finite and >= 0, got {gain}"),
+        })
+    }
+}
+
+/// `gain * sqrt(2 / (fan_in + fan_out))`, as PyTorch computes it.
+fn xavier_std(name: &'static str, gain: f64, shape: &[usize], role: Role) -> Result<f64, InitError> {
+    let f = role.fans(shape)?;
+    let sum = nonzero(f.fan_in + f.fan_out, name, "fan_in + fan_out", shape)?;
+    Ok(gain * (2.0 / sum).sqrt())
+}
+
+impl XavierNormal {
+    /// A Glorot normal initializer.
+    ///
+    /// # Errors
+    /// [`InitError::Invalid`] unless `gain` is finite and `>= 0`.
+    pub fn new(gain: f64) -> Result<XavierNormal, InitError> {
+        Ok(XavierNormal { gain: check_gain("xavier_normal", gain)? })
+    }
+}
+
+impl XavierUniform {
+    /// A Glorot uniform initializer.
+    ///
+    /// # Errors
+    /// [`InitError::Invalid`] unless `gain` is finite and `>= 0`.
+    pub fn new(gain: f64) -> Result<XavierUniform, InitError> {
+        Ok(XavierUniform { gain: check_gain("xavier_uniform", gain)? })
+    }
+}
+
+impl Initializer for XavierNormal {
+    fn name(&self) -> &'static str {
+        "xavier_normal"
+    }
+    fn distribution(&self, shape: &[usize], role: Role) -> Result<Distribution, InitError> {
+        Ok(Distribution::Normal { mean: 0.0, std: xavier_std(self.name(), self.gain, shape, role)? })
+    }
+}
+
+impl Initializer for XavierUniform {
+    fn name(&self) -> &'static str {
+        "xavier_uniform"
+    }
+    fn distribution(&self, shape: &[usize], role: Role) -> Result<Distribution, InitError> {
+        let bound = 3f64.sqrt() * xavier_std(self.name(), self.gain, shape, role)?;
+        Ok(Distribution::Uniform { low: -bound, high: bound })
+    }
+}
+
+const PARAMS: &[ParamSpec] =
+    &[ParamSpec::float("gain", 1.0, "scale factor (see calculate_gain)").range(Range::NON_NEGATIVE)];
+
+register_initializer! {
+    name: "xavier_normal",
+    aliases: [Alias::new("glorot_normal")],
+    summary: "N(0, gain^2 * 2/(fan_in+fan_out)) (Glorot & Bengio 2010)",
+    params: PARAMS,
+    build: |p| Ok(Box::new(XavierNormal::new(p.f64("gain")?).map_err(|e| param_error(p, e))?)),
+}
+
+register_initializer! {
+    name: "xavier_uniform",
+    aliases: [Alias::new("glorot_uniform")],
+    summary: "U(±gain*sqrt(6/(fan_in+fan_out))) (Glorot & Bengio 2010)",
+    params: PARAMS,
+    build: |p| Ok(Box::new(XavierUniform::new(p.f64("gain")?).map_err(|e| param_error(p, e))?)),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_follow_the_formula() {
+        let u = XavierUniform::new(2.0).unwrap().distribution(&[10, 20], Role::Weight).unwrap();
+        let (low, high) = u.bounds().unwrap();
+        assert!((high - 2.0 * 0.2f64.sqrt()).abs() < 1e-15 && low == -high);
+        let n = XavierNormal::new(1.0).unwrap().distribution(&[10, 20], Role::Weight).unwrap();
+        assert!((n.std(&[10, 20]) - (2.0f64 / 30.0).sqrt()).abs() < 1e-15);
+        assert!(XavierNormal::new(-1.0).is_err());
+        assert!(matches!(
+            XavierNormal::new(1.0).unwrap().distribution(&[4], Role::Weight),
+            Err(InitError::NoFans { .. })
+        ));
+    }
+}
