@@ -1,0 +1,69 @@
+//! Dropout by a given mask.
+
+use crate::error::{AutogradError, Result};
+use crate::ops::saved::Saved;
+use crate::var::Var;
+use nabla_tensor::ndarray::{ArrayD, Zip};
+use nabla_tensor::{pool, Element, Rng, TensorError};
+
+/// A dropout mask for `shape`: each element is `0` with probability `p`, else `1 / (1 - p)`
+/// (inverted dropout, so the expectation is unchanged); all zeros when `p == 1`.
+///
+/// # Errors
+/// [`AutogradError::Invalid`] when `p` is not in `[0, 1]`.
+pub fn dropout_mask<T: Element>(shape: &[usize], p: f64, rng: &mut Rng) -> Result<ArrayD<T>> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(AutogradError::Invalid {
+            op: "dropout",
+            message: format!("p must be in [0, 1], got {p}"),
+        });
+    }
+    let keep = if p < 1.0 { T::from_f64(1.0 / (1.0 - p)) } else { T::zero() };
+    let mut m = pool::take::<T>(shape);
+    m.iter_mut().for_each(|v| *v = if rng.next_f64() < p { T::zero() } else { keep });
+    Ok(m)
+}
+
+/// `x * mask` where `mask` (same shape as `x`) is already scaled, e.g. by [`dropout_mask`];
+/// the backward is `grad * mask`. The mask is kept (not copied) until the graph is released.
+///
+/// # Errors
+/// A shape mismatch naming both shapes.
+pub fn dropout_with_mask<T: Element>(x: &Var<T>, mask: ArrayD<T>) -> Result<Var<T>> {
+    let xs = x.shape();
+    if xs != mask.shape() {
+        return Err(TensorError::ShapeMismatch {
+            op: "dropout_with_mask",
+            lhs: xs,
+            rhs: mask.shape().to_vec(),
+        }
+        .into());
+    }
+    let mut out = pool::take::<T>(&xs);
+    Zip::from(&mut out).and(&*x.value()).and(&mask).for_each(|o, &v, &m| *o = v * m);
+    let mask = Saved::new(mask);
+    Ok(Var::custom("dropout", &[x], out, move |args| {
+        let mut g = args.grad_output;
+        g.zip_mut_with(&*mask, |g, &m| *g = *g * m);
+        vec![Some(g)]
+    }))
+}
+
+/// Dropout with probability `p` in training mode (a fresh mask from `rng`); the identity
+/// (the same variable) when `!training` or `p == 0`.
+///
+/// # Errors
+/// As [`dropout_mask`].
+pub fn dropout<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) -> Result<Var<T>> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(AutogradError::Invalid {
+            op: "dropout",
+            message: format!("p must be in [0, 1], got {p}"),
+        });
+    }
+    if !training || p == 0.0 {
+        return Ok(x.clone());
+    }
+    let mask = dropout_mask(&x.shape(), p, rng)?;
+    dropout_with_mask(x, mask)
+}

@@ -1,0 +1,132 @@
+//! The fused affine map of a fully connected layer.
+
+use crate::error::{AutogradError, Result};
+use crate::var::Var;
+use nabla_tensor::ndarray::{ArrayD, ArrayView2, ArrayViewMut2, Ix2, Zip};
+use nabla_tensor::{gemm_into, pool, Element, TensorError};
+
+/// `x @ weight^T + bias` with `weight: [out, in]` (PyTorch's layout) and `bias: [out]`, for
+/// `x: [..., in]` (leading axes are flattened into rows).
+///
+/// Forward: the bias is written into the output rows, then one strided GEMM against the
+/// transposed view of `weight` accumulates onto it (no transpose copy). Backward: `dx = dy W`,
+/// `dW = dy^T x` (both strided GEMM), `db = sum of dy's rows`; only the gradients that are
+/// needed are computed.
+///
+/// # Errors
+/// A shape error naming the shapes when `weight` is not 2-d, `x`'s last axis is not
+/// `in`, or `bias` is not `[out]`.
+///
+/// ```
+/// use nabla_autograd::{linear, Var};
+/// use nabla_tensor::ndarray::{arr1, arr2};
+/// let x = Var::<f32>::constant(arr2(&[[1.0, 2.0]]).into_dyn());
+/// let w = Var::param(arr2(&[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]).into_dyn());
+/// let b = Var::param(arr1(&[0.5, 0.5, 0.5]).into_dyn());
+/// let y = linear(&x, &w, Some(&b)).unwrap();
+/// assert_eq!(y.value().as_slice().unwrap(), &[1.5, 2.5, 3.5]);
+/// ```
+pub fn linear<T: Element>(x: &Var<T>, weight: &Var<T>, bias: Option<&Var<T>>) -> Result<Var<T>> {
+    let xv = x.value();
+    let wv = weight.value();
+    if wv.ndim() != 2 || xv.ndim() == 0 || xv.shape()[xv.ndim() - 1] != wv.shape()[1] {
+        return Err(TensorError::ShapeMismatch {
+            op: "linear (input vs weight [out, in])",
+            lhs: xv.shape().to_vec(),
+            rhs: wv.shape().to_vec(),
+        }
+        .into());
+    }
+    let (out_f, in_f) = (wv.shape()[0], wv.shape()[1]);
+    if let Some(b) = bias {
+        if b.shape() != [out_f] {
+            return Err(AutogradError::Invalid {
+                op: "linear",
+                message: format!(
+                    "bias has shape {:?}, expected [{out_f}] for weight {:?}",
+                    b.shape(),
+                    wv.shape()
+                ),
+            });
+        }
+    }
+    let rows = xv.len() / in_f.max(1);
+    let rows = if in_f == 0 { xv.shape()[..xv.ndim() - 1].iter().product() } else { rows };
+    let mut out_shape = xv.shape().to_vec();
+    *out_shape.last_mut().expect("ndim >= 1") = out_f;
+    let xc = contiguous(&xv);
+    let x2 = as_rows(xc.as_ref().unwrap_or(&xv), rows, in_f);
+    let w2 = wv.view().into_dimensionality::<Ix2>().expect("2-d");
+    let mut out;
+    {
+        let beta;
+        if let Some(b) = bias {
+            out = pool::take::<T>(&out_shape);
+            let bv = b.value();
+            let mut o2 = as_rows_mut(&mut out, rows, out_f);
+            for mut row in o2.rows_mut() {
+                row.assign(&bv.view().into_dimensionality::<nabla_tensor::ndarray::Ix1>().expect("1-d"));
+            }
+            beta = T::one();
+        } else {
+            out = pool::take::<T>(&out_shape);
+            beta = T::zero();
+        }
+        gemm_into(T::one(), x2, w2.t(), beta, as_rows_mut(&mut out, rows, out_f));
+    }
+    drop(xc);
+    drop((xv, wv));
+    let inputs: Vec<&Var<T>> = match bias {
+        Some(b) => vec![x, weight, b],
+        None => vec![x, weight],
+    };
+    Ok(Var::custom("linear", &inputs, out, move |args| {
+        let g = args.grad_output;
+        let gc = contiguous(&g);
+        let g2 = as_rows(gc.as_ref().unwrap_or(&g), rows, out_f);
+        let gx = args.inputs[0].requires_grad().then(|| {
+            let w = args.inputs[1].value();
+            let mut gx = pool::take::<T>(&args.inputs[0].shape());
+            let w2 = w.view().into_dimensionality::<Ix2>().expect("2-d");
+            gemm_into(T::one(), g2, w2, T::zero(), as_rows_mut(&mut gx, rows, in_f));
+            gx
+        });
+        let gw = args.inputs[1].requires_grad().then(|| {
+            let xv = args.inputs[0].value();
+            let xc = contiguous(&xv);
+            let x2 = as_rows(xc.as_ref().unwrap_or(&xv), rows, in_f);
+            let mut gw = pool::take::<T>(&[out_f, in_f]);
+            gemm_into(T::one(), g2.t(), x2, T::zero(), as_rows_mut(&mut gw, out_f, in_f));
+            gw
+        });
+        let gb = (args.inputs.len() == 3 && args.inputs[2].requires_grad()).then(|| {
+            let mut gb = pool::zeros::<T>(&[out_f]);
+            for row in g2.rows() {
+                Zip::from(&mut gb).and(&row.into_dyn()).for_each(|s, &v| *s = *s + v);
+            }
+            gb
+        });
+        drop(gc);
+        pool::give(g);
+        let mut grads = vec![gx, gw];
+        if args.inputs.len() == 3 {
+            grads.push(gb);
+        }
+        grads
+    }))
+}
+
+/// A standard-layout copy when `x` is not contiguous (else `None`: use `x` itself).
+pub(crate) fn contiguous<T: Element>(x: &ArrayD<T>) -> Option<ArrayD<T>> {
+    (!x.is_standard_layout()).then(|| pool::copy_of(&x.view()))
+}
+
+/// A contiguous array viewed as `[rows, cols]`.
+pub(crate) fn as_rows<T: Element>(x: &ArrayD<T>, rows: usize, cols: usize) -> ArrayView2<'_, T> {
+    x.view().into_shape_with_order((rows, cols)).expect("contiguous with rows*cols elements")
+}
+
+/// A contiguous array viewed mutably as `[rows, cols]`.
+pub(crate) fn as_rows_mut<T: Element>(x: &mut ArrayD<T>, rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
+    x.view_mut().into_shape_with_order((rows, cols)).expect("contiguous with rows*cols elements")
+}

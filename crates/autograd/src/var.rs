@@ -1,0 +1,531 @@
+//! [`Var`]: a node of the define-by-run graph, and the reverse-mode engine.
+
+use crate::error::{AutogradError, Result};
+use crate::grad_mode::is_grad_enabled;
+use nabla_tensor::ndarray::{ArrayD, IxDyn, Zip};
+use nabla_tensor::{pool, Element, Tensor};
+use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::collections::HashSet;
+use std::fmt;
+use std::rc::Rc;
+
+thread_local! {
+    static LIVE_GRAPH_NODES: Cell<usize> = const { Cell::new(0) };
+    static LIVE_VARS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The number of graph nodes (recorded op results that still hold their backward closure and
+/// their inputs) alive on this thread. After `backward` (without `retain_graph`) or after the
+/// graph's results are dropped it returns to where it was before the forward pass: a training
+/// loop whose count keeps growing is leaking graphs.
+pub fn live_graph_nodes() -> usize {
+    LIVE_GRAPH_NODES.with(Cell::get)
+}
+
+/// The number of [`Var`] nodes (leaves, constants and op results) alive on this thread.
+pub fn live_vars() -> usize {
+    LIVE_VARS.with(Cell::get)
+}
+
+struct LiveToken;
+
+impl LiveToken {
+    fn new() -> Self {
+        LIVE_GRAPH_NODES.with(|c| c.set(c.get() + 1));
+        LiveToken
+    }
+}
+
+impl Drop for LiveToken {
+    fn drop(&mut self) {
+        // During thread teardown the counter may already be gone; nothing to count then.
+        let _ = LIVE_GRAPH_NODES.try_with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+/// What a backward closure gets: the upstream gradient (owned, so it can be reused in place
+/// as the buffer of an input's gradient), the op's forward output, and its inputs.
+pub struct BackwardArgs<'a, T: Element> {
+    /// The gradient of the loss with respect to the op's output (same shape as the output).
+    pub grad_output: ArrayD<T>,
+    /// The op's forward output value.
+    pub output: &'a ArrayD<T>,
+    /// The op's inputs, in the order given to [`Var::custom`].
+    pub inputs: &'a [Var<T>],
+}
+
+impl<T: Element> BackwardArgs<'_, T> {
+    /// Whether input `i` needs a gradient (return `None` for it otherwise, and skip the work).
+    pub fn needs_grad(&self, i: usize) -> bool {
+        self.inputs[i].requires_grad()
+    }
+
+    /// Borrows the value of input `i`.
+    pub fn input(&self, i: usize) -> Ref<'_, ArrayD<T>> {
+        self.inputs[i].value()
+    }
+}
+
+type BackwardFn<T> = dyn FnMut(BackwardArgs<'_, T>) -> Vec<Option<ArrayD<T>>>;
+
+struct OpRecord<T: Element> {
+    inputs: Vec<Var<T>>,
+    backward: Box<BackwardFn<T>>,
+    _live: LiveToken,
+}
+
+struct Node<T: Element> {
+    name: &'static str,
+    value: RefCell<ArrayD<T>>,
+    /// Leaves: the accumulated gradient. Op results: the pending gradient during backward.
+    grad: RefCell<Option<ArrayD<T>>>,
+    requires_grad: Cell<bool>,
+    is_leaf: bool,
+    op: RefCell<Option<OpRecord<T>>>,
+}
+
+fn empty<T: Element>() -> ArrayD<T> {
+    ArrayD::from_shape_vec(IxDyn(&[0]), Vec::new()).expect("empty array")
+}
+
+impl<T: Element> Drop for Node<T> {
+    fn drop(&mut self) {
+        pool::give(std::mem::replace(self.value.get_mut(), empty()));
+        if let Some(g) = self.grad.get_mut().take() {
+            pool::give(g);
+        }
+        let _ = LIVE_VARS.try_with(|c| c.set(c.get().saturating_sub(1)));
+        // Tear the graph down iteratively: a deep chain dropped recursively could overflow
+        // the stack.
+        let Some(rec) = self.op.get_mut().take() else { return };
+        let OpRecord { inputs, backward, _live } = rec;
+        drop(backward);
+        let mut stack = inputs;
+        while let Some(Var { node }) = stack.pop() {
+            if let Ok(mut n) = Rc::try_unwrap(node) {
+                if let Some(r) = n.op.get_mut().take() {
+                    let OpRecord { inputs, .. } = r;
+                    stack.extend(inputs);
+                }
+            }
+        }
+    }
+}
+
+/// A variable of the graph: a tensor value, whether it requires a gradient, its gradient
+/// (for leaves), and for op results the recorded backward step. Cloning is cheap (a
+/// reference count); clones are the same variable.
+///
+/// Leaves (parameters, inputs) are made with [`Var::leaf`] / [`Var::constant`]; every op on
+/// variables returns a new variable which, when grad mode is on and some input requires a
+/// gradient, records how to propagate gradients back. [`Var::backward`] runs the reverse pass,
+/// accumulates gradients into the leaves that require them, and releases the graph.
+///
+/// The value and the gradient live in separate cells, so `value_mut()` and `grad()` can be
+/// borrowed at the same time (an optimizer updates the value from the gradient). Borrowing
+/// the value mutably while it is borrowed elsewhere panics, like any `RefCell`.
+///
+/// `Var` is not `Send`: a graph belongs to one thread.
+///
+/// ```
+/// use nabla_autograd::Var;
+/// use nabla_tensor::ndarray::arr1;
+/// let x = Var::<f64>::leaf(arr1(&[1.0, 2.0, 3.0]).into_dyn(), true);
+/// let y = x.mul(&x).unwrap().sum();      // y = sum(x^2)
+/// y.backward().unwrap();
+/// assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[2.0, 4.0, 6.0]);
+/// ```
+pub struct Var<T: Element = f32> {
+    node: Rc<Node<T>>,
+}
+
+impl<T: Element> Clone for Var<T> {
+    fn clone(&self) -> Self {
+        Var { node: Rc::clone(&self.node) }
+    }
+}
+
+impl<T: Element> fmt::Debug for Var<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.node.value.try_borrow();
+        let mut d = f.debug_struct("Var");
+        d.field("op", &self.node.name).field("requires_grad", &self.requires_grad());
+        match value {
+            Ok(v) => d.field("value", &*v),
+            Err(_) => d.field("value", &"<mutably borrowed>"),
+        };
+        d.finish()
+    }
+}
+
+impl<T: Element> Var<T> {
+    fn new_node(name: &'static str, value: ArrayD<T>, requires_grad: bool, op: Option<OpRecord<T>>) -> Self {
+        LIVE_VARS.with(|c| c.set(c.get() + 1));
+        Var {
+            node: Rc::new(Node {
+                name,
+                value: RefCell::new(value),
+                grad: RefCell::new(None),
+                requires_grad: Cell::new(requires_grad),
+                is_leaf: op.is_none(),
+                op: RefCell::new(op),
+            }),
+        }
+    }
+
+    /// A leaf variable (a parameter when `requires_grad`, else an input). Takes the array
+    /// without copying.
+    pub fn leaf(value: ArrayD<T>, requires_grad: bool) -> Self {
+        Self::new_node("leaf", value, requires_grad, None)
+    }
+
+    /// A leaf that requires a gradient (shorthand for `leaf(value, true)`).
+    pub fn param(value: ArrayD<T>) -> Self {
+        Self::leaf(value, true)
+    }
+
+    /// A constant (a leaf that does not require a gradient).
+    pub fn constant(value: ArrayD<T>) -> Self {
+        Self::leaf(value, false)
+    }
+
+    /// A 0-d constant.
+    pub fn scalar(value: T) -> Self {
+        Self::constant(ArrayD::from_elem(IxDyn(&[]), value))
+    }
+
+    /// A leaf from a [`Tensor`] (no copy).
+    pub fn from_tensor(t: Tensor<T>, requires_grad: bool) -> Self {
+        Self::leaf(t.into_array(), requires_grad)
+    }
+
+    /// The result of a custom differentiable op: `output` is the forward value already
+    /// computed from `inputs`' values, and `backward` maps the upstream gradient to one
+    /// optional gradient per input (same shape as that input; `None` when the input needs
+    /// none — see [`BackwardArgs::needs_grad`]).
+    ///
+    /// This is how every built-in op is defined, and the way for other crates to add their
+    /// own (a convolution, a custom loss). When grad mode is off or no input requires a
+    /// gradient, nothing is recorded and the result is a constant; otherwise the closure is
+    /// kept until backward runs (then released unless `retain_graph`). The closure should
+    /// capture only what the inputs and output do not already hold; it must not capture the
+    /// output variable (that would be a reference cycle). The engine checks the number and
+    /// shapes of the returned gradients ([`AutogradError::GradCount`], [`AutogradError::GradShape`]).
+    ///
+    /// ```
+    /// use nabla_autograd::Var;
+    /// use nabla_tensor::ndarray::arr1;
+    /// // y = x^3 as a custom op: dy/dx = 3 x^2.
+    /// fn cube(x: &Var<f64>) -> Var<f64> {
+    ///     let out = x.value().mapv(|v| v * v * v);
+    ///     Var::custom("cube", &[x], out, |args| {
+    ///         let mut g = args.grad_output;           // owned: reuse the buffer in place
+    ///         g.zip_mut_with(&*args.inputs[0].value(), |g, &v| *g *= 3.0 * v * v);
+    ///         vec![Some(g)]
+    ///     })
+    /// }
+    /// let x = Var::leaf(arr1(&[1.0, 2.0]).into_dyn(), true);
+    /// cube(&x).sum().backward().unwrap();
+    /// assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[3.0, 12.0]);
+    /// ```
+    pub fn custom<F>(name: &'static str, inputs: &[&Var<T>], output: ArrayD<T>, backward: F) -> Var<T>
+    where
+        F: FnMut(BackwardArgs<'_, T>) -> Vec<Option<ArrayD<T>>> + 'static,
+    {
+        let record = is_grad_enabled() && inputs.iter().any(|v| v.requires_grad());
+        if !record {
+            return Self::new_node(name, output, false, None);
+        }
+        let rec = OpRecord {
+            inputs: inputs.iter().map(|v| (*v).clone()).collect(),
+            backward: Box::new(backward),
+            _live: LiveToken::new(),
+        };
+        Self::new_node(name, output, true, Some(rec))
+    }
+
+    // ----- inspection ---------------------------------------------------------------------
+
+    /// Borrows the value.
+    ///
+    /// # Panics
+    /// If the value is mutably borrowed (see [`Var::value_mut`]).
+    pub fn value(&self) -> Ref<'_, ArrayD<T>> {
+        self.node.value.borrow()
+    }
+
+    /// Borrows the value mutably (e.g. for an optimizer step, while the gradient is borrowed
+    /// through [`Var::grad`]). Changing a value that a live graph still needs for its backward
+    /// gives wrong gradients; update parameters after backward.
+    ///
+    /// # Panics
+    /// If the value is borrowed elsewhere.
+    pub fn value_mut(&self) -> RefMut<'_, ArrayD<T>> {
+        self.node.value.borrow_mut()
+    }
+
+    /// A copy of the value as a [`Tensor`].
+    pub fn tensor(&self) -> Tensor<T> {
+        Tensor::from_array(self.value().clone())
+    }
+
+    /// The shape of the value.
+    pub fn shape(&self) -> Vec<usize> {
+        self.value().shape().to_vec()
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.value().ndim()
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.value().len()
+    }
+
+    /// Whether the value has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The single element of a one-element variable (a loss).
+    ///
+    /// # Panics
+    /// If the variable does not have exactly one element.
+    pub fn item(&self) -> T {
+        let v = self.value();
+        assert!(v.len() == 1, "item() on a variable of shape {:?}", v.shape());
+        *v.iter().next().expect("one element")
+    }
+
+    /// Whether gradients flow to (and, for a leaf, accumulate in) this variable.
+    pub fn requires_grad(&self) -> bool {
+        self.node.requires_grad.get()
+    }
+
+    /// Switches gradient tracking of a leaf on or off (e.g. to freeze a parameter).
+    ///
+    /// # Errors
+    /// [`AutogradError::NotLeaf`] for an op result.
+    pub fn set_requires_grad(&self, requires_grad: bool) -> Result<()> {
+        if !self.node.is_leaf {
+            return Err(AutogradError::NotLeaf);
+        }
+        self.node.requires_grad.set(requires_grad);
+        Ok(())
+    }
+
+    /// Whether this is a leaf (made by `leaf`/`constant`, or an op result that recorded
+    /// nothing) rather than a recorded op result.
+    pub fn is_leaf(&self) -> bool {
+        self.node.is_leaf
+    }
+
+    /// The name of the op that produced this variable (`"leaf"` for leaves).
+    pub fn op_name(&self) -> &'static str {
+        self.node.name
+    }
+
+    /// Whether two handles are the same variable.
+    pub fn ptr_eq(&self, other: &Var<T>) -> bool {
+        Rc::ptr_eq(&self.node, &other.node)
+    }
+
+    /// An identity for this variable, stable while it lives (for maps keyed by parameter).
+    pub fn id(&self) -> usize {
+        Rc::as_ptr(&self.node) as *const u8 as usize
+    }
+
+    /// A constant holding a copy of the value, cut off from the graph.
+    pub fn detach(&self) -> Var<T> {
+        Var::constant(pool::copy_of(&self.value().view()))
+    }
+
+    // ----- gradients ----------------------------------------------------------------------
+
+    /// Borrows the accumulated gradient of a leaf (`None` before any backward reached it, or
+    /// after [`Var::zero_grad`]). Op results hold no gradient after backward.
+    pub fn grad(&self) -> Option<Ref<'_, ArrayD<T>>> {
+        Ref::filter_map(self.node.grad.borrow(), Option::as_ref).ok()
+    }
+
+    /// Borrows the gradient mutably (e.g. for gradient clipping).
+    pub fn grad_mut(&self) -> Option<RefMut<'_, ArrayD<T>>> {
+        RefMut::filter_map(self.node.grad.borrow_mut(), Option::as_mut).ok()
+    }
+
+    /// Clears the gradient (sets it to `None`, as PyTorch's `zero_grad(set_to_none=True)`),
+    /// giving its buffer back to the pool for the next backward.
+    pub fn zero_grad(&self) {
+        if let Some(g) = self.node.grad.borrow_mut().take() {
+            pool::give(g);
+        }
+    }
+
+    /// Replaces the gradient.
+    pub fn set_grad(&self, grad: Option<ArrayD<T>>) {
+        if let Some(old) = std::mem::replace(&mut *self.node.grad.borrow_mut(), grad) {
+            pool::give(old);
+        }
+    }
+
+    /// Takes the gradient out, leaving `None`.
+    pub fn take_grad(&self) -> Option<ArrayD<T>> {
+        self.node.grad.borrow_mut().take()
+    }
+
+    // ----- backward -----------------------------------------------------------------------
+
+    /// Back-propagates from this one-element variable (a loss) with upstream gradient 1,
+    /// accumulating into the gradients of the leaves that require them, then releases the
+    /// graph.
+    ///
+    /// # Errors
+    /// [`AutogradError::NotScalar`], [`AutogradError::NoGrad`], and
+    /// [`AutogradError::GraphReleased`] for a second backward through the same graph.
+    pub fn backward(&self) -> Result<()> {
+        if self.len() != 1 {
+            return Err(AutogradError::NotScalar { shape: self.shape() });
+        }
+        let shape = self.shape();
+        self.backward_opts(Some(pool::full(&shape, T::one())), false)
+    }
+
+    /// Back-propagates with the given upstream gradient (same shape as this variable).
+    ///
+    /// # Errors
+    /// As [`Var::backward`], and [`AutogradError::GradShape`] for a gradient of another shape.
+    pub fn backward_with(&self, upstream: ArrayD<T>) -> Result<()> {
+        self.backward_opts(Some(upstream), false)
+    }
+
+    /// Back-propagates with an optional upstream gradient (`None`: 1 for a one-element
+    /// variable) and keeps the graph when `retain_graph`, so that it can be run again.
+    ///
+    /// Backward does not record a graph of its own (no higher-order gradients).
+    ///
+    /// # Errors
+    /// As [`Var::backward_with`]. The graph is checked before anything is changed, so a
+    /// released graph leaves all gradients untouched.
+    pub fn backward_opts(&self, upstream: Option<ArrayD<T>>, retain_graph: bool) -> Result<()> {
+        if !self.requires_grad() {
+            return Err(AutogradError::NoGrad { shape: self.shape() });
+        }
+        let upstream = match upstream {
+            Some(u) => u,
+            None => {
+                if self.len() != 1 {
+                    return Err(AutogradError::NotScalar { shape: self.shape() });
+                }
+                pool::full(&self.shape(), T::one())
+            }
+        };
+        if upstream.shape() != self.value().shape() {
+            return Err(AutogradError::GradShape {
+                op: "backward_with",
+                expected: self.shape(),
+                got: upstream.shape().to_vec(),
+            });
+        }
+        let order = self.topological_order()?;
+        accumulate(&self.node, upstream);
+        for var in &order {
+            let node = &var.node;
+            let pending = node.grad.borrow_mut().take();
+            if let Some(g) = pending {
+                {
+                    let mut rec = node.op.borrow_mut();
+                    let rec = rec.as_mut().expect("checked by topological_order");
+                    let value = node.value.borrow();
+                    let grads =
+                        (rec.backward)(BackwardArgs { grad_output: g, output: &value, inputs: &rec.inputs });
+                    if grads.len() != rec.inputs.len() {
+                        return Err(AutogradError::GradCount {
+                            op: node.name,
+                            expected: rec.inputs.len(),
+                            got: grads.len(),
+                        });
+                    }
+                    for (input, grad) in rec.inputs.iter().zip(grads) {
+                        match grad {
+                            Some(g) if input.requires_grad() => {
+                                if g.shape() != input.value().shape() {
+                                    return Err(AutogradError::GradShape {
+                                        op: node.name,
+                                        expected: input.shape(),
+                                        got: g.shape().to_vec(),
+                                    });
+                                }
+                                accumulate(&input.node, g);
+                            }
+                            Some(g) => pool::give(g),
+                            None => {}
+                        }
+                    }
+                }
+            }
+            if !retain_graph {
+                let rec = node.op.borrow_mut().take();
+                drop(rec);
+            }
+        }
+        Ok(())
+    }
+
+    /// The recorded op results reachable from `self`, each after every op result that uses it
+    /// (so gradients are complete when a node is processed).
+    fn topological_order(&self) -> Result<Vec<Var<T>>> {
+        let mut post: Vec<Var<T>> = Vec::new();
+        let mut seen: HashSet<usize> = HashSet::new();
+        // Iterative DFS: (var, children pushed?)
+        let mut stack: Vec<(Var<T>, bool)> = vec![(self.clone(), false)];
+        while let Some((var, expanded)) = stack.pop() {
+            if var.node.is_leaf {
+                continue;
+            }
+            if expanded {
+                post.push(var);
+                continue;
+            }
+            if !seen.insert(var.id()) {
+                continue;
+            }
+            let rec = var.node.op.borrow();
+            let Some(rec) = rec.as_ref() else {
+                return Err(AutogradError::GraphReleased { op: var.node.name });
+            };
+            let children: Vec<Var<T>> = rec
+                .inputs
+                .iter()
+                .filter(|i| i.requires_grad() && !i.node.is_leaf && !seen.contains(&i.id()))
+                .cloned()
+                .collect();
+            stack.push((var.clone(), true));
+            stack.extend(children.into_iter().map(|c| (c, false)));
+        }
+        post.reverse();
+        Ok(post)
+    }
+}
+
+/// Adds `g` into the gradient slot of `node` (moving it in when the slot is empty).
+fn accumulate<T: Element>(node: &Node<T>, g: ArrayD<T>) {
+    let mut slot = node.grad.borrow_mut();
+    match slot.as_mut() {
+        None => {
+            let g = if g.is_standard_layout() {
+                g
+            } else {
+                let c = pool::copy_of(&g.view());
+                pool::give(g);
+                c
+            };
+            *slot = Some(g);
+        }
+        Some(acc) => {
+            Zip::from(acc).and(&g).for_each(|a, &b| *a = *a + b);
+            pool::give(g);
+        }
+    }
+}
