@@ -1,1 +1,86 @@
-//! `nabla-optim`: filled by its issue.
+//! Optimizers, learning-rate schedulers and gradient clipping of nabla, conformant to
+//! PyTorch and usable alone on plain `ndarray` arrays (this crate knows nothing of autograd).
+//!
+//! * [`Optimizer<T>`]: object safe, for `T = f32` and `f64`. [`Optimizer::step`] takes a
+//!   slice of [`ParamMut`] (stable name, value view, optional gradient view, group index);
+//!   state is kept per parameter *name*. Parameter groups ([`ParamGroup`]) have their own
+//!   learning-rate scale and weight decay; [`Optimizer::lr`] / [`Optimizer::set_lr`] drive
+//!   all groups proportionally. [`Optimizer::state_dict`] / [`Optimizer::load_state_dict`]
+//!   export and import the state as named arrays and scalars ([`StateDict`]), so a
+//!   checkpoint resumes bit for bit.
+//! * Registered optimizers (PyTorch's hyper-parameter names and defaults; one file each):
+//!   `sgd` (aliases `momentum`, `nag`, `nesterov`), `adagrad`, `rmsprop`, `adadelta`,
+//!   `adam` (with `amsgrad`), `adamw`, `radam`, `nadam`, `adamax`. Build them with
+//!   [`build_optimizer`] (`"adamw:lr=3e-4"`) or [`build_optimizer_named`] (a config table).
+//! * Schedulers ([`Scheduler`]): `constant`, `step`, `multistep`, `exponential`,
+//!   `cosine_annealing`, `linear_warmup` (followed by any other), `reduce_on_plateau`,
+//!   built with [`build_scheduler`]; their state is checkpointable too.
+//! * Clipping: [`clip_grad_norm`] (returns the norm, optional error on non-finite) and
+//!   [`clip_grad_value`].
+//! * Plugins: a new optimizer is one file, an [`UpdateRule`] + [`FromParams`] type, and one
+//!   [`register_optimizer!`] call; [`testing`] holds the property suite every registered
+//!   optimizer must pass (see `docs/plugins.md`).
+//!
+//! ```
+//! use nabla_optim::{build_optimizer, ParamMut};
+//! use nabla_tensor::ndarray::array;
+//!
+//! // Minimise f(w) = ||w - target||^2 / 2 with Adam, gradients computed by hand.
+//! let target = array![1.0f64, -2.0].into_dyn();
+//! let mut w = array![0.0f64, 0.0].into_dyn();
+//! let mut opt = build_optimizer::<f64>("adam:lr=0.1").unwrap();
+//! for _ in 0..200 {
+//!     let grad = &w - &target;
+//!     opt.step(&mut [ParamMut::new("w", w.view_mut(), Some(grad.view()))]).unwrap();
+//! }
+//! assert!((&w - &target).iter().all(|d| d.abs() < 1e-2));
+//! ```
+//!
+//! Panics: none on user input. Registered rules assume the checks done by
+//! [`RuleOptimizer`] (shapes agree), which every step performs first.
+
+mod adadelta;
+mod adagrad;
+mod adam;
+mod adamax;
+mod adamw;
+mod clip;
+mod error;
+mod math;
+mod nadam;
+mod optimizer;
+mod radam;
+mod registration;
+mod rmsprop;
+mod rule;
+mod scheduler;
+pub mod schedulers;
+mod sgd;
+pub mod testing;
+
+pub use adadelta::Adadelta;
+pub use adagrad::Adagrad;
+pub use adam::Adam;
+pub use adamax::Adamax;
+pub use adamw::AdamW;
+pub use clip::{clip_grad_norm, clip_grad_value, grad_norm};
+pub use error::OptimError;
+pub use math::{bias_correction, lerp, Decay, Moments, WeightDecay};
+pub use nadam::NAdam;
+pub use optimizer::{Optimizer, ParamGroup, ParamMut, Scalar, Scalars, StateDict};
+pub use radam::{radam_rectifier, RAdam};
+pub use registration::{build_optimizer, build_optimizer_named, BuildF32, BuildF64, OptimizerRegistration, Precision};
+pub use rmsprop::RmsProp;
+pub use rule::{FromParams, GroupHyper, RuleOptimizer, RuleState, UpdateRule};
+pub use scheduler::{
+    build_scheduler, build_scheduler_named, BuildScheduler, Scheduler, SchedulerFromParams, SchedulerRegistration,
+};
+pub use sgd::Sgd;
+
+/// Re-exports for the registration macros (not part of the API).
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::registration::build_rule;
+    pub use crate::scheduler::build_typed as build_scheduler;
+    pub use nabla_registry;
+}

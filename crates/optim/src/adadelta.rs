@@ -1,0 +1,103 @@
+//! Adadelta: steps whose units match the parameter's, from two moving averages.
+//!
+//! # Update rule (PyTorch's `torch.optim.Adadelta`)
+//! ```text
+//! g     <- g + wd * p                                  (L2 weight decay)
+//! v     <- rho * v + (1 - rho) * g^2
+//! delta  = sqrt(u + eps) / sqrt(v + eps) * g            (eps inside both square roots)
+//! u     <- rho * u + (1 - rho) * delta^2
+//! p     <- p - lr * delta
+//! ```
+//!
+//! # Intuition
+//! RMSprop's denominator, with the learning rate replaced by the root mean square of recent
+//! *updates*: the ratio has the units of the parameter (a Newton-like correction), so the
+//! method needs no learning rate in the paper. PyTorch keeps `lr` as a multiplier of the
+//! step, with default 1.0, which is the paper's method.
+//!
+//! Paper: Zeiler, 2012, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701.
+//!
+//! # Hyper-parameters (PyTorch's names and defaults)
+//! `lr = 1.0`, `rho = 0.9`, `eps = 1e-6`, `weight_decay = 0` (L2), `maximize = false`.
+
+use crate::math::{c, spec, Decay, WeightDecay};
+use crate::register_optimizer;
+use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
+use nabla_registry::{ParamError, ParamSpec, Params, Range};
+use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::Element;
+
+/// Adadelta's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adadelta {
+    /// Decay rate of both moving averages.
+    pub rho: f64,
+    /// Added inside both square roots.
+    pub eps: f64,
+    /// Maximize instead of minimize.
+    pub maximize: bool,
+}
+
+const SCHEMA: &[ParamSpec] = &[
+    spec::lr(1.0),
+    ParamSpec::float("rho", 0.9, "decay rate of the squared-gradient and squared-update averages")
+        .range(Range::UNIT),
+    spec::eps(1e-6, "added inside both square roots"),
+    spec::weight_decay(0.0, "L2 penalty (added to the gradient)"),
+    spec::MAXIMIZE,
+];
+
+impl FromParams for Adadelta {
+    fn from_params(p: &Params) -> Result<Self, ParamError> {
+        Ok(Adadelta { rho: p.f64("rho")?, eps: p.f64("eps")?, maximize: p.bool("maximize")? })
+    }
+}
+
+impl UpdateRule for Adadelta {
+    fn buffers(&self) -> &'static [&'static str] {
+        &["square_avg", "acc_delta"]
+    }
+
+    fn update<T: Element>(
+        &self,
+        hyper: GroupHyper,
+        state: RuleState<'_, T>,
+        value: ArrayViewMutD<'_, T>,
+        grad: ArrayViewD<'_, T>,
+    ) {
+        let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
+        let (lr, rho, one_minus_rho, eps): (T, T, T, T) = (c(hyper.lr), c(self.rho), c(1.0 - self.rho), c(self.eps));
+        let [v, u] = state.buffers else { unreachable!("adadelta keeps two buffers") };
+        Zip::from(value).and(grad).and(v).and(u).for_each(|p, &g, v, u| {
+            let g = decay.apply(p, g);
+            *v = *v * rho + one_minus_rho * g * g;
+            let delta = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
+            *u = *u * rho + one_minus_rho * delta * delta;
+            *p = *p - lr * delta;
+        });
+    }
+}
+
+register_optimizer!(Adadelta,
+    name: "adadelta",
+    summary: "Adadelta: steps scaled by the ratio of update and gradient root mean squares",
+    params: SCHEMA,
+);
+
+#[cfg(test)]
+mod tests {
+    use crate::{build_optimizer, ParamMut};
+    use nabla_tensor::ndarray::arr1;
+
+    #[test]
+    fn by_hand() {
+        let mut o = build_optimizer::<f64>("adadelta:lr=0.5,rho=0.5,eps=1").unwrap();
+        let mut p = arr1(&[1.0]).into_dyn();
+        let g = arr1(&[2.0]).into_dyn();
+        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        // v = 2, delta = 1/sqrt(3) * 2, u = 0.5 * delta^2
+        let delta = 2.0 / 3f64.sqrt();
+        assert!((p[0] - (1.0 - 0.5 * delta)).abs() < 1e-15);
+        assert!((o.state_dict().arrays["p.acc_delta"][[0]] - 0.5 * delta * delta).abs() < 1e-15);
+    }
+}

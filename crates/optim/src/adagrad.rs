@@ -1,0 +1,116 @@
+//! Adagrad: per-coordinate learning rates from the sum of squared gradients.
+//!
+//! # Update rule (PyTorch's `torch.optim.Adagrad`)
+//! ```text
+//! g   <- g + wd * p                               (L2 weight decay)
+//! clr  = lr / (1 + (t - 1) * lr_decay)
+//! s   <- s + g^2                                  (s starts at initial_accumulator_value)
+//! p   <- p - clr * g / (sqrt(s) + eps)
+//! ```
+//!
+//! # Intuition
+//! Coordinates that have seen large gradients get small steps and rarely-updated
+//! coordinates (sparse features) keep large ones. The accumulator only grows, so the
+//! effective learning rate decays like `1/sqrt(t)`, which suits convex problems and can stall
+//! long non-convex training (RMSprop and Adam replace the sum by a moving average).
+//!
+//! Paper: Duchi, Hazan & Singer, 2011, "Adaptive Subgradient Methods for Online Learning and
+//! Stochastic Optimization", JMLR 12.
+//!
+//! # Hyper-parameters (PyTorch's names and defaults)
+//! `lr = 1e-2`, `lr_decay = 0`, `weight_decay = 0` (L2), `initial_accumulator_value = 0`,
+//! `eps = 1e-10` (added after the square root), `maximize = false`.
+
+use crate::math::{c, spec, Decay, WeightDecay};
+use crate::register_optimizer;
+use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
+use nabla_registry::{ParamError, ParamSpec, Params, Range};
+use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::Element;
+
+/// Adagrad's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adagrad {
+    /// Decay of the learning rate with the step number.
+    pub lr_decay: f64,
+    /// Starting value of the accumulator.
+    pub initial_accumulator_value: f64,
+    /// Added to the square root of the accumulator.
+    pub eps: f64,
+    /// Maximize instead of minimize.
+    pub maximize: bool,
+}
+
+const SCHEMA: &[ParamSpec] = &[
+    spec::lr(1e-2),
+    ParamSpec::float("lr_decay", 0.0, "learning-rate decay: lr / (1 + (t-1)*lr_decay)").range(Range::NON_NEGATIVE),
+    spec::weight_decay(0.0, "L2 penalty (added to the gradient)"),
+    ParamSpec::float("initial_accumulator_value", 0.0, "starting value of the sum of squared gradients")
+        .range(Range::NON_NEGATIVE),
+    spec::eps(1e-10, "added to sqrt(sum) for numerical stability"),
+    spec::MAXIMIZE,
+];
+
+impl FromParams for Adagrad {
+    fn from_params(p: &Params) -> Result<Self, ParamError> {
+        Ok(Adagrad {
+            lr_decay: p.f64("lr_decay")?,
+            initial_accumulator_value: p.f64("initial_accumulator_value")?,
+            eps: p.f64("eps")?,
+            maximize: p.bool("maximize")?,
+        })
+    }
+}
+
+impl UpdateRule for Adagrad {
+    fn buffers(&self) -> &'static [&'static str] {
+        &["sum"]
+    }
+
+    fn buffer_init(&self, _index: usize) -> f64 {
+        self.initial_accumulator_value
+    }
+
+    fn update<T: Element>(
+        &self,
+        hyper: GroupHyper,
+        state: RuleState<'_, T>,
+        value: ArrayViewMutD<'_, T>,
+        grad: ArrayViewD<'_, T>,
+    ) {
+        let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
+        let clr: T = c(hyper.lr / (1.0 + (state.step - 1) as f64 * self.lr_decay));
+        let eps: T = c(self.eps);
+        let [sum] = state.buffers else { unreachable!("adagrad keeps one buffer") };
+        Zip::from(value).and(grad).and(sum).for_each(|p, &g, s| {
+            let g = decay.apply(p, g);
+            *s = *s + g * g;
+            *p = *p - clr * g / (s.sqrt() + eps);
+        });
+    }
+}
+
+register_optimizer!(Adagrad,
+    name: "adagrad",
+    summary: "Adagrad: per-coordinate steps scaled by the root of the summed squared gradients",
+    params: SCHEMA,
+);
+
+#[cfg(test)]
+mod tests {
+    use crate::{build_optimizer, ParamMut};
+    use nabla_tensor::ndarray::arr1;
+
+    #[test]
+    fn by_hand() {
+        let mut o = build_optimizer::<f64>("adagrad:lr=0.1,lr_decay=1,initial_accumulator_value=5,eps=0").unwrap();
+        let mut p = arr1(&[1.0]).into_dyn();
+        let g = arr1(&[2.0]).into_dyn();
+        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        assert!((p[0] - (1.0 - 0.1 * 2.0 / 3.0)).abs() < 1e-15);
+        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        // clr = 0.1 / 2, s = 13
+        assert!((p[0] - (1.0 - 0.2 / 3.0 - 0.05 * 2.0 / 13f64.sqrt())).abs() < 1e-15);
+        assert_eq!(o.state_dict().arrays["p.sum"][[0]], 13.0);
+    }
+}

@@ -1,0 +1,95 @@
+//! AdamW: Adam with decoupled weight decay.
+//!
+//! # Update rule (PyTorch's `torch.optim.AdamW`)
+//! ```text
+//! p    <- p * (1 - lr * wd)           (decoupled weight decay, before the update)
+//! m    <- b1 * m + (1 - b1) * g
+//! v    <- b2 * v + (1 - b2) * g^2
+//! vmax <- max(vmax, v)                (amsgrad only; vmax replaces v below)
+//! p    <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+//! ```
+//!
+//! # Intuition
+//! With L2 regularisation inside Adam, the decay term `wd * p` is divided by `sqrt(v)` like
+//! the gradient, so parameters with large gradients are barely regularised. Decoupling
+//! shrinks every parameter by the same factor `1 - lr*wd` per step, as weight decay does for
+//! plain SGD, and makes the best `wd` largely independent of `lr`. With a zero gradient a step
+//! multiplies the parameters by exactly `1 - lr*wd`.
+//!
+//! Paper: Loshchilov & Hutter, 2019, "Decoupled Weight Decay Regularization", ICLR.
+//!
+//! # Hyper-parameters (PyTorch's names and defaults)
+//! `lr = 1e-3`, `betas = [0.9, 0.999]`, `eps = 1e-8`, `weight_decay = 1e-2` (decoupled),
+//! `amsgrad = false`, `maximize = false`. `decoupled_weight_decay` is accepted for
+//! compatibility with PyTorch's recorded hyper-parameters and must be `true` (use `adam` for
+//! L2 decay).
+
+use crate::adam::Adam;
+use crate::math::{spec, WeightDecay};
+use crate::register_optimizer;
+use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
+use nabla_registry::{ParamError, ParamSpec, Params};
+use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD};
+use nabla_tensor::Element;
+
+/// AdamW's hyper-parameters: an [`Adam`] whose weight decay is decoupled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamW(pub Adam);
+
+const SCHEMA: &[ParamSpec] = &[
+    spec::lr(1e-3),
+    spec::BETAS,
+    spec::eps(1e-8, "added to the bias-corrected sqrt(v)"),
+    spec::weight_decay(1e-2, "decoupled weight decay: p <- p*(1 - lr*wd) before each update"),
+    ParamSpec::bool("amsgrad", false, "use the running maximum of the second moment (AMSGrad)"),
+    spec::MAXIMIZE,
+    ParamSpec::bool("decoupled_weight_decay", true, "always true for AdamW (use adam for L2 decay)"),
+];
+
+impl FromParams for AdamW {
+    fn from_params(p: &Params) -> Result<Self, ParamError> {
+        if !p.bool("decoupled_weight_decay")? {
+            return Err(p.invalid("AdamW's weight decay is always decoupled; use 'adam' for L2 weight decay"));
+        }
+        Ok(AdamW(Adam::with_decay(p, WeightDecay::Decoupled)?))
+    }
+}
+
+impl UpdateRule for AdamW {
+    fn buffers(&self) -> &'static [&'static str] {
+        self.0.buffers()
+    }
+
+    fn update<T: Element>(
+        &self,
+        hyper: GroupHyper,
+        state: RuleState<'_, T>,
+        value: ArrayViewMutD<'_, T>,
+        grad: ArrayViewD<'_, T>,
+    ) {
+        self.0.update(hyper, state, value, grad);
+    }
+}
+
+register_optimizer!(AdamW,
+    name: "adamw",
+    summary: "AdamW: Adam with decoupled weight decay",
+    params: SCHEMA,
+);
+
+#[cfg(test)]
+mod tests {
+    use crate::{build_optimizer, ParamMut};
+    use nabla_tensor::ndarray::arr1;
+
+    #[test]
+    fn zero_gradient_only_decays() {
+        let mut o = build_optimizer::<f64>("adamw:lr=0.1,weight_decay=0.5").unwrap();
+        let mut p = arr1(&[2.0, -3.0]).into_dyn();
+        let g = arr1(&[0.0, 0.0]).into_dyn();
+        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        let f = 1.0 - 0.1 * 0.5;
+        assert_eq!(p, arr1(&[2.0 * f, -3.0 * f]).into_dyn());
+        assert!(build_optimizer::<f64>("adamw:decoupled_weight_decay=false").is_err());
+    }
+}

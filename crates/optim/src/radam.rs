@@ -1,0 +1,144 @@
+//! RAdam: Adam with the variance of its adaptive learning rate rectified.
+//!
+//! # Update rule (PyTorch's `torch.optim.RAdam`)
+//! ```text
+//! g      <- g + wd * p              (L2 weight decay; the default)
+//! p      <- p * (1 - lr * wd)       (instead, when decoupled_weight_decay)
+//! m      <- b1 * m + (1 - b1) * g
+//! v      <- b2 * v + (1 - b2) * g^2
+//! mhat    = m / (1 - b1^t)
+//! rho_inf = 2 / (1 - b2) - 1
+//! rho_t   = rho_inf - 2 t b2^t / (1 - b2^t)
+//! if rho_t > 5:
+//!     r = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+//!     p <- p - lr * mhat * r * sqrt(1 - b2^t) / (sqrt(v) + eps)    (eps on the uncorrected sqrt(v))
+//! else:
+//!     p <- p - lr * mhat                                           (bias-corrected momentum SGD)
+//! ```
+//!
+//! # Intuition
+//! In the first steps `v` is estimated from a handful of gradients, so Adam's adaptive
+//! learning rate `1/sqrt(v)` has a huge (for `t = 1`, unbounded) variance; that is why Adam
+//! needs a warm-up. RAdam uses plain momentum SGD until the approximated number of degrees of
+//! freedom `rho_t` of that estimate exceeds 5 (step 6 with the default `b2`), then scales the
+//! adaptive step by the rectifier `r` in (0, 1), which rises towards 1 as the estimate
+//! firms up — a warm-up derived from the variance instead of tuned.
+//!
+//! Paper: Liu et al., 2020, "On the Variance of the Adaptive Learning Rate and Beyond", ICLR.
+//!
+//! # Hyper-parameters (PyTorch's names and defaults)
+//! `lr = 1e-3`, `betas = [0.9, 0.999]`, `eps = 1e-8`, `weight_decay = 0` (L2, or decoupled
+//! when `decoupled_weight_decay = true`), `maximize = false`.
+
+use crate::math::{betas, bias_correction, c, spec, Decay, Moments, WeightDecay};
+use crate::register_optimizer;
+use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
+use nabla_registry::{ParamError, ParamSpec, Params};
+use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::Element;
+
+/// RAdam's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RAdam {
+    /// Decay rate of the first moment.
+    pub beta1: f64,
+    /// Decay rate of the second moment.
+    pub beta2: f64,
+    /// Added to the uncorrected `sqrt(v)`.
+    pub eps: f64,
+    /// L2 or decoupled weight decay.
+    pub weight_decay: WeightDecay,
+    /// Maximize instead of minimize.
+    pub maximize: bool,
+}
+
+/// The rectifier `r_t` of RAdam at step `t` (from 1) for second-moment decay `beta2`, or
+/// `None` while `rho_t <= 5` (the steps that use bias-corrected momentum SGD).
+pub fn radam_rectifier(beta2: f64, step: u64) -> Option<f64> {
+    let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
+    let t = step as f64;
+    let rho_t = rho_inf - 2.0 * t * beta2.powf(t) / bias_correction(beta2, step);
+    (rho_t > 5.0).then(|| {
+        ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).sqrt()
+    })
+}
+
+const SCHEMA: &[ParamSpec] = &[
+    spec::lr(1e-3),
+    spec::BETAS,
+    spec::eps(1e-8, "added to the uncorrected sqrt(v)"),
+    spec::weight_decay(0.0, "weight decay (L2 added to the gradient unless decoupled_weight_decay)"),
+    spec::DECOUPLED,
+    spec::MAXIMIZE,
+];
+
+impl FromParams for RAdam {
+    fn from_params(p: &Params) -> Result<Self, ParamError> {
+        let (beta1, beta2) = betas(p)?;
+        Ok(RAdam {
+            beta1,
+            beta2,
+            eps: p.f64("eps")?,
+            weight_decay: WeightDecay::decoupled_if(p.bool("decoupled_weight_decay")?),
+            maximize: p.bool("maximize")?,
+        })
+    }
+}
+
+impl UpdateRule for RAdam {
+    fn buffers(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_avg_sq"]
+    }
+
+    fn update<T: Element>(
+        &self,
+        hyper: GroupHyper,
+        state: RuleState<'_, T>,
+        value: ArrayViewMutD<'_, T>,
+        grad: ArrayViewD<'_, T>,
+    ) {
+        let decay = Decay::<T>::new(self.weight_decay, hyper.lr, hyper.weight_decay, self.maximize);
+        let moments = Moments::<T>::new(self.beta1, self.beta2);
+        let bc1 = bias_correction(self.beta1, state.step);
+        let [m, v] = state.buffers else { unreachable!("radam keeps two buffers") };
+        let zip = Zip::from(value).and(grad).and(m).and(v);
+        match radam_rectifier(self.beta2, state.step) {
+            Some(r) => {
+                let step_size: T = c(hyper.lr * r * bias_correction(self.beta2, state.step).sqrt() / bc1);
+                let eps: T = c(self.eps);
+                zip.for_each(|p, &g, m, v| {
+                    let g = decay.apply(p, g);
+                    moments.update(m, v, g);
+                    *p = *p - step_size * *m / (v.sqrt() + eps);
+                });
+            }
+            None => {
+                let step_size: T = c(hyper.lr / bc1);
+                zip.for_each(|p, &g, m, v| {
+                    let g = decay.apply(p, g);
+                    moments.update(m, v, g);
+                    *p = *p - step_size * *m;
+                });
+            }
+        }
+    }
+}
+
+register_optimizer!(RAdam,
+    name: "radam",
+    summary: "RAdam: Adam with a rectified, variance-derived warm-up of the adaptive step",
+    params: SCHEMA,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::radam_rectifier;
+
+    #[test]
+    fn rectified_from_step_six_with_default_beta2() {
+        assert!((1..=5).all(|t| radam_rectifier(0.999, t).is_none()));
+        let r = radam_rectifier(0.999, 6).unwrap();
+        assert!(r > 0.0 && r < 1.0, "{r}");
+        assert!(radam_rectifier(0.999, 1000).unwrap() > r);
+    }
+}

@@ -1,0 +1,132 @@
+//! The optimizer kind of the registry: the record, the macro and building by name.
+
+use crate::rule::{FromParams, RuleOptimizer, UpdateRule};
+use crate::{OptimError, Optimizer};
+use nabla_registry::{Component, ComponentInfo, ComponentKind, ParamError, Params, RawParams};
+use nabla_tensor::Element;
+
+/// Builds an `f32` optimizer from validated hyper-parameters.
+pub type BuildF32 = fn(&Params) -> Result<Box<dyn Optimizer<f32>>, ParamError>;
+/// Builds an `f64` optimizer from validated hyper-parameters.
+pub type BuildF64 = fn(&Params) -> Result<Box<dyn Optimizer<f64>>, ParamError>;
+
+/// The registration record of an optimizer: name, aliases, schema and a factory per precision.
+///
+/// Submit one with [`register_optimizer!`](crate::register_optimizer).
+#[derive(Debug)]
+pub struct OptimizerRegistration {
+    /// Name, aliases, summary, schema.
+    pub info: ComponentInfo,
+    /// The `f32` factory.
+    pub build_f32: BuildF32,
+    /// The `f64` factory.
+    pub build_f64: BuildF64,
+}
+
+nabla_registry::inventory::collect!(OptimizerRegistration);
+
+impl Component for OptimizerRegistration {
+    const KIND: ComponentKind = ComponentKind::Optimizer;
+    fn info(&self) -> &ComponentInfo {
+        &self.info
+    }
+}
+
+/// The element types optimizers come in (`f32`, `f64`): picks the record's factory.
+pub trait Precision: Element {
+    /// The factory of `record` for this element type.
+    fn factory(record: &OptimizerRegistration) -> fn(&Params) -> Result<Box<dyn Optimizer<Self>>, ParamError>;
+}
+
+impl Precision for f32 {
+    fn factory(record: &OptimizerRegistration) -> BuildF32 {
+        record.build_f32
+    }
+}
+
+impl Precision for f64 {
+    fn factory(record: &OptimizerRegistration) -> BuildF64 {
+        record.build_f64
+    }
+}
+
+impl OptimizerRegistration {
+    /// Builds the optimizer in precision `T` from validated hyper-parameters.
+    pub fn build<T: Precision>(&self, params: &Params) -> Result<Box<dyn Optimizer<T>>, ParamError> {
+        T::factory(self)(params)
+    }
+}
+
+/// Builds an optimizer from a compact spec such as `"adam"`, `"nag:lr=0.05"` or
+/// `"adamw:lr=3e-4,betas=[0.9,0.95]"`.
+///
+/// # Errors
+/// Unknown names (with suggestions and the list of registered optimizers), malformed specs and
+/// invalid hyper-parameters.
+pub fn build_optimizer<T: Precision>(spec: &str) -> Result<Box<dyn Optimizer<T>>, OptimError> {
+    let (resolved, params) = nabla_registry::resolve_spec::<OptimizerRegistration>(spec)?;
+    Ok(resolved.record.build::<T>(&params)?)
+}
+
+/// Builds an optimizer from a name (or alias) and raw hyper-parameters (a config table), and
+/// returns the effective hyper-parameters too (alias presets and defaults filled in, for
+/// saving with a run).
+///
+/// # Errors
+/// As [`build_optimizer`].
+pub fn build_optimizer_named<T: Precision>(
+    name: &str,
+    given: &RawParams,
+) -> Result<(Box<dyn Optimizer<T>>, Params), OptimError> {
+    let resolved = nabla_registry::resolve::<OptimizerRegistration>(name)?;
+    let params = resolved.params(given)?;
+    let optimizer = resolved.record.build::<T>(&params)?;
+    Ok((optimizer, params))
+}
+
+/// The factory [`register_optimizer!`](crate::register_optimizer) uses for an update rule.
+#[doc(hidden)]
+pub fn build_rule<T: Element, R: UpdateRule + FromParams>(
+    params: &Params,
+) -> Result<Box<dyn Optimizer<T>>, ParamError> {
+    Ok(Box::new(RuleOptimizer::<T, R>::from_params(params)?))
+}
+
+/// Registers an optimizer with the registry (from any crate: plugins use it the same way).
+///
+/// The usual form takes a type implementing [`UpdateRule`] and [`FromParams`], and
+/// registers both precisions of [`RuleOptimizer`] over it:
+///
+/// ```ignore
+/// register_optimizer!(Adam,
+///     name: "adam",
+///     aliases: [Alias::new("adam_l2")],          // optional
+///     summary: "Adam (Kingma & Ba, 2015)",
+///     params: SCHEMA,
+/// );
+/// ```
+///
+/// The explicit form fills the record's fields itself, for optimizers that implement
+/// [`Optimizer`] directly: `register_optimizer! { name: "...", aliases: [...], summary: "...",
+/// params: SCHEMA, build_f32: f32_factory, build_f64: f64_factory }`.
+#[macro_export]
+macro_rules! register_optimizer {
+    (name: $($body:tt)*) => {
+        $crate::__private::nabla_registry::submit_component!($crate::OptimizerRegistration { name: $($body)* });
+    };
+    ($rule:ty,
+        name: $name:expr,
+        $(aliases: [$($alias:expr),* $(,)?],)?
+        summary: $summary:expr,
+        params: $params:expr $(,)?
+    ) => {
+        $crate::__private::nabla_registry::submit_component!($crate::OptimizerRegistration {
+            name: $name,
+            aliases: [$($($alias),*)?],
+            summary: $summary,
+            params: $params,
+            build_f32: $crate::__private::build_rule::<f32, $rule>,
+            build_f64: $crate::__private::build_rule::<f64, $rule>,
+        });
+    };
+}

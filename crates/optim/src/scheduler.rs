@@ -1,0 +1,209 @@
+//! Learning-rate schedulers: the [`Scheduler`] trait, the registry kind and its macro.
+//!
+//! A scheduler is a small state machine over one number. It is built with the optimizer's
+//! base learning rate and tells the caller the learning rate to use; the caller passes it on
+//! with [`Optimizer::set_lr`](crate::Optimizer::set_lr) (every parameter group follows
+//! proportionally). What one scheduler step is — an epoch or an iteration — is the caller's
+//! choice; the hyper-parameters (`step_size`, `t_max`, `warmup_steps`, ...) count in the same
+//! unit.
+//!
+//! ```
+//! use nabla_optim::{build_optimizer, build_scheduler};
+//! let mut opt = build_optimizer::<f32>("sgd:lr=0.1").unwrap();
+//! let mut sched = build_scheduler("linear_warmup:warmup_steps=2,start_factor=0.5,then=\"cosine:t_max=4\"", opt.lr()).unwrap();
+//! let mut lrs = vec![sched.lr()];
+//! for _ in 0..6 {
+//!     // ... train one epoch with opt ...
+//!     let lr = sched.step(None).unwrap();
+//!     opt.set_lr(lr);
+//!     lrs.push(lr);
+//! }
+//! assert_eq!(lrs[0], 0.05);
+//! assert_eq!(lrs[2], 0.1);
+//! assert!(lrs[6].abs() < 1e-12);
+//! ```
+
+use crate::optimizer::{Scalar, Scalars};
+use crate::OptimError;
+use nabla_registry::{Component, ComponentInfo, ComponentKind, ParamError, Params, RawParams};
+use std::fmt;
+
+/// A learning-rate schedule with checkpointable state. Object safe
+/// (`Box<dyn Scheduler>` from the registry).
+pub trait Scheduler: Send + Sync + fmt::Debug {
+    /// The canonical registry name.
+    fn name(&self) -> &str;
+
+    /// The learning rate to use now (before the first [`step`](Scheduler::step): the start
+    /// of the schedule).
+    fn lr(&self) -> f64;
+
+    /// How many times [`step`](Scheduler::step) has been called.
+    fn steps(&self) -> u64;
+
+    /// Advances the schedule by one step and returns the new learning rate. `metric` is the
+    /// monitored value (validation loss, ...) for schedulers that react to it
+    /// (`reduce_on_plateau` requires it and fails with [`OptimError::MissingMetric`]
+    /// without it); the others ignore it.
+    fn step(&mut self, metric: Option<f64>) -> Result<f64, OptimError>;
+
+    /// The complete state as named scalars (the step counter, and whatever else the schedule
+    /// depends on).
+    fn state(&self) -> Scalars;
+
+    /// Restores a state produced by [`state`](Scheduler::state) of a scheduler with the same
+    /// configuration; missing, unexpected or mistyped entries are errors, and on an error
+    /// nothing changes.
+    fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError>;
+}
+
+/// Building a scheduler from validated hyper-parameters and the optimizer's base learning rate.
+pub trait SchedulerFromParams: Sized {
+    /// Builds the scheduler; cross-key constraints are reported with [`Params::invalid`].
+    fn from_params(params: &Params, base_lr: f64) -> Result<Self, ParamError>;
+}
+
+/// Builds a scheduler from validated hyper-parameters and the base learning rate.
+pub type BuildScheduler = fn(&Params, f64) -> Result<Box<dyn Scheduler>, ParamError>;
+
+/// The registration record of a learning-rate scheduler.
+///
+/// Submit one with [`register_scheduler!`](crate::register_scheduler).
+#[derive(Debug)]
+pub struct SchedulerRegistration {
+    /// Name, aliases, summary, schema.
+    pub info: ComponentInfo,
+    /// The factory: validated hyper-parameters and the optimizer's base learning rate.
+    pub build: BuildScheduler,
+}
+
+nabla_registry::inventory::collect!(SchedulerRegistration);
+
+impl Component for SchedulerRegistration {
+    const KIND: ComponentKind = ComponentKind::Scheduler;
+    fn info(&self) -> &ComponentInfo {
+        &self.info
+    }
+}
+
+/// Builds a scheduler from a compact spec (`"cosine:t_max=100"`) for an optimizer whose
+/// learning rate is `base_lr`.
+///
+/// # Errors
+/// Unknown names (with suggestions and the registered schedulers), malformed specs and
+/// invalid hyper-parameters.
+pub fn build_scheduler(spec: &str, base_lr: f64) -> Result<Box<dyn Scheduler>, OptimError> {
+    let (resolved, params) = nabla_registry::resolve_spec::<SchedulerRegistration>(spec)?;
+    Ok((resolved.record.build)(&params, base_lr)?)
+}
+
+/// Builds a scheduler from a name (or alias) and raw hyper-parameters (a config table), and
+/// returns the effective hyper-parameters too.
+///
+/// # Errors
+/// As [`build_scheduler`].
+pub fn build_scheduler_named(
+    name: &str,
+    given: &RawParams,
+    base_lr: f64,
+) -> Result<(Box<dyn Scheduler>, Params), OptimError> {
+    let resolved = nabla_registry::resolve::<SchedulerRegistration>(name)?;
+    let params = resolved.params(given)?;
+    let scheduler = (resolved.record.build)(&params, base_lr)?;
+    Ok((scheduler, params))
+}
+
+/// The factory [`register_scheduler!`](crate::register_scheduler) uses.
+#[doc(hidden)]
+pub fn build_typed<S: Scheduler + SchedulerFromParams + 'static>(
+    params: &Params,
+    base_lr: f64,
+) -> Result<Box<dyn Scheduler>, ParamError> {
+    Ok(Box::new(S::from_params(params, base_lr)?))
+}
+
+/// Registers a learning-rate scheduler: a type implementing [`Scheduler`] and
+/// [`SchedulerFromParams`], with name, optional aliases, summary and schema:
+///
+/// ```ignore
+/// register_scheduler!(CosineAnnealing,
+///     name: "cosine_annealing",
+///     aliases: [Alias::new("cosine")],
+///     summary: "...",
+///     params: SCHEMA,
+/// );
+/// ```
+///
+/// The explicit form `register_scheduler! { name: ..., summary: ..., params: ..., build: f }`
+/// fills the record itself.
+#[macro_export]
+macro_rules! register_scheduler {
+    (name: $($body:tt)*) => {
+        $crate::__private::nabla_registry::submit_component!($crate::SchedulerRegistration { name: $($body)* });
+    };
+    ($ty:ty,
+        name: $name:expr,
+        $(aliases: [$($alias:expr),* $(,)?],)?
+        summary: $summary:expr,
+        params: $params:expr $(,)?
+    ) => {
+        $crate::__private::nabla_registry::submit_component!($crate::SchedulerRegistration {
+            name: $name,
+            aliases: [$($($alias),*)?],
+            summary: $summary,
+            params: $params,
+            build: $crate::__private::build_scheduler::<$ty>,
+        });
+    };
+}
+
+/// Reads scheduler state, rejecting keys that are not expected and reporting missing or
+/// mistyped ones.
+pub(crate) struct StateReader<'a> {
+    owner: &'a str,
+    state: &'a Scalars,
+}
+
+impl<'a> StateReader<'a> {
+    /// Checks that every key of `state` is one of `expected`.
+    pub(crate) fn new(owner: &'a str, state: &'a Scalars, expected: &[&str]) -> Result<Self, OptimError> {
+        if let Some(key) = state.keys().find(|k| !expected.contains(&k.as_str())) {
+            return Err(OptimError::UnexpectedState {
+                owner: owner.to_string(),
+                key: key.clone(),
+                expected: expected.join(", "),
+            });
+        }
+        Ok(StateReader { owner, state })
+    }
+
+    fn get(&self, key: &str) -> Result<&Scalar, OptimError> {
+        self.state
+            .get(key)
+            .ok_or_else(|| OptimError::MissingState { owner: self.owner.to_string(), key: key.to_string() })
+    }
+
+    fn bad(&self, key: &str, message: &str) -> OptimError {
+        OptimError::BadState { owner: self.owner.to_string(), key: key.to_string(), message: message.to_string() }
+    }
+
+    /// A counter entry.
+    pub(crate) fn u64(&self, key: &str) -> Result<u64, OptimError> {
+        self.get(key)?.as_u64().ok_or_else(|| self.bad(key, "must be a counter (U64), found a float (F64)"))
+    }
+
+    /// A float entry.
+    pub(crate) fn f64(&self, key: &str) -> Result<f64, OptimError> {
+        self.get(key)?.as_f64().ok_or_else(|| self.bad(key, "must be a float (F64), found a counter (U64)"))
+    }
+}
+
+/// The state of a schedule that depends only on its step count.
+pub(crate) fn steps_state(steps: u64) -> Scalars {
+    [("step".to_string(), Scalar::U64(steps))].into_iter().collect()
+}
+
+/// Loads the state of a schedule that depends only on its step count.
+pub(crate) fn load_steps(owner: &str, state: &Scalars) -> Result<u64, OptimError> {
+    StateReader::new(owner, state, &["step"])?.u64("step")
+}

@@ -1,0 +1,90 @@
+//! Cosine annealing from the base learning rate to `eta_min` over `t_max` steps
+//! (Loshchilov & Hutter, 2017, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR;
+//! PyTorch's `CosineAnnealingLR`).
+//!
+//! ```text
+//! lr_t = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / t_max)) / 2     for t <= t_max
+//! lr_t = eta_min                                                           for t > t_max
+//! ```
+//! PyTorch's closed form keeps following the cosine after `t_max` (rising again, as in a
+//! restart); here the schedule ends at `eta_min` and stays there, which is what a run whose
+//! length is `t_max` wants. Hyper-parameters: `t_max` (required, >= 1), `eta_min = 0`.
+
+use crate::optimizer::Scalars;
+use crate::register_scheduler;
+use crate::scheduler::{load_steps, steps_state, Scheduler, SchedulerFromParams};
+use crate::OptimError;
+use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
+
+/// Cosine annealing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CosineAnnealing {
+    base_lr: f64,
+    t_max: u64,
+    eta_min: f64,
+    steps: u64,
+}
+
+impl CosineAnnealing {
+    /// Anneal from `base_lr` to `eta_min` over `t_max` steps (`t_max >= 1`).
+    pub fn new(base_lr: f64, t_max: u64, eta_min: f64) -> Self {
+        CosineAnnealing { base_lr, t_max: t_max.max(1), eta_min, steps: 0 }
+    }
+}
+
+const SCHEMA: &[ParamSpec] = &[
+    ParamSpec::int("t_max", 1, "steps from the base learning rate to eta_min").required().range(Range::at_least(1.0)),
+    ParamSpec::float("eta_min", 0.0, "final learning rate").range(Range::NON_NEGATIVE),
+];
+
+impl SchedulerFromParams for CosineAnnealing {
+    fn from_params(p: &Params, base_lr: f64) -> Result<Self, ParamError> {
+        Ok(CosineAnnealing::new(base_lr, p.usize("t_max")? as u64, p.f64("eta_min")?))
+    }
+}
+
+impl Scheduler for CosineAnnealing {
+    fn name(&self) -> &str {
+        "cosine_annealing"
+    }
+    fn lr(&self) -> f64 {
+        let t = self.steps.min(self.t_max) as f64 / self.t_max as f64;
+        self.eta_min + (self.base_lr - self.eta_min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
+    }
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+    fn step(&mut self, _metric: Option<f64>) -> Result<f64, OptimError> {
+        self.steps += 1;
+        Ok(self.lr())
+    }
+    fn state(&self) -> Scalars {
+        steps_state(self.steps)
+    }
+    fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError> {
+        self.steps = load_steps(self.name(), state)?;
+        Ok(())
+    }
+}
+
+register_scheduler!(CosineAnnealing,
+    name: "cosine_annealing",
+    aliases: [Alias::new("cosine"), Alias::new("cosine_annealing_lr")],
+    summary: "cosine annealing from the base learning rate to eta_min over t_max steps",
+    params: SCHEMA,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anneals_and_holds() {
+        let mut s = CosineAnnealing::new(1.0, 4, 0.2);
+        assert_eq!(s.lr(), 1.0);
+        let lrs: Vec<f64> = (0..6).map(|_| s.step(None).unwrap()).collect();
+        assert!((lrs[1] - 0.6).abs() < 1e-15, "{lrs:?}");
+        assert!((lrs[3] - 0.2).abs() < 1e-15 && lrs[4] == lrs[3] && lrs[5] == lrs[3]);
+        assert!(lrs.windows(2).all(|w| w[1] <= w[0]));
+    }
+}
