@@ -1,1 +1,138 @@
-//! `nabla-data`: filled by its issue.
+//! Data sets and loaders of nabla.
+//!
+//! * Registered data sets, loaded by name with hyper-parameters ([`load`], [`load_spec`]):
+//!   `digits` (scikit-learn's 8x8 digits, embedded in the binary: training needs no
+//!   download; seeded stratified held-out split), `mnist` and `fashion_mnist` (the standard
+//!   four IDX files from `data_dir` or `$NABLA_DATA_DIR`). Every data set accepts
+//!   `limit_train`/`limit_test` (seeded subsets), `split_seed`, `scale` (to [0, 1], default
+//!   on) and `standardize` (`none`, `global`, `per_feature`, with training statistics).
+//! * [`Dataset`] (images `[N, rows*cols]` as `f32`, labels, classes, image shape) and
+//!   [`DataSplits`] (`train`, `test`, the normalization applied).
+//! * [`DataLoader`]: seeded shuffling per epoch (the order depends only on the seed and the
+//!   epoch number), batch size, drop_last; batches are copied into reused buffers.
+//! * [`idx`]: the IDX reader (raw or gzip); hostile files are errors, never panics and never
+//!   large allocations.
+//! * [`fetch()`]: checked, atomic downloads of MNIST and Fashion-MNIST from a mirror list.
+//!
+//! ```
+//! let splits = nabla_data::load_spec("digits:test_fraction=0.2,split_seed=0").unwrap();
+//! assert_eq!(splits.train.len() + splits.test.len(), 1797);
+//! assert_eq!(splits.train.features(), 64);
+//! ```
+
+mod common;
+mod dataset;
+mod digits;
+mod error;
+mod fashion_mnist;
+mod fetch;
+pub mod idx;
+mod loader;
+mod local;
+mod mnist;
+
+pub use dataset::{stratified_split, DataSplits, Dataset, Normalization, Standardize, Standardizer};
+pub use digits::{digits, DIGITS_MAX_VALUE};
+pub use error::DataError;
+pub use fashion_mnist::FASHION_MNIST_SUBDIRS;
+pub use fetch::{
+    fetch, fetch_spec, sha256_file, FetchEvent, FetchReport, FetchSpec, FetchedFile, RemoteFile,
+    FASHION_MNIST_MIRRORS, MNIST_MIRRORS,
+};
+pub use idx::IdxImages;
+pub use loader::{epoch_seed, Batch, DataLoader, LoaderConfig};
+pub use local::{find_idx_files, load_idx_dir, DATA_DIR_ENV, IDX_FILES};
+pub use mnist::MNIST_SUBDIRS;
+
+use nabla_registry::{Component, ComponentInfo, ComponentKind, Params, RawParams};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use nabla_registry;
+}
+
+/// The registration record of a data set (collected with `inventory`).
+pub struct DatasetRegistration {
+    /// Name, aliases, summary, module and hyper-parameter schema.
+    pub info: ComponentInfo,
+    /// Loads the train and test splits from validated hyper-parameters.
+    pub load: fn(&Params) -> Result<DataSplits, DataError>,
+}
+
+nabla_registry::inventory::collect!(DatasetRegistration);
+
+impl Component for DatasetRegistration {
+    const KIND: ComponentKind = ComponentKind::Dataset;
+    fn info(&self) -> &ComponentInfo {
+        &self.info
+    }
+}
+
+/// Registers a data set by name:
+/// `register_dataset! { name: "...", aliases: [...], summary: "...", params: SCHEMA, load: fn }`.
+#[macro_export]
+macro_rules! register_dataset {
+    ($($body:tt)*) => {
+        $crate::__private::nabla_registry::submit_component!($crate::DatasetRegistration { $($body)* });
+    };
+}
+
+/// Loads a registered data set by name with raw hyper-parameters (a config table); returns
+/// the splits and the effective hyper-parameters (defaults filled in, for saving with a run).
+///
+/// # Errors
+/// Unknown names (with suggestions), invalid hyper-parameters, missing or corrupt files.
+pub fn load(name: &str, given: &RawParams) -> Result<(DataSplits, Params), DataError> {
+    let resolved = nabla_registry::resolve::<DatasetRegistration>(name)?;
+    let params = resolved.params(given)?;
+    let splits = (resolved.record.load)(&params)?;
+    Ok((splits, params))
+}
+
+/// Loads a registered data set from a compact spec such as `"digits"` or
+/// `"mnist:data_dir=/data/mnist,limit_train=10000"`.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_spec(spec: &str) -> Result<DataSplits, DataError> {
+    let (resolved, params) = nabla_registry::resolve_spec::<DatasetRegistration>(spec)?;
+    (resolved.record.load)(&params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nabla_registry::{duplicates, list, Value};
+
+    #[test]
+    fn data_sets_are_registered_once() {
+        assert!(duplicates::<DatasetRegistration>().is_empty());
+        let names: Vec<&str> = list::<DatasetRegistration>().iter().map(|r| r.info.name).collect();
+        assert_eq!(names, vec!["digits", "fashion_mnist", "mnist"]);
+    }
+
+    #[test]
+    fn unknown_names_and_keys_are_errors() {
+        let err = load_spec("digit").unwrap_err().to_string();
+        assert!(err.contains("digits"), "{err}");
+        assert!(load_spec("digits:bogus=1").is_err());
+        assert!(load_spec("digits:standardize=sometimes").is_err());
+        let raw: RawParams =
+            [("data_dir".to_string(), Value::Str("/nonexistent/nabla".into()))].into_iter().collect();
+        let err = load("mnist", &raw).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/nabla") && err.contains("nabla data fetch mnist"), "{err}");
+    }
+
+    #[test]
+    fn effective_params_are_returned() {
+        let (splits, params) = load("digits", &RawParams::new()).unwrap();
+        assert_eq!(params.f64("test_fraction").unwrap(), 0.2);
+        assert_eq!(params.str("standardize").unwrap(), "none");
+        assert_eq!(splits.train.num_classes(), 10);
+    }
+}

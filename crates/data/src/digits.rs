@@ -1,0 +1,87 @@
+//! `digits`: scikit-learn's 8x8 handwritten digits, embedded in the binary.
+
+use crate::common::{finish, split_seed, LIMIT_TEST, LIMIT_TRAIN, SCALE, SPLIT_SEED, STANDARDIZE};
+use crate::{idx, register_dataset, stratified_split, DataError, DataSplits, Dataset};
+use nabla_registry::{Alias, ParamSpec, Params, Range};
+
+const IMAGES_GZ: &[u8] = include_bytes!("../data/digits-images-idx3-ubyte.gz");
+const LABELS_GZ: &[u8] = include_bytes!("../data/digits-labels-idx1-ubyte.gz");
+
+/// The largest grey level of the digits (each pixel counts "on" pixels of a 4x4 block).
+pub const DIGITS_MAX_VALUE: f32 = 16.0;
+
+/// All 1,797 embedded digits (8x8, grey levels 0..16, labels 0..9), unsplit and unscaled.
+///
+/// The UCI "Optical Recognition of Handwritten Digits" test set as scikit-learn ships it
+/// (Alpaydin & Kaynak 1998, CC BY 4.0; see `crates/data/data/README.md`).
+///
+/// # Errors
+/// Only if the embedded files were damaged at build time.
+pub fn digits() -> Result<Dataset, DataError> {
+    let images = idx::parse_images(IMAGES_GZ, "embedded digits images")?;
+    let labels = idx::parse_labels(LABELS_GZ, "embedded digits labels", 10)?;
+    Dataset::from_idx(images, labels, 10, DIGITS_MAX_VALUE, "embedded digits")
+}
+
+/// Loads the `digits` data set: [`digits`] split by [`stratified_split`] with `test_fraction`
+/// and `split_seed`, then `limit_*` and normalization.
+fn load(p: &Params) -> Result<DataSplits, DataError> {
+    let splits = stratified_split(&digits()?, p.f64("test_fraction")?, split_seed(p)?)?;
+    finish(splits, p)
+}
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec::float("test_fraction", 0.2, "fraction of each class held out for testing")
+        .range(Range::open(0.0, 1.0)),
+    SPLIT_SEED,
+    LIMIT_TRAIN,
+    LIMIT_TEST,
+    SCALE,
+    STANDARDIZE,
+];
+
+register_dataset! {
+    name: "digits",
+    aliases: [Alias::new("sklearn_digits")],
+    summary: "scikit-learn 8x8 digits (1,797 images, embedded; seeded stratified split)",
+    params: PARAMS,
+    load: load,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_digits_have_the_published_counts() {
+        let d = digits().unwrap();
+        assert_eq!(d.len(), 1797);
+        assert_eq!(d.image_shape(), [8, 8]);
+        assert_eq!(d.class_counts(), vec![178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
+        assert_eq!(d.images().iter().fold(0.0f32, |m, &x| m.max(x)), 16.0);
+        // The first image of scikit-learn's digits is a 0 whose first row is 0 0 5 13 9 1 0 0.
+        assert_eq!(d.labels()[0], 0);
+        assert_eq!(
+            d.images().row(0).iter().take(8).copied().collect::<Vec<_>>(),
+            vec![0., 0., 5., 13., 9., 1., 0., 0.]
+        );
+    }
+
+    #[test]
+    fn default_split_is_stratified_scaled_and_deterministic() {
+        let s = crate::load_spec("digits").unwrap();
+        assert_eq!(s.train.len() + s.test.len(), 1797);
+        assert_eq!(s.test.len(), 359);
+        let full = digits().unwrap().class_counts();
+        for (c, (&te, &all)) in s.test.class_counts().iter().zip(&full).enumerate() {
+            assert_eq!(te, (0.2 * all as f64).round() as usize, "class {c}");
+        }
+        assert!(s.train.images().iter().all(|&x| (0.0..=1.0).contains(&x)));
+        assert_eq!(s, crate::load_spec("digits").unwrap());
+        assert_ne!(s.test, crate::load_spec("digits:split_seed=1").unwrap().test);
+        let small = crate::load_spec("digits:limit_train=100,limit_test=50,scale=false").unwrap();
+        assert_eq!((small.train.len(), small.test.len()), (100, 50));
+        assert_eq!(small.train.max_value(), 16.0);
+        assert!(crate::load_spec("digits:test_fraction=1.5").is_err());
+    }
+}
