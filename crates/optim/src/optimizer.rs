@@ -137,7 +137,7 @@ impl<T> Default for StateDict<T> {
 /// It knows nothing of autograd: [`step`](Optimizer::step) receives named views of values and
 /// gradients. Gradients belong to the caller, so there is no `zero_grad` here; clear them where
 /// they are computed.
-pub trait Optimizer<T: Element>: Send + Sync {
+pub trait Optimizer<T: Element>: Send + Sync + std::fmt::Debug {
     /// The canonical registry name (`"adam"`), also for optimizers built through an alias.
     fn name(&self) -> &str;
 

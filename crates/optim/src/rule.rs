@@ -38,7 +38,7 @@ pub struct RuleState<'s, T> {
 /// [`register_optimizer!`](crate::register_optimizer); [`RuleOptimizer`] does the rest.
 /// `update` should make one fused pass over memory (`ndarray::Zip` over value, gradient and
 /// buffers) and must not allocate.
-pub trait UpdateRule: Send + Sync + 'static {
+pub trait UpdateRule: Send + Sync + std::fmt::Debug + 'static {
     /// Whether the update of each element depends only on that element (see
     /// [`Optimizer::is_elementwise`]).
     const ELEMENTWISE: bool = true;
@@ -367,6 +367,7 @@ mod tests {
     use nabla_tensor::ndarray::{arr1, ArrayD, IxDyn, Zip};
 
     /// A toy rule: `acc += g`, `p -= lr * acc`, with a scalar counting updates.
+    #[derive(Debug)]
     struct Accumulate;
 
     impl UpdateRule for Accumulate {

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const SCHEMA: &[ParamSpec] = &[ParamSpec::float("lr", 0.01, "learning rate").range(Range::NON_NEGATIVE)];
 
 /// Moves every parameter by a constant, whatever the gradient.
+#[derive(Debug)]
 struct Drift;
 impl FromParams for Drift {
     fn from_params(_: &Params) -> Result<Self, ParamError> {
@@ -31,6 +32,7 @@ register_optimizer!(Drift, name: "broken_drift", summary: "moves without a gradi
 
 /// Keeps hidden state outside the state dictionary (a global step counter).
 static HIDDEN: AtomicU64 = AtomicU64::new(0);
+#[derive(Debug)]
 struct Hidden;
 impl FromParams for Hidden {
     fn from_params(_: &Params) -> Result<Self, ParamError> {
@@ -50,6 +52,7 @@ impl UpdateRule for Hidden {
 register_optimizer!(Hidden, name: "broken_hidden_state", summary: "state outside the checkpoint", params: SCHEMA);
 
 /// Goes uphill.
+#[derive(Debug)]
 struct Ascend;
 impl FromParams for Ascend {
     fn from_params(_: &Params) -> Result<Self, ParamError> {
@@ -68,6 +71,7 @@ impl UpdateRule for Ascend {
 register_optimizer!(Ascend, name: "broken_ascent", summary: "gradient ascent", params: SCHEMA);
 
 /// Claims to be elementwise but couples neighbours (uses the mean gradient).
+#[derive(Debug)]
 struct Coupled;
 impl FromParams for Coupled {
     fn from_params(_: &Params) -> Result<Self, ParamError> {

@@ -1,0 +1,71 @@
+//! The Lion plugin from its own test binary: found by name and alias, updates by the formula,
+//! and passes nabla-optim's generic property suite.
+
+use nabla_lion as _; // link the plugin (see docs/plugins.md, "the linker pitfall")
+use nabla_optim::{build_optimizer, OptimizerRegistration, ParamMut};
+use nabla_registry::{list, resolve, Component};
+use nabla_tensor::ndarray::{arr1, ArrayD, IxDyn};
+use proptest::prelude::*;
+
+nabla_optim::optimizer_property_suite!(cases = 32, only = ["lion"]);
+
+#[test]
+fn resolves_by_name_and_alias() {
+    let found = resolve::<OptimizerRegistration>("lion").unwrap();
+    assert_eq!(found.info().name, "lion");
+    assert!(found.info().module.starts_with("nabla_lion"), "{}", found.info().module);
+    let alias = resolve::<OptimizerRegistration>("Evolved-Sign-Momentum").unwrap();
+    assert_eq!(alias.info().name, "lion");
+    assert!(list::<OptimizerRegistration>().iter().any(|r| r.info().name == "adam"), "built-ins are there too");
+    assert!(nabla_registry::duplicates::<OptimizerRegistration>().is_empty());
+
+    let opt = build_optimizer::<f32>("lion").unwrap();
+    assert_eq!((opt.name(), opt.lr()), ("lion", 1e-4));
+    let err = build_optimizer::<f64>("lion:betas=[0.9]").unwrap_err().to_string();
+    assert!(err.contains("betas"), "{err}");
+    let err = build_optimizer::<f64>("lion:momentum=0.9").unwrap_err().to_string();
+    assert!(err.contains("accepts: lr, betas, weight_decay"), "{err}");
+}
+
+#[test]
+fn update_by_hand() {
+    let mut opt = build_optimizer::<f64>("lion:lr=0.1,betas=[0.5,0.75],weight_decay=1").unwrap();
+    let mut p = arr1(&[1.0, 1.0, 1.0]).into_dyn();
+    for g in [[2.0, -1.0, 0.0], [-1.0, -1.0, 0.0]] {
+        let g = arr1(&g).into_dyn();
+        opt.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+    }
+    // Step 1: c = 0.5*g -> sign (1, -1, 0); p = 0.9 - 0.1*sign; m = 0.25*g = (0.5, -0.25, 0).
+    // Step 2: c = 0.5*m + 0.5*g = (-0.25, -0.625, 0) -> (-1, -1, 0); p = 0.9*p + 0.1.
+    let expected = [(0.9 - 0.1) * 0.9 + 0.1, (0.9 + 0.1) * 0.9 + 0.1, 0.9 * 0.9];
+    for (a, b) in p.iter().zip(expected) {
+        assert!((a - b).abs() < 1e-15, "{p}");
+    }
+    let m = &opt.state_dict().arrays["p.exp_avg"];
+    assert!((m[[0]] - (0.75 * 0.5 - 0.25)).abs() < 1e-15);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Without weight decay every element with a nonzero direction moves by exactly lr.
+    #[test]
+    fn every_element_moves_by_lr(
+        init in proptest::collection::vec(-1.0f64..1.0, 1..10),
+        grads in proptest::collection::vec(proptest::collection::vec(0.01f64..10.0, 10), 1..5),
+        lr in 1e-4f64..1e-2,
+    ) {
+        let n = init.len();
+        let mut opt = build_optimizer::<f64>(&format!("lion:lr={lr}")).unwrap();
+        let mut p = ArrayD::from_shape_vec(IxDyn(&[n]), init.clone()).unwrap();
+        for g in &grads {
+            let before = p.clone();
+            // Positive gradients only: the direction is positive, so each step is exactly -lr.
+            let g = ArrayD::from_shape_vec(IxDyn(&[n]), g[..n].to_vec()).unwrap();
+            opt.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+            for (a, b) in p.iter().zip(before.iter()) {
+                prop_assert_eq!(*a, *b - lr);
+            }
+        }
+    }
+}
