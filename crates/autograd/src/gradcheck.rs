@@ -120,7 +120,8 @@ where
         let err = (an - numeric).abs();
         report.checked += 1;
         report.max_abs_err = report.max_abs_err.max(err);
-        if !(err <= opts.atol + opts.rtol * numeric.abs()) {
+        let within = err <= opts.atol + opts.rtol * numeric.abs();
+        if !within {
             return Err(AutogradError::GradcheckFailed { input: i, index: j, analytic: an, numeric });
         }
     }

@@ -48,3 +48,8 @@ pub use ops::{
 pub use var::{live_graph_nodes, live_vars, BackwardArgs, Var};
 
 pub use nabla_tensor;
+
+/// The examples of the crate's README, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -81,6 +81,9 @@ struct Node<T: Element> {
     grad: RefCell<Option<ArrayD<T>>>,
     requires_grad: Cell<bool>,
     is_leaf: bool,
+    /// Whether the value came from an op (and so from the pool): only such values are given
+    /// back to the pool on drop; leaf values belong to whoever made them.
+    pooled: bool,
     op: RefCell<Option<OpRecord<T>>>,
 }
 
@@ -90,7 +93,10 @@ fn empty<T: Element>() -> ArrayD<T> {
 
 impl<T: Element> Drop for Node<T> {
     fn drop(&mut self) {
-        pool::give(std::mem::replace(self.value.get_mut(), empty()));
+        let value = std::mem::replace(self.value.get_mut(), empty());
+        if self.pooled {
+            pool::give(value);
+        }
         if let Some(g) = self.grad.get_mut().take() {
             pool::give(g);
         }
@@ -159,7 +165,13 @@ impl<T: Element> fmt::Debug for Var<T> {
 }
 
 impl<T: Element> Var<T> {
-    fn new_node(name: &'static str, value: ArrayD<T>, requires_grad: bool, op: Option<OpRecord<T>>) -> Self {
+    fn new_node(
+        name: &'static str,
+        value: ArrayD<T>,
+        requires_grad: bool,
+        op: Option<OpRecord<T>>,
+        pooled: bool,
+    ) -> Self {
         LIVE_VARS.with(|c| c.set(c.get() + 1));
         Var {
             node: Rc::new(Node {
@@ -168,6 +180,7 @@ impl<T: Element> Var<T> {
                 grad: RefCell::new(None),
                 requires_grad: Cell::new(requires_grad),
                 is_leaf: op.is_none(),
+                pooled,
                 op: RefCell::new(op),
             }),
         }
@@ -176,7 +189,7 @@ impl<T: Element> Var<T> {
     /// A leaf variable (a parameter when `requires_grad`, else an input). Takes the array
     /// without copying.
     pub fn leaf(value: ArrayD<T>, requires_grad: bool) -> Self {
-        Self::new_node("leaf", value, requires_grad, None)
+        Self::new_node("leaf", value, requires_grad, None, false)
     }
 
     /// A leaf that requires a gradient (shorthand for `leaf(value, true)`).
@@ -234,14 +247,14 @@ impl<T: Element> Var<T> {
     {
         let record = is_grad_enabled() && inputs.iter().any(|v| v.requires_grad());
         if !record {
-            return Self::new_node(name, output, false, None);
+            return Self::new_node(name, output, false, None, true);
         }
         let rec = OpRecord {
             inputs: inputs.iter().map(|v| (*v).clone()).collect(),
             backward: Box::new(backward),
             _live: LiveToken::new(),
         };
-        Self::new_node(name, output, true, Some(rec))
+        Self::new_node(name, output, true, Some(rec), true)
     }
 
     // ----- inspection ---------------------------------------------------------------------

@@ -29,3 +29,8 @@ pub use shape::{broadcast_shape, broadcast_zip, check_axis, check_permutation, r
 pub use tensor::{sigmoid, sum_axes, Tensor};
 
 pub use ndarray;
+
+/// The examples of the crate's README, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

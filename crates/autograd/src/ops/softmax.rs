@@ -20,7 +20,7 @@ impl<T: Element> Var<T> {
         let x = self.value();
         let mut out = pool::take::<T>(x.shape());
         Zip::from(out.lanes_mut(Axis(axis))).and(x.lanes(Axis(axis))).for_each(|mut o, xl| {
-            let m = lane_max(&xl);
+            let m = lane_max(xl);
             let mut s = T::zero();
             Zip::from(&mut o).and(&xl).for_each(|o, &v| {
                 *o = (v - m).exp();
@@ -50,7 +50,7 @@ impl<T: Element> Var<T> {
         let x = self.value();
         let mut out = pool::take::<T>(x.shape());
         Zip::from(out.lanes_mut(Axis(axis))).and(x.lanes(Axis(axis))).for_each(|mut o, xl| {
-            let m = lane_max(&xl);
+            let m = lane_max(xl);
             let s = xl.iter().fold(T::zero(), |a, &v| a + (v - m).exp());
             let shift = m + s.ln();
             Zip::from(&mut o).and(&xl).for_each(|o, &v| *o = v - shift);

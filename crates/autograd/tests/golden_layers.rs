@@ -1,0 +1,231 @@
+//! Conformance with the PyTorch reference vectors in `testdata/golden/layers.json` (or
+//! `$NABLA_GOLDEN_DIR/layers.json`): activations, losses, Linear, BatchNorm1d and a small MLP,
+//! forward and backward, in f64 and in f32.
+
+use nabla_autograd::{batch_norm_eval, batch_norm_train, cross_entropy, linear, mse_loss, Reduction, Var};
+use nabla_tensor::ndarray::{Array1, ArrayD, IxDyn};
+use nabla_tensor::Element;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn golden() -> Value {
+    let dir = std::env::var_os("NABLA_GOLDEN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden"));
+    let path = dir.join("layers.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+fn tensor<T: Element>(v: &Value) -> ArrayD<T> {
+    let shape: Vec<usize> =
+        v["shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim") as usize).collect();
+    let data: Vec<T> = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|x| T::from_f64(x.as_f64().expect("number")))
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(&shape), data).expect("data matches shape")
+}
+
+fn indices(v: &Value) -> Vec<usize> {
+    v["data"].as_array().expect("data").iter().map(|x| x.as_u64().expect("class index") as usize).collect()
+}
+
+/// (atol, rtol) of the README for this element type.
+fn tol<T: Element>() -> (f64, f64) {
+    if T::NAME == "f64" {
+        (1e-10, 1e-9)
+    } else {
+        (1e-6, 1e-5)
+    }
+}
+
+fn assert_close<T: Element>(what: &str, got: &ArrayD<T>, want: &Value) {
+    let want = tensor::<f64>(want);
+    assert_eq!(got.shape(), want.shape(), "{what} ({}): shape", T::NAME);
+    let (atol, rtol) = tol::<T>();
+    for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+        let g = (*g).to_f64();
+        assert!(
+            (g - w).abs() <= atol + rtol * w.abs(),
+            "{what} ({}): element {i}: got {g:e}, want {w:e}",
+            T::NAME
+        );
+    }
+}
+
+fn assert_close_scalar<T: Element>(what: &str, got: T, want: f64) {
+    let (atol, rtol) = tol::<T>();
+    let g = got.to_f64();
+    assert!((g - want).abs() <= atol + rtol * want.abs(), "{what} ({}): got {g:e}, want {want:e}", T::NAME);
+}
+
+/// An activation as a plain function of a variable.
+type Activation<T> = fn(&Var<T>) -> Var<T>;
+
+fn activations<T: Element>() -> usize {
+    let g = golden();
+    let cases = &g["cases"];
+    let ops: [(&str, Activation<T>); 8] = [
+        ("ReLU", |x| x.relu()),
+        ("Sigmoid", |x| x.sigmoid()),
+        ("Tanh", |x| x.tanh()),
+        ("LeakyReLU", |x| x.leaky_relu(0.01)),
+        ("GELU", |x| x.gelu()),
+        ("GELU_tanh", |x| x.gelu_tanh()),
+        ("Softmax", |x| x.softmax(1).unwrap()),
+        ("LogSoftmax", |x| x.log_softmax(1).unwrap()),
+    ];
+    let mut checked = 0;
+    for (name, op) in ops {
+        let Some(case) = cases.get(name) else {
+            eprintln!("golden case {name} absent; skipped");
+            continue;
+        };
+        let x = Var::<T>::param(tensor(&case["input"]));
+        let y = op(&x);
+        assert_close(&format!("{name} output"), &y.value(), &case["output"]);
+        y.backward_with(tensor(&case["grad_output"])).unwrap();
+        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &case["grad_input"]);
+        checked += 1;
+    }
+    checked
+}
+
+#[test]
+fn activations_match_pytorch() {
+    assert!(activations::<f64>() > 0, "no activation case found");
+    assert!(activations::<f32>() > 0, "no activation case found");
+}
+
+fn losses<T: Element>() {
+    let g = golden();
+    for name in ["CrossEntropyLoss", "CrossEntropyLoss_label_smoothing"] {
+        let Some(case) = g["cases"].get(name) else { continue };
+        let x = Var::<T>::param(tensor(&case["input"]));
+        let s = case["label_smoothing"].as_f64().unwrap();
+        let loss = cross_entropy(&x, &indices(&case["target"]), s, Reduction::Mean).unwrap();
+        assert_close_scalar(name, loss.item(), case["loss"].as_f64().unwrap());
+        loss.backward().unwrap();
+        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &case["grad_input"]);
+    }
+    if let Some(case) = g["cases"].get("MSELoss") {
+        let x = Var::<T>::param(tensor(&case["input"]));
+        let t = Var::<T>::param(tensor(&case["target"]));
+        let loss = mse_loss(&x, &t, Reduction::Mean).unwrap();
+        assert_close_scalar("MSELoss", loss.item(), case["loss"].as_f64().unwrap());
+        loss.backward().unwrap();
+        assert_close("MSELoss grad_input", &x.grad().unwrap(), &case["grad_input"]);
+        assert_close("MSELoss grad_target", &t.grad().unwrap(), &case["grad_target"]);
+    }
+}
+
+#[test]
+fn losses_match_pytorch() {
+    losses::<f64>();
+    losses::<f32>();
+}
+
+fn linear_case<T: Element>() {
+    let g = golden();
+    let Some(case) = g["cases"].get("Linear") else { return };
+    let x = Var::<T>::param(tensor(&case["input"]));
+    let w = Var::<T>::param(tensor(&case["weight"]));
+    let b = Var::<T>::param(tensor(&case["bias"]));
+    let y = linear(&x, &w, Some(&b)).unwrap();
+    assert_close("Linear output", &y.value(), &case["output"]);
+    y.backward_with(tensor(&case["grad_output"])).unwrap();
+    assert_close("Linear grad_input", &x.grad().unwrap(), &case["grad_input"]);
+    assert_close("Linear grad_weight", &w.grad().unwrap(), &case["grad_weight"]);
+    assert_close("Linear grad_bias", &b.grad().unwrap(), &case["grad_bias"]);
+}
+
+#[test]
+fn linear_matches_pytorch() {
+    linear_case::<f64>();
+    linear_case::<f32>();
+}
+
+fn batch_norm_cases<T: Element>() {
+    let g = golden();
+    for name in ["BatchNorm1d_train", "BatchNorm1d_train_3d", "BatchNorm1d_eval"] {
+        let Some(case) = g["cases"].get(name) else { continue };
+        let x = Var::<T>::param(tensor(&case["input"]));
+        let w = Var::<T>::param(tensor(&case["weight"]));
+        let b = Var::<T>::param(tensor(&case["bias"]));
+        let eps = case["eps"].as_f64().unwrap();
+        let momentum = case["momentum"].as_f64().unwrap();
+        let rm: ArrayD<T> = tensor(&case["running_mean_before"]);
+        let rv: ArrayD<T> = tensor(&case["running_var_before"]);
+        let y = if case["training"].as_bool().unwrap() {
+            let out = batch_norm_train(&x, Some(&w), Some(&b), eps).unwrap();
+            let m = T::from_f64(momentum);
+            let one = T::one();
+            let rm_after =
+                Array1::from_iter(rm.iter().zip(&out.mean).map(|(&r, &v)| (one - m) * r + m * v)).into_dyn();
+            let rv_after =
+                Array1::from_iter(rv.iter().zip(&out.var_unbiased).map(|(&r, &v)| (one - m) * r + m * v))
+                    .into_dyn();
+            assert_close(&format!("{name} running_mean_after"), &rm_after, &case["running_mean_after"]);
+            assert_close(&format!("{name} running_var_after"), &rv_after, &case["running_var_after"]);
+            out.output
+        } else {
+            let rm1 = rm.view().into_dimensionality().unwrap();
+            let rv1 = rv.view().into_dimensionality().unwrap();
+            let y = batch_norm_eval(&x, Some(&w), Some(&b), rm1, rv1, eps).unwrap();
+            assert_close(&format!("{name} running_mean unchanged"), &rm, &case["running_mean_after"]);
+            y
+        };
+        assert_close(&format!("{name} output"), &y.value(), &case["output"]);
+        y.backward_with(tensor(&case["grad_output"])).unwrap();
+        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &case["grad_input"]);
+        assert_close(&format!("{name} grad_weight"), &w.grad().unwrap(), &case["grad_weight"]);
+        assert_close(&format!("{name} grad_bias"), &b.grad().unwrap(), &case["grad_bias"]);
+    }
+}
+
+#[test]
+fn batch_norm_matches_pytorch() {
+    batch_norm_cases::<f64>();
+    batch_norm_cases::<f32>();
+}
+
+/// The end-to-end MLP case built from the ops (Linear, BatchNorm1d train, ReLU, cross-entropy).
+fn mlp_case<T: Element>() {
+    let g = golden();
+    let Some(case) = g["cases"].get("MLP") else { return };
+    let p = |name: &str| Var::<T>::param(tensor(&case["params"][name]));
+    let names = [
+        "0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias", "4.weight", "4.bias", "6.weight",
+        "6.bias",
+    ];
+    let params: Vec<Var<T>> = names.iter().map(|n| p(n)).collect();
+    let x = Var::<T>::param(tensor(&case["input"]));
+    let h = linear(&x, &params[0], Some(&params[1])).unwrap();
+    let h = batch_norm_train(&h, Some(&params[2]), Some(&params[3]), 1e-5).unwrap().output.relu();
+    let h = linear(&h, &params[4], Some(&params[5])).unwrap();
+    let h = batch_norm_train(&h, Some(&params[6]), Some(&params[7]), 1e-5).unwrap().output.relu();
+    let logits = linear(&h, &params[8], Some(&params[9])).unwrap();
+    assert_close("MLP output", &logits.value(), &case["output"]);
+    let loss = cross_entropy(&logits, &indices(&case["target"]), 0.0, Reduction::Mean).unwrap();
+    assert_close_scalar("MLP loss", loss.item(), case["loss"].as_f64().unwrap());
+    loss.backward().unwrap();
+    assert_close("MLP grad_input", &x.grad().unwrap(), &case["grad_input"]);
+    for (n, v) in names.iter().zip(&params) {
+        if n.ends_with(".bias") && (n.starts_with('0') || n.starts_with('3')) {
+            // Analytically zero (a bias feeding BatchNorm): compare absolutely.
+            let gmax = v.grad().unwrap().iter().fold(0.0f64, |m, x| m.max((*x).to_f64().abs()));
+            assert!(gmax < if T::NAME == "f64" { 1e-12 } else { 1e-6 }, "MLP {n}: {gmax}");
+        } else {
+            assert_close(&format!("MLP grad {n}"), &v.grad().unwrap(), &case["grads"][*n]);
+        }
+    }
+}
+
+#[test]
+fn mlp_matches_pytorch() {
+    mlp_case::<f64>();
+    mlp_case::<f32>();
+}
