@@ -17,6 +17,15 @@
 //! * [`gradcheck`]: finite-difference gradient checking for any function of variables.
 //! * [`live_graph_nodes`]: how many recorded graph nodes are alive (for leak tests).
 //!
+//! # Errors and panics
+//! Ops whose arguments can be wrong (shapes, axes, class indices, hyper-parameters) return
+//! `Result<Var, AutogradError>`, with messages naming the shapes; elementwise functions that
+//! cannot fail (`relu`, `exp`, `sum`, ...) return `Var` directly. `backward*` returns a
+//! `Result` (released graph, non-scalar root, wrong upstream shape, ...). What panics, and
+//! says so: the operator overloads `&a + &b` etc. on a shape mismatch (use the methods for a
+//! `Result`), `Var::item` on a variable that is not one element, and `value()`/`value_mut()`/
+//! `grad_mut()` when the same cell is already borrowed in a conflicting way (`RefCell` rules).
+//!
 //! Buffers of forward values and gradients come from [`nabla_tensor::pool`] and return to it
 //! when the graph is released, so a training step repeated in a loop reuses its memory.
 //!
