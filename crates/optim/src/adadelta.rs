@@ -71,7 +71,8 @@ impl UpdateRule for Adadelta {
         Zip::from(value).and(grad).and(v).and(u).for_each(|p, &g, v, u| {
             let g = decay.apply(p, g);
             *v = *v * rho + one_minus_rho * g * g;
-            let delta = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
+            // sqrt(u + eps) / sqrt(v + eps) as one square root of the ratio.
+            let delta = ((*u + eps) / (*v + eps)).sqrt() * g;
             *u = *u * rho + one_minus_rho * delta * delta;
             *p = *p - lr * delta;
         });

@@ -96,20 +96,21 @@ impl UpdateRule for Adam {
         let decay = Decay::<T>::new(self.weight_decay, hyper.lr, hyper.weight_decay, self.maximize);
         let moments = Moments::<T>::new(self.beta1, self.beta2);
         let step_size: T = c(hyper.lr / bias_correction(self.beta1, state.step));
-        let sqrt_bc2: T = c(bias_correction(self.beta2, state.step).sqrt());
+        // sqrt(v) / sqrt(1 - b2^t), with the division hoisted out of the loop.
+        let inv_sqrt_bc2: T = c(1.0 / bias_correction(self.beta2, state.step).sqrt());
         let eps: T = c(self.eps);
         let zip = Zip::from(value).and(grad);
         match state.buffers {
             [m, v] => zip.and(m).and(v).for_each(|p, &g, m, v| {
                 let g = decay.apply(p, g);
                 moments.update(m, v, g);
-                *p = *p - step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
+                *p = *p - step_size * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
             }),
             [m, v, vmax] => zip.and(m).and(v).and(vmax).for_each(|p, &g, m, v, vmax| {
                 let g = decay.apply(p, g);
                 moments.update(m, v, g);
                 *vmax = vmax.max(*v);
-                *p = *p - step_size * *m / (vmax.sqrt() / sqrt_bc2 + eps);
+                *p = *p - step_size * *m / (vmax.sqrt() * inv_sqrt_bc2 + eps);
             }),
             _ => unreachable!("adam keeps two or three buffers"),
         }

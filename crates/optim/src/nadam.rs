@@ -105,14 +105,14 @@ impl UpdateRule for NAdam {
         *mu_product *= mu;
         let grad_coef: T = c(hyper.lr * (1.0 - mu) / (1.0 - *mu_product));
         let momentum_coef: T = c(hyper.lr * mu_next / (1.0 - *mu_product * mu_next));
-        let bc2: T = c(bias_correction(self.beta2, state.step));
+        let inv_bc2: T = c(1.0 / bias_correction(self.beta2, state.step));
         let eps: T = c(self.eps);
         let [m, v] = state.buffers else { unreachable!("nadam keeps two buffers") };
         Zip::from(value).and(grad).and(m).and(v).for_each(|p, &g, m, v| {
             let g = decay.apply(p, g);
             moments.update(m, v, g);
-            let d = (*v / bc2).sqrt() + eps;
-            *p = *p - grad_coef * g / d - momentum_coef * *m / d;
+            let d = (*v * inv_bc2).sqrt() + eps;
+            *p = *p - (grad_coef * g + momentum_coef * *m) / d;
         });
     }
 }
