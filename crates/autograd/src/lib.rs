@@ -8,7 +8,7 @@
 //!   into leaves ([`Var::grad`], [`Var::zero_grad`]); the graph is released afterwards and a
 //!   second backward through it is an [`AutogradError::GraphReleased`].
 //! * Ops: arithmetic with broadcasting, `matmul`, reductions, reshape/transpose/permute,
-//!   activations and softmax as methods of `Var`; [`linear`], [`batch_norm_train`],
+//!   activations and softmax, `concat`/`stack`/`gather_rows` as methods of `Var`; [`linear`], [`batch_norm_train`],
 //!   [`batch_norm_eval`], [`dropout_with_mask`] and the losses ([`cross_entropy`],
 //!   [`nll_loss`], [`mse_loss`], [`bce_with_logits`]) as functions.
 //! * Custom ops: [`Var::custom`] records any forward value with a backward closure — the

@@ -45,6 +45,9 @@ impl Drop for LiveToken {
 
 /// What a backward closure gets: the upstream gradient (owned, so it can be reused in place
 /// as the buffer of an input's gradient), the op's forward output, and its inputs.
+///
+/// The helper methods borrow the whole struct: once `grad_output` has been moved out, use the
+/// fields instead (`args.inputs[i].requires_grad()`, `args.inputs[i].value()`).
 pub struct BackwardArgs<'a, T: Element> {
     /// The gradient of the loss with respect to the op's output (same shape as the output).
     pub grad_output: ArrayD<T>,
@@ -222,7 +225,9 @@ impl<T: Element> Var<T> {
     /// gradient, nothing is recorded and the result is a constant; otherwise the closure is
     /// kept until backward runs (then released unless `retain_graph`). The closure should
     /// capture only what the inputs and output do not already hold; it must not capture the
-    /// output variable (that would be a reference cycle). The engine checks the number and
+    /// output variable (that would be a reference cycle). The output value is given back to
+    /// [`nabla_tensor::pool`] when the variable is dropped, so it may (and, in hot paths,
+    /// should) come from `pool::take`. The engine checks the number and
     /// shapes of the returned gradients ([`AutogradError::GradCount`], [`AutogradError::GradShape`]).
     ///
     /// ```

@@ -193,3 +193,31 @@ proptest! {
         check(|v| batch_norm_eval(&v[0], Some(&v[1]), Some(&v[2]), rm.view(), rv.view(), 1e-5), &[x, g, b])?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn joining_and_gathering(m in 1usize..4, n in 1usize..4, k in 1usize..3, axis in 0usize..2, seed in 0u64..10_000) {
+        let a = arr(&[m, n], seed, -2.0, 2.0);
+        let b_shape = if axis == 0 { vec![k, n] } else { vec![m, k] };
+        let b = arr(&b_shape, seed + 1, -2.0, 2.0);
+        check(|v| Var::concat(&[&v[0], &v[1]], axis), &[a.clone(), b])?;
+        let c = arr(&[m, n], seed + 2, -2.0, 2.0);
+        check(|v| Var::stack(&[&v[0], &v[1]], axis), &[a.clone(), c])?;
+        let mut r = Rng::seed(seed);
+        let idx: Vec<usize> = (0..m + 2).map(|_| r.below(m)).collect();
+        check(|v| v[0].gather_rows(&idx), &[a])?;
+    }
+}
+
+#[test]
+fn join_errors_name_shapes() {
+    let a = Var::<f64>::constant(ArrayD::zeros(IxDyn(&[2, 3])));
+    let b = Var::<f64>::constant(ArrayD::zeros(IxDyn(&[2, 4])));
+    let msg = Var::concat(&[&a, &b], 0).unwrap_err().to_string();
+    assert!(msg.contains("[2, 3]") && msg.contains("[2, 4]"), "{msg}");
+    assert!(Var::concat(&[&a, &b], 1).is_ok());
+    assert!(Var::stack(&[&a, &b], 0).is_err());
+    assert!(a.gather_rows(&[2]).is_err());
+}

@@ -4,6 +4,7 @@
 pub(crate) mod arith;
 mod batch_norm;
 mod dropout;
+mod join;
 mod linear;
 mod loss;
 mod matmul;
