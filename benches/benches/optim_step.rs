@@ -57,8 +57,11 @@ fn bench(c: &mut Criterion) {
         });
 
         for spec in OPTIMIZERS {
-            let mut opt = build_optimizer::<f32>(&format!("{spec}{}lr=1e-6", if spec.contains(':') { ',' } else { ':' }))
-                .expect("built-in optimizer");
+            let mut opt = build_optimizer::<f32>(&format!(
+                "{spec}{}lr=1e-6",
+                if spec.contains(':') { ',' } else { ':' }
+            ))
+            .expect("built-in optimizer");
             let mut step = |opt: &mut dyn nabla_optim::Optimizer<f32>| {
                 opt.step(&mut [ParamMut::new("w", param.view_mut(), Some(grad.view()))]).expect("step");
             };

@@ -66,7 +66,8 @@ impl UpdateRule for Adadelta {
         grad: ArrayViewD<'_, T>,
     ) {
         let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
-        let (lr, rho, one_minus_rho, eps): (T, T, T, T) = (c(hyper.lr), c(self.rho), c(1.0 - self.rho), c(self.eps));
+        let (lr, rho, one_minus_rho, eps): (T, T, T, T) =
+            (c(hyper.lr), c(self.rho), c(1.0 - self.rho), c(self.eps));
         let [v, u] = state.buffers else { unreachable!("adadelta keeps two buffers") };
         Zip::from(value).and(grad).and(v).and(u).for_each(|p, &g, v, u| {
             let g = decay.apply(p, g);

@@ -43,7 +43,8 @@ pub struct Adagrad {
 
 const SCHEMA: &[ParamSpec] = &[
     spec::lr(1e-2),
-    ParamSpec::float("lr_decay", 0.0, "learning-rate decay: lr / (1 + (t-1)*lr_decay)").range(Range::NON_NEGATIVE),
+    ParamSpec::float("lr_decay", 0.0, "learning-rate decay: lr / (1 + (t-1)*lr_decay)")
+        .range(Range::NON_NEGATIVE),
     spec::weight_decay(0.0, "L2 penalty (added to the gradient)"),
     ParamSpec::float("initial_accumulator_value", 0.0, "starting value of the sum of squared gradients")
         .range(Range::NON_NEGATIVE),
@@ -103,7 +104,8 @@ mod tests {
 
     #[test]
     fn by_hand() {
-        let mut o = build_optimizer::<f64>("adagrad:lr=0.1,lr_decay=1,initial_accumulator_value=5,eps=0").unwrap();
+        let mut o =
+            build_optimizer::<f64>("adagrad:lr=0.1,lr_decay=1,initial_accumulator_value=5,eps=0").unwrap();
         let mut p = arr1(&[1.0]).into_dyn();
         let g = arr1(&[2.0]).into_dyn();
         o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();

@@ -67,7 +67,14 @@ impl Adam {
     /// weight decay.
     pub(crate) fn with_decay(p: &Params, weight_decay: WeightDecay) -> Result<Self, ParamError> {
         let (beta1, beta2) = betas(p)?;
-        Ok(Adam { beta1, beta2, eps: p.f64("eps")?, amsgrad: p.bool("amsgrad")?, weight_decay, maximize: p.bool("maximize")? })
+        Ok(Adam {
+            beta1,
+            beta2,
+            eps: p.f64("eps")?,
+            amsgrad: p.bool("amsgrad")?,
+            weight_decay,
+            maximize: p.bool("maximize")?,
+        })
     }
 }
 

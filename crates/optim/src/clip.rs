@@ -77,7 +77,10 @@ pub fn clip_grad_norm<T: Element>(
 }
 
 /// Clamps every gradient element into `[-clip_value, clip_value]` (NaN stays NaN).
-pub fn clip_grad_value<T: Element>(grads: &mut [ArrayViewMutD<'_, T>], clip_value: f64) -> Result<(), OptimError> {
+pub fn clip_grad_value<T: Element>(
+    grads: &mut [ArrayViewMutD<'_, T>],
+    clip_value: f64,
+) -> Result<(), OptimError> {
     if clip_value.is_nan() || clip_value < 0.0 {
         return Err(OptimError::InvalidArgument {
             function: "clip_grad_value",
@@ -86,7 +89,15 @@ pub fn clip_grad_value<T: Element>(grads: &mut [ArrayViewMutD<'_, T>], clip_valu
     }
     let (lo, hi) = (T::from_f64(-clip_value), T::from_f64(clip_value));
     for g in grads.iter_mut() {
-        g.mapv_inplace(|x| if x < lo { lo } else if x > hi { hi } else { x });
+        g.mapv_inplace(|x| {
+            if x < lo {
+                lo
+            } else if x > hi {
+                hi
+            } else {
+                x
+            }
+        });
     }
     Ok(())
 }

@@ -31,7 +31,9 @@ pub enum OptimError {
     },
     /// The optimizer state kept for a parameter has another shape than the parameter
     /// (typically a checkpoint of another model, or a renamed parameter).
-    #[error("optimizer state of parameter '{param}' has shape {state:?} but the parameter has shape {value:?}")]
+    #[error(
+        "optimizer state of parameter '{param}' has shape {state:?} but the parameter has shape {value:?}"
+    )]
     StateShape {
         /// The parameter's name.
         param: String,
@@ -113,8 +115,20 @@ pub enum OptimError {
     },
     /// Building by name failed (unknown name, duplicate registration).
     #[error(transparent)]
-    Registry(#[from] RegistryError),
+    Registry(Box<RegistryError>),
     /// Invalid hyper-parameters.
     #[error(transparent)]
-    Param(#[from] ParamError),
+    Param(Box<ParamError>),
+}
+
+impl From<RegistryError> for OptimError {
+    fn from(e: RegistryError) -> OptimError {
+        OptimError::Registry(Box::new(e))
+    }
+}
+
+impl From<ParamError> for OptimError {
+    fn from(e: ParamError) -> OptimError {
+        OptimError::Param(Box::new(e))
+    }
 }

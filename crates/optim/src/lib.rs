@@ -69,11 +69,14 @@ pub use math::{bias_correction, lerp, Decay, Moments, WeightDecay};
 pub use nadam::NAdam;
 pub use optimizer::{Optimizer, ParamGroup, ParamMut, Scalar, Scalars, StateDict};
 pub use radam::{radam_rectifier, RAdam};
-pub use registration::{build_optimizer, build_optimizer_named, BuildF32, BuildF64, OptimizerRegistration, Precision};
+pub use registration::{
+    build_optimizer, build_optimizer_named, Build, BuildF32, BuildF64, OptimizerRegistration, Precision,
+};
 pub use rmsprop::RmsProp;
 pub use rule::{FromParams, GroupHyper, RuleOptimizer, RuleState, UpdateRule};
 pub use scheduler::{
-    build_scheduler, build_scheduler_named, BuildScheduler, Scheduler, SchedulerFromParams, SchedulerRegistration,
+    build_scheduler, build_scheduler_named, BuildScheduler, Scheduler, SchedulerFromParams,
+    SchedulerRegistration,
 };
 pub use sgd::Sgd;
 
@@ -84,3 +87,8 @@ pub mod __private {
     pub use crate::scheduler::build_typed as build_scheduler;
     pub use nabla_registry;
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

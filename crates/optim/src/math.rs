@@ -45,7 +45,11 @@ impl<T: Element> Decay<T> {
             WeightDecay::L2 => (weight_decay, 1.0),
             WeightDecay::Decoupled => (0.0, 1.0 - lr * weight_decay),
         };
-        Decay { sign: T::from_f64(if maximize { -1.0 } else { 1.0 }), l2: T::from_f64(l2), shrink: T::from_f64(shrink) }
+        Decay {
+            sign: T::from_f64(if maximize { -1.0 } else { 1.0 }),
+            l2: T::from_f64(l2),
+            shrink: T::from_f64(shrink),
+        }
     }
 
     /// Applies the decay to one element: returns the effective gradient (`±g + wd*p` for L2,

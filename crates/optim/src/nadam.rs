@@ -62,8 +62,12 @@ const SCHEMA: &[ParamSpec] = &[
     spec::BETAS,
     spec::eps(1e-8, "added to the bias-corrected sqrt(v)"),
     spec::weight_decay(0.0, "weight decay (L2 added to the gradient unless decoupled_weight_decay)"),
-    ParamSpec::float("momentum_decay", 4e-3, "rate of the momentum warm-up mu_t = b1*(1 - 0.5*0.96^(t*rate))")
-        .range(Range::NON_NEGATIVE),
+    ParamSpec::float(
+        "momentum_decay",
+        4e-3,
+        "rate of the momentum warm-up mu_t = b1*(1 - 0.5*0.96^(t*rate))",
+    )
+    .range(Range::NON_NEGATIVE),
     spec::DECOUPLED,
     spec::MAXIMIZE,
 ];

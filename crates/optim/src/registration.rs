@@ -5,10 +5,12 @@ use crate::{OptimError, Optimizer};
 use nabla_registry::{Component, ComponentInfo, ComponentKind, ParamError, Params, RawParams};
 use nabla_tensor::Element;
 
+/// Builds an optimizer over `T` from validated hyper-parameters.
+pub type Build<T> = fn(&Params) -> Result<Box<dyn Optimizer<T>>, ParamError>;
 /// Builds an `f32` optimizer from validated hyper-parameters.
-pub type BuildF32 = fn(&Params) -> Result<Box<dyn Optimizer<f32>>, ParamError>;
+pub type BuildF32 = Build<f32>;
 /// Builds an `f64` optimizer from validated hyper-parameters.
-pub type BuildF64 = fn(&Params) -> Result<Box<dyn Optimizer<f64>>, ParamError>;
+pub type BuildF64 = Build<f64>;
 
 /// The registration record of an optimizer: name, aliases, schema and a factory per precision.
 ///
@@ -35,7 +37,7 @@ impl Component for OptimizerRegistration {
 /// The element types optimizers come in (`f32`, `f64`): picks the record's factory.
 pub trait Precision: Element {
     /// The factory of `record` for this element type.
-    fn factory(record: &OptimizerRegistration) -> fn(&Params) -> Result<Box<dyn Optimizer<Self>>, ParamError>;
+    fn factory(record: &OptimizerRegistration) -> Build<Self>;
 }
 
 impl Precision for f32 {
@@ -95,15 +97,49 @@ pub fn build_rule<T: Element, R: UpdateRule + FromParams>(
 /// Registers an optimizer with the registry (from any crate: plugins use it the same way).
 ///
 /// The usual form takes a type implementing [`UpdateRule`] and [`FromParams`], and
-/// registers both precisions of [`RuleOptimizer`] over it:
+/// registers both precisions of [`RuleOptimizer`] over it (aliases are optional):
 ///
-/// ```ignore
-/// register_optimizer!(Adam,
-///     name: "adam",
-///     aliases: [Alias::new("adam_l2")],          // optional
-///     summary: "Adam (Kingma & Ba, 2015)",
-///     params: SCHEMA,
+/// ```
+/// use nabla_optim::{build_optimizer, register_optimizer, FromParams, GroupHyper, ParamMut, RuleState, UpdateRule};
+/// use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
+/// use nabla_tensor::ndarray::{arr1, ArrayViewD, ArrayViewMutD, Zip};
+/// use nabla_tensor::Element;
+///
+/// /// Sign descent: p <- p - lr * sign(g).
+/// #[derive(Debug)]
+/// struct SignDescent;
+///
+/// impl FromParams for SignDescent {
+///     fn from_params(_: &Params) -> Result<Self, ParamError> {
+///         Ok(SignDescent)
+///     }
+/// }
+///
+/// impl UpdateRule for SignDescent {
+///     fn buffers(&self) -> &'static [&'static str] {
+///         &[]
+///     }
+///     fn update<T: Element>(&self, h: GroupHyper, _: RuleState<'_, T>, p: ArrayViewMutD<'_, T>, g: ArrayViewD<'_, T>) {
+///         let lr = T::from_f64(h.lr);
+///         Zip::from(p).and(g).for_each(|p, &g| {
+///             if g != T::zero() {
+///                 *p = *p - lr * g.signum();
+///             }
+///         });
+///     }
+/// }
+///
+/// register_optimizer!(SignDescent,
+///     name: "sign_descent",
+///     aliases: [Alias::new("signsgd")],
+///     summary: "sign descent",
+///     params: &[ParamSpec::float("lr", 0.01, "learning rate").range(Range::NON_NEGATIVE)],
 /// );
+///
+/// let mut opt = build_optimizer::<f32>("signsgd:lr=0.5").unwrap();
+/// let (mut p, g) = (arr1(&[1.0f32, 1.0]).into_dyn(), arr1(&[3.0f32, -0.1]).into_dyn());
+/// opt.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+/// assert_eq!(p, arr1(&[0.5, 1.5]).into_dyn());
 /// ```
 ///
 /// The explicit form fills the record's fields itself, for optimizers that implement

@@ -49,7 +49,8 @@ pub struct RmsProp {
 
 const SCHEMA: &[ParamSpec] = &[
     spec::lr(1e-2),
-    ParamSpec::float("alpha", 0.99, "smoothing constant of the squared-gradient average").range(Range::NON_NEGATIVE),
+    ParamSpec::float("alpha", 0.99, "smoothing constant of the squared-gradient average")
+        .range(Range::NON_NEGATIVE),
     spec::eps(1e-8, "added to the root mean square (outside the square root)"),
     spec::weight_decay(0.0, "L2 penalty (added to the gradient)"),
     ParamSpec::float("momentum", 0.0, "momentum factor of the normalised step").range(Range::NON_NEGATIVE),
@@ -133,7 +134,8 @@ mod tests {
 
     #[test]
     fn by_hand() {
-        let mut o = build_optimizer::<f64>("rmsprop:lr=0.1,alpha=0.75,eps=0,momentum=0.5,centered=true").unwrap();
+        let mut o =
+            build_optimizer::<f64>("rmsprop:lr=0.1,alpha=0.75,eps=0,momentum=0.5,centered=true").unwrap();
         let mut p = arr1(&[1.0]).into_dyn();
         let g = arr1(&[2.0]).into_dyn();
         o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();

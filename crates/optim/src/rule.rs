@@ -209,7 +209,8 @@ impl<T: Element, R: UpdateRule> Optimizer<T> for RuleOptimizer<T, R> {
             let state = self.state.get_mut(p.name).expect("inserted above");
             state.step += 1;
             let hyper = GroupHyper { lr: self.lr * group.lr_scale, weight_decay: group.weight_decay };
-            let view = RuleState { step: state.step, buffers: &mut state.buffers, scalars: &mut state.scalars };
+            let view =
+                RuleState { step: state.step, buffers: &mut state.buffers, scalars: &mut state.scalars };
             self.rule.update(hyper, view, p.value.view_mut(), grad.view());
         }
         Ok(())
@@ -287,7 +288,8 @@ impl<T: Element, R: UpdateRule> Optimizer<T> for RuleOptimizer<T, R> {
         }
         let mut groups = Vec::with_capacity(saved_groups);
         for i in 0..saved_groups {
-            let group = ParamGroup::new(get_f64(group_key(i, "lr_scale"))?, get_f64(group_key(i, "weight_decay"))?);
+            let group =
+                ParamGroup::new(get_f64(group_key(i, "lr_scale"))?, get_f64(group_key(i, "weight_decay"))?);
             group.validate()?;
             groups.push(group);
             used_scalars += 2;
@@ -297,7 +299,8 @@ impl<T: Element, R: UpdateRule> Optimizer<T> for RuleOptimizer<T, R> {
         for (key, value) in &dict.scalars {
             // Every `<param>.step` counter introduces one parameter's state.
             let Some(name) = key.strip_suffix(".step") else { continue };
-            let step = value.as_u64().ok_or_else(|| bad(key, "must be a counter (U64), found a float (F64)"))?;
+            let step =
+                value.as_u64().ok_or_else(|| bad(key, "must be a counter (U64), found a float (F64)"))?;
             used_scalars += 1;
             let mut buffers = Vec::with_capacity(self.rule.buffers().len());
             for buffer in self.rule.buffers() {
@@ -350,7 +353,8 @@ impl<T: Element, R: UpdateRule> Optimizer<T> for RuleOptimizer<T, R> {
                 })
             };
             let stray = dict.arrays.keys().chain(dict.scalars.keys()).find(|k| !known(k));
-            let key = stray.cloned().unwrap_or_else(|| "(a key appears as both array and scalar)".to_string());
+            let key =
+                stray.cloned().unwrap_or_else(|| "(a key appears as both array and scalar)".to_string());
             return Err(OptimError::UnexpectedState { owner, key, expected: self.expected_entries() });
         }
 

@@ -184,7 +184,11 @@ impl<'a> StateReader<'a> {
     }
 
     fn bad(&self, key: &str, message: &str) -> OptimError {
-        OptimError::BadState { owner: self.owner.to_string(), key: key.to_string(), message: message.to_string() }
+        OptimError::BadState {
+            owner: self.owner.to_string(),
+            key: key.to_string(),
+            message: message.to_string(),
+        }
     }
 
     /// A counter entry.

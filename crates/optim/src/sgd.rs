@@ -34,8 +34,8 @@
 //! `nesterov = true`).
 
 use crate::math::{c, spec, Decay, WeightDecay};
-use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
 use crate::register_optimizer;
+use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
 use nabla_registry::{Alias, Const, ParamError, ParamSpec, Params, Range};
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;

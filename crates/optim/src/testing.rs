@@ -67,7 +67,9 @@ impl Case {
         let grads = (0..steps)
             .map(|_| {
                 let scale = 10f64.powf(rng.uniform(-2.0f64, 1.0));
-                (0..n).map(|_| if rng.below(8) == 0 { 0.0 } else { scale * rng.normal(0.0f64, 1.0) }).collect()
+                (0..n)
+                    .map(|_| if rng.below(8) == 0 { 0.0 } else { scale * rng.normal(0.0f64, 1.0) })
+                    .collect()
             })
             .collect();
         let curvature = (0..n).map(|_| rng.uniform(0.1f64, 10.0)).collect();
@@ -110,7 +112,9 @@ pub fn registered(only: &[&str]) -> Vec<&'static OptimizerRegistration> {
 /// optimizer. Fails when `only` names an optimizer that is not registered.
 pub fn check(only: &[&str], property: Property, case: &Case) -> Result<(), String> {
     let records = registered(only);
-    if let Some(missing) = only.iter().find(|n| !records.iter().any(|r| normalize(r.info().name) == normalize(n))) {
+    if let Some(missing) =
+        only.iter().find(|n| !records.iter().any(|r| normalize(r.info().name) == normalize(n)))
+    {
         return Err(format!("optimizer '{missing}' is not registered (is its crate linked?)"));
     }
     for record in records {
@@ -166,7 +170,8 @@ pub fn configurations(
     }
 
     for alias in info.aliases.iter().filter(|a| !a.presets.is_empty()) {
-        let resolved = nabla_registry::resolve::<OptimizerRegistration>(alias.name).map_err(|e| e.to_string())?;
+        let resolved =
+            nabla_registry::resolve::<OptimizerRegistration>(alias.name).map_err(|e| e.to_string())?;
         let params = resolved.params(&applicable).map_err(|e| format!("alias '{}': {e}", alias.name))?;
         buildable(record, &params).map_err(|e| format!("alias '{}': {e}", alias.name))?;
         out.push((format!("alias {}", alias.name), params));
@@ -184,7 +189,8 @@ fn array<T: Element>(values: &[f64]) -> ArrayD<T> {
 }
 
 fn same_bits<T: Element>(a: &ArrayD<T>, b: &ArrayD<T>) -> bool {
-    a.shape() == b.shape() && a.iter().zip(b.iter()).all(|(&x, &y)| Element::to_f64(x).to_bits() == Element::to_f64(y).to_bits())
+    a.shape() == b.shape()
+        && a.iter().zip(b.iter()).all(|(&x, &y)| Element::to_f64(x).to_bits() == Element::to_f64(y).to_bits())
 }
 
 fn same_state<T: Element>(a: &StateDict<T>, b: &StateDict<T>) -> bool {
@@ -200,7 +206,11 @@ fn same_state<T: Element>(a: &StateDict<T>, b: &StateDict<T>) -> bool {
         && a.arrays.iter().zip(&b.arrays).all(|((ka, va), (kb, vb))| ka == kb && same_bits(va, vb))
 }
 
-fn build<T: Precision>(record: &OptimizerRegistration, label: &str, params: &Params) -> Result<Box<dyn Optimizer<T>>, String> {
+fn build<T: Precision>(
+    record: &OptimizerRegistration,
+    label: &str,
+    params: &Params,
+) -> Result<Box<dyn Optimizer<T>>, String> {
     record.build::<T>(params).map_err(|e| format!("{label}: {e}"))
 }
 
@@ -229,8 +239,19 @@ fn has_key(record: &OptimizerRegistration, key: &str) -> bool {
 
 /// Runs `case`'s gradients (or zeros) from `init` on one parameter, both precisions, and
 /// requires the parameter to be bitwise unchanged.
-fn unchanged(record: &OptimizerRegistration, case: &Case, over: &RawParams, zero_grads: bool) -> Result<(), String> {
-    fn run<T: Precision>(record: &OptimizerRegistration, label: &str, params: &Params, case: &Case, zero: bool) -> Result<(), String> {
+fn unchanged(
+    record: &OptimizerRegistration,
+    case: &Case,
+    over: &RawParams,
+    zero_grads: bool,
+) -> Result<(), String> {
+    fn run<T: Precision>(
+        record: &OptimizerRegistration,
+        label: &str,
+        params: &Params,
+        case: &Case,
+        zero: bool,
+    ) -> Result<(), String> {
         let mut opt = build::<T>(record, label, params)?;
         let init = array::<T>(&case.init);
         let mut values = [("p", init.clone())];
@@ -318,7 +339,9 @@ pub fn commutes_with_permutation(record: &OptimizerRegistration, case: &Case) ->
 /// column `[k, 1]`) gives the same values, bit for bit.
 pub fn commutes_with_splitting(record: &OptimizerRegistration, case: &Case) -> Result<(), String> {
     let s = case.split;
-    let column = |v: &[f64]| -> ArrayD<f64> { array::<f64>(v).into_shape_with_order(IxDyn(&[v.len(), 1])).expect("reshape") };
+    let column = |v: &[f64]| -> ArrayD<f64> {
+        array::<f64>(v).into_shape_with_order(IxDyn(&[v.len(), 1])).expect("reshape")
+    };
     for (label, params) in configurations(record, case.flags, &RawParams::new())? {
         let mut whole = build::<f64>(record, &label, &params)?;
         if !whole.is_elementwise() {
@@ -343,7 +366,12 @@ pub fn commutes_with_splitting(record: &OptimizerRegistration, case: &Case) -> R
 /// running the remaining steps gives the uninterrupted run's parameters and state bit for
 /// bit, in both precisions; the loaded optimizer's state equals the saved one.
 pub fn resume_is_bitwise(record: &OptimizerRegistration, case: &Case) -> Result<(), String> {
-    fn run<T: Precision>(record: &OptimizerRegistration, label: &str, params: &Params, case: &Case) -> Result<(), String> {
+    fn run<T: Precision>(
+        record: &OptimizerRegistration,
+        label: &str,
+        params: &Params,
+        case: &Case,
+    ) -> Result<(), String> {
         let s = case.split;
         let start = || [("a", array::<T>(&case.init[..s])), ("b", array::<T>(&case.init[s..]))];
         let grads = |g: &[f64]| [array::<T>(&g[..s]), array::<T>(&g[s..])];
@@ -407,7 +435,8 @@ pub fn skips_parameters_without_gradient(record: &OptimizerRegistration, case: &
             return Err(format!("{label}: parameter without gradient changed to {frozen}"));
         }
         let state = opt.state_dict();
-        if let Some(key) = state.arrays.keys().chain(state.scalars.keys()).find(|k| k.starts_with("frozen.")) {
+        if let Some(key) = state.arrays.keys().chain(state.scalars.keys()).find(|k| k.starts_with("frozen."))
+        {
             return Err(format!("{label}: state entry '{key}' for a parameter that never had a gradient"));
         }
     }
@@ -525,6 +554,7 @@ mod tests {
         // nesterov=true without momentum is rejected by the factory: the defaults stand in.
         let configs = configurations(sgd, 1, &RawParams::new()).unwrap();
         assert_eq!(configs[0].0, "sgd");
-        assert!(check(&["no_such_optimizer"], zero_gradient_changes_nothing, &Case::generate(1, 1, 0, 0)).is_err());
+        assert!(check(&["no_such_optimizer"], zero_gradient_changes_nothing, &Case::generate(1, 1, 0, 0))
+            .is_err());
     }
 }

@@ -22,13 +22,16 @@ fn golden_path() -> PathBuf {
 
 fn load() -> Json {
     let path = golden_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 fn tensor<T: Element>(t: &Json) -> ArrayD<T> {
-    let shape: Vec<usize> = t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-    let data: Vec<T> = t["data"].as_array().unwrap().iter().map(|x| T::from_f64(x.as_f64().unwrap())).collect();
+    let shape: Vec<usize> =
+        t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let data: Vec<T> =
+        t["data"].as_array().unwrap().iter().map(|x| T::from_f64(x.as_f64().unwrap())).collect();
     ArrayD::from_shape_vec(IxDyn(&shape), data).unwrap()
 }
 
@@ -72,7 +75,8 @@ fn run<T: Precision>(
 ) -> Result<(f64, nabla_optim::StateDict<T>), String> {
     let id = config["id"].as_str().unwrap();
     let class = config["optimizer"].as_str().unwrap();
-    let resolved = resolve::<OptimizerRegistration>(&class.to_lowercase()).map_err(|e| format!("{id}: {e}"))?;
+    let resolved =
+        resolve::<OptimizerRegistration>(&class.to_lowercase()).map_err(|e| format!("{id}: {e}"))?;
     let params = resolved.params(&raw_params(&config["hyperparams"])).map_err(|e| format!("{id}: {e}"))?;
     let mut opt = resolved.record.build::<T>(&params).map_err(|e| format!("{id}: {e}"))?;
     let mut values: Vec<ArrayD<T>> = tensors(&config["params_init"]);
@@ -128,13 +132,18 @@ fn every_configuration_matches_pytorch_in_f64() {
                                 .is_some_and(|a| budget_used(a, &tensor::<f64>(value), 1e-10, 1e-9) <= 1.0),
                             Json::Number(n) => match state.scalars.get(&ours) {
                                 Some(Scalar::U64(s)) => *s as f64 == n.as_f64().unwrap(),
-                                Some(Scalar::F64(x)) => (x - n.as_f64().unwrap()).abs() <= 1e-9 * x.abs() + 1e-12,
+                                Some(Scalar::F64(x)) => {
+                                    (x - n.as_f64().unwrap()).abs() <= 1e-9 * x.abs() + 1e-12
+                                }
                                 None => false,
                             },
                             _ => false,
                         };
                         if !ok {
-                            failures.push(format!("{}: final state '{ours}' differs or is missing", config["id"]));
+                            failures.push(format!(
+                                "{}: final state '{ours}' differs or is missing",
+                                config["id"]
+                            ));
                         }
                     }
                 }

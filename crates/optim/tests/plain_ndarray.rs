@@ -20,7 +20,13 @@ fn problem() -> Problem {
 }
 
 /// Trains `w` and `b` on least squares; returns the final loss.
-fn train(opt: &mut dyn Optimizer<f32>, p: &Problem, w: &mut ArrayD<f32>, b: &mut ArrayD<f32>, steps: usize) -> f32 {
+fn train(
+    opt: &mut dyn Optimizer<f32>,
+    p: &Problem,
+    w: &mut ArrayD<f32>,
+    b: &mut ArrayD<f32>,
+    steps: usize,
+) -> f32 {
     let n = p.y.len() as f32;
     let mut loss = f32::INFINITY;
     for _ in 0..steps {
@@ -40,22 +46,37 @@ fn train(opt: &mut dyn Optimizer<f32>, p: &Problem, w: &mut ArrayD<f32>, b: &mut
 #[test]
 fn registry_optimizers_fit_a_linear_model() {
     let p = problem();
-    for (spec, steps) in [("adam:lr=0.05", 400), ("nag:lr=0.05", 200), ("rmsprop:lr=0.01", 600), ("adadelta", 1500)] {
+    for (spec, steps) in
+        [("adam:lr=0.05", 400), ("nag:lr=0.05", 200), ("rmsprop:lr=0.01", 600), ("adadelta", 1500)]
+    {
         let mut opt = build_optimizer::<f32>(spec).unwrap();
         let (mut w, mut b) = (ArrayD::zeros(vec![5]), ArrayD::zeros(vec![1]));
         let loss = train(opt.as_mut(), &p, &mut w, &mut b, steps);
         let err = (&w - &p.w_true.clone().into_dyn()).mapv(f32::abs).fold(0.0f32, |a, &e| a.max(e));
-        assert!(loss < 1e-3 && err < 2e-2 && (b[[0]] + 1.0).abs() < 2e-2, "{spec}: loss {loss}, |w - w*| {err}, b {}", b[[0]]);
+        assert!(
+            loss < 1e-3 && err < 2e-2 && (b[[0]] + 1.0).abs() < 2e-2,
+            "{spec}: loss {loss}, |w - w*| {err}, b {}",
+            b[[0]]
+        );
     }
 }
 
 #[test]
 fn optimizers_constructed_without_the_registry() {
     let p = problem();
-    let adam = Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, amsgrad: false, weight_decay: WeightDecay::L2, maximize: false };
+    let adam = Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        amsgrad: false,
+        weight_decay: WeightDecay::L2,
+        maximize: false,
+    };
     let sgd = Sgd { momentum: 0.9, dampening: 0.0, nesterov: true, maximize: false };
-    let mut optimizers: Vec<Box<dyn Optimizer<f32>>> =
-        vec![Box::new(RuleOptimizer::new("adam", adam, 0.05, 0.0)), Box::new(RuleOptimizer::new("sgd", sgd, 0.05, 0.0))];
+    let mut optimizers: Vec<Box<dyn Optimizer<f32>>> = vec![
+        Box::new(RuleOptimizer::new("adam", adam, 0.05, 0.0)),
+        Box::new(RuleOptimizer::new("sgd", sgd, 0.05, 0.0)),
+    ];
     for opt in &mut optimizers {
         let (mut w, mut b) = (ArrayD::zeros(vec![5]), ArrayD::zeros(vec![1]));
         let loss = train(opt.as_mut(), &p, &mut w, &mut b, 400);

@@ -1,7 +1,9 @@
 //! Property tests: the generic suite over every registered optimizer, and the properties of
 //! particular update rules.
 
-use nabla_optim::{build_optimizer, clip_grad_norm, clip_grad_value, grad_norm, radam_rectifier, Optimizer, ParamMut};
+use nabla_optim::{
+    build_optimizer, clip_grad_norm, clip_grad_value, grad_norm, radam_rectifier, Optimizer, ParamMut,
+};
 use nabla_tensor::ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 

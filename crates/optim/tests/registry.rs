@@ -2,10 +2,13 @@
 //! builds with its defaults in both precisions, aliases carry their presets, and unknown
 //! names (such as a plugin whose crate is not linked) give a clear error.
 
-use nabla_optim::{build_optimizer, build_optimizer_named, OptimError, OptimizerRegistration, SchedulerRegistration};
+use nabla_optim::{
+    build_optimizer, build_optimizer_named, OptimError, OptimizerRegistration, SchedulerRegistration,
+};
 use nabla_registry::{duplicates, list, resolve, Component, RawParams, RegistryError, Value};
 
-const BUILT_IN: [&str; 9] = ["adadelta", "adagrad", "adam", "adamax", "adamw", "nadam", "radam", "rmsprop", "sgd"];
+const BUILT_IN: [&str; 9] =
+    ["adadelta", "adagrad", "adam", "adamax", "adamw", "nadam", "radam", "rmsprop", "sgd"];
 
 #[test]
 fn every_built_in_is_registered_once_and_builds() {
@@ -31,7 +34,17 @@ fn every_built_in_is_registered_once_and_builds() {
 fn pytorch_defaults() {
     let lr = |name: &str| build_optimizer::<f32>(name).unwrap().lr();
     assert_eq!(
-        [lr("sgd"), lr("adagrad"), lr("rmsprop"), lr("adadelta"), lr("adam"), lr("adamw"), lr("radam"), lr("nadam"), lr("adamax")],
+        [
+            lr("sgd"),
+            lr("adagrad"),
+            lr("rmsprop"),
+            lr("adadelta"),
+            lr("adam"),
+            lr("adamw"),
+            lr("radam"),
+            lr("nadam"),
+            lr("adamax")
+        ],
         [1e-3, 1e-2, 1e-2, 1.0, 1e-3, 1e-3, 1e-3, 2e-3, 2e-3]
     );
     assert_eq!(build_optimizer::<f32>("adamw").unwrap().groups()[0].weight_decay, 1e-2);
@@ -55,7 +68,8 @@ fn aliases_apply_their_presets_and_users_override_them() {
 fn unknown_names_list_the_known_optimizers() {
     // The Lion plugin is not linked into this test binary: its name is unknown here.
     let err = build_optimizer::<f32>("lion").unwrap_err();
-    let OptimError::Registry(RegistryError::Unknown { known, .. }) = &err else { panic!("{err}") };
+    let OptimError::Registry(registry_error) = &err else { panic!("{err}") };
+    let RegistryError::Unknown { known, .. } = registry_error.as_ref() else { panic!("{err}") };
     assert_eq!(known, &BUILT_IN);
     let message = err.to_string();
     assert!(message.starts_with("unknown optimizer 'lion'") && message.contains("adam, adamax"), "{message}");

@@ -1,7 +1,9 @@
 //! Every registered scheduler: builds from the registry, gives finite non-negative rates and
 //! resumes exactly from its saved state; and the registry-level behaviour of the schedules.
 
-use nabla_optim::{build_scheduler, build_scheduler_named, OptimError, Scalar, Scheduler, SchedulerRegistration};
+use nabla_optim::{
+    build_scheduler, build_scheduler_named, OptimError, Scalar, Scheduler, SchedulerRegistration,
+};
 use nabla_registry::{list, Component, Const, ParamType, RawParams, Value};
 
 /// Values for the required hyper-parameters, by type, so that every schedule can be built.
@@ -32,16 +34,27 @@ fn metric(k: usize) -> Option<f64> {
 fn every_scheduler_resumes_exactly() {
     let records = list::<SchedulerRegistration>();
     let names: Vec<&str> = records.iter().map(|r| r.info().name).collect();
-    for expected in ["constant", "cosine_annealing", "exponential", "linear_warmup", "multistep", "reduce_on_plateau", "step"] {
+    for expected in [
+        "constant",
+        "cosine_annealing",
+        "exponential",
+        "linear_warmup",
+        "multistep",
+        "reduce_on_plateau",
+        "step",
+    ] {
         assert!(names.contains(&expected), "{expected} not registered: {names:?}");
     }
     let mut configs: Vec<(String, RawParams)> =
         records.iter().map(|r| (r.info().name.to_string(), required_values(r))).collect();
     configs.push((
         "linear_warmup".into(),
-        [("then".to_string(), Value::Str("plateau:patience=1".into())), ("warmup_steps".to_string(), Value::Int(2))]
-            .into_iter()
-            .collect(),
+        [
+            ("then".to_string(), Value::Str("plateau:patience=1".into())),
+            ("warmup_steps".to_string(), Value::Int(2)),
+        ]
+        .into_iter()
+        .collect(),
     ));
     for (name, raw) in configs {
         let build = || build_scheduler_named(&name, &raw, 0.1).unwrap().0;
@@ -59,7 +72,11 @@ fn every_scheduler_resumes_exactly() {
             assert_eq!(resumed.state(), saved, "{name}");
             assert_eq!(resumed.steps(), cut as u64);
             for (k, expected) in lrs.iter().enumerate().skip(cut) {
-                assert_eq!(resumed.step(metric(k)).unwrap().to_bits(), expected.to_bits(), "{name} resumed at {cut}, step {k}");
+                assert_eq!(
+                    resumed.step(metric(k)).unwrap().to_bits(),
+                    expected.to_bits(),
+                    "{name} resumed at {cut}, step {k}"
+                );
             }
         }
     }
@@ -100,7 +117,11 @@ fn names_aliases_and_errors() {
 
 #[test]
 fn warmup_then_cosine_by_the_numbers() {
-    let mut s: Box<dyn Scheduler> = build_scheduler("linear_warmup:warmup_steps=4,start_factor=0.25,then=\"cosine:t_max=2,eta_min=0.1\"", 2.0).unwrap();
+    let mut s: Box<dyn Scheduler> = build_scheduler(
+        "linear_warmup:warmup_steps=4,start_factor=0.25,then=\"cosine:t_max=2,eta_min=0.1\"",
+        2.0,
+    )
+    .unwrap();
     let mut lrs = vec![s.lr()];
     lrs.extend((0..8).map(|_| s.step(None).unwrap()));
     let expected = [0.5, 0.875, 1.25, 1.625, 2.0, 1.05, 0.1, 0.1, 0.1];

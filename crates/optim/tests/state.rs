@@ -30,14 +30,26 @@ fn through_plain_data(state: &StateDict<f32>) -> StateDict<f32> {
 
 #[test]
 fn checkpoint_with_groups_and_a_changed_lr_resumes_exactly() {
-    for spec in ["sgd:momentum=0.9", "nag", "adam:amsgrad=true", "adamw", "nadam", "radam", "rmsprop:centered=true,momentum=0.5", "adagrad", "adadelta", "adamax"] {
+    for spec in [
+        "sgd:momentum=0.9",
+        "nag",
+        "adam:amsgrad=true",
+        "adamw",
+        "nadam",
+        "radam",
+        "rmsprop:centered=true,momentum=0.5",
+        "adagrad",
+        "adadelta",
+        "adamax",
+    ] {
         let fresh = || {
             let mut o = build_optimizer::<f32>(spec).unwrap();
             o.add_group(ParamGroup::new(0.5, 0.0)).unwrap();
             o
         };
         let mut rng = Rng::seed(7);
-        let (mut w, mut b) = (rng.normal_array::<f32>(&[4, 3], 0.0, 1.0), rng.normal_array::<f32>(&[3], 0.0, 1.0));
+        let (mut w, mut b) =
+            (rng.normal_array::<f32>(&[4, 3], 0.0, 1.0), rng.normal_array::<f32>(&[3], 0.0, 1.0));
         let (mut w2, mut b2) = (w.clone(), b.clone());
         let mut rng2 = rng.clone();
 
@@ -92,7 +104,10 @@ fn state_of_another_configuration_is_rejected_with_the_key() {
 
     let mut two_groups = build_optimizer::<f32>("adam").unwrap();
     two_groups.add_group(ParamGroup::new(1.0, 0.1)).unwrap();
-    assert!(matches!(two_groups.load_state_dict(&state), Err(OptimError::GroupCount { saved: 1, current: 2, .. })));
+    assert!(matches!(
+        two_groups.load_state_dict(&state),
+        Err(OptimError::GroupCount { saved: 1, current: 2, .. })
+    ));
 }
 
 #[test]

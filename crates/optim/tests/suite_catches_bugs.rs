@@ -23,7 +23,13 @@ impl UpdateRule for Drift {
     fn buffers(&self) -> &'static [&'static str] {
         &[]
     }
-    fn update<T: Element>(&self, h: GroupHyper, _: RuleState<'_, T>, value: ArrayViewMutD<'_, T>, grad: ArrayViewD<'_, T>) {
+    fn update<T: Element>(
+        &self,
+        h: GroupHyper,
+        _: RuleState<'_, T>,
+        value: ArrayViewMutD<'_, T>,
+        grad: ArrayViewD<'_, T>,
+    ) {
         let lr = T::from_f64(h.lr);
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p - lr * g - T::from_f64(1e-3));
     }
@@ -43,7 +49,13 @@ impl UpdateRule for Hidden {
     fn buffers(&self) -> &'static [&'static str] {
         &[]
     }
-    fn update<T: Element>(&self, h: GroupHyper, _: RuleState<'_, T>, value: ArrayViewMutD<'_, T>, grad: ArrayViewD<'_, T>) {
+    fn update<T: Element>(
+        &self,
+        h: GroupHyper,
+        _: RuleState<'_, T>,
+        value: ArrayViewMutD<'_, T>,
+        grad: ArrayViewD<'_, T>,
+    ) {
         let calls = HIDDEN.fetch_add(1, Ordering::Relaxed) as f64;
         let lr = T::from_f64(h.lr / (1.0 + calls));
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p - lr * g);
@@ -63,7 +75,13 @@ impl UpdateRule for Ascend {
     fn buffers(&self) -> &'static [&'static str] {
         &[]
     }
-    fn update<T: Element>(&self, h: GroupHyper, _: RuleState<'_, T>, value: ArrayViewMutD<'_, T>, grad: ArrayViewD<'_, T>) {
+    fn update<T: Element>(
+        &self,
+        h: GroupHyper,
+        _: RuleState<'_, T>,
+        value: ArrayViewMutD<'_, T>,
+        grad: ArrayViewD<'_, T>,
+    ) {
         let lr = T::from_f64(h.lr);
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p + lr * g);
     }
@@ -82,7 +100,13 @@ impl UpdateRule for Coupled {
     fn buffers(&self) -> &'static [&'static str] {
         &[]
     }
-    fn update<T: Element>(&self, h: GroupHyper, _: RuleState<'_, T>, mut value: ArrayViewMutD<'_, T>, grad: ArrayViewD<'_, T>) {
+    fn update<T: Element>(
+        &self,
+        h: GroupHyper,
+        _: RuleState<'_, T>,
+        mut value: ArrayViewMutD<'_, T>,
+        grad: ArrayViewD<'_, T>,
+    ) {
         let mean = grad.sum() / T::from_f64(grad.len().max(1) as f64);
         let lr = T::from_f64(h.lr);
         value.iter_mut().zip(grad.iter()).for_each(|(p, &g)| *p = *p - lr * (g + mean));

@@ -45,11 +45,13 @@ pub struct Lion {
 
 /// Lion's hyper-parameter schema (PyTorch-style names, the paper's defaults).
 pub const SCHEMA: &[ParamSpec] = &[
-    ParamSpec::float("lr", 1e-4, "learning rate (the size of every element's step)").range(Range::NON_NEGATIVE),
+    ParamSpec::float("lr", 1e-4, "learning rate (the size of every element's step)")
+        .range(Range::NON_NEGATIVE),
     ParamSpec::floats("betas", &[0.9, 0.99], "[beta1, beta2]: update interpolation and momentum decay")
         .len(2)
         .range(Range::UNIT),
-    ParamSpec::float("weight_decay", 0.0, "decoupled weight decay: p <- p*(1 - lr*wd)").range(Range::NON_NEGATIVE),
+    ParamSpec::float("weight_decay", 0.0, "decoupled weight decay: p <- p*(1 - lr*wd)")
+        .range(Range::NON_NEGATIVE),
 ];
 
 impl FromParams for Lion {

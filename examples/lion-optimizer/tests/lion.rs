@@ -16,7 +16,10 @@ fn resolves_by_name_and_alias() {
     assert!(found.info().module.starts_with("nabla_lion"), "{}", found.info().module);
     let alias = resolve::<OptimizerRegistration>("Evolved-Sign-Momentum").unwrap();
     assert_eq!(alias.info().name, "lion");
-    assert!(list::<OptimizerRegistration>().iter().any(|r| r.info().name == "adam"), "built-ins are there too");
+    assert!(
+        list::<OptimizerRegistration>().iter().any(|r| r.info().name == "adam"),
+        "built-ins are there too"
+    );
     assert!(nabla_registry::duplicates::<OptimizerRegistration>().is_empty());
 
     let opt = build_optimizer::<f32>("lion").unwrap();

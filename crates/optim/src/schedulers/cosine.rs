@@ -33,7 +33,9 @@ impl CosineAnnealing {
 }
 
 const SCHEMA: &[ParamSpec] = &[
-    ParamSpec::int("t_max", 1, "steps from the base learning rate to eta_min").required().range(Range::at_least(1.0)),
+    ParamSpec::int("t_max", 1, "steps from the base learning rate to eta_min")
+        .required()
+        .range(Range::at_least(1.0)),
     ParamSpec::float("eta_min", 0.0, "final learning rate").range(Range::NON_NEGATIVE),
 ];
 

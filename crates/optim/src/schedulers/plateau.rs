@@ -42,11 +42,14 @@ pub struct ReduceOnPlateau {
 
 const SCHEMA: &[ParamSpec] = &[
     ParamSpec::choice("mode", &["min", "max"], "min", "whether the metric should decrease or increase"),
-    ParamSpec::float("factor", 0.1, "multiplier of the learning rate on a plateau").range(Range::open(0.0, 1.0)),
-    ParamSpec::int("patience", 10, "steps without improvement tolerated before reducing").range(Range::NON_NEGATIVE),
+    ParamSpec::float("factor", 0.1, "multiplier of the learning rate on a plateau")
+        .range(Range::open(0.0, 1.0)),
+    ParamSpec::int("patience", 10, "steps without improvement tolerated before reducing")
+        .range(Range::NON_NEGATIVE),
     ParamSpec::float("threshold", 1e-4, "minimal improvement that counts").range(Range::NON_NEGATIVE),
     ParamSpec::choice("threshold_mode", &["rel", "abs"], "rel", "threshold relative to best or absolute"),
-    ParamSpec::int("cooldown", 0, "steps to wait after a reduction before counting again").range(Range::NON_NEGATIVE),
+    ParamSpec::int("cooldown", 0, "steps to wait after a reduction before counting again")
+        .range(Range::NON_NEGATIVE),
     ParamSpec::float("min_lr", 0.0, "lower bound of the learning rate").range(Range::NON_NEGATIVE),
     ParamSpec::float("eps", 1e-8, "reductions smaller than this are skipped").range(Range::NON_NEGATIVE),
 ];
@@ -94,7 +97,8 @@ impl Scheduler for ReduceOnPlateau {
         self.steps
     }
     fn step(&mut self, metric: Option<f64>) -> Result<f64, OptimError> {
-        let metric = metric.ok_or_else(|| OptimError::MissingMetric { scheduler: self.name().to_string() })?;
+        let metric =
+            metric.ok_or_else(|| OptimError::MissingMetric { scheduler: self.name().to_string() })?;
         self.steps += 1;
         if self.improves(metric) {
             self.best = metric;
@@ -131,8 +135,13 @@ impl Scheduler for ReduceOnPlateau {
     fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError> {
         let keys = ["step", "lr", "best", "num_bad_steps", "cooldown_counter"];
         let r = StateReader::new(self.name(), state, &keys)?;
-        let (steps, lr, best, bad, cool) =
-            (r.u64("step")?, r.f64("lr")?, r.f64("best")?, r.u64("num_bad_steps")?, r.u64("cooldown_counter")?);
+        let (steps, lr, best, bad, cool) = (
+            r.u64("step")?,
+            r.f64("lr")?,
+            r.f64("best")?,
+            r.u64("num_bad_steps")?,
+            r.u64("cooldown_counter")?,
+        );
         (self.steps, self.lr, self.best, self.bad_steps, self.cooldown_left) = (steps, lr, best, bad, cool);
         Ok(())
     }
@@ -152,10 +161,8 @@ mod tests {
     #[test]
     fn reduces_after_patience_and_cools_down() {
         let mut s = build_scheduler("plateau:patience=1,factor=0.5,cooldown=1", 1.0).unwrap();
-        let lrs: Vec<f64> = [5.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 3.0]
-            .into_iter()
-            .map(|m| s.step(Some(m)).unwrap())
-            .collect();
+        let lrs: Vec<f64> =
+            [5.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 3.0].into_iter().map(|m| s.step(Some(m)).unwrap()).collect();
         // Steps 3,4: two bad steps > patience 1 -> 0.5 at step 4; cooldown swallows step 5,
         // steps 6,7 bad -> 0.25 at step 7; step 8 improves.
         assert_eq!(lrs, [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25]);
@@ -164,7 +171,9 @@ mod tests {
 
     #[test]
     fn max_mode_and_min_lr() {
-        let mut s = build_scheduler("plateau:mode=max,patience=0,factor=0.1,min_lr=0.05,threshold_mode=abs", 1.0).unwrap();
+        let mut s =
+            build_scheduler("plateau:mode=max,patience=0,factor=0.1,min_lr=0.05,threshold_mode=abs", 1.0)
+                .unwrap();
         assert_eq!(s.step(Some(1.0)).unwrap(), 1.0);
         assert_eq!(s.step(Some(0.5)).unwrap(), 0.1);
         assert_eq!(s.step(Some(0.5)).unwrap(), 0.05);

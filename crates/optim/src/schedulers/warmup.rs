@@ -48,15 +48,21 @@ impl LinearWarmup {
 
 const SCHEMA: &[ParamSpec] = &[
     ParamSpec::int("warmup_steps", 5, "steps of the linear rise").range(Range::at_least(1.0)),
-    ParamSpec::float("start_factor", 1.0 / 3.0, "first learning rate as a fraction of the base")
-        .range(Range { low: nabla_registry::Bound::Exclusive(0.0), high: nabla_registry::Bound::Inclusive(1.0) }),
-    ParamSpec::string("then", "constant", "the schedule after the warm-up, as a compact spec (\"cosine:t_max=90\")"),
+    ParamSpec::float("start_factor", 1.0 / 3.0, "first learning rate as a fraction of the base").range(
+        Range { low: nabla_registry::Bound::Exclusive(0.0), high: nabla_registry::Bound::Inclusive(1.0) },
+    ),
+    ParamSpec::string(
+        "then",
+        "constant",
+        "the schedule after the warm-up, as a compact spec (\"cosine:t_max=90\")",
+    ),
 ];
 
 impl SchedulerFromParams for LinearWarmup {
     fn from_params(p: &Params, base_lr: f64) -> Result<Self, ParamError> {
         let spec = p.str("then")?;
-        let then = build_scheduler(spec, base_lr).map_err(|e| p.invalid(format!("then = \"{spec}\": {e}")))?;
+        let then =
+            build_scheduler(spec, base_lr).map_err(|e| p.invalid(format!("then = \"{spec}\": {e}")))?;
         Ok(LinearWarmup::new(base_lr, p.usize("warmup_steps")? as u64, p.f64("start_factor")?, then))
     }
 }
@@ -85,12 +91,14 @@ impl Scheduler for LinearWarmup {
     }
     /// `step` plus the state of `then` under `inner.`.
     fn state(&self) -> Scalars {
-        let mut out: Scalars = self.then.state().into_iter().map(|(k, v)| (format!("inner.{k}"), v)).collect();
+        let mut out: Scalars =
+            self.then.state().into_iter().map(|(k, v)| (format!("inner.{k}"), v)).collect();
         out.insert("step".to_string(), crate::Scalar::U64(self.steps));
         out
     }
     fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError> {
-        let (inner, own): (Scalars, Scalars) = state.iter().map(|(k, v)| (k.clone(), *v)).partition(|(k, _)| k.starts_with("inner."));
+        let (inner, own): (Scalars, Scalars) =
+            state.iter().map(|(k, v)| (k.clone(), *v)).partition(|(k, _)| k.starts_with("inner."));
         let steps = StateReader::new(self.name(), &own, &["step"])?.u64("step")?;
         let inner: Scalars = inner.into_iter().map(|(k, v)| (k["inner.".len()..].to_string(), v)).collect();
         self.then.load_state(&inner)?;
