@@ -1,0 +1,131 @@
+//! The registered activations, each a [`Module`](crate::Module) without parameters:
+//! `relu`, `sigmoid`, `tanh`, `leaky_relu`, `gelu`, `softmax` and `log_softmax`.
+//!
+//! They are generic over the element type (`impl<T: Element> Module<T>`), keep a training
+//! flag only to report it (they behave the same in both modes), and run one fused op of
+//! `nabla-autograd` each.
+
+mod gelu;
+mod leaky_relu;
+mod log_softmax;
+mod relu;
+mod sigmoid;
+mod softmax;
+mod tanh;
+
+pub use gelu::{Gelu, GeluApproximate};
+pub use leaky_relu::LeakyRelu;
+pub use log_softmax::LogSoftmax;
+pub use relu::Relu;
+pub use sigmoid::Sigmoid;
+pub use softmax::Softmax;
+pub use tanh::Tanh;
+
+use crate::LayerError;
+
+/// `set_training` / `is_training` over a `training: bool` field.
+macro_rules! training_flag {
+    () => {
+        fn set_training(&mut self, training: bool) {
+            self.training = training;
+        }
+        fn is_training(&self) -> bool {
+            self.training
+        }
+    };
+}
+pub(crate) use training_flag;
+
+/// Resolves a PyTorch-style dimension (negative counts from the end) for an input of `ndim`
+/// dimensions.
+pub(crate) fn resolve_dim(component: &str, dim: i64, ndim: usize) -> Result<usize, LayerError> {
+    let n = ndim as i64;
+    let d = if dim < 0 { dim + n } else { dim };
+    if d < 0 || d >= n {
+        return Err(LayerError::invalid(
+            component,
+            format!(
+                "dim {dim} is out of range for an input with {ndim} dimensions (valid: {} to {})",
+                -n,
+                n - 1
+            ),
+        ));
+    }
+    Ok(d as usize)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Shared checks of the activation tests.
+
+    use crate::{build_module, BuildContext, Module};
+    use nabla_autograd::{gradcheck, AutogradError, GradcheckOptions, Var};
+    use nabla_registry::RawParams;
+    use nabla_tensor::ndarray::{arr2, ArrayD};
+    use nabla_tensor::Rng;
+
+    /// Inputs away from the kinks at 0, with large and small magnitudes.
+    pub fn input() -> ArrayD<f64> {
+        arr2(&[[-3.1, -0.7, 0.2, 1.3], [4.0, -0.05, 0.9, -1.6], [0.4, 2.2, -2.5, 0.11]]).into_dyn()
+    }
+
+    /// Checks an elementwise module against `f` (f64 and f32), its gradient by finite
+    /// differences, and that training mode changes nothing.
+    pub fn check_elementwise<M: Module<f64> + Module<f32> + Clone>(module: M, f: impl Fn(f64) -> f64) {
+        let x = input();
+        let mut m = module.clone();
+        let y = Module::<f64>::forward(&mut m, &Var::constant(x.clone())).unwrap();
+        for (got, &xi) in y.value().iter().zip(x.iter()) {
+            assert!((got - f(xi)).abs() <= 1e-12 * (1.0 + f(xi).abs()), "f({xi}) = {}, got {got}", f(xi));
+        }
+        let y32 = Module::<f32>::forward(&mut m, &Var::constant(x.mapv(|v| v as f32))).unwrap();
+        for (got, &xi) in y32.value().iter().zip(x.iter()) {
+            assert!((f64::from(*got) - f(xi)).abs() <= 1e-6 * (1.0 + f(xi).abs()));
+        }
+        check_gradient(module.clone(), x.clone());
+        let mut eval = module;
+        Module::<f64>::set_training(&mut eval, false);
+        assert!(!Module::<f64>::is_training(&eval));
+        let ye = Module::<f64>::forward(&mut eval, &Var::constant(x)).unwrap();
+        assert_eq!(*ye.value(), *y.value());
+    }
+
+    /// Gradcheck of a module's forward in f64.
+    pub fn check_gradient<M: Module<f64> + Clone>(module: M, x: ArrayD<f64>) {
+        gradcheck(
+            |v| {
+                let mut m = module.clone();
+                m.forward(&v[0]).map_err(|e| AutogradError::Invalid { op: "module", message: e.to_string() })
+            },
+            &[x],
+            &GradcheckOptions::default(),
+        )
+        .unwrap();
+    }
+
+    /// Builds `name` from the registry with `params` and runs it on a batch.
+    pub fn build_and_run(name: &str, params: RawParams) -> Box<dyn Module<f32>> {
+        let mut rng = Rng::seed(0);
+        let mut ctx = BuildContext::new(4, &mut rng);
+        let mut m = build_module(name, &params, &mut ctx).unwrap();
+        let y = m.forward(&Var::constant(input().mapv(|v| v as f32))).unwrap();
+        assert_eq!(y.shape(), vec![3, 4]);
+        assert_eq!(m.out_features(4), 4);
+        assert!(m.parameters().is_empty());
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negative_dims_count_from_the_end() {
+        assert_eq!(resolve_dim("softmax", 1, 2).unwrap(), 1);
+        assert_eq!(resolve_dim("softmax", -1, 3).unwrap(), 2);
+        assert_eq!(resolve_dim("softmax", -3, 3).unwrap(), 0);
+        assert!(resolve_dim("softmax", 2, 2).is_err());
+        assert!(resolve_dim("softmax", -3, 2).is_err());
+    }
+}

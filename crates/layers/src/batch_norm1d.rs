@@ -1,0 +1,507 @@
+//! `batch_norm1d` (alias `bn`): batch normalization over `[N, C]` or `[N, C, L]` input.
+
+use crate::module::join_name;
+use crate::{register_layer, LayerError, Module};
+use nabla_autograd::{batch_norm_eval, batch_norm_train, Var};
+use nabla_registry::{Alias, ParamSpec, Range};
+use nabla_tensor::ndarray::{ArrayD, ArrayView1, Ix1, IxDyn, Zip};
+use nabla_tensor::Element;
+
+/// Batch normalization of the channels of `[N, C]` or `[N, C, L]` input, PyTorch's
+/// `nn.BatchNorm1d`; Ioffe and Szegedy (2015), "Batch Normalization: Accelerating Deep
+/// Network Training by Reducing Internal Covariate Shift", ICML.
+///
+/// Per channel `c`, over the `M = N` (or `N * L`) values of that channel:
+///
+/// * training: `y = gamma (x - mean) / sqrt(var + eps) + beta` with the batch mean and the
+///   **biased** batch variance (divide by `M`); then (with `track_running_stats`)
+///   `running_mean <- (1 - momentum) running_mean + momentum mean`,
+///   `running_var <- (1 - momentum) running_var + momentum var M / (M - 1)` (the
+///   **unbiased** variance) and `num_batches_tracked += 1`. Needs `M >= 2`.
+/// * evaluation: the same formula with `running_mean` and `running_var`, which stay
+///   unchanged; without `track_running_stats` there are no running statistics and the batch
+///   statistics are used in evaluation too (as PyTorch).
+///
+/// The forward and backward are the fused ops [`batch_norm_train`] / [`batch_norm_eval`]
+/// (statistics accumulated in `f64`).
+///
+/// Hyper-parameters: `num_features` (`C`; default: the features flowing in, which it must
+/// equal when given), `eps` = 1e-5, `momentum` = 0.1, `affine` = true (learnable `gamma`,
+/// initialized to 1, and `beta`, initialized to 0), `track_running_stats` = true.
+///
+/// Parameters: `weight` (gamma), `bias` (beta). Buffers: `running_mean` (starts at 0),
+/// `running_var` (starts at 1), and `num_batches_tracked`, a 0-d array of the element type
+/// holding the count (exact up to 2^24 batches in `f32`).
+#[derive(Debug)]
+pub struct BatchNorm1d<T: Element = f32> {
+    num_features: usize,
+    eps: f64,
+    momentum: f64,
+    weight: Option<Var<T>>,
+    bias: Option<Var<T>>,
+    running: Option<RunningStats<T>>,
+    training: bool,
+}
+
+/// Views of the running mean and variance.
+type MeanVar<'a, T> = (ArrayView1<'a, T>, ArrayView1<'a, T>);
+
+#[derive(Clone, Debug)]
+struct RunningStats<T: Element> {
+    mean: ArrayD<T>,
+    var: ArrayD<T>,
+    num_batches_tracked: ArrayD<T>,
+}
+
+impl<T: Element> BatchNorm1d<T> {
+    /// A batch normalization of `num_features` channels; with `affine` it learns `gamma`
+    /// (ones) and `beta` (zeros), with `track_running_stats` it keeps running statistics
+    /// (mean 0, variance 1).
+    ///
+    /// # Errors
+    /// [`LayerError::Invalid`] for `num_features = 0`, `eps` negative or not finite, or
+    /// `momentum` outside `[0, 1]`.
+    pub fn new(
+        num_features: usize,
+        eps: f64,
+        momentum: f64,
+        affine: bool,
+        track_running_stats: bool,
+    ) -> Result<Self, LayerError> {
+        if num_features == 0 {
+            return Err(LayerError::invalid("batch_norm1d", "num_features must be at least 1"));
+        }
+        if !(eps >= 0.0 && eps.is_finite()) {
+            return Err(LayerError::invalid(
+                "batch_norm1d",
+                format!("eps must be finite and >= 0, got {eps}"),
+            ));
+        }
+        if !(0.0..=1.0).contains(&momentum) {
+            return Err(LayerError::invalid(
+                "batch_norm1d",
+                format!("momentum must be in [0, 1], got {momentum}"),
+            ));
+        }
+        let c = IxDyn(&[num_features]);
+        let (weight, bias) = if affine {
+            (Some(Var::param(ArrayD::ones(c.clone()))), Some(Var::param(ArrayD::zeros(c.clone()))))
+        } else {
+            (None, None)
+        };
+        let running = track_running_stats.then(|| RunningStats {
+            mean: ArrayD::zeros(c.clone()),
+            var: ArrayD::ones(c),
+            num_batches_tracked: ArrayD::zeros(IxDyn(&[])),
+        });
+        Ok(BatchNorm1d { num_features, eps, momentum, weight, bias, running, training: true })
+    }
+
+    /// PyTorch's defaults for `num_features` channels: `eps = 1e-5`, `momentum = 0.1`,
+    /// affine, tracking running statistics.
+    ///
+    /// # Errors
+    /// As [`BatchNorm1d::new`].
+    pub fn with_defaults(num_features: usize) -> Result<Self, LayerError> {
+        Self::new(num_features, 1e-5, 0.1, true, true)
+    }
+
+    /// Replaces `gamma` and `beta` with the given variables (shared, not copied; for loading
+    /// reference values and for gradient checks); the layer becomes affine.
+    ///
+    /// # Errors
+    /// [`LayerError::Invalid`] unless both have shape `[num_features]`.
+    pub fn with_affine(mut self, weight: Var<T>, bias: Var<T>) -> Result<Self, LayerError> {
+        let c = self.num_features;
+        for (what, v) in [("weight", &weight), ("bias", &bias)] {
+            if v.shape() != [c] {
+                return Err(LayerError::invalid(
+                    "batch_norm1d",
+                    format!("{what} has shape {:?}, expected [{c}]", v.shape()),
+                ));
+            }
+        }
+        self.weight = Some(weight);
+        self.bias = Some(bias);
+        Ok(self)
+    }
+
+    /// Sets the running statistics (copied).
+    ///
+    /// # Errors
+    /// [`LayerError::Invalid`] when the layer does not track running statistics or a shape is
+    /// not `[num_features]`.
+    pub fn set_running_stats(
+        &mut self,
+        mean: ArrayView1<'_, T>,
+        var: ArrayView1<'_, T>,
+    ) -> Result<(), LayerError> {
+        let c = self.num_features;
+        if mean.len() != c || var.len() != c {
+            return Err(LayerError::invalid(
+                "batch_norm1d",
+                format!("running statistics of lengths {} and {}, expected {c}", mean.len(), var.len()),
+            ));
+        }
+        let Some(r) = self.running.as_mut() else {
+            return Err(LayerError::invalid("batch_norm1d", "this layer does not track running statistics"));
+        };
+        r.mean = mean.to_owned().into_dyn();
+        r.var = var.to_owned().into_dyn();
+        Ok(())
+    }
+
+    /// The number of channels `C`.
+    pub fn num_features(&self) -> usize {
+        self.num_features
+    }
+
+    /// `eps`.
+    pub fn eps(&self) -> f64 {
+        self.eps
+    }
+
+    /// `momentum`.
+    pub fn momentum(&self) -> f64 {
+        self.momentum
+    }
+
+    /// `gamma`, when affine.
+    pub fn weight(&self) -> Option<&Var<T>> {
+        self.weight.as_ref()
+    }
+
+    /// `beta`, when affine.
+    pub fn bias(&self) -> Option<&Var<T>> {
+        self.bias.as_ref()
+    }
+
+    /// The running mean, when tracked.
+    pub fn running_mean(&self) -> Option<&ArrayD<T>> {
+        self.running.as_ref().map(|r| &r.mean)
+    }
+
+    /// The running (unbiased) variance, when tracked.
+    pub fn running_var(&self) -> Option<&ArrayD<T>> {
+        self.running.as_ref().map(|r| &r.var)
+    }
+
+    /// How many training batches updated the running statistics, when tracked.
+    pub fn num_batches_tracked(&self) -> Option<u64> {
+        self.running
+            .as_ref()
+            .and_then(|r| r.num_batches_tracked.iter().next())
+            .map(|&v| Element::to_f64(v) as u64)
+    }
+
+    /// The running statistics as `[C]` views, after checking that restored buffers still have
+    /// the right shapes.
+    fn checked_running(&self) -> Result<Option<MeanVar<'_, T>>, LayerError> {
+        let Some(r) = &self.running else { return Ok(None) };
+        let c = self.num_features;
+        if r.num_batches_tracked.len() != 1 {
+            return Err(LayerError::invalid(
+                "batch_norm1d",
+                format!(
+                    "buffer num_batches_tracked has shape {:?}, expected one element",
+                    r.num_batches_tracked.shape()
+                ),
+            ));
+        }
+        Ok(Some((channel_view("running_mean", &r.mean, c)?, channel_view("running_var", &r.var, c)?)))
+    }
+}
+
+/// A buffer as a `[c]` view, or an error naming it when a restore changed its shape.
+fn channel_view<'a, T: Element>(
+    what: &str,
+    a: &'a ArrayD<T>,
+    c: usize,
+) -> Result<ArrayView1<'a, T>, LayerError> {
+    if a.shape() != [c] {
+        return Err(LayerError::invalid(
+            "batch_norm1d",
+            format!("buffer {what} has shape {:?}, expected [{c}]", a.shape()),
+        ));
+    }
+    Ok(a.view().into_dimensionality::<Ix1>().expect("checked 1-d"))
+}
+
+impl<T: Element> Module<T> for BatchNorm1d<T> {
+    fn name(&self) -> &str {
+        "batch_norm1d"
+    }
+
+    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
+        let shape = input.shape();
+        let c = self.num_features;
+        if !(shape.len() == 2 || shape.len() == 3) || shape[1] != c {
+            return Err(LayerError::invalid(
+                "batch_norm1d",
+                format!("expected input [N, {c}] or [N, {c}, L], got shape {shape:?}"),
+            ));
+        }
+        let running = self.checked_running()?;
+        if let (false, Some((mean, var))) = (self.training, running) {
+            return Ok(batch_norm_eval(
+                input,
+                self.weight.as_ref(),
+                self.bias.as_ref(),
+                mean,
+                var,
+                self.eps,
+            )?);
+        }
+        let out = batch_norm_train(input, self.weight.as_ref(), self.bias.as_ref(), self.eps)?;
+        if self.training {
+            if let Some(r) = self.running.as_mut() {
+                let m = T::from_f64(self.momentum);
+                let keep = T::one() - m;
+                Zip::from(&mut r.mean)
+                    .and(&out.mean.view().into_dyn())
+                    .for_each(|r, &b| *r = keep * *r + m * b);
+                Zip::from(&mut r.var)
+                    .and(&out.var_unbiased.view().into_dyn())
+                    .for_each(|r, &b| *r = keep * *r + m * b);
+                r.num_batches_tracked.mapv_inplace(|n| n + T::one());
+            }
+        }
+        Ok(out.output)
+    }
+
+    fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
+        if let Some(w) = &self.weight {
+            f(&join_name(prefix, "weight"), w);
+        }
+        if let Some(b) = &self.bias {
+            f(&join_name(prefix, "bias"), b);
+        }
+    }
+
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &ArrayD<T>)) {
+        if let Some(r) = &self.running {
+            f(&join_name(prefix, "running_mean"), &r.mean);
+            f(&join_name(prefix, "running_var"), &r.var);
+            f(&join_name(prefix, "num_batches_tracked"), &r.num_batches_tracked);
+        }
+    }
+
+    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut ArrayD<T>)) {
+        if let Some(r) = &mut self.running {
+            f(&join_name(prefix, "running_mean"), &mut r.mean);
+            f(&join_name(prefix, "running_var"), &mut r.var);
+            f(&join_name(prefix, "num_batches_tracked"), &mut r.num_batches_tracked);
+        }
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    fn is_training(&self) -> bool {
+        self.training
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "BatchNorm1d({}, eps={:?}, momentum={:?}, affine={}, track_running_stats={})",
+            self.num_features,
+            self.eps,
+            self.momentum,
+            self.weight.is_some(),
+            self.running.is_some()
+        )
+    }
+}
+
+register_layer! {
+    name: "batch_norm1d",
+    aliases: [Alias::new("bn")],
+    summary: "batch normalization over [N, C] or [N, C, L] with running statistics",
+    params: &[
+        ParamSpec::int("num_features", 0, "number of channels C (default: the features flowing in)")
+            .range(Range::at_least(1.0))
+            .unset(),
+        ParamSpec::float("eps", 1e-5, "added to the variance for numerical stability").range(Range::POSITIVE),
+        ParamSpec::float("momentum", 0.1, "weight of the batch statistics in the running averages").range(Range::UNIT),
+        ParamSpec::bool("affine", true, "learn a per-channel scale gamma and shift beta"),
+        ParamSpec::bool("track_running_stats", true, "keep running statistics and use them in evaluation"),
+    ],
+    build: |p, ctx| {
+        let c = match p.opt_usize("num_features")? {
+            Some(c) if c != ctx.in_features => {
+                return Err(p
+                    .invalid(format!(
+                        "num_features = {c}, but the features flowing into this layer number {}; \
+                         leave num_features out to take it from the previous layer",
+                        ctx.in_features
+                    ))
+                    .into())
+            }
+            Some(c) => c,
+            None => ctx.in_features,
+        };
+        Ok(Box::new(BatchNorm1d::<f32>::new(
+            c,
+            p.f64("eps")?,
+            p.f64("momentum")?,
+            p.bool("affine")?,
+            p.bool("track_running_stats")?,
+        )?))
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{build_module, BuildContext};
+    use nabla_registry::{RawParams, Value};
+    use nabla_tensor::ndarray::{arr1, Array2, Axis};
+    use nabla_tensor::Rng;
+
+    fn batch(n: usize, c: usize, seed: u64) -> ArrayD<f64> {
+        let mut rng = Rng::seed(seed);
+        let mut x = rng.normal_array::<f64>(&[n, c], 0.0, 2.0);
+        for (j, mut col) in x.axis_iter_mut(Axis(1)).enumerate() {
+            col.mapv_inplace(|v| v + j as f64);
+        }
+        x
+    }
+
+    #[test]
+    fn training_normalizes_with_biased_variance_and_tracks_unbiased() {
+        let x = batch(10, 3, 0);
+        let mut bn = BatchNorm1d::<f64>::with_defaults(3).unwrap();
+        let y = bn.forward(&Var::constant(x.clone())).unwrap();
+        let y = y.value().clone().into_dimensionality::<nabla_tensor::ndarray::Ix2>().unwrap();
+        for col in y.axis_iter(Axis(1)) {
+            let mean = col.mean().unwrap();
+            let var = col.mapv(|v| (v - mean).powi(2)).mean().unwrap();
+            assert!(mean.abs() < 1e-12);
+            assert!((var - 1.0).abs() < 1e-5, "{var}");
+        }
+        let x2: Array2<f64> = x.into_dimensionality().unwrap();
+        let mean = x2.mean_axis(Axis(0)).unwrap();
+        let var_unbiased = x2.var_axis(Axis(0), 1.0);
+        let rm = bn.running_mean().unwrap();
+        let rv = bn.running_var().unwrap();
+        for j in 0..3 {
+            assert!((rm[j] - 0.1 * mean[j]).abs() < 1e-12);
+            assert!((rv[j] - (0.9 + 0.1 * var_unbiased[j])).abs() < 1e-12);
+        }
+        assert_eq!(bn.num_batches_tracked(), Some(1));
+    }
+
+    #[test]
+    fn eval_uses_running_stats_and_changes_nothing() {
+        let mut bn = BatchNorm1d::<f64>::new(2, 0.0, 0.1, false, true).unwrap();
+        bn.set_running_stats(arr1(&[1.0, -1.0]).view(), arr1(&[4.0, 0.25]).view()).unwrap();
+        bn.eval();
+        let x = Var::constant(nabla_tensor::ndarray::arr2(&[[3.0, 0.0], [1.0, -1.5]]).into_dyn());
+        let y = bn.forward(&x).unwrap();
+        assert_eq!(*y.value(), nabla_tensor::ndarray::arr2(&[[1.0, 2.0], [0.0, -1.0]]).into_dyn());
+        assert_eq!(bn.running_mean().unwrap(), &arr1(&[1.0, -1.0]).into_dyn());
+        assert_eq!(bn.num_batches_tracked(), Some(0));
+        // One sample is fine in eval, not in training.
+        let one = Var::constant(nabla_tensor::ndarray::arr2(&[[3.0, 0.0]]).into_dyn());
+        assert!(bn.forward(&one).is_ok());
+        bn.train();
+        assert!(bn.forward(&one).is_err());
+    }
+
+    #[test]
+    fn without_running_stats_eval_uses_the_batch() {
+        let x = batch(6, 4, 1);
+        let mut tracked = BatchNorm1d::<f64>::new(4, 1e-5, 0.1, true, false).unwrap();
+        let train = tracked.forward(&Var::constant(x.clone())).unwrap().value().clone();
+        tracked.eval();
+        let eval = tracked.forward(&Var::constant(x)).unwrap().value().clone();
+        assert_eq!(train, eval);
+        assert!(tracked.buffers().is_empty());
+        assert!(tracked.running_mean().is_none() && tracked.num_batches_tracked().is_none());
+    }
+
+    #[test]
+    fn three_d_input_pools_over_n_and_l() {
+        let mut rng = Rng::seed(2);
+        let x = rng.normal_array::<f64>(&[3, 2, 5], 1.0, 3.0);
+        let mut bn = BatchNorm1d::<f64>::with_defaults(2).unwrap();
+        let y = bn.forward(&Var::constant(x.clone())).unwrap();
+        for c in 0..2 {
+            let vals: Vec<f64> = y.value().index_axis(Axis(1), c).iter().copied().collect();
+            let mean = vals.iter().sum::<f64>() / 15.0;
+            assert!(mean.abs() < 1e-12);
+            let xs: Vec<f64> = x.index_axis(Axis(1), c).iter().copied().collect();
+            let xm = xs.iter().sum::<f64>() / 15.0;
+            assert!((bn.running_mean().unwrap()[c] - 0.1 * xm).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn names_buffers_and_restore() {
+        let mut bn = BatchNorm1d::<f32>::with_defaults(3).unwrap();
+        let names: Vec<String> = bn.parameters().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["weight", "bias"]);
+        let buffers = bn.buffers();
+        assert_eq!(
+            buffers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["running_mean", "running_var", "num_batches_tracked"]
+        );
+        assert_eq!(buffers[2].1.shape(), &[] as &[usize]);
+        bn.visit_buffers_mut("1", &mut |name, b| match name {
+            "1.running_mean" => b.fill(2.0),
+            "1.running_var" => b.fill(4.0),
+            "1.num_batches_tracked" => b.fill(7.0),
+            other => panic!("unexpected buffer {other}"),
+        });
+        assert_eq!(bn.num_batches_tracked(), Some(7));
+        assert!(bn.running_var().unwrap().iter().all(|&v| v == 4.0));
+        bn.visit_buffers_mut("", &mut |name, b| {
+            if name == "running_mean" {
+                *b = ArrayD::zeros(IxDyn(&[5]));
+            }
+        });
+        bn.eval();
+        let err = bn.forward(&Var::constant(ArrayD::zeros(IxDyn(&[2, 3])))).unwrap_err().to_string();
+        assert!(err.contains("running_mean") && err.contains("[5]"), "{err}");
+        let affine_free = BatchNorm1d::<f32>::new(3, 1e-5, 0.1, false, true).unwrap();
+        assert!(affine_free.parameters().is_empty());
+    }
+
+    #[test]
+    fn wrong_inputs_and_settings_are_errors() {
+        let mut bn = BatchNorm1d::<f32>::with_defaults(3).unwrap();
+        for shape in [vec![4, 2], vec![4], vec![4, 3, 2, 1]] {
+            let err = bn.forward(&Var::constant(ArrayD::zeros(IxDyn(&shape)))).unwrap_err().to_string();
+            assert!(err.contains("[N, 3]"), "{err}");
+        }
+        assert!(BatchNorm1d::<f32>::new(0, 1e-5, 0.1, true, true).is_err());
+        assert!(BatchNorm1d::<f32>::new(3, -1.0, 0.1, true, true).is_err());
+        assert!(BatchNorm1d::<f32>::new(3, 1e-5, 1.5, true, true).is_err());
+        let bad = Var::param(ArrayD::zeros(IxDyn(&[2])));
+        assert!(BatchNorm1d::<f32>::with_defaults(3).unwrap().with_affine(bad.clone(), bad).is_err());
+        let mut untracked = BatchNorm1d::<f32>::new(2, 1e-5, 0.1, true, false).unwrap();
+        assert!(untracked.set_running_stats(arr1(&[0.0, 0.0]).view(), arr1(&[1.0, 1.0]).view()).is_err());
+    }
+
+    #[test]
+    fn registry_infers_num_features() {
+        let mut rng = Rng::seed(0);
+        let mut ctx = BuildContext::new(5, &mut rng);
+        for name in ["batch_norm1d", "bn", "BatchNorm1d", "batchnorm1d"] {
+            let m = build_module(name, &RawParams::new(), &mut ctx).unwrap();
+            assert_eq!(
+                m.describe(),
+                "BatchNorm1d(5, eps=1e-5, momentum=0.1, affine=true, track_running_stats=true)"
+            );
+            assert_eq!(m.out_features(5), 5);
+        }
+        let wrong: RawParams = [("num_features".to_string(), Value::Int(4))].into_iter().collect();
+        assert!(build_module("bn", &wrong, &mut ctx).is_err());
+        let right: RawParams =
+            [("num_features".to_string(), Value::Int(5)), ("affine".to_string(), Value::Bool(false))]
+                .into_iter()
+                .collect();
+        assert!(build_module("bn", &right, &mut ctx).unwrap().parameters().is_empty());
+    }
+}

@@ -1,0 +1,193 @@
+//! `dropout`: inverted dropout with the module's own seeded generator.
+
+use crate::module::join_name;
+use crate::{register_layer, LayerError, Module};
+use nabla_autograd::{dropout_mask, dropout_with_mask, Var};
+use nabla_registry::{ParamSpec, Range};
+use nabla_tensor::{Element, Rng};
+
+/// Inverted dropout, PyTorch's `nn.Dropout`; Srivastava et al. (2014), "Dropout: A Simple Way
+/// to Prevent Neural Networks from Overfitting", JMLR.
+///
+/// In training mode every element is zeroed with probability `p` and the kept ones are scaled
+/// by `1 / (1 - p)`, so the expectation is unchanged: `y = x * m / (1 - p)`,
+/// `m ~ Bernoulli(1 - p)`; the gradient is the same mask times the upstream gradient. In
+/// evaluation mode (and for `p = 0`) it is the identity and returns the input itself.
+///
+/// The masks come from the module's own generator (forked from the model's generator when
+/// built from the registry), so a seed fixes every mask; the generator is exposed as `rng`
+/// through [`Module::visit_rngs_mut`] for checkpoints. One mask is one pooled buffer filled
+/// in a single pass (no per-element allocation).
+///
+/// Hyper-parameters: `p` = 0.5, in `[0, 1)` (`p = 1` would zero everything and divide by
+/// zero; it is an error, as is anything outside the range).
+#[derive(Clone, Debug)]
+pub struct Dropout {
+    p: f64,
+    rng: Rng,
+    training: bool,
+}
+
+impl Dropout {
+    /// A dropout with probability `p` whose masks come from `rng`.
+    ///
+    /// # Errors
+    /// [`LayerError::Invalid`] when `p` is not in `[0, 1)`.
+    pub fn new(p: f64, rng: Rng) -> Result<Self, LayerError> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(LayerError::invalid("dropout", format!("p must be in [0, 1), got {p}")));
+        }
+        Ok(Dropout { p, rng, training: true })
+    }
+
+    /// The drop probability.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+
+    /// The mask generator.
+    pub fn rng(&self) -> &Rng {
+        &self.rng
+    }
+
+    /// The mask generator, mutably (to restore it from a checkpoint).
+    pub fn rng_mut(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+}
+
+impl<T: Element> Module<T> for Dropout {
+    fn name(&self) -> &str {
+        "dropout"
+    }
+
+    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
+        if !self.training || self.p == 0.0 {
+            return Ok(input.clone());
+        }
+        let mask = dropout_mask::<T>(&input.shape(), self.p, &mut self.rng)?;
+        Ok(dropout_with_mask(input, mask)?)
+    }
+
+    fn visit_rngs_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Rng)) {
+        f(&join_name(prefix, "rng"), &mut self.rng);
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    fn is_training(&self) -> bool {
+        self.training
+    }
+
+    fn describe(&self) -> String {
+        format!("Dropout(p={})", self.p)
+    }
+}
+
+register_layer! {
+    name: "dropout",
+    summary: "inverted dropout: zero with probability p, scale the rest by 1/(1-p) in training",
+    params: &[ParamSpec::float("p", 0.5, "probability of zeroing an element").range(Range::UNIT_HALF_OPEN)],
+    build: |p, ctx| Ok(Box::new(Dropout::new(p.f64("p")?, ctx.rng.fork())?)),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{build_module, BuildContext};
+    use nabla_registry::{RawParams, Value};
+    use nabla_tensor::ndarray::{ArrayD, IxDyn};
+
+    fn ones(n: usize) -> Var<f64> {
+        Var::param(ArrayD::from_elem(IxDyn(&[n, 50]), 1.0))
+    }
+
+    #[test]
+    fn zeroes_about_p_and_scales_the_rest() {
+        let mut d = Dropout::new(0.3, Rng::seed(1)).unwrap();
+        let x = ones(200);
+        let y = Module::<f64>::forward(&mut d, &x).unwrap();
+        let v = y.value();
+        let scale = 1.0 / 0.7;
+        assert!(v.iter().all(|&e| e == 0.0 || (e - scale).abs() < 1e-15));
+        let dropped = v.iter().filter(|&&e| e == 0.0).count() as f64 / v.len() as f64;
+        // 10000 Bernoulli(0.3) draws: std 0.0046; 5 sigma.
+        assert!((dropped - 0.3).abs() < 0.023, "{dropped}");
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        assert!((mean - 1.0).abs() < 0.05, "{mean}");
+        let kept: Vec<bool> = v.iter().map(|&e| e != 0.0).collect();
+        drop(v);
+        y.sum().backward().unwrap();
+        let g = x.grad().unwrap();
+        for (gi, k) in g.iter().zip(kept) {
+            assert_eq!(*gi, if k { scale } else { 0.0 });
+        }
+    }
+
+    #[test]
+    fn identity_in_eval_and_for_p_zero() {
+        let mut d = Dropout::new(0.5, Rng::seed(1)).unwrap();
+        Module::<f64>::set_training(&mut d, false);
+        let x = ones(3);
+        assert!(Module::<f64>::forward(&mut d, &x).unwrap().ptr_eq(&x));
+        let mut z = Dropout::new(0.0, Rng::seed(1)).unwrap();
+        assert!(Module::<f64>::forward(&mut z, &x).unwrap().ptr_eq(&x));
+    }
+
+    #[test]
+    fn masks_are_fixed_by_the_seed_and_continue_after_a_restore() {
+        let draw = |d: &mut Dropout| {
+            Module::<f32>::forward(d, &Var::constant(ArrayD::from_elem(IxDyn(&[4, 8]), 1.0f32)))
+                .unwrap()
+                .value()
+                .clone()
+        };
+        let mut a = Dropout::new(0.5, Rng::seed(9)).unwrap();
+        let mut b = Dropout::new(0.5, Rng::seed(9)).unwrap();
+        let first = draw(&mut a);
+        assert_eq!(first, draw(&mut b));
+        let mut saved = None;
+        Module::<f32>::visit_rngs_mut(&mut a, "2", &mut |name, rng| {
+            assert_eq!(name, "2.rng");
+            saved = Some(rng.state());
+        });
+        let next = draw(&mut a);
+        assert_ne!(next, first, "a new mask each step");
+        let mut c = Dropout::new(0.5, Rng::seed(0)).unwrap();
+        Module::<f32>::visit_rngs_mut(&mut c, "", &mut |_, rng| *rng = Rng::from_state(&saved.unwrap()));
+        assert_eq!(draw(&mut c), next);
+        assert_ne!(draw(&mut Dropout::new(0.5, Rng::seed(10)).unwrap()), first);
+    }
+
+    #[test]
+    fn p_outside_zero_one_is_an_error() {
+        for p in [1.0, 1.5, -0.1, f64::NAN] {
+            let err = Dropout::new(p, Rng::seed(0)).unwrap_err().to_string();
+            assert!(err.contains("[0, 1)"), "{err}");
+        }
+        let mut rng = Rng::seed(0);
+        let mut ctx = BuildContext::new(4, &mut rng);
+        let one: RawParams = [("p".to_string(), Value::Float(1.0))].into_iter().collect();
+        assert!(build_module("dropout", &one, &mut ctx).is_err());
+    }
+
+    #[test]
+    fn registry_forks_the_model_generator() {
+        let build = |seed| {
+            let mut rng = Rng::seed(seed);
+            let mut ctx = BuildContext::new(4, &mut rng);
+            let mut m = build_module("dropout", &RawParams::new(), &mut ctx).unwrap();
+            assert_eq!(m.describe(), "Dropout(p=0.5)");
+            let y = m.forward(&Var::constant(ArrayD::from_elem(IxDyn(&[8, 4]), 1.0f32))).unwrap();
+            let v = y.value().clone();
+            (v, rng)
+        };
+        let (a, rng_a) = build(4);
+        let (b, rng_b) = build(4);
+        assert_eq!(a, b);
+        assert_eq!(rng_a, rng_b);
+        assert_ne!(rng_a, Rng::seed(4), "fork advances the model generator");
+    }
+}

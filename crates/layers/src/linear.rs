@@ -1,0 +1,347 @@
+//! `linear`: the fully connected layer.
+
+use crate::module::join_name;
+use crate::{register_layer, BuildContext, LayerError, Module};
+use nabla_autograd::{linear, Var};
+use nabla_init::{fans, fill, fill_bias, Initializer, TorchLinearDefault};
+use nabla_registry::{ParamSpec, Params, Range};
+use nabla_tensor::ndarray::{ArrayD, IxDyn};
+use nabla_tensor::{Element, Rng};
+
+/// The initializer used when neither the layer nor the model names one: PyTorch's
+/// `reset_parameters` of `nn.Linear`.
+pub const DEFAULT_INIT: &str = "torch_linear_default";
+
+/// A fully connected layer, PyTorch's `nn.Linear`:
+///
+/// `y = x W^T + b` with `W: [out_features, in_features]` (PyTorch's layout) and
+/// `b: [out_features]`, for `x: [..., in_features]`.
+///
+/// The forward is the fused [`linear`] op: one strided GEMM against the transposed view of
+/// `W`, accumulating onto the bias rows (no transpose copy, no separate bias add).
+///
+/// Hyper-parameters (registry):
+/// * `out_features` (required, `>= 1`);
+/// * `in_features` (optional): taken from the build context (the size of the features
+///   flowing in); when given it must equal that size;
+/// * `bias` = true;
+/// * `weight_init`, `bias_init`: initializers in the compact form (`"he_uniform:mode=fan_out"`,
+///   `"zeros"`), resolved through `nabla-init`'s registry; unset, they default to the
+///   model's `default_weight_init` / `default_bias_init`, and then to
+///   `torch_linear_default` — PyTorch's `U(±1/sqrt(in_features))` for both, the bias using the
+///   weight's `fan_in`. The weight is drawn before the bias, from the model's generator.
+///
+/// Parameters: `weight`, `bias` (in that order).
+#[derive(Debug)]
+pub struct Linear<T: Element = f32> {
+    weight: Var<T>,
+    bias: Option<Var<T>>,
+    training: bool,
+}
+
+impl<T: Element> Linear<T> {
+    /// A layer initialized as PyTorch's `nn.Linear` (`torch_linear_default` for the weight and
+    /// the bias), drawing from `rng`.
+    ///
+    /// `in_features = 0` gives an empty weight and a zero bias, as in PyTorch.
+    ///
+    /// # Errors
+    /// As [`Linear::with_init`]; `torch_linear_default` fills every 2-d weight and its bias,
+    /// so this does not fail in practice.
+    pub fn new(
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        rng: &mut Rng,
+    ) -> Result<Self, LayerError> {
+        Self::with_init(in_features, out_features, bias, &TorchLinearDefault, &TorchLinearDefault, rng)
+    }
+
+    /// A layer whose weight is drawn by `weight_init` and bias by `bias_init` (given the
+    /// weight's fans), weight first, from `rng`.
+    ///
+    /// # Errors
+    /// [`LayerError::Init`] when an initializer cannot fill the tensor (a zero fan, ...).
+    pub fn with_init(
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        weight_init: &dyn Initializer,
+        bias_init: &dyn Initializer,
+        rng: &mut Rng,
+    ) -> Result<Self, LayerError> {
+        let shape = [out_features, in_features];
+        let mut w = ArrayD::<T>::zeros(IxDyn(&shape));
+        let init_error = |what: &str, name: &str, e| LayerError::Init {
+            context: format!("linear {what} '{name}'"),
+            source: Box::new(e),
+        };
+        fill(weight_init, w.view_mut(), rng).map_err(|e| init_error("weight_init", weight_init.name(), e))?;
+        let b = if bias {
+            let weight_fans = fans(&shape).map_err(|e| init_error("bias_init", bias_init.name(), e))?;
+            let mut b = ArrayD::<T>::zeros(IxDyn(&[out_features]));
+            fill_bias(bias_init, b.view_mut(), weight_fans, rng)
+                .map_err(|e| init_error("bias_init", bias_init.name(), e))?;
+            Some(b)
+        } else {
+            None
+        };
+        Self::from_arrays(w, b)
+    }
+
+    /// A layer with the given weight `[out, in]` and optional bias `[out]` (copied into new
+    /// parameters).
+    ///
+    /// # Errors
+    /// [`LayerError::Invalid`] when the weight is not 2-d or the bias is not `[out]`.
+    pub fn from_arrays(weight: ArrayD<T>, bias: Option<ArrayD<T>>) -> Result<Self, LayerError> {
+        Self::from_vars(Var::param(weight), bias.map(Var::param))
+    }
+
+    /// A layer over existing parameter variables (shared, not copied): for weight tying and
+    /// for gradient checks.
+    ///
+    /// # Errors
+    /// As [`Linear::from_arrays`].
+    pub fn from_vars(weight: Var<T>, bias: Option<Var<T>>) -> Result<Self, LayerError> {
+        let ws = weight.shape();
+        if ws.len() != 2 {
+            return Err(LayerError::invalid("linear", format!("weight must be [out, in], got shape {ws:?}")));
+        }
+        if let Some(b) = &bias {
+            if b.shape() != [ws[0]] {
+                return Err(LayerError::invalid(
+                    "linear",
+                    format!("bias has shape {:?}, expected [{}] for weight {ws:?}", b.shape(), ws[0]),
+                ));
+            }
+        }
+        Ok(Linear { weight, bias, training: true })
+    }
+
+    /// The weight `[out_features, in_features]`.
+    pub fn weight(&self) -> &Var<T> {
+        &self.weight
+    }
+
+    /// The bias `[out_features]`, if the layer has one.
+    pub fn bias(&self) -> Option<&Var<T>> {
+        self.bias.as_ref()
+    }
+
+    /// The input size.
+    pub fn in_features(&self) -> usize {
+        self.weight.value().shape()[1]
+    }
+
+    /// The output size (the layer's own, whatever the input).
+    pub fn out_size(&self) -> usize {
+        self.weight.value().shape()[0]
+    }
+}
+
+impl<T: Element> Module<T> for Linear<T> {
+    fn name(&self) -> &str {
+        "linear"
+    }
+
+    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
+        Ok(linear(input, &self.weight, self.bias.as_ref())?)
+    }
+
+    fn out_features(&self, _in_features: usize) -> usize {
+        self.out_size()
+    }
+
+    fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
+        f(&join_name(prefix, "weight"), &self.weight);
+        if let Some(b) = &self.bias {
+            f(&join_name(prefix, "bias"), b);
+        }
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    fn is_training(&self) -> bool {
+        self.training
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "Linear(in_features={}, out_features={}, bias={})",
+            self.in_features(),
+            self.out_size(),
+            self.bias.is_some()
+        )
+    }
+}
+
+/// Builds an initializer from a compact spec for `linear`'s `key`.
+fn initializer(spec: &str, key: &str) -> Result<Box<dyn Initializer>, LayerError> {
+    nabla_init::build(spec)
+        .map_err(|e| LayerError::Init { context: format!("linear {key} '{spec}'"), source: Box::new(e) })
+}
+
+fn build(p: &Params, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Module<f32>>, LayerError> {
+    let out_features = p.usize("out_features")?;
+    if let Some(given) = p.opt_usize("in_features")? {
+        if given != ctx.in_features {
+            return Err(p
+                .invalid(format!(
+                    "in_features = {given}, but the features flowing into this layer number {}; \
+                     leave in_features out to take it from the previous layer",
+                    ctx.in_features
+                ))
+                .into());
+        }
+    }
+    let weight_spec = p.opt_str("weight_init")?.or(ctx.default_weight_init).unwrap_or(DEFAULT_INIT);
+    let bias_spec = p.opt_str("bias_init")?.or(ctx.default_bias_init).unwrap_or(DEFAULT_INIT);
+    let weight_init = initializer(weight_spec, "weight_init")?;
+    let bias_init = initializer(bias_spec, "bias_init")?;
+    let layer = Linear::<f32>::with_init(
+        ctx.in_features,
+        out_features,
+        p.bool("bias")?,
+        weight_init.as_ref(),
+        bias_init.as_ref(),
+        ctx.rng,
+    )?;
+    Ok(Box::new(layer))
+}
+
+register_layer! {
+    name: "linear",
+    summary: "fully connected layer y = x W^T + b",
+    params: &[
+        ParamSpec::int("out_features", 0, "size of each output sample").range(Range::at_least(1.0)).required(),
+        ParamSpec::int("in_features", 0, "size of each input sample (default: from the previous layer)")
+            .range(Range::at_least(1.0))
+            .unset(),
+        ParamSpec::bool("bias", true, "learn an additive bias"),
+        ParamSpec::string("weight_init", DEFAULT_INIT, "weight initializer, compact form (default: the model's, else torch_linear_default)")
+            .unset(),
+        ParamSpec::string("bias_init", DEFAULT_INIT, "bias initializer, compact form (default: the model's, else torch_linear_default)")
+            .unset(),
+    ],
+    build: build,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build_module;
+    use nabla_autograd::{gradcheck, AutogradError, GradcheckOptions};
+    use nabla_registry::{RawParams, Value};
+    use nabla_tensor::ndarray::{arr1, arr2};
+
+    fn raw(pairs: &[(&str, Value)]) -> RawParams {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    #[test]
+    fn affine_map_with_pytorch_layout() {
+        let w = arr2(&[[1.0, 2.0, 3.0], [0.0, -1.0, 0.5]]).into_dyn();
+        let mut l = Linear::<f64>::from_arrays(w, Some(arr1(&[0.5, -0.5]).into_dyn())).unwrap();
+        let y = l.forward(&Var::constant(arr2(&[[1.0, 1.0, 1.0], [2.0, 0.0, -2.0]]).into_dyn())).unwrap();
+        assert_eq!(*y.value(), arr2(&[[6.5, -1.0], [-3.5, -1.5]]).into_dyn());
+        assert_eq!((l.in_features(), l.out_size(), Module::<f64>::out_features(&l, 3)), (3, 2, 2));
+        let names: Vec<String> = l.parameters().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["weight", "bias"]);
+        assert_eq!(l.describe(), "Linear(in_features=3, out_features=2, bias=true)");
+    }
+
+    #[test]
+    fn shapes_are_checked() {
+        assert!(Linear::<f32>::from_arrays(arr1(&[1.0]).into_dyn(), None).is_err());
+        let w = arr2(&[[1.0f32, 2.0]]).into_dyn();
+        assert!(Linear::from_arrays(w.clone(), Some(arr1(&[1.0, 2.0]).into_dyn())).is_err());
+        let mut l = Linear::from_arrays(w, None).unwrap();
+        let err = l.forward(&Var::constant(arr2(&[[1.0f32, 2.0, 3.0]]).into_dyn())).unwrap_err();
+        assert!(err.to_string().contains("[1, 3]"), "{err}");
+    }
+
+    #[test]
+    fn default_init_is_pytorchs_bound_and_seeded() {
+        let mut rng = Rng::seed(3);
+        let l = Linear::<f32>::new(25, 40, true, &mut rng).unwrap();
+        let bound = 0.2 + 1e-7;
+        assert!(l.weight().value().iter().all(|v| v.abs() <= bound));
+        assert!(l.bias().unwrap().value().iter().all(|v| v.abs() <= bound));
+        let again = Linear::<f32>::new(25, 40, true, &mut Rng::seed(3)).unwrap();
+        assert_eq!(*again.weight().value(), *l.weight().value());
+        assert_eq!(*again.bias().unwrap().value(), *l.bias().unwrap().value());
+        let empty = Linear::<f32>::new(0, 4, true, &mut rng).unwrap();
+        assert!(empty.bias().unwrap().value().iter().all(|&v| v == 0.0));
+        let orthogonal = nabla_init::build("orthogonal").unwrap();
+        let err = Linear::<f32>::with_init(3, 2, true, &TorchLinearDefault, orthogonal.as_ref(), &mut rng)
+            .unwrap_err();
+        assert!(err.to_string().contains("linear bias_init 'orthogonal'"), "{err}");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let mut rng = Rng::seed(1);
+        let x = rng.normal_array::<f64>(&[3, 4], 0.0, 1.0);
+        let w = rng.normal_array::<f64>(&[2, 4], 0.0, 1.0);
+        let b = rng.normal_array::<f64>(&[2], 0.0, 1.0);
+        gradcheck(
+            |v| {
+                let mut l = Linear::from_vars(v[1].clone(), Some(v[2].clone()))
+                    .map_err(|e| AutogradError::Invalid { op: "linear", message: e.to_string() })?;
+                l.forward(&v[0]).map_err(|e| AutogradError::Invalid { op: "linear", message: e.to_string() })
+            },
+            &[x, w, b],
+            &GradcheckOptions::default(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn registry_takes_in_features_from_the_context_and_named_initializers() {
+        let mut rng = Rng::seed(0);
+        let mut ctx = BuildContext::new(6, &mut rng);
+        let l = build_module("linear", &raw(&[("out_features", Value::Int(3))]), &mut ctx).unwrap();
+        assert_eq!(l.out_features(6), 3);
+        assert_eq!(l.describe(), "Linear(in_features=6, out_features=3, bias=true)");
+        let given = raw(&[("out_features", Value::Int(3)), ("in_features", Value::Int(5))]);
+        let err = build_module("linear", &given, &mut ctx).unwrap_err().to_string();
+        assert!(err.contains("in_features = 5") && err.contains("6"), "{err}");
+        let zeros = raw(&[
+            ("out_features", Value::Int(2)),
+            ("bias", Value::Bool(true)),
+            ("weight_init", Value::Str("constant:value=0.5".into())),
+            ("bias_init", Value::Str("zeros".into())),
+        ]);
+        let l = build_module("linear", &zeros, &mut ctx).unwrap();
+        let params = l.parameters();
+        assert!(params[0].1.value().iter().all(|&v| v == 0.5));
+        assert!(params[1].1.value().iter().all(|&v| v == 0.0));
+        let no_bias = raw(&[("out_features", Value::Int(2)), ("bias", Value::Bool(false))]);
+        assert_eq!(build_module("linear", &no_bias, &mut ctx).unwrap().parameters().len(), 1);
+        let typo = raw(&[("out_features", Value::Int(2)), ("weight_init", Value::Str("he_unifrom".into()))]);
+        let err = build_module("linear", &typo, &mut ctx).unwrap_err().to_string();
+        assert!(err.contains("weight_init") && err.contains("he_uniform"), "{err}");
+        assert!(build_module("linear", &RawParams::new(), &mut ctx).is_err(), "out_features is required");
+    }
+
+    #[test]
+    fn model_defaults_apply_when_the_layer_names_none() {
+        let mut rng = Rng::seed(0);
+        let mut ctx = BuildContext {
+            in_features: 4,
+            rng: &mut rng,
+            default_weight_init: Some("ones"),
+            default_bias_init: Some("constant:value=-1"),
+        };
+        let l = build_module("linear", &raw(&[("out_features", Value::Int(2))]), &mut ctx).unwrap();
+        let params = l.parameters();
+        assert!(params[0].1.value().iter().all(|&v| v == 1.0));
+        assert!(params[1].1.value().iter().all(|&v| v == -1.0));
+        let own = raw(&[("out_features", Value::Int(2)), ("weight_init", Value::Str("zeros".into()))]);
+        let l = build_module("linear", &own, &mut ctx).unwrap();
+        assert!(l.parameters()[0].1.value().iter().all(|&v| v == 0.0));
+    }
+}

@@ -1,0 +1,188 @@
+//! The [`Module`] trait: forward, named parameters and buffers, train/eval mode.
+
+use crate::LayerError;
+use nabla_autograd::Var;
+use nabla_tensor::ndarray::ArrayD;
+use nabla_tensor::{Element, Rng};
+
+/// Joins a dotted prefix and a name as PyTorch's `state_dict` does: `("", "weight")` gives
+/// `weight`, `("0", "weight")` gives `0.weight`.
+pub fn join_name(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else if name.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// A layer, activation or container of a model.
+///
+/// Object-safe: models are `Box<dyn Module<f32>>` (the registry builds those), and modules
+/// are generic over the element type where practical so that tests can run them in `f64`.
+///
+/// * [`forward`](Module::forward) takes `&mut self`: Dropout draws its masks from its own
+///   seeded generator, and BatchNorm updates its running statistics in training mode.
+/// * Parameters are [`Var`] leaves that require gradients, visited with stable dotted names
+///   exactly as PyTorch's `state_dict` names them (`weight`, `bias`; inside a
+///   [`Sequential`](crate::Sequential) child `i`'s are `"{i}.weight"`, `"{i}.bias"`), so
+///   checkpoints and optimizer state can be keyed by name. A `Var` is a shared handle: the
+///   optimizer updates the module's parameter through it.
+/// * Buffers are non-trainable state saved with a checkpoint (BatchNorm's `running_mean`,
+///   `running_var`, `num_batches_tracked`); they can be restored through
+///   [`visit_buffers_mut`](Module::visit_buffers_mut).
+/// * Generators ([`visit_rngs_mut`](Module::visit_rngs_mut)) let a checkpoint save and
+///   restore Dropout's mask stream, so a resumed run draws exactly the masks of an
+///   uninterrupted one.
+/// * Modules start in training mode, as in PyTorch.
+///
+/// Implementors write `name`, `forward`, `set_training`, `is_training` and `describe`, plus the
+/// visitors of what they own; everything else is provided. A module that changes the feature
+/// size must override [`out_features`](Module::out_features).
+pub trait Module<T: Element = f32> {
+    /// The registered name of the module (`"linear"`, `"relu"`, `"sequential"`).
+    fn name(&self) -> &str;
+
+    /// Runs the module on `input`, recording the graph when grad mode is on.
+    ///
+    /// # Errors
+    /// An input shape the module cannot take (naming the shapes), or any other error of its
+    /// ops; a container names the position of the failing child ([`LayerError::InLayer`]).
+    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError>;
+
+    /// The size of the feature axis of the output for an input with `in_features` features
+    /// (what the trainer tracks when it builds a model from a list of layers). The default
+    /// is the identity, right for activations, normalization and dropout.
+    fn out_features(&self, in_features: usize) -> usize {
+        in_features
+    }
+
+    /// Calls `f` with the dotted name (under `prefix`) and the variable of every parameter,
+    /// in a fixed order (the order of PyTorch's `named_parameters`). The default has none.
+    fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
+        let _ = (prefix, f);
+    }
+
+    /// Calls `f` with the dotted name and the value of every buffer (non-trainable state
+    /// such as BatchNorm's running statistics). The default has none.
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &ArrayD<T>)) {
+        let _ = (prefix, f);
+    }
+
+    /// As [`visit_buffers`](Module::visit_buffers), mutably: to restore buffers from a
+    /// checkpoint, assign into the array (keeping its shape; a forward pass with a buffer of
+    /// the wrong shape is an error).
+    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut ArrayD<T>)) {
+        let _ = (prefix, f);
+    }
+
+    /// Calls `f` with the dotted name and the generator of every module that draws random
+    /// numbers while running (Dropout's mask generator, named `rng`), so that its state can
+    /// be saved ([`Rng::state`]) and restored (assign [`Rng::from_state`]). The default has
+    /// none.
+    fn visit_rngs_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Rng)) {
+        let _ = (prefix, f);
+    }
+
+    /// Switches training mode (`true`) or evaluation mode (`false`); containers switch their
+    /// children too.
+    fn set_training(&mut self, training: bool);
+
+    /// Whether the module is in training mode.
+    fn is_training(&self) -> bool;
+
+    /// A short description with the hyper-parameters, as PyTorch prints a module
+    /// (`Linear(in_features=8, out_features=5, bias=true)`); containers list their children
+    /// on indented lines.
+    fn describe(&self) -> String;
+
+    /// Every parameter with its dotted name, in visiting order.
+    fn parameters(&self) -> Vec<(String, Var<T>)> {
+        let mut out = Vec::new();
+        self.visit_parameters("", &mut |name, v| out.push((name.to_string(), v.clone())));
+        out
+    }
+
+    /// A copy of every buffer with its dotted name, in visiting order.
+    fn buffers(&self) -> Vec<(String, ArrayD<T>)> {
+        let mut out = Vec::new();
+        self.visit_buffers("", &mut |name, b| out.push((name.to_string(), b.clone())));
+        out
+    }
+
+    /// The total number of parameter elements.
+    fn num_parameters(&self) -> usize {
+        let mut n = 0;
+        self.visit_parameters("", &mut |_, v| n += v.len());
+        n
+    }
+
+    /// Clears the gradient of every parameter ([`Var::zero_grad`]).
+    fn zero_grad(&self) {
+        self.visit_parameters("", &mut |_, v| v.zero_grad());
+    }
+
+    /// Switches to evaluation mode (`set_training(false)`).
+    fn eval(&mut self) {
+        self.set_training(false);
+    }
+
+    /// Switches to training mode (`set_training(true)`).
+    fn train(&mut self) {
+        self.set_training(true);
+    }
+}
+
+/// Prints [`Module::describe`], so that `Box<dyn Module>` works with `{:?}` and `unwrap_err`.
+impl<T: Element> std::fmt::Debug for dyn Module<T> + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl<T: Element, M: Module<T> + ?Sized> Module<T> for Box<M> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
+        (**self).forward(input)
+    }
+    fn out_features(&self, in_features: usize) -> usize {
+        (**self).out_features(in_features)
+    }
+    fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
+        (**self).visit_parameters(prefix, f)
+    }
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &ArrayD<T>)) {
+        (**self).visit_buffers(prefix, f)
+    }
+    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut ArrayD<T>)) {
+        (**self).visit_buffers_mut(prefix, f)
+    }
+    fn visit_rngs_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Rng)) {
+        (**self).visit_rngs_mut(prefix, f)
+    }
+    fn set_training(&mut self, training: bool) {
+        (**self).set_training(training)
+    }
+    fn is_training(&self) -> bool {
+        (**self).is_training()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_join_like_state_dict() {
+        assert_eq!(join_name("", "weight"), "weight");
+        assert_eq!(join_name("0", "weight"), "0.weight");
+        assert_eq!(join_name("1.2", "running_mean"), "1.2.running_mean");
+        assert_eq!(join_name("3", ""), "3");
+    }
+}

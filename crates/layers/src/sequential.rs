@@ -1,0 +1,268 @@
+//! `Sequential`: the container that chains modules.
+
+use crate::module::join_name;
+use crate::{LayerError, Module};
+use nabla_autograd::Var;
+use nabla_tensor::ndarray::ArrayD;
+use nabla_tensor::{Element, Rng};
+
+/// Modules applied one after the other, PyTorch's `nn.Sequential`:
+/// `y = m_{n-1}(... m_1(m_0(x)))`.
+///
+/// Children are named by their index, so child `i`'s parameters and buffers are
+/// `"{i}.weight"`, `"{i}.running_mean"`, ... exactly as in PyTorch's `state_dict` (nested
+/// containers add more dots: `"1.0.weight"`). An error in a child is reported with its
+/// position ([`LayerError::InLayer`]).
+///
+/// It is the model container the trainer builds from a config's list of layers; it is not
+/// itself registered by name. `set_training` switches every child.
+pub struct Sequential<T: Element = f32> {
+    children: Vec<Box<dyn Module<T>>>,
+    training: bool,
+}
+
+impl<T: Element> Default for Sequential<T> {
+    fn default() -> Self {
+        Sequential::new()
+    }
+}
+
+impl<T: Element> std::fmt::Debug for Sequential<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl<T: Element> Sequential<T> {
+    /// An empty container (the identity) in training mode.
+    pub fn new() -> Self {
+        Sequential { children: Vec::new(), training: true }
+    }
+
+    /// Appends a module (it becomes child `len()`).
+    pub fn push(&mut self, module: Box<dyn Module<T>>) {
+        self.children.push(module);
+    }
+
+    /// Appends a module, builder style: `Sequential::new().with(Linear::..).with(Relu::new())`.
+    pub fn with(mut self, module: impl Module<T> + 'static) -> Self {
+        self.children.push(Box::new(module));
+        self
+    }
+
+    /// The number of children.
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    /// Whether there are no children.
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// The children, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Module<T>> + '_ {
+        self.children.iter().map(|m| m.as_ref() as &dyn Module<T>)
+    }
+
+    /// The children, mutably, in order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Module<T>>> + '_ {
+        self.children.iter_mut()
+    }
+
+    /// Child `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<&dyn Module<T>> {
+        self.children.get(i).map(|m| m.as_ref() as &dyn Module<T>)
+    }
+
+    /// Child `i`, mutably, if there is one.
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Box<dyn Module<T>>> {
+        self.children.get_mut(i)
+    }
+}
+
+impl<T: Element> FromIterator<Box<dyn Module<T>>> for Sequential<T> {
+    fn from_iter<I: IntoIterator<Item = Box<dyn Module<T>>>>(iter: I) -> Self {
+        Sequential { children: iter.into_iter().collect(), training: true }
+    }
+}
+
+impl<T: Element> Module<T> for Sequential<T> {
+    fn name(&self) -> &str {
+        "sequential"
+    }
+
+    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
+        let mut x = input.clone();
+        for (i, child) in self.children.iter_mut().enumerate() {
+            x = child.forward(&x).map_err(|e| e.in_layer(i, child.name()))?;
+        }
+        Ok(x)
+    }
+
+    fn out_features(&self, in_features: usize) -> usize {
+        self.children.iter().fold(in_features, |n, child| child.out_features(n))
+    }
+
+    fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
+        for (i, child) in self.children.iter().enumerate() {
+            child.visit_parameters(&join_name(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &ArrayD<T>)) {
+        for (i, child) in self.children.iter().enumerate() {
+            child.visit_buffers(&join_name(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut ArrayD<T>)) {
+        for (i, child) in self.children.iter_mut().enumerate() {
+            child.visit_buffers_mut(&join_name(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn visit_rngs_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Rng)) {
+        for (i, child) in self.children.iter_mut().enumerate() {
+            child.visit_rngs_mut(&join_name(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+        for child in &mut self.children {
+            child.set_training(training);
+        }
+    }
+
+    fn is_training(&self) -> bool {
+        self.training
+    }
+
+    fn describe(&self) -> String {
+        if self.children.is_empty() {
+            return "Sequential()".to_string();
+        }
+        let mut s = String::from("Sequential(\n");
+        for (i, child) in self.children.iter().enumerate() {
+            let d = child.describe().replace('\n', "\n  ");
+            s.push_str(&format!("  ({i}): {d}\n"));
+        }
+        s.push(')');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BatchNorm1d, Dropout, Linear, Relu, Tanh};
+    use nabla_autograd::{gradcheck, AutogradError, GradcheckOptions};
+    use nabla_tensor::ndarray::arr2;
+
+    fn model(rng: &mut Rng) -> Sequential<f64> {
+        Sequential::new()
+            .with(Linear::new(3, 4, true, rng).unwrap())
+            .with(BatchNorm1d::new(4, 1e-5, 0.1, true, true).unwrap())
+            .with(Relu::new())
+            .with(Dropout::new(0.5, rng.fork()).unwrap())
+            .with(Linear::new(4, 2, false, rng).unwrap())
+    }
+
+    #[test]
+    fn names_follow_the_child_index() {
+        let m = model(&mut Rng::seed(0));
+        let names: Vec<String> = m.parameters().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["0.weight", "0.bias", "1.weight", "1.bias", "4.weight"]);
+        let buffers: Vec<String> = m.buffers().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(buffers, ["1.running_mean", "1.running_var", "1.num_batches_tracked"]);
+        let nested = Sequential::<f64>::new().with(Tanh::new()).with(model(&mut Rng::seed(0)));
+        assert_eq!(nested.parameters()[0].0, "1.0.weight");
+        let mut rngs = Vec::new();
+        let mut nested = nested;
+        nested.visit_rngs_mut("", &mut |name, _| rngs.push(name.to_string()));
+        assert_eq!(rngs, ["1.3.rng"]);
+        assert_eq!(m.num_parameters(), 12 + 4 + 4 + 4 + 8);
+        assert_eq!(m.out_features(3), 2);
+        assert_eq!(m.len(), 5);
+        assert_eq!(
+            m.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            ["linear", "batch_norm1d", "relu", "dropout", "linear"]
+        );
+    }
+
+    #[test]
+    fn training_mode_reaches_every_child() {
+        let mut m = model(&mut Rng::seed(0));
+        assert!(m.iter().all(|c| c.is_training()));
+        m.eval();
+        assert!(!m.is_training() && m.iter().all(|c| !c.is_training()));
+        m.train();
+        assert!(m.iter().all(|c| c.is_training()));
+    }
+
+    #[test]
+    fn errors_name_the_failing_child() {
+        let mut m = model(&mut Rng::seed(0));
+        let err = m.forward(&Var::constant(arr2(&[[1.0, 2.0], [3.0, 4.0]]).into_dyn())).unwrap_err();
+        assert!(
+            matches!(&err, LayerError::InLayer { path, layer, .. } if path == "0" && layer == "linear"),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("layer 0 (linear): "), "{err}");
+    }
+
+    #[test]
+    fn describe_lists_children() {
+        let m = Sequential::<f32>::new().with(Relu::new()).with(Sequential::new().with(Tanh::new()));
+        assert_eq!(m.describe(), "Sequential(\n  (0): ReLU()\n  (1): Sequential(\n    (0): Tanh()\n  )\n)");
+        assert_eq!(Sequential::<f32>::new().describe(), "Sequential()");
+    }
+
+    #[test]
+    fn empty_is_the_identity_and_push_appends() {
+        let mut m = Sequential::<f32>::new();
+        assert!(m.is_empty());
+        let x = Var::constant(arr2(&[[1.0f32, -2.0]]).into_dyn());
+        assert!(m.forward(&x).unwrap().ptr_eq(&x));
+        m.push(Box::new(Relu::new()));
+        assert_eq!(*m.forward(&x).unwrap().value(), arr2(&[[1.0f32, 0.0]]).into_dyn());
+        let collected: Sequential<f32> =
+            vec![Box::new(Relu::new()) as Box<dyn Module<f32>>].into_iter().collect();
+        assert_eq!(collected.len(), 1);
+    }
+
+    /// A small network (Linear, BatchNorm in training mode, tanh, Linear) against finite
+    /// differences, for the input and every parameter.
+    #[test]
+    fn gradcheck_of_a_small_network() {
+        let mut rng = Rng::seed(5);
+        let inputs = vec![
+            rng.normal_array::<f64>(&[5, 3], 0.0, 1.0),
+            rng.normal_array::<f64>(&[4, 3], 0.0, 0.7),
+            rng.normal_array::<f64>(&[4], 0.0, 0.3),
+            rng.uniform_array::<f64>(&[4], 0.5, 1.5),
+            rng.normal_array::<f64>(&[4], 0.0, 0.3),
+            rng.normal_array::<f64>(&[2, 4], 0.0, 0.7),
+            rng.normal_array::<f64>(&[2], 0.0, 0.3),
+        ];
+        let report = gradcheck(
+            |v| {
+                let err = |e: LayerError| AutogradError::Invalid { op: "sequential", message: e.to_string() };
+                let bn = BatchNorm1d::new(4, 1e-5, 0.1, true, true)
+                    .and_then(|b| b.with_affine(v[3].clone(), v[4].clone()))
+                    .map_err(err)?;
+                let mut m = Sequential::new()
+                    .with(Linear::from_vars(v[1].clone(), Some(v[2].clone())).map_err(err)?)
+                    .with(bn)
+                    .with(Tanh::new())
+                    .with(Linear::from_vars(v[5].clone(), Some(v[6].clone())).map_err(err)?);
+                m.forward(&v[0]).map_err(err)
+            },
+            &inputs,
+            &GradcheckOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(report.checked, 15 + 12 + 4 + 4 + 4 + 8 + 2);
+    }
+}

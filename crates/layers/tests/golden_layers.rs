@@ -1,0 +1,278 @@
+//! Conformance of the modules with the PyTorch reference vectors in
+//! `testdata/golden/layers.json` (or `$NABLA_GOLDEN_DIR/layers.json`): Linear, every
+//! activation, BatchNorm1d (train, 3-d train, eval, with the running statistics after), the
+//! losses, and the end-to-end MLP (logits, loss, every gradient, running statistics and the
+//! parameters after one SGD step) — in f64 and in f32, with the tolerances of the golden
+//! README.
+
+use nabla_autograd::{mse_loss, Reduction, Var};
+use nabla_layers::{
+    BatchNorm1d, CrossEntropy, Gelu, GeluApproximate, LeakyRelu, Linear, LogSoftmax, Loss, Module, Mse, Relu,
+    Sequential, Sigmoid, Softmax, Tanh, Target,
+};
+use nabla_tensor::ndarray::{ArrayD, Ix1, IxDyn};
+use nabla_tensor::Element;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn golden() -> Value {
+    let dir = std::env::var_os("NABLA_GOLDEN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden"));
+    let path = dir.join("layers.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+fn case<'a>(g: &'a Value, name: &str) -> &'a Value {
+    g["cases"].get(name).unwrap_or_else(|| panic!("golden case {name} missing from layers.json"))
+}
+
+fn tensor<T: Element>(v: &Value) -> ArrayD<T> {
+    let shape: Vec<usize> =
+        v["shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim") as usize).collect();
+    let data: Vec<T> = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|x| T::from_f64(x.as_f64().expect("number")))
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(&shape), data).expect("data matches shape")
+}
+
+fn indices(v: &Value) -> Vec<usize> {
+    v["data"].as_array().expect("data").iter().map(|x| x.as_u64().expect("class index") as usize).collect()
+}
+
+/// (atol, rtol) of the golden README for the element type.
+fn tol<T: Element>() -> (f64, f64) {
+    if T::NAME == "f64" {
+        (1e-10, 1e-9)
+    } else {
+        (1e-6, 1e-5)
+    }
+}
+
+fn assert_close_tol<T: Element>(what: &str, got: &ArrayD<T>, want: &Value, atol: f64, rtol: f64) {
+    let want = tensor::<f64>(want);
+    assert_eq!(got.shape(), want.shape(), "{what} ({}): shape", T::NAME);
+    for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+        let g = (*g).to_f64();
+        assert!(
+            (g - w).abs() <= atol + rtol * w.abs(),
+            "{what} ({}): element {i}: got {g:e}, want {w:e}",
+            T::NAME
+        );
+    }
+}
+
+fn assert_close<T: Element>(what: &str, got: &ArrayD<T>, want: &Value) {
+    let (atol, rtol) = tol::<T>();
+    assert_close_tol(what, got, want, atol, rtol);
+}
+
+fn assert_close_scalar<T: Element>(what: &str, got: T, want: f64) {
+    let (atol, rtol) = tol::<T>();
+    let g = got.to_f64();
+    assert!((g - want).abs() <= atol + rtol * want.abs(), "{what} ({}): got {g:e}, want {want:e}", T::NAME);
+}
+
+fn linear_case<T: Element>() {
+    let g = golden();
+    let c = case(&g, "Linear");
+    let mut layer = Linear::<T>::from_arrays(tensor(&c["weight"]), Some(tensor(&c["bias"]))).unwrap();
+    let x = Var::<T>::param(tensor(&c["input"]));
+    let y = layer.forward(&x).unwrap();
+    assert_close("Linear output", &y.value(), &c["output"]);
+    y.backward_with(tensor(&c["grad_output"])).unwrap();
+    assert_close("Linear grad_input", &x.grad().unwrap(), &c["grad_input"]);
+    assert_close("Linear grad_weight", &layer.weight().grad().unwrap(), &c["grad_weight"]);
+    assert_close("Linear grad_bias", &layer.bias().unwrap().grad().unwrap(), &c["grad_bias"]);
+}
+
+#[test]
+fn linear_matches_pytorch() {
+    linear_case::<f64>();
+    linear_case::<f32>();
+}
+
+fn activation_cases<T: Element>() {
+    let g = golden();
+    let modules: Vec<(&str, Box<dyn Module<T>>)> = vec![
+        ("ReLU", Box::new(Relu::new())),
+        ("Sigmoid", Box::new(Sigmoid::new())),
+        ("Tanh", Box::new(Tanh::new())),
+        ("LeakyReLU", Box::new(LeakyRelu::default())),
+        ("GELU", Box::new(Gelu::default())),
+        ("GELU_tanh", Box::new(Gelu::new(GeluApproximate::Tanh))),
+        ("Softmax", Box::new(Softmax::default())),
+        ("LogSoftmax", Box::new(LogSoftmax::default())),
+    ];
+    for (name, mut module) in modules {
+        let c = case(&g, name);
+        let x = Var::<T>::param(tensor(&c["input"]));
+        let y = module.forward(&x).unwrap();
+        assert_close(&format!("{name} output"), &y.value(), &c["output"]);
+        y.backward_with(tensor(&c["grad_output"])).unwrap();
+        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &c["grad_input"]);
+    }
+}
+
+#[test]
+fn activations_match_pytorch() {
+    activation_cases::<f64>();
+    activation_cases::<f32>();
+}
+
+fn batch_norm_cases<T: Element>() {
+    let g = golden();
+    for name in ["BatchNorm1d_train", "BatchNorm1d_train_3d", "BatchNorm1d_eval"] {
+        let c = case(&g, name);
+        let eps = c["eps"].as_f64().unwrap();
+        let momentum = c["momentum"].as_f64().unwrap();
+        let weight = Var::<T>::param(tensor(&c["weight"]));
+        let bias = Var::<T>::param(tensor(&c["bias"]));
+        let channels = weight.len();
+        let mut bn = BatchNorm1d::<T>::new(channels, eps, momentum, true, true)
+            .unwrap()
+            .with_affine(weight.clone(), bias.clone())
+            .unwrap();
+        let rm: ArrayD<T> = tensor(&c["running_mean_before"]);
+        let rv: ArrayD<T> = tensor(&c["running_var_before"]);
+        bn.set_running_stats(
+            rm.view().into_dimensionality::<Ix1>().unwrap(),
+            rv.view().into_dimensionality().unwrap(),
+        )
+        .unwrap();
+        bn.set_training(c["training"].as_bool().unwrap());
+        let x = Var::<T>::param(tensor(&c["input"]));
+        let y = bn.forward(&x).unwrap();
+        assert_close(&format!("{name} output"), &y.value(), &c["output"]);
+        y.backward_with(tensor(&c["grad_output"])).unwrap();
+        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &c["grad_input"]);
+        assert_close(&format!("{name} grad_weight"), &weight.grad().unwrap(), &c["grad_weight"]);
+        assert_close(&format!("{name} grad_bias"), &bias.grad().unwrap(), &c["grad_bias"]);
+        let buffers = bn.buffers();
+        assert_eq!(buffers[0].0, "running_mean");
+        assert_close(&format!("{name} running_mean_after"), &buffers[0].1, &c["running_mean_after"]);
+        assert_eq!(buffers[1].0, "running_var");
+        assert_close(&format!("{name} running_var_after"), &buffers[1].1, &c["running_var_after"]);
+        assert_eq!(buffers[2].0, "num_batches_tracked");
+        assert_eq!(
+            bn.num_batches_tracked().unwrap(),
+            c["num_batches_tracked_after"].as_u64().unwrap(),
+            "{name} num_batches_tracked"
+        );
+    }
+}
+
+#[test]
+fn batch_norm1d_matches_pytorch() {
+    batch_norm_cases::<f64>();
+    batch_norm_cases::<f32>();
+}
+
+fn loss_cases<T: Element>() {
+    let g = golden();
+    for name in ["CrossEntropyLoss", "CrossEntropyLoss_label_smoothing"] {
+        let c = case(&g, name);
+        let loss = CrossEntropy::new(c["label_smoothing"].as_f64().unwrap(), Reduction::Mean).unwrap();
+        let x = Var::<T>::param(tensor(&c["input"]));
+        let l = loss.forward(&x, &Target::Classes(&indices(&c["target"]))).unwrap();
+        assert_close_scalar(name, l.item(), c["loss"].as_f64().unwrap());
+        l.backward().unwrap();
+        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &c["grad_input"]);
+    }
+    let c = case(&g, "MSELoss");
+    let x = Var::<T>::param(tensor(&c["input"]));
+    let target: ArrayD<T> = tensor(&c["target"]);
+    let l = Mse::new(Reduction::Mean).forward(&x, &Target::Values(target.view())).unwrap();
+    assert_close_scalar("MSELoss", l.item(), c["loss"].as_f64().unwrap());
+    l.backward().unwrap();
+    assert_close("MSELoss grad_input", &x.grad().unwrap(), &c["grad_input"]);
+    // The Loss trait treats targets as constants; the op under it differentiates both sides.
+    let t = Var::<T>::param(target);
+    mse_loss(&Var::constant(tensor(&c["input"])), &t, Reduction::Mean).unwrap().backward().unwrap();
+    assert_close("MSELoss grad_target", &t.grad().unwrap(), &c["grad_target"]);
+}
+
+#[test]
+fn losses_match_pytorch() {
+    loss_cases::<f64>();
+    loss_cases::<f32>();
+}
+
+fn mlp_case<T: Element>() {
+    let g = golden();
+    let c = case(&g, "MLP");
+    let p = |name: &str| tensor::<T>(&c["params"][name]);
+    let bn = |i: usize| {
+        let (w, b) = (p(&format!("{i}.weight")), p(&format!("{i}.bias")));
+        BatchNorm1d::<T>::with_defaults(w.len()).unwrap().with_affine(Var::param(w), Var::param(b)).unwrap()
+    };
+    let linear = |i: usize| {
+        Linear::<T>::from_arrays(p(&format!("{i}.weight")), Some(p(&format!("{i}.bias")))).unwrap()
+    };
+    let mut model = Sequential::<T>::new()
+        .with(linear(0))
+        .with(bn(1))
+        .with(Relu::new())
+        .with(linear(3))
+        .with(bn(4))
+        .with(Relu::new())
+        .with(linear(6));
+    let params = model.parameters();
+    let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    let want_names: Vec<&str> =
+        c["param_names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(names, want_names);
+
+    let x = Var::<T>::param(tensor(&c["input"]));
+    let logits = model.forward(&x).unwrap();
+    assert_close("MLP output", &logits.value(), &c["output"]);
+    let loss = CrossEntropy::default().forward(&logits, &Target::Classes(&indices(&c["target"]))).unwrap();
+    assert_close_scalar("MLP loss", loss.item(), c["loss"].as_f64().unwrap());
+    loss.backward().unwrap();
+    assert_close("MLP grad_input", &x.grad().unwrap(), &c["grad_input"]);
+    let (atol, _) = tol::<T>();
+    for (name, var) in &params {
+        let want = &c["grads"][name.as_str()];
+        if name == "0.bias" || name == "3.bias" {
+            // Analytically zero; the reference holds rounding noise of order 1e-17.
+            assert_close_tol(&format!("MLP grad {name}"), &var.grad().unwrap(), want, atol, 0.0);
+        } else {
+            assert_close(&format!("MLP grad {name}"), &var.grad().unwrap(), want);
+        }
+    }
+    let buffers = model.buffers();
+    for key in ["1.running_mean", "1.running_var", "4.running_mean", "4.running_var"] {
+        let (_, value) =
+            buffers.iter().find(|(n, _)| n == key).unwrap_or_else(|| panic!("buffer {key} missing"));
+        assert_close(&format!("MLP {key}"), value, &c["running_stats_after"][key]);
+    }
+    for key in ["1.num_batches_tracked", "4.num_batches_tracked"] {
+        let (_, value) = buffers.iter().find(|(n, _)| n == key).unwrap();
+        assert_eq!(Element::to_f64(value[IxDyn(&[])]), 1.0, "{key}");
+    }
+
+    // One plain SGD step by hand: p <- p - lr * g.
+    let lr = T::from_f64(c["sgd_hyperparams"]["lr"].as_f64().unwrap());
+    assert_eq!(c["sgd_hyperparams"]["momentum"].as_f64().unwrap(), 0.0);
+    for (_, var) in &params {
+        let g = var.grad().unwrap();
+        nabla_tensor::ndarray::Zip::from(&mut *var.value_mut()).and(&*g).for_each(|p, &g| *p = *p - lr * g);
+    }
+    for (name, var) in model.parameters() {
+        assert_close(
+            &format!("MLP {name} after SGD"),
+            &var.value(),
+            &c["params_after_sgd_step"][name.as_str()],
+        );
+    }
+}
+
+#[test]
+fn mlp_matches_pytorch_end_to_end() {
+    mlp_case::<f64>();
+    mlp_case::<f32>();
+}
