@@ -1,5 +1,215 @@
-//! The `nabla` command-line tool.
+//! The `nabla` command-line tool: thin argument parsing and printing over the library.
 
-fn main() {
-    println!("nabla {}", env!("CARGO_PKG_VERSION"));
+use clap::{Parser, Subcommand};
+use nabla::registry::{ComponentInfo, ComponentKind};
+use nabla::train::{evaluate_checkpoint, Progress, RunOptions, TrainConfig, Trainer};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "nabla",
+    version,
+    about = "Train neural networks on the CPU; every component resolved by name"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model from a TOML config (without one: the chapter-3 MLP on the embedded digits).
+    Train {
+        /// The config file (see configs/).
+        config: Option<PathBuf>,
+        /// Override a config value, e.g. `--set optimizer.lr=3e-4` or `--set model.layers.3.p=0.5`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// The run directory (default: runs/run-<timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue the run in this directory from its latest checkpoint.
+        #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "overrides", "out"])]
+        resume: Option<PathBuf>,
+        /// Train until this many epochs in total (overrides the config).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Directory of data files (sets NABLA_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Threads for matrix products (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print the effective configuration and exit.
+        #[arg(long)]
+        print_config: bool,
+        /// Print nothing but errors and the final summary line.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// List registered components (all kinds, or one: optimizers, schedulers, initializers,
+    /// layers, activations, losses, datasets).
+    List {
+        /// The kind to list.
+        kind: Option<String>,
+    },
+    /// Evaluate the latest checkpoint of a run on its held-out split.
+    Eval {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// Evaluate on another data set instead (a spec such as `mnist` or `digits:test_fraction=0.5`).
+        #[arg(long)]
+        data: Option<String>,
+        /// Directory of data files (sets NABLA_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn set_data_dir(dir: &Option<PathBuf>) {
+    if let Some(d) = dir {
+        // Set before any thread exists: the data loaders read it.
+        std::env::set_var("NABLA_DATA_DIR", d);
+    }
+}
+
+fn set_threads(threads: Option<usize>) {
+    if let Some(t) = threads {
+        // matrixmultiply reads this once, at its first product.
+        std::env::set_var("MATMUL_NUM_THREADS", t.max(1).to_string());
+    }
+}
+
+fn train(
+    config: Option<PathBuf>,
+    overrides: Vec<String>,
+    out: Option<PathBuf>,
+    resume: Option<PathBuf>,
+    epochs: Option<usize>,
+    print_config: bool,
+    quiet: bool,
+) -> Result<(), String> {
+    let progress = if quiet { Progress::Quiet } else { Progress::Auto };
+    let (mut trainer, out_dir) = match resume {
+        Some(dir) => (Trainer::resume(&dir, epochs).map_err(|e| e.to_string())?, dir),
+        None => {
+            let mut cfg = match &config {
+                Some(path) => TrainConfig::from_file(path, &overrides),
+                None => TrainConfig::from_toml_str(
+                    nabla::train::DEFAULT_CONFIG,
+                    "<built-in digits_mlp.toml>",
+                    &overrides,
+                ),
+            }
+            .map_err(|e| e.to_string())?;
+            if let Some(e) = epochs {
+                cfg.epochs = e;
+            }
+            let trainer = Trainer::new(cfg).map_err(|e| e.to_string())?;
+            (trainer, out.unwrap_or_else(nabla::train::default_run_dir))
+        }
+    };
+    if print_config {
+        print!("{}", trainer.effective_config());
+        return Ok(());
+    }
+    if !quiet {
+        let data = trainer.data();
+        eprintln!(
+            "nabla: training on '{}' ({} train / {} test samples, {} features) for {} epochs; run directory {}",
+            trainer.config().data.name,
+            data.train.len(),
+            data.test.len(),
+            data.train.features(),
+            trainer.config().epochs,
+            out_dir.display()
+        );
+    }
+    let summary = trainer.run(&RunOptions { out_dir, progress }).map_err(|e| e.to_string())?;
+    let m = &summary.final_metrics;
+    println!(
+        "final: test accuracy {:.2}% (best {:.2}% at epoch {}), test loss {:.4}, {} epochs in {:.1}s; run directory {}",
+        100.0 * m.test_accuracy,
+        100.0 * summary.best_test_accuracy.0,
+        summary.best_test_accuracy.1,
+        m.test_loss,
+        m.epoch,
+        summary.seconds,
+        summary.out_dir.display()
+    );
+    Ok(())
+}
+
+fn describe_params(info: &ComponentInfo) -> Vec<String> {
+    info.params
+        .iter()
+        .map(|p| {
+            let range =
+                if p.range == nabla::registry::Range::ANY { String::new() } else { format!(", {}", p.range) };
+            format!("{}={} ({}{range}) {}", p.name, p.default, p.ty, p.doc)
+        })
+        .collect()
+}
+
+fn list(kind: Option<String>) -> Result<(), String> {
+    let kinds: Vec<ComponentKind> = match kind {
+        None => ComponentKind::ALL.to_vec(),
+        Some(k) => vec![ComponentKind::parse(&k).ok_or_else(|| {
+            let names: Vec<&str> = ComponentKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown kind '{k}'; kinds: {}", names.join(", "))
+        })?],
+    };
+    for kind in kinds {
+        let infos = nabla::catalog(kind);
+        println!("{}s ({}):", kind, infos.len());
+        let width = infos.iter().map(|i| i.name.len()).max().unwrap_or(0);
+        for info in infos {
+            let aliases: Vec<&str> = info.aliases.iter().map(|a| a.name).collect();
+            let aliases = if aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" (aliases: {})", aliases.join(", "))
+            };
+            println!("  {:width$}  {}{aliases}", info.name, info.summary);
+            for line in describe_params(info) {
+                println!("  {:width$}    {line}", "");
+            }
+        }
+        println!();
+    }
+    Ok(())
+}
+
+fn eval(run_dir: PathBuf, data: Option<String>) -> Result<(), String> {
+    let (loss, acc, n) = evaluate_checkpoint(&run_dir, data.as_deref()).map_err(|e| e.to_string())?;
+    println!("{}: test accuracy {:.2}% and loss {:.4} on {n} samples", run_dir.display(), 100.0 * acc, loss);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    // A bug must still end in one readable line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("nabla: internal error: {info}");
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train { config, overrides, out, resume, epochs, data_dir, threads, print_config, quiet } => {
+            set_data_dir(&data_dir);
+            set_threads(threads);
+            train(config, overrides, out, resume, epochs, print_config, quiet)
+        }
+        Command::List { kind } => list(kind),
+        Command::Eval { run_dir, data, data_dir } => {
+            set_data_dir(&data_dir);
+            eval(run_dir, data)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,64 @@
+//! Errors of the trainer.
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Everything that can stop a run, each with where it happened.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    /// A config value is wrong: names the file, the table and the key.
+    #[error("{file}: [{table}] {key}: {message}")]
+    Config {
+        /// The config file.
+        file: String,
+        /// The table (`optimizer`, `model.layers[2]`, `top level`).
+        table: String,
+        /// The key within the table (may be empty when the table itself is the problem).
+        key: String,
+        /// What is wrong, with the registry's suggestion where there is one.
+        message: String,
+    },
+    /// The config is not valid TOML.
+    #[error("{file}: not valid TOML: {message}")]
+    ConfigSyntax {
+        /// The config file.
+        file: String,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The loss or a gradient became NaN or infinite.
+    #[error("training stopped: the {what} is not finite ({value}) at epoch {epoch}, step {step}; the last good checkpoint is kept")]
+    NonFinite {
+        /// `loss` or `gradient norm`.
+        what: &'static str,
+        /// The offending value.
+        value: f64,
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Optimizer step, from 1.
+        step: u64,
+    },
+    /// A checkpoint is missing, malformed or does not fit the model.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// Building or running a layer or loss failed.
+    #[error(transparent)]
+    Layer(#[from] nabla_layers::LayerError),
+    /// The optimizer or scheduler failed.
+    #[error(transparent)]
+    Optim(#[from] nabla_optim::OptimError),
+    /// Loading data failed.
+    #[error(transparent)]
+    Data(#[from] nabla_data::DataError),
+    /// The autograd engine failed.
+    #[error(transparent)]
+    Autograd(#[from] nabla_autograd::AutogradError),
+}

@@ -1,0 +1,181 @@
+//! End-to-end trainer tests on the embedded digits: config errors, determinism, exact resume,
+//! the non-finite stop.
+
+use nabla_layers::Module;
+use nabla_train::{MetricsLog, RunOptions, TrainConfig, TrainError, Trainer};
+use std::path::Path;
+
+const SMALL: &str = r#"
+seed = 3
+epochs = 2
+batch_size = 32
+
+[data]
+name = "digits"
+limit_train = 320
+
+[model]
+weight_init = "he_uniform"
+
+[[model.layers]]
+name = "linear"
+out_features = 32
+
+[[model.layers]]
+name = "batch_norm1d"
+
+[[model.layers]]
+name = "relu"
+
+[[model.layers]]
+name = "dropout"
+p = 0.2
+
+[[model.layers]]
+name = "linear"
+out_features = 10
+
+[loss]
+name = "cross_entropy"
+
+[optimizer]
+name = "adam"
+lr = 3e-3
+
+[scheduler]
+name = "step"
+step_size = 1
+gamma = 0.5
+"#;
+
+fn config(overrides: &[&str]) -> Result<TrainConfig, TrainError> {
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    TrainConfig::from_toml_str(SMALL, "small.toml", &o)
+}
+
+fn error_of(overrides: &[&str]) -> String {
+    match config(overrides).and_then(Trainer::new) {
+        Ok(_) => panic!("expected an error for {overrides:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn config_errors_name_file_table_key_and_suggest() {
+    let unknown_optimizer = error_of(&["optimizer.name=adma"]);
+    assert!(unknown_optimizer.starts_with("small.toml: [optimizer]"), "{unknown_optimizer}");
+    assert!(unknown_optimizer.contains("did you mean 'adam'"), "{unknown_optimizer}");
+
+    let unknown_layer = error_of(&["model.layers.2.name=rleu"]);
+    assert!(unknown_layer.contains("[model.layers[2]]"), "{unknown_layer}");
+    assert!(unknown_layer.contains("'relu'"), "{unknown_layer}");
+
+    let unknown_key = error_of(&["model.layers.3.prob=0.5"]);
+    assert!(unknown_key.contains("[model.layers[3]]") && unknown_key.contains("'prob'"), "{unknown_key}");
+    assert!(unknown_key.contains("did you mean 'p'"), "{unknown_key}");
+
+    let out_of_range = error_of(&["model.layers.3.p=1.5"]);
+    assert!(out_of_range.contains("'p' must be"), "{out_of_range}");
+
+    let wrong_type = error_of(&["optimizer.betas=\"fast\""]);
+    assert!(wrong_type.contains("'betas' expects"), "{wrong_type}");
+
+    let unknown_init = error_of(&["model.weight_init=he_unifrom"]);
+    assert!(unknown_init.contains("he_uniform"), "{unknown_init}");
+
+    let unknown_data = error_of(&["data.name=mnits"]);
+    assert!(unknown_data.contains("[data]") && unknown_data.contains("'mnist'"), "{unknown_data}");
+
+    let classes = error_of(&["model.layers.4.out_features=7"]);
+    assert!(classes.contains("10 classes"), "{classes}");
+
+    let top = TrainConfig::from_toml_str(&format!("epoch = 3\n{SMALL}"), "small.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(top.contains("[top level] epoch") && top.contains("did you mean 'epochs'"), "{top}");
+
+    let syntax = TrainConfig::from_toml_str("epochs = [", "broken.toml", &[]).unwrap_err().to_string();
+    assert!(syntax.starts_with("broken.toml: not valid TOML"), "{syntax}");
+
+    let bad_override = config(&["model.layers.9.p=0.1"]).unwrap_err().to_string();
+    assert!(bad_override.contains("no index 9"), "{bad_override}");
+}
+
+#[test]
+fn overrides_and_effective_config() {
+    let trainer = Trainer::new(config(&["optimizer.name=nag", "optimizer.lr=0.05"]).unwrap()).unwrap();
+    let effective = trainer.effective_config();
+    let table: toml::Table = effective.parse().unwrap();
+    let opt = table["optimizer"].as_table().unwrap();
+    assert_eq!(opt["name"].as_str(), Some("sgd"));
+    assert_eq!(opt["momentum"].as_float(), Some(0.9));
+    assert_eq!(opt["nesterov"].as_bool(), Some(true));
+    assert_eq!(opt["lr"].as_float(), Some(0.05));
+    let first = table["model"]["layers"][0].as_table().unwrap();
+    assert_eq!(first["in_features"].as_integer(), Some(64), "{effective}");
+    // The effective config is itself a valid config giving the same effective config.
+    let again = Trainer::new(TrainConfig::from_toml_str(&effective, "effective.toml", &[]).unwrap()).unwrap();
+    assert_eq!(again.effective_config(), effective);
+}
+
+fn params_of(trainer: &Trainer) -> Vec<(String, Vec<u32>)> {
+    trainer
+        .model()
+        .parameters()
+        .into_iter()
+        .map(|(name, p)| (name, p.value().iter().map(|x| x.to_bits()).collect()))
+        .collect()
+}
+
+fn losses(dir: &Path) -> Vec<(u64, u64, u64, u64)> {
+    MetricsLog::read(&dir.join("metrics.jsonl"))
+        .unwrap()
+        .iter()
+        .map(|m| (m.train_loss.to_bits(), m.train_accuracy.to_bits(), m.test_loss.to_bits(), m.lr.to_bits()))
+        .collect()
+}
+
+#[test]
+fn same_seed_same_metrics_and_resume_is_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+
+    let mut straight = Trainer::new(config(&[]).unwrap()).unwrap();
+    straight.run(&RunOptions::quiet(&a)).unwrap();
+    let mut again = Trainer::new(config(&[]).unwrap()).unwrap();
+    again.run(&RunOptions::quiet(&b)).unwrap();
+    assert_eq!(losses(&a), losses(&b), "same seed, same metrics");
+    assert_eq!(params_of(&straight), params_of(&again));
+
+    let mut first = Trainer::new(config(&["epochs=1"]).unwrap()).unwrap();
+    first.run(&RunOptions::quiet(&c)).unwrap();
+    drop(first);
+    let mut resumed = Trainer::resume(&c, Some(2)).unwrap();
+    assert_eq!(resumed.epochs_done(), 1);
+    resumed.run(&RunOptions::quiet(&c)).unwrap();
+    assert_eq!(params_of(&resumed), params_of(&straight), "resumed parameters equal the uninterrupted run's");
+    assert_eq!(losses(&c), losses(&a), "resumed metrics equal the uninterrupted run's");
+
+    let other = Trainer::new(config(&["seed=4"]).unwrap()).unwrap();
+    assert_ne!(params_of(&other), params_of(&Trainer::new(config(&[]).unwrap()).unwrap()));
+}
+
+#[test]
+fn non_finite_loss_stops_with_epoch_and_step_and_keeps_the_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let mut trainer = Trainer::new(config(&["epochs=1"]).unwrap()).unwrap();
+    trainer.run(&RunOptions::quiet(&dir)).unwrap();
+    let good = std::fs::read(dir.join("checkpoint-epoch0001/model.safetensors")).unwrap();
+
+    // Continue the same run with an absurd learning rate: the loss overflows.
+    trainer.optimizer_mut().set_lr(1e30);
+    trainer.set_epochs(3);
+    let message = match trainer.run(&RunOptions::quiet(&dir)) {
+        Err(e @ TrainError::NonFinite { .. }) => e.to_string(),
+        other => panic!("expected a non-finite stop, got {other:?}"),
+    };
+    assert!(message.contains("epoch 2") && message.contains("step"), "{message}");
+    assert_eq!(std::fs::read_to_string(dir.join("latest")).unwrap(), "checkpoint-epoch0001");
+    assert_eq!(std::fs::read(dir.join("checkpoint-epoch0001/model.safetensors")).unwrap(), good);
+}
