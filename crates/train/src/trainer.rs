@@ -96,6 +96,19 @@ impl Trainer {
     /// Builds everything the config names. Errors name the config file, the table and the key,
     /// with the registry's suggestions for unknown names.
     pub fn new(config: TrainConfig) -> Result<Trainer, TrainError> {
+        let (data, data_params) = nabla_data::load(&config.data.name, &config.data.params)
+            .map_err(|e| config_error(&config, "data", "", e))?;
+        Trainer::with_data(config, data, &data_params)
+    }
+
+    /// Builds everything the config names except the data, which is given (for example a
+    /// training split carved into train and validation by an experiment). `data_params` are
+    /// the effective hyper-parameters recorded for the data in the effective config.
+    pub fn with_data(
+        config: TrainConfig,
+        data: DataSplits,
+        data_params: &Params,
+    ) -> Result<Trainer, TrainError> {
         let mut effective = toml::Table::new();
         effective.insert("seed".into(), toml::Value::Integer(config.seed as i64));
         effective.insert("epochs".into(), toml::Value::Integer(config.epochs as i64));
@@ -103,11 +116,8 @@ impl Trainer {
         effective.insert("eval_batch_size".into(), toml::Value::Integer(config.eval_batch_size as i64));
         effective.insert("drop_last".into(), toml::Value::Boolean(config.drop_last));
 
-        // Data.
-        let (data, data_params) = nabla_data::load(&config.data.name, &config.data.params)
-            .map_err(|e| config_error(&config, "data", "", e))?;
         effective
-            .insert("data".into(), toml::Value::Table(params_table(data_params.component(), &data_params)));
+            .insert("data".into(), toml::Value::Table(params_table(data_params.component(), data_params)));
 
         // Model: every layer by name, the input size of each inferred from the one before.
         let mut rng = Rng::seed(config.seed);
@@ -223,6 +233,11 @@ impl Trainer {
     /// The model, mutably (for experiments that probe it).
     pub fn model_mut(&mut self) -> &mut Sequential<f32> {
         &mut self.model
+    }
+
+    /// The loss.
+    pub fn loss(&self) -> &dyn Loss<f32> {
+        self.loss.as_ref()
     }
 
     /// The loaded (normalized) data splits.
