@@ -54,6 +54,11 @@ enum Command {
         /// The kind to list.
         kind: Option<String>,
     },
+    /// Data sets: download MNIST or Fashion-MNIST with checksum verification.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// Evaluate the latest checkpoint of a run on its held-out split.
     Eval {
         /// The run directory.
@@ -65,6 +70,41 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Download a data set's four IDX files into a directory, verifying their SHA-256.
+    Fetch {
+        /// `mnist` or `fashion_mnist`.
+        name: String,
+        /// Target directory (created if needed).
+        #[arg(long)]
+        dir: PathBuf,
+        /// A mirror base URL to try (repeatable; replaces the default mirror list).
+        #[arg(long = "mirror", value_name = "URL")]
+        mirrors: Vec<String>,
+    },
+}
+
+fn fetch(name: &str, dir: &std::path::Path, mirrors: &[String]) -> Result<(), String> {
+    use nabla::data::{fetch_spec, FetchEvent, FetchSpec};
+    let spec = FetchSpec::known(name).map_err(|e| e.to_string())?.with_mirrors(mirrors);
+    let report = fetch_spec(&spec, dir, &mut |event| match event {
+        FetchEvent::AlreadyPresent { file } => eprintln!("{file}: already present, checksum verified"),
+        FetchEvent::Trying { file, url } => eprintln!("{file}: downloading {url}"),
+        FetchEvent::Rejected { file, url, reason } => {
+            eprintln!("{file}: {url} failed: {reason}; trying the next mirror")
+        }
+        FetchEvent::Saved { file, bytes, .. } => {
+            eprintln!("{file}: saved ({bytes} bytes, checksum verified)")
+        }
+        #[allow(unreachable_patterns)]
+        _ => {}
+    })
+    .map_err(|e| e.to_string())?;
+    println!("{}: {} files verified in {}", name, report.files.len(), report.dir.display());
+    Ok(())
 }
 
 fn set_data_dir(dir: &Option<PathBuf>) {
@@ -162,7 +202,8 @@ fn list(kind: Option<String>) -> Result<(), String> {
     };
     for kind in kinds {
         let infos = nabla::catalog(kind);
-        println!("{}s ({}):", kind, infos.len());
+        let plural = if kind.as_str().ends_with('s') { "es" } else { "s" };
+        println!("{kind}{plural} ({}):", infos.len());
         let width = infos.iter().map(|i| i.name.len()).max().unwrap_or(0);
         for info in infos {
             let aliases: Vec<&str> = info.aliases.iter().map(|a| a.name).collect();
@@ -200,6 +241,7 @@ fn main() -> ExitCode {
             train(config, overrides, out, resume, epochs, print_config, quiet)
         }
         Command::List { kind } => list(kind),
+        Command::Data { command: DataCommand::Fetch { name, dir, mirrors } } => fetch(&name, &dir, &mirrors),
         Command::Eval { run_dir, data, data_dir } => {
             set_data_dir(&data_dir);
             eval(run_dir, data)

@@ -1,0 +1,121 @@
+//! The `nabla` binary end to end: the README's main command, listing, evaluation, resume and
+//! readable errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn nabla(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nabla")).args(args).output().expect("the nabla binary runs")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn accuracy(stdout: &str) -> f64 {
+    let after = stdout.split("test accuracy ").nth(1).expect("a summary line");
+    after.split('%').next().unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn default_training_on_embedded_digits_reaches_95_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = nabla(&["train", "--quiet", "--out", run.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let acc = accuracy(&stdout);
+    assert!(acc >= 95.0, "held-out accuracy {acc}% < 95%");
+    for file in ["config.toml", "metrics.jsonl", "latest"] {
+        assert!(run.join(file).exists(), "{file} missing");
+    }
+    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 20);
+
+    let eval = nabla(&["eval", run.to_str().unwrap()]);
+    let (stdout, stderr) = text(&eval);
+    assert!(eval.status.success(), "{stderr}");
+    assert!(
+        (accuracy(&stdout) - acc).abs() < 1e-9,
+        "eval of the checkpoint reproduces the final accuracy: {stdout}"
+    );
+}
+
+#[test]
+fn resume_continues_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.to_str().unwrap();
+    let first = nabla(&["train", "--quiet", "--epochs", "1", "--out", r, "--set", "data.limit_train=200"]);
+    assert!(first.status.success(), "{:?}", text(&first));
+    let again = nabla(&["train", "--quiet", "--resume", r, "--epochs", "2"]);
+    assert!(again.status.success(), "{:?}", text(&again));
+    assert_eq!(std::fs::read_to_string(Path::new(r).join("metrics.jsonl")).unwrap().lines().count(), 2);
+    assert_eq!(std::fs::read_to_string(Path::new(r).join("latest")).unwrap(), "checkpoint-epoch0002");
+}
+
+#[test]
+fn errors_are_one_readable_line_and_a_failure_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[data]\nname = \"digits\"\n[[model.layers]]\nname = \"linear\"\nout_features = 10\n[loss]\nname = \"cross_entropy\"\n[optimizer]\nname = \"adma\"\n").unwrap();
+    let out = nabla(&["train", cfg.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.starts_with("error: ") && stderr.contains("bad.toml: [optimizer]"), "{stderr}");
+    assert!(stderr.contains("did you mean 'adam'"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let missing = nabla(&["train", "/nonexistent/config.toml"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing).1.contains("/nonexistent/config.toml"));
+
+    let no_mnist = nabla(&["train", "--data-dir", dir.path().to_str().unwrap(), "--set", "data.name=mnist"]);
+    let (_, stderr) = text(&no_mnist);
+    assert_eq!(no_mnist.status.code(), Some(1));
+    assert!(stderr.contains("nabla data fetch mnist"), "the error says how to get the files: {stderr}");
+
+    let embedded = nabla(&["data", "fetch", "digits", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(embedded.status.code(), Some(1));
+}
+
+#[test]
+fn list_shows_every_kind_with_hyper_parameters() {
+    let out = nabla(&["list"]);
+    let (stdout, _) = text(&out);
+    assert!(out.status.success());
+    for heading in [
+        "optimizers (",
+        "schedulers (",
+        "initializers (",
+        "layers (",
+        "activations (",
+        "losses (",
+        "datasets (",
+    ] {
+        assert!(stdout.contains(heading), "{heading} missing from:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("aliases: momentum, nag, nesterov")
+            || stdout.contains("aliases: momentum, nesterov, nag"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("lr=0.001"), "{stdout}");
+
+    let only = nabla(&["list", "initializers"]);
+    let (stdout, _) = text(&only);
+    assert!(stdout.contains("he_uniform") && !stdout.contains("radam"), "{stdout}");
+
+    let bad = nabla(&["list", "widgets"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad).1.contains("unknown kind 'widgets'"));
+}
+
+#[test]
+fn print_config_shows_the_effective_configuration() {
+    let out = nabla(&["train", "--print-config", "--set", "optimizer.name=nag"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let table: toml::Table = stdout.parse().expect("the effective config is TOML");
+    assert_eq!(table["optimizer"]["name"].as_str(), Some("sgd"));
+    assert_eq!(table["optimizer"]["nesterov"].as_bool(), Some(true));
+}
