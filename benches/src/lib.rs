@@ -1,1 +1,15 @@
-//! Criterion benchmarks of nabla live in `benches/benches/`.
+//! Benchmarks of nabla.
+//!
+//! * `benches/`: criterion benches (GEMM, the MLP's forward/backward, optimizer steps).
+//! * the `nabla-bench` binary (run by `cargo xtask bench`): the chapter-3 MNIST MLP trained
+//!   through nabla's trainer against the same model written by hand on ndarray +
+//!   matrixmultiply ([`ceiling`]) in the same process, inference, GEMM through the tensor API
+//!   against `sgemm`, an Adam step against a copy, peak RSS and heap allocations per step.
+//!   It measures at the one GEMM thread count of its process (`MATMUL_NUM_THREADS`) and
+//!   prints one JSON object.
+
+pub mod ceiling;
+pub mod kernels;
+pub mod measure;
+pub mod sys;
+pub mod workload;

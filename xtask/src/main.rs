@@ -1,5 +1,7 @@
 //! `cargo xtask`: project automation.
 
+mod bench;
+
 use std::process::{Command, ExitCode};
 
 fn run(program: &str, args: &[&str]) -> bool {
@@ -24,8 +26,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ok = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("bench") => bench::bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci>");
+            eprintln!("usage: cargo xtask <ci|bench>");
             false
         }
     };
