@@ -7,7 +7,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum TrainError {
     /// A config value is wrong: names the file, the table and the key.
-    #[error("{file}: [{table}] {key}: {message}")]
+    #[error("{file}: [{table}]{}: {message}", if key.is_empty() { String::new() } else { format!(" {key}") })]
     Config {
         /// The config file.
         file: String,
