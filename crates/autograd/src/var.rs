@@ -205,6 +205,14 @@ impl<T: Element> Var<T> {
         Self::leaf(value, false)
     }
 
+    /// A constant whose value is given back to [`nabla_tensor::pool`] when the variable is
+    /// dropped, like the value of an op result. For inputs copied into a pooled buffer each
+    /// step (`Var::pooled_constant(pool::copy_of(&x))`), so that a training loop reuses the
+    /// same buffer instead of allocating one per batch.
+    pub fn pooled_constant(value: ArrayD<T>) -> Self {
+        Self::new_node("leaf", value, false, None, true)
+    }
+
     /// A 0-d constant.
     pub fn scalar(value: T) -> Self {
         Self::constant(ArrayD::from_elem(IxDyn(&[]), value))

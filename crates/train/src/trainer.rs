@@ -13,7 +13,7 @@ use nabla_layers::{
 };
 use nabla_optim::{clip_grad_norm, clip_grad_value, grad_norm, Optimizer, ParamMut, Scheduler};
 use nabla_registry::Params;
-use nabla_tensor::Rng;
+use nabla_tensor::{pool, Rng};
 use ndarray::{ArrayD, ArrayView2, Axis};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -275,7 +275,8 @@ impl Trainer {
     pub fn train_step(&mut self, x: ArrayView2<'_, f32>, y: &[usize]) -> Result<(f64, usize), TrainError> {
         let epoch = self.epochs_done + 1;
         let step = self.steps_done + 1;
-        let input = Var::constant(x.to_owned().into_dyn());
+        // The input goes into a pooled buffer: the same memory every step, no allocation.
+        let input = Var::pooled_constant(pool::copy_of(&x.into_dyn()));
         let logits = self.model.forward(&input)?;
         let loss = self.loss.forward(&logits, &Target::Classes(y))?;
         let loss_value = f64::from(loss.item());
@@ -296,7 +297,16 @@ impl Trainer {
             }
             match self.config.clip.max_norm {
                 Some(max_norm) => clip_grad_norm(&mut views, max_norm, 2.0, false)?,
-                None => grad_norm(views.iter().map(|v| v.view()), 2.0)?,
+                None => {
+                    // Only finiteness matters here: a vectorized sum of squares, and the exact
+                    // `f64` norm only when that overflows or meets a NaN.
+                    let fast = views.iter().map(|v| sum_of_squares(&v.view())).sum::<f64>().sqrt();
+                    if fast.is_finite() {
+                        fast
+                    } else {
+                        grad_norm(views.iter().map(|v| v.view()), 2.0)?
+                    }
+                }
             }
         };
         if !norm.is_finite() {
@@ -344,11 +354,11 @@ impl Trainer {
         let start = Instant::now();
         for i in 0..batches {
             loader.fill(i, &mut batch)?;
-            let (x, y) = (batch.x(), batch.y().to_vec());
-            let (loss, right) = self.train_step(x, &y)?;
-            loss_sum += loss * y.len() as f64;
+            let n = batch.len();
+            let (loss, right) = self.train_step(batch.x(), batch.y())?;
+            loss_sum += loss * n as f64;
             correct += right;
-            seen += y.len();
+            seen += n;
             if let Some(bar) = bar {
                 bar.inc(1);
                 if i % 8 == 0 {
@@ -558,6 +568,28 @@ fn load_model_tensors(
     }
 }
 
+/// The sum of squares of `g`, accumulated in 16 `f32` lanes per block of 4096 elements (so
+/// the loop vectorizes) and across blocks in `f64`. Overflows to infinity for elements beyond
+/// about `1.8e19`; callers fall back to the exact `f64` norm then.
+fn sum_of_squares(g: &ndarray::ArrayViewD<'_, f32>) -> f64 {
+    const LANES: usize = 16;
+    let block = |xs: &[f32]| -> f64 {
+        let mut acc = [0.0f32; LANES];
+        let mut chunks = xs.chunks_exact(LANES);
+        for c in &mut chunks {
+            for (a, &x) in acc.iter_mut().zip(c) {
+                *a += x * x;
+            }
+        }
+        let tail: f32 = chunks.remainder().iter().map(|&x| x * x).sum();
+        acc.iter().map(|&a| f64::from(a)).sum::<f64>() + f64::from(tail)
+    };
+    match g.as_slice_memory_order() {
+        Some(xs) => xs.chunks(4096).map(block).sum(),
+        None => g.iter().map(|&x| f64::from(x) * f64::from(x)).sum(),
+    }
+}
+
 fn count_correct(logits: &ArrayD<f32>, y: &[usize]) -> usize {
     logits
         .view()
@@ -593,7 +625,7 @@ fn evaluate_model(
     let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
     for i in 0..loader.len() {
         loader.fill(i, &mut batch)?;
-        let input = Var::constant(batch.x().to_owned().into_dyn());
+        let input = Var::pooled_constant(pool::copy_of(&batch.x().into_dyn()));
         let logits = model.forward(&input)?;
         let l = loss.forward(&logits, &Target::Classes(batch.y()))?;
         loss_sum += f64::from(l.item()) * batch.len() as f64;
@@ -629,4 +661,34 @@ pub fn evaluate_checkpoint(
     let n = trainer.data.test.len();
     let (loss, acc) = trainer.evaluate()?;
     Ok((loss, acc, n))
+}
+
+#[cfg(test)]
+mod step_tests {
+    use super::sum_of_squares;
+    use ndarray::{Array2, ArrayD, IxDyn};
+
+    #[test]
+    fn sum_of_squares_matches_the_exact_sum() {
+        // Lengths around the lane and block sizes, values of mixed magnitude.
+        for n in [0usize, 1, 15, 16, 17, 4095, 4096, 4097, 10_000] {
+            let v: Vec<f32> = (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3 * (1 + i % 3) as f32).collect();
+            let exact: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+            let a = ArrayD::from_shape_vec(IxDyn(&[n]), v).unwrap();
+            let got = sum_of_squares(&a.view());
+            assert!((got - exact).abs() <= 1e-6 * exact.max(1e-30), "n={n}: {got} vs {exact}");
+        }
+    }
+
+    #[test]
+    fn strided_views_overflow_and_nan() {
+        let a = Array2::from_shape_fn((3, 5), |(i, j)| (i * 5 + j) as f32);
+        let t = a.t().into_dyn();
+        let exact: f64 = (0..15).map(|i| f64::from(i * i)).sum();
+        assert_eq!(sum_of_squares(&t), exact);
+        let big = ArrayD::from_elem(IxDyn(&[4]), 1e20f32);
+        assert!(sum_of_squares(&big.view()).is_infinite(), "f32 squares overflow: the caller falls back");
+        let nan = ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.0f32, f32::NAN]).unwrap();
+        assert!(sum_of_squares(&nan.view()).is_nan());
+    }
 }

@@ -113,15 +113,8 @@ pub fn batch_norm_train<T: Element>(
     let xv = x.value();
     let xc = contiguous(&xv);
     let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
-    let mut sum = vec![0.0f64; d.c];
-    lanes(xs, &d, |c, lane| sum[c] += lane.iter().map(|v| (*v).to_f64()).sum::<f64>());
     let m = d.m as f64;
-    let mean: Vec<f64> = sum.iter().map(|s| s / m).collect();
-    let mut ss = vec![0.0f64; d.c];
-    lanes(xs, &d, |c, lane| {
-        let mu = mean[c];
-        ss[c] += lane.iter().map(|v| ((*v).to_f64() - mu).powi(2)).sum::<f64>();
-    });
+    let (mean, ss) = channel_moments(xs, &d);
     let var: Vec<f64> = ss.iter().map(|s| s / m).collect();
     let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
     let gamma = param_or(weight, d.c, 1.0);
@@ -129,14 +122,7 @@ pub fn batch_norm_train<T: Element>(
     let mut out = pool::take::<T>(xv.shape());
     {
         let os = out.as_slice_mut().expect("pooled arrays are contiguous");
-        let mut k = 0;
-        lanes(xs, &d, |c, lane| {
-            let (mu, a, b) = (mean[c], invstd[c] * gamma[c], beta[c]);
-            for (o, v) in os[k..k + lane.len()].iter_mut().zip(lane) {
-                *o = T::from_f64(((*v).to_f64() - mu) * a + b);
-            }
-            k += lane.len();
-        });
+        normalize_into(os, xs, &d, &mean, &invstd, &gamma, &beta);
     }
     drop(xc);
     drop(xv);
@@ -152,31 +138,11 @@ pub fn batch_norm_train<T: Element>(
         let gc = contiguous(&g);
         let gsl = gc.as_ref().unwrap_or(&g).as_slice().expect("contiguous");
         // Channel sums of g and g * xhat.
-        let mut sg = vec![0.0f64; d.c];
-        let mut sgx = vec![0.0f64; d.c];
-        let mut k = 0;
-        lanes(xs, &d, |c, lane| {
-            let (mu, is) = (mean[c], invstd[c]);
-            for (gv, v) in gsl[k..k + lane.len()].iter().zip(lane) {
-                let gv = (*gv).to_f64();
-                sg[c] += gv;
-                sgx[c] += gv * ((*v).to_f64() - mu) * is;
-            }
-            k += lane.len();
-        });
+        let (sg, sgx) = grad_sums(gsl, xs, &d, &mean, &invstd);
         let gx = args.inputs[0].requires_grad().then(|| {
             let mut gx = pool::take::<T>(xv.shape());
             let os = gx.as_slice_mut().expect("pooled arrays are contiguous");
-            let mut k = 0;
-            lanes(xs, &d, |c, lane| {
-                let (mu, is) = (mean[c], invstd[c]);
-                let scale = gamma[c] * is / m;
-                for ((o, gv), v) in os[k..k + lane.len()].iter_mut().zip(&gsl[k..k + lane.len()]).zip(lane) {
-                    let xhat = ((*v).to_f64() - mu) * is;
-                    *o = T::from_f64(scale * (m * (*gv).to_f64() - sg[c] - xhat * sgx[c]));
-                }
-                k += lane.len();
-            });
+            input_grad_into(os, gsl, xs, &d, &mean, &invstd, &gamma, &sg, &sgx);
             gx
         });
         let mut grads = vec![gx];
@@ -233,14 +199,7 @@ pub fn batch_norm_eval<T: Element>(
     let mut out = pool::take::<T>(xv.shape());
     {
         let os = out.as_slice_mut().expect("pooled arrays are contiguous");
-        let mut k = 0;
-        lanes(xs, &d, |c, lane| {
-            let (mu, a, b) = (mean[c], invstd[c] * gamma[c], beta[c]);
-            for (o, v) in os[k..k + lane.len()].iter_mut().zip(lane) {
-                *o = T::from_f64(((*v).to_f64() - mu) * a + b);
-            }
-            k += lane.len();
-        });
+        normalize_into(os, xs, &d, &mean, &invstd, &gamma, &beta);
     }
     drop(xc);
     drop(xv);
@@ -253,27 +212,14 @@ pub fn batch_norm_eval<T: Element>(
         let g = args.grad_output;
         let gc = contiguous(&g);
         let gsl = gc.as_ref().unwrap_or(&g).as_slice().expect("contiguous");
-        let mut sg = vec![0.0f64; d.c];
-        let mut sgx = vec![0.0f64; d.c];
-        let mut k = 0;
-        lanes(xs, &d, |c, lane| {
-            for (gv, v) in gsl[k..k + lane.len()].iter().zip(lane) {
-                sg[c] += (*gv).to_f64();
-                sgx[c] += (*gv).to_f64() * ((*v).to_f64() - mean[c]) * invstd[c];
-            }
-            k += lane.len();
-        });
+        let (sg, sgx) = grad_sums(gsl, xs, &d, &mean, &invstd);
         let gx = args.inputs[0].requires_grad().then(|| {
             let mut gx = pool::take::<T>(xv.shape());
             let os = gx.as_slice_mut().expect("pooled arrays are contiguous");
-            let mut k = 0;
-            lanes(gsl, &d, |c, lane| {
-                let a = gamma[c] * invstd[c];
-                for (o, gv) in os[k..k + lane.len()].iter_mut().zip(lane) {
-                    *o = T::from_f64((*gv).to_f64() * a);
-                }
-                k += lane.len();
-            });
+            // dx = g * gamma * invstd: the affine map `g * a + 0` of the upstream gradient.
+            let zero = vec![0.0; d.c];
+            let a: Vec<f64> = gamma.iter().zip(&invstd).map(|(g, s)| g * s).collect();
+            normalize_into(os, gsl, &d, &zero, &a, &vec![1.0; d.c], &zero);
             gx
         });
         let mut grads = vec![gx];
@@ -290,6 +236,142 @@ pub fn batch_norm_eval<T: Element>(
         pool::give(g);
         grads
     }))
+}
+
+/// Converts per-channel `f64` values to the element type.
+fn to_elements<T: Element>(v: impl Iterator<Item = f64>) -> Vec<T> {
+    v.map(T::from_f64).collect()
+}
+
+/// Per-channel mean and sum of squared deviations of a `[N, C]` or `[N, C, L]` buffer,
+/// accumulated in `f64` (two passes). For `L == 1` the loops run along rows, one channel per
+/// lane, so they vectorize.
+fn channel_moments<T: Element>(xs: &[T], d: &Dims) -> (Vec<f64>, Vec<f64>) {
+    let m = d.m as f64;
+    let mut sum = vec![0.0f64; d.c];
+    let mut ss = vec![0.0f64; d.c];
+    if d.l == 1 && d.c > 0 {
+        for row in xs.chunks_exact(d.c) {
+            for (s, v) in sum.iter_mut().zip(row) {
+                *s += (*v).to_f64();
+            }
+        }
+        sum.iter_mut().for_each(|s| *s /= m);
+        for row in xs.chunks_exact(d.c) {
+            for ((s, v), mu) in ss.iter_mut().zip(row).zip(&sum) {
+                let dv = (*v).to_f64() - mu;
+                *s += dv * dv;
+            }
+        }
+    } else {
+        lanes(xs, d, |c, lane| sum[c] += lane.iter().map(|v| (*v).to_f64()).sum::<f64>());
+        sum.iter_mut().for_each(|s| *s /= m);
+        lanes(xs, d, |c, lane| {
+            let mu = sum[c];
+            ss[c] += lane.iter().map(|v| ((*v).to_f64() - mu).powi(2)).sum::<f64>();
+        });
+    }
+    (sum, ss)
+}
+
+/// `out = (x - mean) * invstd * gamma + beta` per channel, in the element type.
+fn normalize_into<T: Element>(
+    out: &mut [T],
+    xs: &[T],
+    d: &Dims,
+    mean: &[f64],
+    invstd: &[f64],
+    gamma: &[f64],
+    beta: &[f64],
+) {
+    let mu: Vec<T> = to_elements(mean.iter().copied());
+    let a: Vec<T> = to_elements(invstd.iter().zip(gamma).map(|(s, g)| s * g));
+    let b: Vec<T> = to_elements(beta.iter().copied());
+    if d.l == 1 && d.c > 0 {
+        for (orow, xrow) in out.chunks_exact_mut(d.c).zip(xs.chunks_exact(d.c)) {
+            for ((((o, &v), &mu), &a), &b) in orow.iter_mut().zip(xrow).zip(&mu).zip(&a).zip(&b) {
+                *o = (v - mu) * a + b;
+            }
+        }
+    } else {
+        let mut k = 0;
+        lanes(xs, d, |c, lane| {
+            let (mu, a, b) = (mu[c], a[c], b[c]);
+            for (o, &v) in out[k..k + lane.len()].iter_mut().zip(lane) {
+                *o = (v - mu) * a + b;
+            }
+            k += lane.len();
+        });
+    }
+}
+
+/// Per-channel sums of the upstream gradient `g` and of `g * xhat`, in `f64`.
+fn grad_sums<T: Element>(g: &[T], xs: &[T], d: &Dims, mean: &[f64], invstd: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let mut sg = vec![0.0f64; d.c];
+    let mut sgx = vec![0.0f64; d.c];
+    if d.l == 1 && d.c > 0 {
+        for (grow, xrow) in g.chunks_exact(d.c).zip(xs.chunks_exact(d.c)) {
+            for (((s, sx), (gv, v)), mu) in sg.iter_mut().zip(sgx.iter_mut()).zip(grow.iter().zip(xrow)).zip(mean) {
+                let gv = (*gv).to_f64();
+                *s += gv;
+                *sx += gv * ((*v).to_f64() - mu);
+            }
+        }
+    } else {
+        let mut k = 0;
+        lanes(xs, d, |c, lane| {
+            let mu = mean[c];
+            for (gv, v) in g[k..k + lane.len()].iter().zip(lane) {
+                let gv = (*gv).to_f64();
+                sg[c] += gv;
+                sgx[c] += gv * ((*v).to_f64() - mu);
+            }
+            k += lane.len();
+        });
+    }
+    sgx.iter_mut().zip(invstd).for_each(|(s, is)| *s *= is);
+    (sg, sgx)
+}
+
+/// The training-mode input gradient
+/// `dx = gamma invstd / M (M g - sum g - xhat sum(g xhat))`, written per channel as
+/// `dx = A g - B - (x - mean) C` with `A = gamma invstd`, `B = A sum(g) / M` and
+/// `C = A invstd sum(g xhat) / M`, in the element type.
+#[allow(clippy::too_many_arguments)]
+fn input_grad_into<T: Element>(
+    out: &mut [T],
+    g: &[T],
+    xs: &[T],
+    d: &Dims,
+    mean: &[f64],
+    invstd: &[f64],
+    gamma: &[f64],
+    sg: &[f64],
+    sgx: &[f64],
+) {
+    let m = d.m as f64;
+    let mu: Vec<T> = to_elements(mean.iter().copied());
+    let a: Vec<T> = to_elements(gamma.iter().zip(invstd).map(|(g, s)| g * s));
+    let b: Vec<T> = to_elements((0..d.c).map(|c| gamma[c] * invstd[c] * sg[c] / m));
+    let cc: Vec<T> = to_elements((0..d.c).map(|c| gamma[c] * invstd[c] * invstd[c] * sgx[c] / m));
+    if d.l == 1 && d.c > 0 {
+        for ((orow, grow), xrow) in out.chunks_exact_mut(d.c).zip(g.chunks_exact(d.c)).zip(xs.chunks_exact(d.c)) {
+            for ((((((o, &gv), &v), &mu), &a), &b), &cc) in
+                orow.iter_mut().zip(grow).zip(xrow).zip(&mu).zip(&a).zip(&b).zip(&cc)
+            {
+                *o = a * gv - b - (v - mu) * cc;
+            }
+        }
+    } else {
+        let mut k = 0;
+        lanes(xs, d, |c, lane| {
+            let (mu, a, b, cc) = (mu[c], a[c], b[c], cc[c]);
+            for ((o, &gv), &v) in out[k..k + lane.len()].iter_mut().zip(&g[k..k + lane.len()]).zip(lane) {
+                *o = a * gv - b - (v - mu) * cc;
+            }
+            k += lane.len();
+        });
+    }
 }
 
 fn collect_inputs<'a, T: Element>(

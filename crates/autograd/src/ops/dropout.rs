@@ -6,8 +6,9 @@ use crate::var::Var;
 use nabla_tensor::ndarray::{ArrayD, Zip};
 use nabla_tensor::{pool, Element, Rng, TensorError};
 
-/// A dropout mask for `shape`: each element is `0` with probability `p`, else `1 / (1 - p)`
-/// (inverted dropout, so the expectation is unchanged); all zeros when `p == 1`.
+/// A dropout mask for `shape`: each element is `0` with probability `p` (to within `2^-32`),
+/// else `1 / (1 - p)` (inverted dropout, so the expectation is unchanged); all zeros when
+/// `p == 1`, all kept when `p == 0`. Each 64-bit draw from `rng` decides two elements.
 ///
 /// # Errors
 /// [`AutogradError::Invalid`] when `p` is not in `[0, 1]`.
@@ -19,8 +20,17 @@ pub fn dropout_mask<T: Element>(shape: &[usize], p: f64, rng: &mut Rng) -> Resul
         });
     }
     let keep = if p < 1.0 { T::from_f64(1.0 / (1.0 - p)) } else { T::zero() };
+    // One 64-bit draw decides two elements: each 32-bit half is compared with p * 2^32
+    // (exact for p = 0 and p = 1, otherwise p to within 2^-32).
+    let threshold = (p * 4_294_967_296.0).round() as u64;
     let mut m = pool::take::<T>(shape);
-    m.iter_mut().for_each(|v| *v = if rng.next_f64() < p { T::zero() } else { keep });
+    let slots = m.as_slice_mut().expect("pooled arrays are contiguous");
+    for pair in slots.chunks_mut(2) {
+        let r = rng.next_u64();
+        for (i, v) in pair.iter_mut().enumerate() {
+            *v = if (r >> (32 * i)) & 0xffff_ffff < threshold { T::zero() } else { keep };
+        }
+    }
     Ok(m)
 }
 
