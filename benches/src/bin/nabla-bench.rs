@@ -30,6 +30,7 @@ struct Options {
     alloc_steps: usize,
     train: bool,
     infer: bool,
+    profile: Option<String>,
     gemm: bool,
     adam: bool,
 }
@@ -52,6 +53,7 @@ fn parse_args() -> Result<Options, String> {
         alloc_steps: 50,
         train: true,
         infer: true,
+        profile: None,
         gemm: true,
         adam: true,
     };
@@ -74,6 +76,13 @@ fn parse_args() -> Result<Options, String> {
             }
             "--alloc-steps" => {
                 o.alloc_steps = list(&value("--alloc-steps")?, "--alloc-steps")?.first().copied().unwrap_or(50)
+            }
+            "--profile" => {
+                let v = value("--profile")?;
+                if v != "nabla" && v != "ceiling" {
+                    return Err(format!("--profile: 'nabla' or 'ceiling', not '{v}'"));
+                }
+                o.profile = Some(v);
             }
             "--no-train" => o.train = false,
             "--no-infer" => o.infer = false,
@@ -223,6 +232,27 @@ fn adam_figures(o: &Options) -> Value {
     })
 }
 
+/// Runs only one system's training step at the first batch size for `--seconds` (for
+/// `perf record`), and prints its rate.
+fn profile(system: &str, o: &Options) {
+    let batch = o.batches[0];
+    let mut pool = BatchPool::new(batch, 8, 17);
+    let mut step: Box<dyn FnMut()> = if system == "nabla" {
+        let mut trainer = mnist_trainer(batch);
+        Box::new(move || {
+            black_box(train_step(&mut trainer, &mut pool));
+        })
+    } else {
+        let mut ceiling = Ceiling::new(batch, 0);
+        Box::new(move || {
+            let (x, y) = pool.next();
+            black_box(ceiling.train_step(x, y));
+        })
+    };
+    let s = nabla_benches::measure::single(&mut *step, batch as f64, &Timing { reps: 1, ..o.timing });
+    eprintln!("{system} batch={batch}: {:.0} samples/s", s.median());
+}
+
 fn main() -> ExitCode {
     let o = match parse_args() {
         Ok(o) => o,
@@ -234,6 +264,10 @@ fn main() -> ExitCode {
             return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
         }
     };
+    if let Some(system) = &o.profile {
+        profile(system, &o);
+        return ExitCode::SUCCESS;
+    }
     let mut out = Map::new();
     out.insert("threads".into(), json!(sys::gemm_threads()));
     out.insert("cpu_model".into(), json!(sys::cpu_model()));

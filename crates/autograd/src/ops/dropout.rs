@@ -8,7 +8,8 @@ use nabla_tensor::{pool, Element, Rng, TensorError};
 
 /// A dropout mask for `shape`: each element is `0` with probability `p` (to within `2^-32`),
 /// else `1 / (1 - p)` (inverted dropout, so the expectation is unchanged); all zeros when
-/// `p == 1`, all kept when `p == 0`. Each 64-bit draw from `rng` decides two elements.
+/// `p == 1`, all kept when `p == 0`. Each element takes one 32-bit draw from `rng`
+/// ([`Rng::fill_u32`]).
 ///
 /// # Errors
 /// [`AutogradError::Invalid`] when `p` is not in `[0, 1]`.
@@ -20,15 +21,17 @@ pub fn dropout_mask<T: Element>(shape: &[usize], p: f64, rng: &mut Rng) -> Resul
         });
     }
     let keep = if p < 1.0 { T::from_f64(1.0 / (1.0 - p)) } else { T::zero() };
-    // One 64-bit draw decides two elements: each 32-bit half is compared with p * 2^32
-    // (exact for p = 0 and p = 1, otherwise p to within 2^-32).
+    // Each element is decided by one 32-bit draw compared with p * 2^32 (exact for p = 0 and
+    // p = 1, otherwise p to within 2^-32); draws are made in bulk, a block at a time.
     let threshold = (p * 4_294_967_296.0).round() as u64;
     let mut m = pool::take::<T>(shape);
     let slots = m.as_slice_mut().expect("pooled arrays are contiguous");
-    for pair in slots.chunks_mut(2) {
-        let r = rng.next_u64();
-        for (i, v) in pair.iter_mut().enumerate() {
-            *v = if (r >> (32 * i)) & 0xffff_ffff < threshold { T::zero() } else { keep };
+    let mut bits = [0u32; 512];
+    for block in slots.chunks_mut(bits.len()) {
+        let bits = &mut bits[..block.len()];
+        rng.fill_u32(bits);
+        for (v, &r) in block.iter_mut().zip(bits.iter()) {
+            *v = if u64::from(r) < threshold { T::zero() } else { keep };
         }
     }
     Ok(m)
