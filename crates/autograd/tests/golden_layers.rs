@@ -3,63 +3,13 @@
 //! forward and backward, in f64 and in f32.
 
 use nabla_autograd::{batch_norm_eval, batch_norm_train, cross_entropy, linear, mse_loss, Reduction, Var};
-use nabla_tensor::ndarray::{Array1, ArrayD, IxDyn};
+use nabla_golden::{assert_close, assert_close_scalar, indices, tensor};
+use nabla_tensor::ndarray::{Array1, ArrayD};
 use nabla_tensor::Element;
 use serde_json::Value;
-use std::path::PathBuf;
 
 fn golden() -> Value {
-    let dir = std::env::var_os("NABLA_GOLDEN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden"));
-    let path = dir.join("layers.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
-}
-
-fn tensor<T: Element>(v: &Value) -> ArrayD<T> {
-    let shape: Vec<usize> =
-        v["shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim") as usize).collect();
-    let data: Vec<T> = v["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|x| T::from_f64(x.as_f64().expect("number")))
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&shape), data).expect("data matches shape")
-}
-
-fn indices(v: &Value) -> Vec<usize> {
-    v["data"].as_array().expect("data").iter().map(|x| x.as_u64().expect("class index") as usize).collect()
-}
-
-/// (atol, rtol) of the README for this element type.
-fn tol<T: Element>() -> (f64, f64) {
-    if T::NAME == "f64" {
-        (1e-10, 1e-9)
-    } else {
-        (1e-6, 1e-5)
-    }
-}
-
-fn assert_close<T: Element>(what: &str, got: &ArrayD<T>, want: &Value) {
-    let want = tensor::<f64>(want);
-    assert_eq!(got.shape(), want.shape(), "{what} ({}): shape", T::NAME);
-    let (atol, rtol) = tol::<T>();
-    for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-        let g = (*g).to_f64();
-        assert!(
-            (g - w).abs() <= atol + rtol * w.abs(),
-            "{what} ({}): element {i}: got {g:e}, want {w:e}",
-            T::NAME
-        );
-    }
-}
-
-fn assert_close_scalar<T: Element>(what: &str, got: T, want: f64) {
-    let (atol, rtol) = tol::<T>();
-    let g = got.to_f64();
-    assert!((g - want).abs() <= atol + rtol * want.abs(), "{what} ({}): got {g:e}, want {want:e}", T::NAME);
+    nabla_golden::load("layers.json")
 }
 
 /// An activation as a plain function of a variable.

@@ -5,6 +5,7 @@
 //! fan-based initializer must fail on the 1-d shape, as PyTorch does. One draw per entry is
 //! also checked against the empirical tolerances of the README.
 
+use nabla_golden::{assert_close_scalar_tol, Tolerance};
 use nabla_init::{
     build_named, calculate_gain, fans, Distribution, FanMode, HeConfig, Initializer, Nonlinearity, Role,
 };
@@ -12,30 +13,21 @@ use nabla_registry::{RawParams, Value};
 use nabla_tensor::ndarray::{ArrayD, Ix2, IxDyn};
 use nabla_tensor::Rng;
 use serde_json::Value as Json;
-use std::path::PathBuf;
 
-const RTOL: f64 = 1e-12;
+/// Formula values (fans, gains, bounds, standard deviations) agree to 1e-12 relative.
+const EXACT: Tolerance = Tolerance { atol: 0.0, rtol: 1e-12 };
 
 fn golden() -> Json {
-    let dir = std::env::var_os("NABLA_GOLDEN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden"));
-    let path = dir.join("init.json");
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()))
+    nabla_golden::load("init.json")
 }
 
 fn num(v: &Json, key: &str, ctx: &str) -> f64 {
     v.get(key).and_then(Json::as_f64).unwrap_or_else(|| panic!("{ctx}: missing number '{key}'"))
 }
 
+#[track_caller]
 fn close(actual: f64, expected: f64, what: &str) {
-    assert!(
-        (actual - expected).abs() <= RTOL * expected.abs(),
-        "{what}: got {actual:?}, PyTorch {expected:?} (relative error {:e})",
-        ((actual - expected) / expected).abs()
-    );
+    assert_close_scalar_tol(what, actual, expected, EXACT);
 }
 
 fn raw(pairs: &[(&str, f64)]) -> RawParams {
@@ -145,8 +137,7 @@ fn fans_bounds_and_stds_match_pytorch() {
     assert_eq!(shapes.len(), 4);
     let mut checked = 0;
     for s in shapes {
-        let shape: Vec<usize> =
-            s["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+        let shape = nabla_golden::shape(&s["shape"]);
         let ctx = format!("shape {shape:?}");
         let our_fans = fans(&shape);
         if s["fan_error"].is_null() {

@@ -6,6 +6,7 @@
 //! README.
 
 use nabla_autograd::{mse_loss, Reduction, Var};
+use nabla_golden::{assert_close, assert_close_scalar, assert_close_tol, indices, tensor, Tolerance};
 use nabla_layers::{
     BatchNorm1d, CrossEntropy, Gelu, GeluApproximate, LeakyRelu, Linear, LogSoftmax, Loss, Module, Mse, Relu,
     Sequential, Sigmoid, Softmax, Tanh, Target,
@@ -13,68 +14,13 @@ use nabla_layers::{
 use nabla_tensor::ndarray::{ArrayD, Ix1, IxDyn};
 use nabla_tensor::Element;
 use serde_json::Value;
-use std::path::PathBuf;
 
 fn golden() -> Value {
-    let dir = std::env::var_os("NABLA_GOLDEN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden"));
-    let path = dir.join("layers.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+    nabla_golden::load("layers.json")
 }
 
 fn case<'a>(g: &'a Value, name: &str) -> &'a Value {
     g["cases"].get(name).unwrap_or_else(|| panic!("golden case {name} missing from layers.json"))
-}
-
-fn tensor<T: Element>(v: &Value) -> ArrayD<T> {
-    let shape: Vec<usize> =
-        v["shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim") as usize).collect();
-    let data: Vec<T> = v["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|x| T::from_f64(x.as_f64().expect("number")))
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&shape), data).expect("data matches shape")
-}
-
-fn indices(v: &Value) -> Vec<usize> {
-    v["data"].as_array().expect("data").iter().map(|x| x.as_u64().expect("class index") as usize).collect()
-}
-
-/// (atol, rtol) of the golden README for the element type.
-fn tol<T: Element>() -> (f64, f64) {
-    if T::NAME == "f64" {
-        (1e-10, 1e-9)
-    } else {
-        (1e-6, 1e-5)
-    }
-}
-
-fn assert_close_tol<T: Element>(what: &str, got: &ArrayD<T>, want: &Value, atol: f64, rtol: f64) {
-    let want = tensor::<f64>(want);
-    assert_eq!(got.shape(), want.shape(), "{what} ({}): shape", T::NAME);
-    for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-        let g = (*g).to_f64();
-        assert!(
-            (g - w).abs() <= atol + rtol * w.abs(),
-            "{what} ({}): element {i}: got {g:e}, want {w:e}",
-            T::NAME
-        );
-    }
-}
-
-fn assert_close<T: Element>(what: &str, got: &ArrayD<T>, want: &Value) {
-    let (atol, rtol) = tol::<T>();
-    assert_close_tol(what, got, want, atol, rtol);
-}
-
-fn assert_close_scalar<T: Element>(what: &str, got: T, want: f64) {
-    let (atol, rtol) = tol::<T>();
-    let g = got.to_f64();
-    assert!((g - want).abs() <= atol + rtol * want.abs(), "{what} ({}): got {g:e}, want {want:e}", T::NAME);
 }
 
 fn linear_case<T: Element>() {
@@ -234,12 +180,12 @@ fn mlp_case<T: Element>() {
     assert_close_scalar("MLP loss", loss.item(), c["loss"].as_f64().unwrap());
     loss.backward().unwrap();
     assert_close("MLP grad_input", &x.grad().unwrap(), &c["grad_input"]);
-    let (atol, _) = tol::<T>();
+    let absolute = Tolerance { rtol: 0.0, ..Tolerance::for_element::<T>() };
     for (name, var) in &params {
         let want = &c["grads"][name.as_str()];
         if name == "0.bias" || name == "3.bias" {
             // Analytically zero; the reference holds rounding noise of order 1e-17.
-            assert_close_tol(&format!("MLP grad {name}"), &var.grad().unwrap(), want, atol, 0.0);
+            assert_close_tol(&format!("MLP grad {name}"), &var.grad().unwrap(), want, absolute);
         } else {
             assert_close(&format!("MLP grad {name}"), &var.grad().unwrap(), want);
         }
