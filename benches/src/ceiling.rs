@@ -362,7 +362,15 @@ impl Ceiling {
         column_sums(d, out, &mut self.grads[B[l]]);
         let (lo, hi) = self.d.split_at_mut(l);
         let prev = lo[l - 1].as_slice_mut().expect("contiguous");
-        sgemm((n, out, fan_in), hi[0].as_slice().expect("contiguous"), (out, 1), &self.params[W[l]], (fan_in, 1), 0.0, prev);
+        sgemm(
+            (n, out, fan_in),
+            hi[0].as_slice().expect("contiguous"),
+            (out, 1),
+            &self.params[W[l]],
+            (fan_in, 1),
+            0.0,
+            prev,
+        );
     }
 
     /// Gradients of the first layer's weight and bias (no input gradient).
@@ -380,8 +388,12 @@ impl Ceiling {
         let bc2 = 1.0 - BETA2.powi(self.step);
         let step_size = LR / bc1;
         let inv_sqrt_bc2 = 1.0 / bc2.sqrt();
-        for (((p, g), m), v) in
-            self.params.iter_mut().zip(&self.grads).zip(self.exp_avg.iter_mut()).zip(self.exp_avg_sq.iter_mut())
+        for (((p, g), m), v) in self
+            .params
+            .iter_mut()
+            .zip(&self.grads)
+            .zip(self.exp_avg.iter_mut())
+            .zip(self.exp_avg_sq.iter_mut())
         {
             for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 *m += (1.0 - BETA1) * (g - *m);
@@ -444,7 +456,11 @@ impl CeilingInference {
             for row in zs.chunks_exact_mut(out) {
                 row.copy_from_slice(&self.params[B[l]]);
             }
-            let input = if l == 0 { x.as_slice().expect("contiguous input") } else { lo[l - 1].as_slice().expect("contiguous") };
+            let input = if l == 0 {
+                x.as_slice().expect("contiguous input")
+            } else {
+                lo[l - 1].as_slice().expect("contiguous")
+            };
             sgemm((rows, fan_in, out), input, (fan_in, 1), &self.params[W[l]], (1, fan_in), 1.0, zs);
             if l < 2 {
                 for row in zs.chunks_exact_mut(out) {

@@ -27,18 +27,14 @@ impl BatchPool {
     pub fn new(batch: usize, count: usize, seed: u64) -> BatchPool {
         let mut rng = Rng::seed(seed);
         let xs = (0..count)
-            .map(|_| {
-                rng.uniform_array::<f32>(&[batch, 784], 0.0, 1.0)
-                    .into_dimensionality()
-                    .expect("2-d")
-            })
+            .map(|_| rng.uniform_array::<f32>(&[batch, 784], 0.0, 1.0).into_dimensionality().expect("2-d"))
             .collect();
         let ys = (0..count).map(|_| (0..batch).map(|_| rng.below(10)).collect()).collect();
         BatchPool { xs, ys, next: 0 }
     }
 
     /// The next batch, round robin.
-    pub fn next(&mut self) -> (ArrayView2<'_, f32>, &[usize]) {
+    pub fn next_batch(&mut self) -> (ArrayView2<'_, f32>, &[usize]) {
         let i = self.next % self.xs.len();
         self.next += 1;
         (self.xs[i].view(), &self.ys[i])
@@ -74,8 +70,8 @@ pub fn mnist_trainer(batch: usize) -> Trainer {
         &[format!("batch_size={batch}"), "eval_batch_size=1000".to_string()],
     )
     .expect("configs/mnist_mlp.toml parses");
-    let resolved =
-        nabla_registry::resolve::<DatasetRegistration>(&config.data.name).expect("the mnist data set is registered");
+    let resolved = nabla_registry::resolve::<DatasetRegistration>(&config.data.name)
+        .expect("the mnist data set is registered");
     let params = resolved.params(&RawParams::new()).expect("mnist's default hyper-parameters are valid");
     Trainer::with_data(config, random_splits(batch as u64), &params).expect("the chapter-3 MLP builds")
 }
@@ -85,7 +81,7 @@ pub fn mnist_trainer(batch: usize) -> Trainer {
 /// # Panics
 /// When the step fails (a non-finite loss on random data would be a bug).
 pub fn train_step(trainer: &mut Trainer, pool: &mut BatchPool) -> f64 {
-    let (x, y) = pool.next();
+    let (x, y) = pool.next_batch();
     trainer.train_step(x, y).expect("training step").0
 }
 

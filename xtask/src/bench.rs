@@ -134,13 +134,18 @@ fn build_bench() -> Result<PathBuf, String> {
 fn run_nabla(exe: &Path, o: &Options, threads: usize, with_adam: bool) -> Result<Value, String> {
     let batches = o.batches.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
     let mut cmd = Command::new(exe);
-    cmd.env("MATMUL_NUM_THREADS", threads.to_string())
-        .args(["--batches", &batches, "--seconds", &o.seconds.to_string()]);
+    cmd.env("MATMUL_NUM_THREADS", threads.to_string()).args([
+        "--batches",
+        &batches,
+        "--seconds",
+        &o.seconds.to_string(),
+    ]);
     if !with_adam {
         cmd.arg("--no-adam");
     }
     eprintln!("$ MATMUL_NUM_THREADS={threads} nabla-bench --batches {batches} --seconds {}", o.seconds);
-    let out = cmd.stderr(Stdio::inherit()).output().map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    let out =
+        cmd.stderr(Stdio::inherit()).output().map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
     if !out.status.success() {
         return Err(format!("nabla-bench failed with {}", out.status));
     }
@@ -203,13 +208,18 @@ fn batch_index(batch: usize) -> Option<usize> {
 /// anchors table.
 fn torch_train(torch: Option<&Value>, threads: usize, batch: usize) -> Option<f64> {
     torch
-        .and_then(|t| t["train_samples_per_s"][format!("threads_{threads}")][format!("batch_{batch}")]["median"].as_f64())
+        .and_then(|t| {
+            t["train_samples_per_s"][format!("threads_{threads}")][format!("batch_{batch}")]["median"]
+                .as_f64()
+        })
         .or_else(|| Some(anchor("PyTorch 2.15", threads)?.2[batch_index(batch)?]))
 }
 
 fn torch_infer(torch: Option<&Value>, threads: usize) -> Option<f64> {
     torch
-        .and_then(|t| t["inference_samples_per_s"][format!("threads_{threads}")]["batch_1000"]["median"].as_f64())
+        .and_then(|t| {
+            t["inference_samples_per_s"][format!("threads_{threads}")]["batch_1000"]["median"].as_f64()
+        })
         .or_else(|| Some(anchor("PyTorch 2.15", threads)?.3))
 }
 
@@ -374,9 +384,16 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
             for (key, fig) in g {
                 let a = fig["nabla"]["gflops_median"].as_f64().unwrap_or(0.0);
                 let s = fig["sgemm"]["gflops_median"].as_f64().unwrap_or(f64::NAN);
-                println!("| {threads} | {} | {a:.1} | {s:.1} | {} |", key.trim_start_matches("mm_"), pct(a / s));
+                println!(
+                    "| {threads} | {} | {a:.1} | {s:.1} | {} |",
+                    key.trim_start_matches("mm_"),
+                    pct(a / s)
+                );
                 goals.push(Goal {
-                    text: format!("matmul {}, {threads} thread(s): >= 90 % of sgemm", key.trim_start_matches("mm_")),
+                    text: format!(
+                        "matmul {}, {threads} thread(s): >= 90 % of sgemm",
+                        key.trim_start_matches("mm_")
+                    ),
                     ratio: a / s,
                     target: 0.90,
                 });
@@ -400,7 +417,11 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
             a["params"],
             pct(adam / copy)
         );
-        goals.push(Goal { text: "Adam step: >= 70 % of the copy bandwidth".into(), ratio: adam / copy, target: 0.70 });
+        goals.push(Goal {
+            text: "Adam step: >= 70 % of the copy bandwidth".into(),
+            ratio: adam / copy,
+            target: 0.70,
+        });
         out["adam_step"] = a.clone();
     }
     let peak_all = runs.iter().filter_map(|r| r.1["peak_rss_mb"].as_f64()).fold(0.0, f64::max);
@@ -408,15 +429,17 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
     out["peak_rss_mb_with_kernel_benches"] = json!(peak_all);
     let growth_max = runs
         .iter()
-        .flat_map(|(_, r)| o.batches.iter().filter_map(move |b| r["train"][format!("batch_{b}")]["rss_growth_kb"].as_i64()))
+        .flat_map(|(_, r)| {
+            o.batches.iter().filter_map(move |b| r["train"][format!("batch_{b}")]["rss_growth_kb"].as_i64())
+        })
         .max()
         .unwrap_or(0);
     let allocs: Vec<f64> = runs
         .iter()
         .flat_map(|(_, r)| {
-            o.batches
-                .iter()
-                .filter_map(move |b| r["train"][format!("batch_{b}")]["allocations_per_step"]["nabla"].as_f64())
+            o.batches.iter().filter_map(move |b| {
+                r["train"][format!("batch_{b}")]["allocations_per_step"]["nabla"].as_f64()
+            })
         })
         .collect();
     let (amin, amax) = allocs.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &a| (lo.min(a), hi.max(a)));
@@ -447,7 +470,9 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
     out["goals"] = Value::Array(
         goals
             .iter()
-            .map(|g| json!({"goal": g.text, "ratio": g.ratio, "target": g.target, "met": g.ratio >= g.target}))
+            .map(
+                |g| json!({"goal": g.text, "ratio": g.ratio, "target": g.target, "met": g.ratio >= g.target}),
+            )
             .collect(),
     );
     if let Some(t) = torch {

@@ -10,10 +10,10 @@
 //! ```
 
 use nabla_benches::ceiling::{Ceiling, CeilingInference};
+use nabla_benches::kernels;
 use nabla_benches::measure::{paired, Summary, Timing};
 use nabla_benches::sys::{self, CountingAlloc};
 use nabla_benches::workload::{mnist_trainer, train_step, BatchPool, Inference};
-use nabla_benches::kernels;
 use serde_json::{json, Map, Value};
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -66,16 +66,20 @@ fn parse_args() -> Result<Options, String> {
                 let v = value("--seconds")?;
                 o.timing.seconds = v.parse().map_err(|e| format!("--seconds: '{v}' ({e})"))?;
             }
-            "--reps" => o.timing.reps = list(&value("--reps")?, "--reps")?.first().copied().unwrap_or(3).max(1),
+            "--reps" => {
+                o.timing.reps = list(&value("--reps")?, "--reps")?.first().copied().unwrap_or(3).max(1)
+            }
             "--infer-batch" => {
-                o.infer_batch = list(&value("--infer-batch")?, "--infer-batch")?.first().copied().unwrap_or(1000)
+                o.infer_batch =
+                    list(&value("--infer-batch")?, "--infer-batch")?.first().copied().unwrap_or(1000)
             }
             "--gemm-sizes" => o.gemm_sizes = list(&value("--gemm-sizes")?, "--gemm-sizes")?,
             "--adam-params" => {
                 o.adam_params = list(&value("--adam-params")?, "--adam-params")?.first().copied().unwrap_or(0)
             }
             "--alloc-steps" => {
-                o.alloc_steps = list(&value("--alloc-steps")?, "--alloc-steps")?.first().copied().unwrap_or(50)
+                o.alloc_steps =
+                    list(&value("--alloc-steps")?, "--alloc-steps")?.first().copied().unwrap_or(50)
             }
             "--profile" => {
                 let v = value("--profile")?;
@@ -123,13 +127,13 @@ fn train_figures(o: &Options, batch: usize) -> Value {
     let mut nabla_step = || {
         black_box(train_step(&mut trainer, &mut pool));
     };
+    let mut ceiling_pool = BatchPool::new(batch, 8, 17);
     for _ in 0..10 {
         nabla_step();
     }
     let rss_before = sys::rss_kb();
-    let mut ceiling_pool = BatchPool::new(batch, 8, 17);
     let mut ceiling_step = || {
-        let (x, y) = ceiling_pool.next();
+        let (x, y) = ceiling_pool.next_batch();
         black_box(ceiling.train_step(x, y));
     };
     let (nabla, reference) = paired(&mut nabla_step, &mut ceiling_step, batch as f64, &o.timing);
@@ -163,7 +167,7 @@ fn infer_figures(o: &Options) -> Value {
     let mut train_pool = BatchPool::new(32, 4, 5);
     for _ in 0..20 {
         train_step(&mut trainer, &mut train_pool);
-        let (x, y) = train_pool.next();
+        let (x, y) = train_pool.next_batch();
         ceiling.train_step(x, y);
     }
     let pool = BatchPool::new(batch, 4, 9);
@@ -245,7 +249,7 @@ fn profile(system: &str, o: &Options) {
     } else {
         let mut ceiling = Ceiling::new(batch, 0);
         Box::new(move || {
-            let (x, y) = pool.next();
+            let (x, y) = pool.next_batch();
             black_box(ceiling.train_step(x, y));
         })
     };

@@ -5,13 +5,14 @@ use crate::grad_mode::is_grad_enabled;
 use nabla_tensor::ndarray::{ArrayD, IxDyn, Zip};
 use nabla_tensor::{pool, Element, Tensor};
 use std::cell::{Cell, Ref, RefCell, RefMut};
-use std::collections::HashSet;
 use std::fmt;
 use std::rc::Rc;
 
 thread_local! {
     static LIVE_GRAPH_NODES: Cell<usize> = const { Cell::new(0) };
     static LIVE_VARS: Cell<usize> = const { Cell::new(0) };
+    /// Numbers the graph traversals of backward passes (see `Node::visited`).
+    static TRAVERSAL: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The number of graph nodes (recorded op results that still hold their backward closure and
@@ -88,6 +89,8 @@ struct Node<T: Element> {
     /// back to the pool on drop; leaf values belong to whoever made them.
     pooled: bool,
     op: RefCell<Option<OpRecord<T>>>,
+    /// The number of the last backward traversal that reached this node.
+    visited: Cell<u64>,
 }
 
 fn empty<T: Element>() -> ArrayD<T> {
@@ -185,6 +188,7 @@ impl<T: Element> Var<T> {
                 is_leaf: op.is_none(),
                 pooled,
                 op: RefCell::new(op),
+                visited: Cell::new(0),
             }),
         }
     }
@@ -414,8 +418,8 @@ impl<T: Element> Var<T> {
         if self.len() != 1 {
             return Err(AutogradError::NotScalar { shape: self.shape() });
         }
-        let shape = self.shape();
-        self.backward_opts(Some(pool::full(&shape, T::one())), false)
+        let upstream = pool::full(self.value().shape(), T::one());
+        self.backward_opts(Some(upstream), false)
     }
 
     /// Back-propagates with the given upstream gradient (same shape as this variable).
@@ -502,10 +506,15 @@ impl<T: Element> Var<T> {
     /// The recorded op results reachable from `self`, each after every op result that uses it
     /// (so gradients are complete when a node is processed).
     fn topological_order(&self) -> Result<Vec<Var<T>>> {
-        let mut post: Vec<Var<T>> = Vec::new();
-        let mut seen: HashSet<usize> = HashSet::new();
+        // Nodes are marked visited with this traversal's number (no set to allocate).
+        let epoch = TRAVERSAL.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        });
+        let mut post: Vec<Var<T>> = Vec::with_capacity(16);
         // Iterative DFS: (var, children pushed?)
-        let mut stack: Vec<(Var<T>, bool)> = vec![(self.clone(), false)];
+        let mut stack: Vec<(Var<T>, bool)> = Vec::with_capacity(16);
+        stack.push((self.clone(), false));
         while let Some((var, expanded)) = stack.pop() {
             if var.node.is_leaf {
                 continue;
@@ -514,21 +523,21 @@ impl<T: Element> Var<T> {
                 post.push(var);
                 continue;
             }
-            if !seen.insert(var.id()) {
+            if var.node.visited.replace(epoch) == epoch {
                 continue;
             }
-            let rec = var.node.op.borrow();
-            let Some(rec) = rec.as_ref() else {
-                return Err(AutogradError::GraphReleased { op: var.node.name });
-            };
-            let children: Vec<Var<T>> = rec
-                .inputs
-                .iter()
-                .filter(|i| i.requires_grad() && !i.node.is_leaf && !seen.contains(&i.id()))
-                .cloned()
-                .collect();
-            stack.push((var.clone(), true));
-            stack.extend(children.into_iter().map(|c| (c, false)));
+            {
+                let rec = var.node.op.borrow();
+                let Some(rec) = rec.as_ref() else {
+                    return Err(AutogradError::GraphReleased { op: var.node.name });
+                };
+                stack.push((var.clone(), true));
+                for i in &rec.inputs {
+                    if i.requires_grad() && !i.node.is_leaf && i.node.visited.get() != epoch {
+                        stack.push((i.clone(), false));
+                    }
+                }
+            }
         }
         post.reverse();
         Ok(post)

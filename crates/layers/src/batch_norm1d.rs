@@ -233,13 +233,16 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
     }
 
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        let shape = input.shape();
         let c = self.num_features;
-        if !(shape.len() == 2 || shape.len() == 3) || shape[1] != c {
-            return Err(LayerError::invalid(
-                "batch_norm1d",
-                format!("expected input [N, {c}] or [N, {c}, L], got shape {shape:?}"),
-            ));
+        {
+            let value = input.value();
+            let shape = value.shape();
+            if !(shape.len() == 2 || shape.len() == 3) || shape[1] != c {
+                return Err(LayerError::invalid(
+                    "batch_norm1d",
+                    format!("expected input [N, {c}] or [N, {c}, L], got shape {shape:?}"),
+                ));
+            }
         }
         let running = self.checked_running()?;
         if let (false, Some((mean, var))) = (self.training, running) {

@@ -65,7 +65,7 @@ impl<T: Element> Module<T> for Dropout {
         if !self.training || self.p == 0.0 {
             return Ok(input.clone());
         }
-        let mask = dropout_mask::<T>(&input.shape(), self.p, &mut self.rng)?;
+        let mask = dropout_mask::<T>(input.value().shape(), self.p, &mut self.rng)?;
         Ok(dropout_with_mask(input, mask)?)
     }
 

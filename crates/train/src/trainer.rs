@@ -672,7 +672,8 @@ mod step_tests {
     fn sum_of_squares_matches_the_exact_sum() {
         // Lengths around the lane and block sizes, values of mixed magnitude.
         for n in [0usize, 1, 15, 16, 17, 4095, 4096, 4097, 10_000] {
-            let v: Vec<f32> = (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3 * (1 + i % 3) as f32).collect();
+            let v: Vec<f32> =
+                (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3 * (1 + i % 3) as f32).collect();
             let exact: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
             let a = ArrayD::from_shape_vec(IxDyn(&[n]), v).unwrap();
             let got = sum_of_squares(&a.view());

@@ -30,15 +30,16 @@ fn dims<T: Element>(
     weight: Option<&Var<T>>,
     bias: Option<&Var<T>>,
 ) -> Result<Dims> {
-    let s = x.shape();
+    let xv = x.value();
+    let s = xv.shape();
     if s.len() != 2 && s.len() != 3 {
-        return Err(TensorError::Rank { op, expected: "input [N, C] or [N, C, L]", shape: s }.into());
+        return Err(TensorError::Rank { op, expected: "input [N, C] or [N, C, L]", shape: s.to_vec() }.into());
     }
     let c = s[1];
     let l = if s.len() == 3 { s[2] } else { 1 };
     for (what, p) in [("weight", weight), ("bias", bias)] {
         if let Some(p) = p {
-            if p.shape() != [c] {
+            if p.value().shape() != [c] {
                 return Err(AutogradError::Invalid {
                     op,
                     message: format!("{what} has shape {:?}, expected [{c}] for input {s:?}", p.shape()),
@@ -115,8 +116,7 @@ pub fn batch_norm_train<T: Element>(
     let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
     let m = d.m as f64;
     let (mean, ss) = channel_moments(xs, &d);
-    let var: Vec<f64> = ss.iter().map(|s| s / m).collect();
-    let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+    let invstd: Vec<f64> = ss.iter().map(|s| 1.0 / (s / m + eps).sqrt()).collect();
     let gamma = param_or(weight, d.c, 1.0);
     let beta = param_or(bias, d.c, 0.0);
     let mut out = pool::take::<T>(xv.shape());
@@ -128,9 +128,10 @@ pub fn batch_norm_train<T: Element>(
     drop(xv);
     let mean_out = Array1::from_iter(mean.iter().map(|&v| T::from_f64(v)));
     let var_unbiased = Array1::from_iter(ss.iter().map(|&s| T::from_f64(s / (m - 1.0))));
-    let inputs = collect_inputs(x, weight, bias);
+    let (inputs, count) = collect_inputs(x, weight, bias);
+    let inputs = &inputs[..count];
     let (has_w, has_b) = (weight.is_some(), bias.is_some());
-    let output = Var::custom("batch_norm", &inputs, out, move |args| {
+    let output = Var::custom("batch_norm", inputs, out, move |args| {
         let xv = args.inputs[0].value();
         let xc = contiguous(&xv);
         let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
@@ -145,7 +146,8 @@ pub fn batch_norm_train<T: Element>(
             input_grad_into(os, gsl, xs, &d, &mean, &invstd, &gamma, &sg, &sgx);
             gx
         });
-        let mut grads = vec![gx];
+        let mut grads = Vec::with_capacity(3);
+        grads.push(gx);
         if has_w {
             grads.push(args.inputs[1].requires_grad().then(|| to_array(&sgx)));
         }
@@ -203,9 +205,10 @@ pub fn batch_norm_eval<T: Element>(
     }
     drop(xc);
     drop(xv);
-    let inputs = collect_inputs(x, weight, bias);
+    let (inputs, count) = collect_inputs(x, weight, bias);
+    let inputs = &inputs[..count];
     let (has_w, has_b) = (weight.is_some(), bias.is_some());
-    Ok(Var::custom("batch_norm_eval", &inputs, out, move |args| {
+    Ok(Var::custom("batch_norm_eval", inputs, out, move |args| {
         let xv = args.inputs[0].value();
         let xc = contiguous(&xv);
         let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
@@ -222,7 +225,8 @@ pub fn batch_norm_eval<T: Element>(
             normalize_into(os, gsl, &d, &zero, &a, &vec![1.0; d.c], &zero);
             gx
         });
-        let mut grads = vec![gx];
+        let mut grads = Vec::with_capacity(3);
+        grads.push(gx);
         if has_w {
             grads.push(args.inputs[1].requires_grad().then(|| to_array(&sgx)));
         }
@@ -284,12 +288,14 @@ fn normalize_into<T: Element>(
     gamma: &[f64],
     beta: &[f64],
 ) {
-    let mu: Vec<T> = to_elements(mean.iter().copied());
-    let a: Vec<T> = to_elements(invstd.iter().zip(gamma).map(|(s, g)| s * g));
-    let b: Vec<T> = to_elements(beta.iter().copied());
+    let coef: Vec<T> = to_elements(
+        mean.iter().copied().chain(invstd.iter().zip(gamma).map(|(s, g)| s * g)).chain(beta.iter().copied()),
+    );
+    let (mu, rest) = coef.split_at(d.c);
+    let (a, b) = rest.split_at(d.c);
     if d.l == 1 && d.c > 0 {
         for (orow, xrow) in out.chunks_exact_mut(d.c).zip(xs.chunks_exact(d.c)) {
-            for ((((o, &v), &mu), &a), &b) in orow.iter_mut().zip(xrow).zip(&mu).zip(&a).zip(&b) {
+            for ((((o, &v), &mu), &a), &b) in orow.iter_mut().zip(xrow).zip(mu).zip(a).zip(b) {
                 *o = (v - mu) * a + b;
             }
         }
@@ -311,7 +317,9 @@ fn grad_sums<T: Element>(g: &[T], xs: &[T], d: &Dims, mean: &[f64], invstd: &[f6
     let mut sgx = vec![0.0f64; d.c];
     if d.l == 1 && d.c > 0 {
         for (grow, xrow) in g.chunks_exact(d.c).zip(xs.chunks_exact(d.c)) {
-            for (((s, sx), (gv, v)), mu) in sg.iter_mut().zip(sgx.iter_mut()).zip(grow.iter().zip(xrow)).zip(mean) {
+            for (((s, sx), (gv, v)), mu) in
+                sg.iter_mut().zip(sgx.iter_mut()).zip(grow.iter().zip(xrow)).zip(mean)
+            {
                 let gv = (*gv).to_f64();
                 *s += gv;
                 *sx += gv * ((*v).to_f64() - mu);
@@ -350,14 +358,22 @@ fn input_grad_into<T: Element>(
     sgx: &[f64],
 ) {
     let m = d.m as f64;
-    let mu: Vec<T> = to_elements(mean.iter().copied());
-    let a: Vec<T> = to_elements(gamma.iter().zip(invstd).map(|(g, s)| g * s));
-    let b: Vec<T> = to_elements((0..d.c).map(|c| gamma[c] * invstd[c] * sg[c] / m));
-    let cc: Vec<T> = to_elements((0..d.c).map(|c| gamma[c] * invstd[c] * invstd[c] * sgx[c] / m));
+    let coef: Vec<T> = to_elements(
+        mean.iter()
+            .copied()
+            .chain(gamma.iter().zip(invstd).map(|(g, s)| g * s))
+            .chain((0..d.c).map(|c| gamma[c] * invstd[c] * sg[c] / m))
+            .chain((0..d.c).map(|c| gamma[c] * invstd[c] * invstd[c] * sgx[c] / m)),
+    );
+    let (mu, rest) = coef.split_at(d.c);
+    let (a, rest) = rest.split_at(d.c);
+    let (b, cc) = rest.split_at(d.c);
     if d.l == 1 && d.c > 0 {
-        for ((orow, grow), xrow) in out.chunks_exact_mut(d.c).zip(g.chunks_exact(d.c)).zip(xs.chunks_exact(d.c)) {
+        for ((orow, grow), xrow) in
+            out.chunks_exact_mut(d.c).zip(g.chunks_exact(d.c)).zip(xs.chunks_exact(d.c))
+        {
             for ((((((o, &gv), &v), &mu), &a), &b), &cc) in
-                orow.iter_mut().zip(grow).zip(xrow).zip(&mu).zip(&a).zip(&b).zip(&cc)
+                orow.iter_mut().zip(grow).zip(xrow).zip(mu).zip(a).zip(b).zip(cc)
             {
                 *o = a * gv - b - (v - mu) * cc;
             }
@@ -374,15 +390,19 @@ fn input_grad_into<T: Element>(
     }
 }
 
+/// The op's inputs `[x, weight?, bias?]` in a fixed array and its used length (no allocation).
 fn collect_inputs<'a, T: Element>(
     x: &'a Var<T>,
     w: Option<&'a Var<T>>,
     b: Option<&'a Var<T>>,
-) -> Vec<&'a Var<T>> {
-    let mut v = vec![x];
-    v.extend(w);
-    v.extend(b);
-    v
+) -> ([&'a Var<T>; 3], usize) {
+    let mut v = [x; 3];
+    let mut n = 1;
+    for p in [w, b].into_iter().flatten() {
+        v[n] = p;
+        n += 1;
+    }
+    (v, n)
 }
 
 fn to_array<T: Element>(v: &[f64]) -> ArrayD<T> {

@@ -43,17 +43,18 @@ pub fn dropout_mask<T: Element>(shape: &[usize], p: f64, rng: &mut Rng) -> Resul
 /// # Errors
 /// A shape mismatch naming both shapes.
 pub fn dropout_with_mask<T: Element>(x: &Var<T>, mask: ArrayD<T>) -> Result<Var<T>> {
-    let xs = x.shape();
-    if xs != mask.shape() {
+    let xv = x.value();
+    if xv.shape() != mask.shape() {
         return Err(TensorError::ShapeMismatch {
             op: "dropout_with_mask",
-            lhs: xs,
+            lhs: xv.shape().to_vec(),
             rhs: mask.shape().to_vec(),
         }
         .into());
     }
-    let mut out = pool::take::<T>(&xs);
-    Zip::from(&mut out).and(&*x.value()).and(&mask).for_each(|o, &v, &m| *o = v * m);
+    let mut out = pool::take::<T>(xv.shape());
+    Zip::from(&mut out).and(&*xv).and(&mask).for_each(|o, &v, &m| *o = v * m);
+    drop(xv);
     let mask = Saved::new(mask);
     Ok(Var::custom("dropout", &[x], out, move |args| {
         let mut g = args.grad_output;
@@ -77,6 +78,6 @@ pub fn dropout<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) ->
     if !training || p == 0.0 {
         return Ok(x.clone());
     }
-    let mask = dropout_mask(&x.shape(), p, rng)?;
+    let mask = dropout_mask(x.value().shape(), p, rng)?;
     dropout_with_mask(x, mask)
 }

@@ -2,7 +2,7 @@
 
 use crate::error::{AutogradError, Result};
 use crate::var::Var;
-use nabla_tensor::ndarray::{ArrayD, ArrayView2, ArrayViewMut2, Ix2, Zip};
+use nabla_tensor::ndarray::{ArrayD, ArrayView2, ArrayViewMut2, Dimension, Ix2, IxDyn, Zip};
 use nabla_tensor::{gemm_into, pool, Element, TensorError};
 
 /// `x @ weight^T + bias` with `weight: [out, in]` (PyTorch's layout) and `bias: [out]`, for
@@ -52,8 +52,10 @@ pub fn linear<T: Element>(x: &Var<T>, weight: &Var<T>, bias: Option<&Var<T>>) ->
     }
     let rows = xv.len() / in_f.max(1);
     let rows = if in_f == 0 { xv.shape()[..xv.ndim() - 1].iter().product() } else { rows };
-    let mut out_shape = xv.shape().to_vec();
-    *out_shape.last_mut().expect("ndim >= 1") = out_f;
+    // IxDyn keeps up to four axes inline: no allocation for the usual shapes.
+    let mut out_shape = IxDyn(xv.shape());
+    out_shape[xv.ndim() - 1] = out_f;
+    let out_shape = out_shape.slice();
     let xc = contiguous(&xv);
     let x2 = as_rows(xc.as_ref().unwrap_or(&xv), rows, in_f);
     let w2 = wv.view().into_dimensionality::<Ix2>().expect("2-d");
@@ -61,7 +63,7 @@ pub fn linear<T: Element>(x: &Var<T>, weight: &Var<T>, bias: Option<&Var<T>>) ->
     {
         let beta;
         if let Some(b) = bias {
-            out = pool::take::<T>(&out_shape);
+            out = pool::take::<T>(out_shape);
             let bv = b.value();
             let mut o2 = as_rows_mut(&mut out, rows, out_f);
             for mut row in o2.rows_mut() {
@@ -69,24 +71,22 @@ pub fn linear<T: Element>(x: &Var<T>, weight: &Var<T>, bias: Option<&Var<T>>) ->
             }
             beta = T::one();
         } else {
-            out = pool::take::<T>(&out_shape);
+            out = pool::take::<T>(out_shape);
             beta = T::zero();
         }
         gemm_into(T::one(), x2, w2.t(), beta, as_rows_mut(&mut out, rows, out_f));
     }
     drop(xc);
     drop((xv, wv));
-    let inputs: Vec<&Var<T>> = match bias {
-        Some(b) => vec![x, weight, b],
-        None => vec![x, weight],
-    };
-    Ok(Var::custom("linear", &inputs, out, move |args| {
+    let all = [x, weight, bias.unwrap_or(x)];
+    let inputs = if bias.is_some() { &all[..] } else { &all[..2] };
+    Ok(Var::custom("linear", inputs, out, move |args| {
         let g = args.grad_output;
         let gc = contiguous(&g);
         let g2 = as_rows(gc.as_ref().unwrap_or(&g), rows, out_f);
         let gx = args.inputs[0].requires_grad().then(|| {
             let w = args.inputs[1].value();
-            let mut gx = pool::take::<T>(&args.inputs[0].shape());
+            let mut gx = pool::take::<T>(args.inputs[0].value().shape());
             let w2 = w.view().into_dimensionality::<Ix2>().expect("2-d");
             gemm_into(T::one(), g2, w2, T::zero(), as_rows_mut(&mut gx, rows, in_f));
             gx
@@ -108,7 +108,9 @@ pub fn linear<T: Element>(x: &Var<T>, weight: &Var<T>, bias: Option<&Var<T>>) ->
         });
         drop(gc);
         pool::give(g);
-        let mut grads = vec![gx, gw];
+        let mut grads = Vec::with_capacity(3);
+        grads.push(gx);
+        grads.push(gw);
         if args.inputs.len() == 3 {
             grads.push(gb);
         }
