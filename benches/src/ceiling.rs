@@ -160,6 +160,7 @@ pub struct Ceiling {
     d: Vec<Array2<f32>>,
     mask: Vec<f32>,
     rng: XorShift,
+    dropout: f32,
 }
 
 impl Ceiling {
@@ -199,7 +200,30 @@ impl Ceiling {
             d: vec![act(SIZES[1]), act(SIZES[2]), act(SIZES[3])],
             mask: vec![0.0; SIZES[1]],
             rng: XorShift(seed ^ 0x5851_f42d_4c95_7f2d | 1),
+            dropout: DROPOUT,
         }
+    }
+
+    /// The same model with another dropout probability (in `[0, 1)`; 0 for deterministic
+    /// steps, as in the test against autograd).
+    ///
+    /// # Panics
+    /// When `p` is not in `[0, 1)`.
+    pub fn with_dropout(mut self, p: f32) -> Ceiling {
+        assert!((0.0..1.0).contains(&p), "dropout must be in [0, 1)");
+        self.dropout = p;
+        self
+    }
+
+    /// The parameters, in the order `[w0, b0, gamma0, beta0, w1, b1, gamma1, beta1, w2, b2]`
+    /// (weights `[out, in]` row-major, as PyTorch).
+    pub fn parameters(&self) -> &[Vec<f32>] {
+        &self.params
+    }
+
+    /// The gradients of the last step (same order as [`Ceiling::parameters`]).
+    pub fn gradients(&self) -> &[Vec<f32>] {
+        &self.grads
     }
 
     /// The number of parameters (537,354).
@@ -261,7 +285,7 @@ impl Ceiling {
             let a = self.a[l].as_slice_mut().expect("contiguous");
             let mask = &mut self.mask[..c];
             for (arow, zrow) in a.chunks_exact_mut(c).zip(zs.chunks_exact(c)) {
-                self.rng.mask(mask, DROPOUT);
+                self.rng.mask(mask, self.dropout);
                 for ((((o, &v), &s), &t), &m) in
                     arow.iter_mut().zip(zrow).zip(&norm.scale).zip(&norm.shift).zip(mask.iter())
                 {
@@ -295,7 +319,7 @@ impl Ceiling {
         // Backward, output layer.
         self.backward_affine(2, n);
         // Hidden layers, last first.
-        let keep = 1.0 / (1.0 - DROPOUT);
+        let keep = 1.0 / (1.0 - self.dropout);
         for l in (0..2).rev() {
             let c = SIZES[l + 1];
             let norm = &mut self.norms[l];
@@ -328,7 +352,7 @@ impl Ceiling {
             for ch in 0..c {
                 let is = norm.invstd[ch];
                 let coef = gamma[ch] * is;
-                let cc = coef * is * norm.sum_gx[ch] * inv_n;
+                let cc = coef * is * is * norm.sum_gx[ch] * inv_n;
                 gg[ch] = norm.sum_gx[ch] * is;
                 gbeta[ch] = norm.sum_g[ch];
                 // Reuse scale/shift as the per-channel coefficients of dz.
@@ -507,6 +531,83 @@ mod tests {
         }
         assert!(last.is_finite() && last < 0.3 * first, "{first} -> {last}");
         assert!(running_mean(&m, 0).iter().any(|&v| v != 0.0));
+    }
+
+    /// The ceiling computes the same model as nabla's ops: with dropout off, its loss and
+    /// every gradient match `linear`/`batch_norm_train`/`relu`/`cross_entropy` on the same
+    /// weights, and its Adam update matches nabla's `adam`.
+    #[test]
+    fn same_loss_gradients_and_adam_step_as_autograd() {
+        use nabla_autograd::{batch_norm_train, cross_entropy, linear, Reduction, Var};
+        use nabla_optim::{build_optimizer, ParamMut};
+        use ndarray::{ArrayD, IxDyn};
+        let n = 12;
+        let mut m = Ceiling::new(n, 5).with_dropout(0.0);
+        let (x, y) = batch(n, 6);
+        let before: Vec<Vec<f32>> = m.parameters().to_vec();
+        let loss = m.train_step(x.view(), &y);
+        let shapes: Vec<Vec<usize>> = (0..3)
+            .flat_map(|l| {
+                let (i, o) = (SIZES[l], SIZES[l + 1]);
+                let mut v = vec![vec![o, i], vec![o]];
+                if l < 2 {
+                    v.extend([vec![o], vec![o]]);
+                }
+                v
+            })
+            .collect();
+        let vars: Vec<Var<f32>> = before
+            .iter()
+            .zip(&shapes)
+            .map(|(p, s)| Var::param(ArrayD::from_shape_vec(IxDyn(s), p.clone()).unwrap()))
+            .collect();
+        let mut h = Var::constant(x.clone().into_dyn());
+        for l in 0..3 {
+            let base = [0, 4, 8][l];
+            h = linear(&h, &vars[base], Some(&vars[base + 1])).unwrap();
+            if l < 2 {
+                h = batch_norm_train(&h, Some(&vars[base + 2]), Some(&vars[base + 3]), 1e-5).unwrap().output;
+                h = h.relu();
+            }
+        }
+        let reference = cross_entropy(&h, &y, 0.0, Reduction::Mean).unwrap();
+        assert!((reference.item() - loss).abs() < 1e-4, "{} vs {loss}", reference.item());
+        reference.backward().unwrap();
+        for (i, (v, g)) in vars.iter().zip(m.gradients()).enumerate() {
+            let want = v.grad().unwrap();
+            // Biases before batch norm have zero gradient up to rounding: compare absolutely.
+            let scale = want.iter().fold(1e-3f32, |a, &b| a.max(b.abs()));
+            for (a, b) in want.iter().zip(g) {
+                assert!((a - b).abs() <= 1e-4 * scale, "parameter {i}: {a} vs {b} (scale {scale})");
+            }
+        }
+        let mut adam = build_optimizer::<f32>("adam:lr=1e-3").unwrap();
+        let names: Vec<String> = (0..vars.len()).map(|i| format!("p{i}")).collect();
+        let mut values: Vec<_> = vars.iter().map(|v| v.value().clone()).collect();
+        let grads: Vec<_> = m
+            .gradients()
+            .iter()
+            .zip(&shapes)
+            .map(|(g, s)| ArrayD::from_shape_vec(IxDyn(s), g.clone()).unwrap())
+            .collect();
+        let mut views: Vec<_> = names
+            .iter()
+            .zip(values.iter_mut())
+            .zip(&grads)
+            .map(|((n, v), g)| ParamMut::new(n, v.view_mut(), Some(g.view())))
+            .collect();
+        adam.step(&mut views).unwrap();
+        drop(views);
+        for (i, (want, got)) in values.iter().zip(m.parameters()).enumerate() {
+            if i == B[0] || i == B[1] {
+                // Their gradients are rounding noise, so the first Adam step (about lr times
+                // the sign of the gradient) may go either way.
+                continue;
+            }
+            for (a, b) in want.iter().zip(got) {
+                assert!((a - b).abs() <= 1e-6 * (1.0 + a.abs()), "parameter {i} after Adam: {a} vs {b}");
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,9 @@ use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// Timed windows per figure (nabla's and the reference's alternate, window by window).
+const WINDOWS: usize = 5;
+
 const USAGE: &str = "usage: cargo xtask bench [--threads 1,2] [--batches 32,128,512] [--seconds S] \
 [--json FILE] [--compare-torch] [--torch-script PATH] [--python PYTHON]";
 
@@ -139,6 +142,8 @@ fn run_nabla(exe: &Path, o: &Options, threads: usize, with_adam: bool) -> Result
         &batches,
         "--seconds",
         &o.seconds.to_string(),
+        "--reps",
+        &WINDOWS.to_string(),
     ]);
     if !with_adam {
         cmd.arg("--no-adam");
@@ -259,7 +264,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
     );
     println!("PyTorch figures: {torch_source}; Burn/Candle figures: anchors README (not re-measured)");
     println!();
-    println!("Training, samples/s (median of {} windows, nabla and the ceiling alternate)", 3);
+    println!("Training, samples/s (median of {WINDOWS} windows, nabla and the ceiling alternate)");
     println!();
     println!(
         "| threads | batch | nabla | ceiling (hand-written, this run) | nabla / ceiling | PyTorch | nabla / PyTorch | best other Rust (anchors) | allocations / step |"
@@ -273,7 +278,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
         "cpu_count": first["cpu_count"],
         "method": {
             "seconds_per_config": o.seconds,
-            "windows_per_config": 3,
+            "windows_per_config": WINDOWS,
             "warmup": ">=5 steps and >=0.3 s",
             "train_step": "Trainer::train_step: forward + loss + backward + grad-norm check + Adam.step + zero_grad",
             "inference_step": "model in evaluation mode, no_grad, forward only",
