@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! nabla-bench [--batches 32,128,512] [--seconds 2] [--reps 3] [--infer-batch 1000]
-//!             [--gemm-sizes 512,1024] [--adam-params 10000000] [--alloc-steps 50]
+//!             [--gemm-sizes 512,1024] [--adam-params 10000000] [--alloc-steps 100]
 //!             [--no-train] [--no-infer] [--no-gemm] [--no-adam]
 //! ```
 
@@ -50,7 +50,7 @@ fn parse_args() -> Result<Options, String> {
         infer_batch: 1000,
         gemm_sizes: vec![512, 1024],
         adam_params: 10_000_000,
-        alloc_steps: 50,
+        alloc_steps: 100,
         train: true,
         infer: true,
         profile: None,
@@ -79,7 +79,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--alloc-steps" => {
                 o.alloc_steps =
-                    list(&value("--alloc-steps")?, "--alloc-steps")?.first().copied().unwrap_or(50)
+                    list(&value("--alloc-steps")?, "--alloc-steps")?.first().copied().unwrap_or(100)
             }
             "--profile" => {
                 let v = value("--profile")?;
@@ -131,14 +131,15 @@ fn train_figures(o: &Options, batch: usize) -> Value {
     for _ in 0..10 {
         nabla_step();
     }
-    let rss_before = sys::rss_kb();
     let mut ceiling_step = || {
         let (x, y) = ceiling_pool.next_batch();
         black_box(ceiling.train_step(x, y));
     };
     let (nabla, reference) = paired(&mut nabla_step, &mut ceiling_step, batch as f64, &o.timing);
-    let (allocs, bytes) = allocations_per_step(o.alloc_steps, &mut nabla_step);
     let (ceiling_allocs, ceiling_bytes) = allocations_per_step(o.alloc_steps, &mut ceiling_step);
+    // Both systems are warm now: nabla's resident memory must not change over its steps.
+    let rss_before = sys::rss_kb();
+    let (allocs, bytes) = allocations_per_step(o.alloc_steps, &mut nabla_step);
     let rss_after = sys::rss_kb();
     eprintln!(
         "train threads={} batch={batch}: nabla {:.0} samples/s, ceiling {:.0} ({:.0}%), {allocs:.1} allocations/step",
