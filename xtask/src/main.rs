@@ -1,6 +1,7 @@
 //! `cargo xtask`: project automation.
 
 mod bench;
+mod experiments;
 
 use std::process::{Command, ExitCode};
 
@@ -27,8 +28,9 @@ fn main() -> ExitCode {
     let ok = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench::bench(&args[1..]),
+        Some("experiments") => experiments::experiments(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench>");
+            eprintln!("usage: cargo xtask <ci|bench|experiments>");
             false
         }
     };

@@ -59,6 +59,31 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Reproduce the chapter-3 claims (dropout, activation, batchnorm, init, optimizer) with
+    /// figures and a report (the same as `cargo xtask experiments`).
+    Experiment {
+        /// The experiments to run (default: all five).
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Tiny subsets, one seed, a few hundred steps per run (under a minute).
+        #[arg(long)]
+        quick: bool,
+        /// The data set: mnist (from --data-dir or NABLA_DATA_DIR) or digits (embedded).
+        #[arg(long, default_value = "mnist")]
+        data: String,
+        /// Directory holding mnist/ (the four IDX files).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Seeds per setting (default 3; 1 with --quick).
+        #[arg(long)]
+        seeds: Option<usize>,
+        /// Report directory (default docs/experiments; target/experiments-quick with --quick).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Evaluate the latest checkpoint of a run on its held-out split.
     Eval {
         /// The run directory.
@@ -228,6 +253,53 @@ fn eval(run_dir: PathBuf, data: Option<String>) -> Result<(), String> {
     Ok(())
 }
 
+fn experiment(
+    names: Vec<String>,
+    quick: bool,
+    data: String,
+    data_dir: Option<PathBuf>,
+    seeds: Option<usize>,
+    out: Option<PathBuf>,
+    quiet: bool,
+) -> Result<(), String> {
+    use nabla_experiments::{Budget, DataChoice, Experiment, Options};
+    let mut list = names
+        .iter()
+        .map(|n| Experiment::parse(n))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    if list.is_empty() {
+        list = Experiment::ALL.to_vec();
+    }
+    let mut options = Options::new(if quick { Budget::Quick } else { Budget::Full });
+    options.data = DataChoice::parse(&data).map_err(|e| e.to_string())?;
+    options.data_dir = data_dir;
+    if let Some(n) = seeds {
+        if n == 0 {
+            return Err("--seeds expects a number >= 1".to_string());
+        }
+        options.seeds = n;
+    }
+    if let Some(dir) = out {
+        options.out_dir = dir;
+    }
+    if quiet {
+        options.progress = Progress::Quiet;
+    }
+    let summary = nabla_experiments::run(&list, &options).map_err(|e| e.to_string())?;
+    for r in &summary.results {
+        println!(
+            "{:<10} {:<14} {} ({})",
+            r.experiment.name(),
+            r.verdict.to_string(),
+            r.headline,
+            nabla_experiments::format_duration(r.seconds)
+        );
+    }
+    println!("report: {}", summary.report.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // A bug must still end in one readable line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
@@ -242,6 +314,9 @@ fn main() -> ExitCode {
         }
         Command::List { kind } => list(kind),
         Command::Data { command: DataCommand::Fetch { name, dir, mirrors } } => fetch(&name, &dir, &mirrors),
+        Command::Experiment { names, quick, data, data_dir, seeds, out, quiet } => {
+            experiment(names, quick, data, data_dir, seeds, out, quiet)
+        }
         Command::Eval { run_dir, data, data_dir } => {
             set_data_dir(&data_dir);
             eval(run_dir, data)

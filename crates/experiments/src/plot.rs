@@ -1,0 +1,469 @@
+//! Figures: line panels (mean over seeds with a min-max band) and horizontal bar panels,
+//! drawn with `plotters` into SVG.
+//!
+//! Only SVG is written: plotters draws text on a bitmap only through a font backend (`ttf`,
+//! which needs system fonts, or `ab_glyph` with a font file), and a PNG without its title,
+//! axis labels and legend would not be readable. An SVG names the font family
+//! (`sans-serif`) and lets the viewer draw the text.
+
+use crate::stats::BandPoint;
+use crate::ExperimentError;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+
+/// Distinguishable colours (Tableau 10 and two more), picked by index.
+const PALETTE: [RGBColor; 12] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 128),
+    RGBColor(128, 0, 0),
+];
+
+fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Where a panel's legend goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Legend {
+    UpperRight,
+    LowerRight,
+    UpperLeft,
+    LowerLeft,
+}
+
+impl Legend {
+    fn position(self) -> SeriesLabelPosition {
+        match self {
+            Legend::UpperRight => SeriesLabelPosition::UpperRight,
+            Legend::LowerRight => SeriesLabelPosition::LowerRight,
+            Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+        }
+    }
+}
+
+/// One line: mean over seeds, with the min-max band shaded.
+#[derive(Clone, Debug)]
+pub(crate) struct Series {
+    pub label: String,
+    pub color: usize,
+    pub points: Vec<BandPoint>,
+    pub dashed: bool,
+    pub markers: bool,
+}
+
+impl Series {
+    pub fn new(label: impl Into<String>, color: usize, points: Vec<BandPoint>) -> Series {
+        Series { label: label.into(), color, points, dashed: false, markers: false }
+    }
+
+    pub fn dashed(mut self) -> Series {
+        self.dashed = true;
+        self
+    }
+
+    pub fn markers(mut self) -> Series {
+        self.markers = true;
+        self
+    }
+}
+
+/// A panel of lines.
+#[derive(Clone, Debug)]
+pub(crate) struct LinePanel {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub log_x: bool,
+    pub log_y: bool,
+    /// Label only whole-number ticks of the x axis (layers, epochs).
+    pub integer_x: bool,
+    /// Values above this are drawn at this value (the top edge), so that one exploding curve
+    /// does not flatten the others.
+    pub y_max: Option<f64>,
+    pub legend: Legend,
+    pub series: Vec<Series>,
+}
+
+impl LinePanel {
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> LinePanel {
+        LinePanel {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            log_x: false,
+            log_y: false,
+            integer_x: false,
+            y_max: None,
+            legend: Legend::UpperRight,
+            series: Vec::new(),
+        }
+    }
+}
+
+/// One bar: a mean with a min-max whisker.
+#[derive(Clone, Debug)]
+pub(crate) struct Bar {
+    pub label: String,
+    pub mean: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub color: usize,
+}
+
+/// A panel of horizontal bars, one per category, top to bottom in the given order.
+#[derive(Clone, Debug)]
+pub(crate) struct BarPanel {
+    pub title: String,
+    pub value_label: String,
+    pub bars: Vec<Bar>,
+}
+
+/// A panel of a figure.
+#[derive(Clone, Debug)]
+pub(crate) enum Panel {
+    Lines(LinePanel),
+    Bars(BarPanel),
+}
+
+/// A figure: a title over a grid of panels.
+#[derive(Clone, Debug)]
+pub(crate) struct Figure {
+    pub title: String,
+    pub panels: Vec<Panel>,
+    pub columns: usize,
+    pub panel_size: (u32, u32),
+}
+
+impl Figure {
+    pub fn new(title: impl Into<String>, panels: Vec<Panel>, columns: usize) -> Figure {
+        Figure { title: title.into(), panels, columns, panel_size: (520, 400) }
+    }
+
+    /// Draws the figure as an SVG document.
+    pub fn to_svg(&self) -> Result<String, String> {
+        let cols = self.columns.clamp(1, self.panels.len().max(1));
+        let rows = self.panels.len().div_ceil(cols).max(1);
+        let size = (self.panel_size.0 * cols as u32, self.panel_size.1 * rows as u32 + 44);
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            // A sans-serif glyph is about 0.55 em wide: shrink the title until it fits.
+            let fit = 0.95 * f64::from(size.0) / (0.55 * self.title.chars().count().max(1) as f64);
+            let font = fit.clamp(12.0, 22.0);
+            let body = root.titled(&self.title, ("sans-serif", font)).map_err(|e| e.to_string())?;
+            for (area, panel) in body.split_evenly((rows, cols)).iter().zip(&self.panels) {
+                match panel {
+                    Panel::Lines(p) => draw_lines(area, p)?,
+                    Panel::Bars(p) => draw_bars(area, p)?,
+                }
+            }
+            root.present().map_err(|e| e.to_string())?;
+        }
+        Ok(svg)
+    }
+
+    /// Writes the SVG to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<(), ExperimentError> {
+        let svg =
+            self.to_svg().map_err(|message| ExperimentError::Plot { path: path.to_path_buf(), message })?;
+        crate::report::write_file(path, svg.as_bytes())
+    }
+}
+
+/// An axis label of a linear axis: short, without float noise.
+fn number_label(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return "0".to_string();
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        return format!("{v:.0e}");
+    }
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// An axis label of a log axis, where the coordinate is `log10` of the value.
+fn pow10_label(exponent: f64) -> String {
+    let x = 10f64.powf(exponent);
+    if !(1e-3..1e5).contains(&x) {
+        return format!("{x:.0e}");
+    }
+    let digits = (1 - x.log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn transform(v: f64, log: bool) -> Option<f64> {
+    let t = if log { v.log10() } else { v };
+    t.is_finite().then_some(t)
+}
+
+fn padded(lo: f64, hi: f64, fraction: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        let d = if lo.abs() > 1e-9 { lo.abs() * 0.1 } else { 1.0 };
+        return (lo - d, hi + d);
+    }
+    let d = (hi - lo) * fraction;
+    (lo - d, hi + d)
+}
+
+fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePanel) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let cap = p.y_max;
+    let ty = move |v: f64| transform(cap.map_or(v, |m| if v.is_nan() { v } else { v.min(m) }), p.log_y);
+    let (mut x0, mut x1, mut y0, mut y1) =
+        (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    for s in &p.series {
+        for b in &s.points {
+            if let Some(x) = transform(b.x, p.log_x) {
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+            }
+            for y in [b.lo, b.mean, b.hi].into_iter().filter_map(ty) {
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+            }
+        }
+    }
+    let (x0, x1) = padded(x0, x1, 0.02);
+    let (y0, y1) = padded(y0, y1, 0.05);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    let (log_x, log_y, integer_x) = (p.log_x, p.log_y, p.integer_x);
+    // Ticks closer to zero than a millionth of the axis span are zero (no `-3e-17`).
+    let (x_eps, y_eps) = ((x1 - x0) * 1e-6, (y1 - y0) * 1e-6);
+    let fx = move |v: &f64| {
+        if log_x {
+            pow10_label(*v)
+        } else if integer_x && (v - v.round()).abs() > x_eps {
+            String::new()
+        } else {
+            number_label(if v.abs() < x_eps { 0.0 } else { *v })
+        }
+    };
+    let fy = move |v: &f64| {
+        if log_y {
+            pow10_label(*v)
+        } else {
+            number_label(if v.abs() < y_eps { 0.0 } else { *v })
+        }
+    };
+    let x_ticks = if integer_x { ((x1 - x0).round() as usize + 1).clamp(2, 12) } else { 10 };
+    chart
+        .configure_mesh()
+        .x_labels(x_ticks)
+        .x_desc(p.x_label.as_str())
+        .y_desc(p.y_label.as_str())
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 13))
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(err)?;
+    for s in &p.series {
+        let c = color(s.color);
+        let pts: Vec<(f64, f64)> =
+            s.points.iter().filter_map(|b| Some((transform(b.x, log_x)?, ty(b.mean)?))).collect();
+        let band: Vec<(f64, f64, f64)> =
+            s.points.iter().filter_map(|b| Some((transform(b.x, log_x)?, ty(b.lo)?, ty(b.hi)?))).collect();
+        if band.len() > 1 && band.iter().any(|(_, lo, hi)| hi > lo) {
+            let outline: Vec<(f64, f64)> = band
+                .iter()
+                .map(|&(x, _, hi)| (x, hi))
+                .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(outline, c.mix(0.16).filled()))).map_err(err)?;
+        }
+        let style = c.stroke_width(2);
+        let drawn = if s.dashed {
+            chart.draw_series(DashedLineSeries::new(pts.clone(), 7, 4, style)).map_err(err)?
+        } else {
+            chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(err)?
+        };
+        let dashed = s.dashed;
+        drawn.label(s.label.as_str()).legend(move |(x, y)| {
+            let end = if dashed { x + 8 } else { x + 20 };
+            PathElement::new(vec![(x, y), (end, y)], c.stroke_width(2))
+        });
+        if s.markers {
+            chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, c.filled()))).map_err(err)?;
+        }
+    }
+    if p.series.iter().any(|s| !s.label.is_empty()) {
+        chart
+            .configure_series_labels()
+            .position(p.legend.position())
+            .label_font(("sans-serif", 12))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &BarPanel) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let n = p.bars.len().max(1);
+    let finite: Vec<f64> =
+        p.bars.iter().flat_map(|b| [b.lo, b.mean, b.hi]).filter(|v| v.is_finite()).collect();
+    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (v0, v1) = padded(lo, hi, 0.15);
+    let v1 = v1 + (v1 - v0) * 0.08; // room for the value labels
+    let longest = p.bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(4) as u32;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(16 + 8 * longest)
+        .build_cartesian_2d(v0..v1, -0.5f64..(n as f64 - 0.5))
+        .map_err(err)?;
+    let names: Vec<String> = p.bars.iter().map(|b| b.label.clone()).collect();
+    let fy = move |v: &f64| {
+        let r = v.round();
+        if (v - r).abs() > 1e-6 || r < 0.0 || r as usize >= names.len() {
+            return String::new();
+        }
+        names[names.len() - 1 - r as usize].clone()
+    };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n + 1)
+        .y_label_formatter(&fy)
+        .x_label_formatter(&|v| number_label(*v))
+        .x_desc(p.value_label.as_str())
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 13))
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(err)?;
+    for (i, b) in p.bars.iter().enumerate() {
+        if !b.mean.is_finite() {
+            continue;
+        }
+        let y = (p.bars.len() - 1 - i) as f64;
+        let c = color(b.color);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(v0, y - 0.32), (b.mean, y + 0.32)],
+                c.mix(0.75).filled(),
+            )))
+            .map_err(err)?;
+        let end = if b.hi.is_finite() { b.hi.max(b.mean) } else { b.mean };
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("  {:.2}", b.mean),
+                (end, y + 0.12),
+                ("sans-serif", 11).into_font().color(&BLACK),
+            )))
+            .map_err(err)?;
+        if b.hi > b.lo {
+            let whisker = BLACK.stroke_width(2);
+            chart
+                .draw_series([
+                    PathElement::new(vec![(b.lo, y), (b.hi, y)], whisker),
+                    PathElement::new(vec![(b.lo, y - 0.15), (b.lo, y + 0.15)], whisker),
+                    PathElement::new(vec![(b.hi, y - 0.15), (b.hi, y + 0.15)], whisker),
+                ])
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pts(ys: &[f64]) -> Vec<BandPoint> {
+        ys.iter()
+            .enumerate()
+            .map(|(i, &y)| BandPoint { x: i as f64 + 1.0, mean: y, lo: y * 0.9, hi: y * 1.1 })
+            .collect()
+    }
+
+    #[test]
+    fn labels_are_short() {
+        assert_eq!(number_label(0.30000000000000004), "0.3");
+        assert_eq!(number_label(2.0), "2");
+        assert_eq!(number_label(1e-5), "1e-5");
+        assert_eq!(pow10_label(-2.0), "0.01");
+        assert_eq!(pow10_label(0.0), "1");
+        assert_eq!(pow10_label(2.0), "100");
+        assert_eq!(pow10_label(-6.0), "1e-6");
+        assert_eq!(pow10_label(0.5), "3.2");
+    }
+
+    #[test]
+    fn a_figure_has_lines_bands_legend_and_bars() {
+        let mut lines = LinePanel::new("loss", "epoch", "loss (nats)");
+        lines.log_y = true;
+        lines.series.push(Series::new("relu", 0, pts(&[2.3, 1.0, 0.5])));
+        lines.series.push(Series::new("sigmoid", 1, pts(&[2.3, 2.2, 2.1])).dashed().markers());
+        let bars = BarPanel {
+            title: "accuracy".into(),
+            value_label: "test accuracy (%)".into(),
+            bars: vec![
+                Bar { label: "adam".into(), mean: 97.0, lo: 96.5, hi: 97.5, color: 0 },
+                Bar { label: "sgd".into(), mean: 93.0, lo: 92.0, hi: 94.0, color: 1 },
+            ],
+        };
+        let svg = Figure::new("Title <&>", vec![Panel::Lines(lines), Panel::Bars(bars)], 2).to_svg().unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
+        assert!(svg.contains("<polyline"), "lines");
+        assert!(svg.contains("<polygon"), "bands");
+        assert!(svg.contains("<rect"), "bars");
+        assert!(svg.contains("<circle"), "markers");
+        for text in
+            ["relu", "sigmoid", "adam", "sgd", "test accuracy (%)", "loss (nats)", "Title &lt;&amp;&gt;"]
+        {
+            assert!(svg.contains(text), "missing {text}");
+        }
+    }
+
+    #[test]
+    fn empty_and_degenerate_panels_still_draw() {
+        let mut p = LinePanel::new("flat", "x", "y");
+        p.series.push(Series::new("c", 0, pts(&[1.0, 1.0])));
+        p.series.push(Series::new("nan", 1, vec![BandPoint { x: 1.0, mean: f64::NAN, lo: 0.0, hi: 0.0 }]));
+        assert!(Figure::new("t", vec![Panel::Lines(p)], 1).to_svg().is_ok());
+        assert!(Figure::new("t", vec![Panel::Lines(LinePanel::new("e", "x", "y"))], 1).to_svg().is_ok());
+    }
+}

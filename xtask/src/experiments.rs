@@ -1,0 +1,60 @@
+//! `cargo xtask experiments [NAME...] [--quick] [--data mnist|digits] [--data-dir DIR]
+//! [--seeds N] [--out DIR]`: the chapter-3 experiments and their report (see
+//! `nabla-experiments`). The default output directory is the workspace's `docs/experiments`
+//! (`target/experiments-quick` with `--quick`), wherever the command is run from.
+
+// The Lion example plugin is linked here, so the optimizer experiment finds it in the
+// registry next to the built-in optimizers.
+use nabla_lion as _;
+
+use nabla_experiments::{format_duration, parse_args, Budget};
+use std::path::PathBuf;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the experiments; prints the verdicts and where the report is.
+pub fn experiments(args: &[String]) -> bool {
+    let (names, mut options) = match parse_args(args) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("{e}");
+            return false;
+        }
+    };
+    if !args.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
+        let rel = match options.budget {
+            Budget::Full => PathBuf::from("docs").join("experiments"),
+            _ => PathBuf::from("target").join("experiments-quick"),
+        };
+        options.out_dir = workspace_root().join(rel);
+    }
+    eprintln!(
+        "experiments: {} on {} ({} budget, {} seed(s)) -> {}",
+        names.iter().map(|n| n.name()).collect::<Vec<_>>().join(", "),
+        options.data.name(),
+        options.budget.name(),
+        options.seeds,
+        options.out_dir.display()
+    );
+    match nabla_experiments::run(&names, &options) {
+        Ok(summary) => {
+            for r in &summary.results {
+                println!(
+                    "{:<10} {:<14} {} ({})",
+                    r.experiment.name(),
+                    r.verdict.to_string(),
+                    r.headline,
+                    format_duration(r.seconds)
+                );
+            }
+            println!("report: {} ({} in total)", summary.report.display(), format_duration(summary.seconds));
+            true
+        }
+        Err(e) => {
+            eprintln!("experiments: {e}");
+            false
+        }
+    }
+}
