@@ -42,11 +42,11 @@ fn plan(budget: Budget) -> Plan {
             probe: 512,
         },
         Budget::Quick => Plan {
-            limit_train: 1000,
+            limit_train: 2000,
             limit_test: 200,
             depths,
             width: 64,
-            epochs: 2,
+            epochs: 3,
             batch_size: 32,
             optimizer: "sgd:lr=0.1",
             probe: 256,

@@ -37,8 +37,8 @@ fn plan(budget: Budget) -> Plan {
             probe_points: 40,
         },
         Budget::Quick => Plan {
-            limit_train: 1000,
-            limit_test: 500,
+            limit_train: 2000,
+            limit_test: 1000,
             hidden: vec![128, 64],
             epochs: 3,
             batch_size: 32,

@@ -53,6 +53,11 @@ pub use stats::{band, bin, last_values, tail_mean, BandPoint, Spread};
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
+
 /// What one experiment concluded.
 #[derive(Clone, Debug)]
 pub struct ExperimentResult {
