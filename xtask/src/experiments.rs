@@ -14,7 +14,9 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Runs the experiments; prints the verdicts and where the report is.
+/// Runs the experiments; prints the verdicts and where the report is. The full budget runs in
+/// an optimized build: an unoptimized `cargo xtask` rebuilds itself with `--release` and hands
+/// the arguments over (about 2.5x faster than the dev profile).
 pub fn experiments(args: &[String]) -> bool {
     let (names, mut options) = match parse_args(args) {
         Ok(parsed) => parsed,
@@ -23,6 +25,11 @@ pub fn experiments(args: &[String]) -> bool {
             return false;
         }
     };
+    if cfg!(debug_assertions) && options.budget == Budget::Full {
+        let mut release = vec!["run", "--release", "--quiet", "-p", "xtask", "--", "experiments"];
+        release.extend(args.iter().map(String::as_str));
+        return crate::run("cargo", &release);
+    }
     if !args.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
         let rel = match options.budget {
             Budget::Full => PathBuf::from("docs").join("experiments"),
