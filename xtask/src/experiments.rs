@@ -11,7 +11,8 @@ use nabla_experiments::{format_duration, parse_args, Budget};
 use std::path::PathBuf;
 
 fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    let xtask = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().map(PathBuf::from).unwrap_or(xtask)
 }
 
 /// Runs the experiments; prints the verdicts and where the report is. The full budget runs in

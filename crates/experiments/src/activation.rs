@@ -215,7 +215,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
                 format!("`{act}` (`{init}`)"),
                 Spread::of(&first_epoch).pm(1.0, 3),
                 fin.pm(1.0, 3),
-                format!("{:.0}%", 100.0 * (1.0 - fin.mean / chance)),
+                below_chance(fin.mean, chance),
             ]);
             let ratio = |g: &[Vec<f64>]| {
                 Spread::of(
@@ -282,17 +282,16 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     }
     discussion.push_str(&format!(
         "At initialization, in the {depth}-layer sigmoid net the gradient reaching the first layer's weights is \
-         {} times that of the last layer (ReLU: {}), i.e. it shrinks by about {} per layer on its way back. ",
+         {} times that of the last layer (ReLU: {}), i.e. it is multiplied by about {} per layer on its way back. ",
         sci(sig_ratio.mean),
         sci(relu_ratio.mean),
         sci(sig_ratio.mean.powf(1.0 / depth as f64))
     ));
     discussion.push_str(&match verdict {
         Verdict::Strong => format!(
-            "The claim held clearly: the {depth}-layer sigmoid net stalled (its loss fell only {:.0}% below chance, \
-             {chance:.3}) while ReLU trained to {:.3}, every seed of ReLU ending below every seed of sigmoid; tanh \
-             ends at {:.3}.",
-            100.0 * sig_drop,
+            "The claim held clearly: the {depth}-layer sigmoid net stalled ({}) while ReLU trained to {:.3}, every \
+             seed of ReLU ending below every seed of sigmoid; tanh ends at {:.3}.",
+            stall_text(sig.mean, chance),
             relu.mean,
             tanh.mean
         ),
@@ -302,7 +301,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             relu.mean,
             sig.mean,
             [
-                (!sigmoid_stalls).then_some(format!("sigmoid did not stall (its loss fell {:.0}% below chance)", 100.0 * sig_drop)),
+                (!sigmoid_stalls).then_some(format!("sigmoid did not stall ({})", stall_text(sig.mean, chance))),
                 (!relu_trains).then_some("ReLU did not get below half the chance loss".to_string()),
                 (!vanishing).then_some("the gradient did not vanish by two orders of magnitude in sigmoid's first layer".to_string()),
                 (!relu.entirely_below(&sig)).then_some("the ranges over seeds overlap".to_string()),
@@ -377,6 +376,26 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     Ok(Outcome { verdict, headline, body, figures: vec![loss_path, grad_path] })
 }
 
+/// How far a final loss is below the chance loss `ln(classes)`: `93%`, or `none` at or above it.
+fn below_chance(loss: f64, chance: f64) -> String {
+    let drop = 1.0 - loss / chance;
+    if !drop.is_finite() {
+        "n/a".to_string()
+    } else if drop < 0.005 {
+        "none".to_string()
+    } else {
+        format!("{:.0}%", 100.0 * drop)
+    }
+}
+
+/// `its final loss, 2.314, is no lower than chance (2.303)` or `its loss fell only 4% below chance (2.303)`.
+fn stall_text(loss: f64, chance: f64) -> String {
+    match below_chance(loss, chance).as_str() {
+        "none" => format!("its final loss, {loss:.3}, is no lower than chance, {chance:.3}"),
+        pct => format!("its loss fell only {pct} below chance, {chance:.3}"),
+    }
+}
+
 /// Per-layer values of several seeds as a band over the layer index (from 1).
 fn layer_band(per_seed: &[Vec<f64>]) -> Vec<BandPoint> {
     let layers = per_seed.iter().map(Vec::len).max().unwrap_or(0);
@@ -410,6 +429,14 @@ mod tests {
         assert_eq!(sci(12.4), "12");
         assert_eq!(sci(f64::NAN), "n/a");
         assert_eq!(sci(12345.0), "1.2e4");
+    }
+
+    #[test]
+    fn losses_at_chance_fall_by_none() {
+        assert_eq!(below_chance(2.314, 2.303), "none");
+        assert_eq!(below_chance(0.161, 2.303), "93%");
+        assert!(stall_text(2.314, 2.303).contains("no lower than chance"));
+        assert!(stall_text(2.2, 2.303).contains("fell only 4% below chance"));
     }
 
     #[test]

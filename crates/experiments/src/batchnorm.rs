@@ -191,7 +191,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         "standard deviation (pre-activation units)",
     );
     mean_panel.legend = Legend::UpperLeft;
-    std_panel.legend = Legend::UpperLeft;
+    std_panel.legend = Legend::LowerRight;
     for (i, r) in results.iter().enumerate() {
         mean_panel.series.push(Series::new(names[i], i, band(&probe_xs, &r.pre_mean)));
         std_panel.series.push(Series::new(names[i], i, band(&probe_xs, &r.pre_std)));

@@ -320,7 +320,7 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePanel) 
             let end = if dashed { x + 8 } else { x + 20 };
             PathElement::new(vec![(x, y), (end, y)], c.stroke_width(2))
         });
-        if s.markers {
+        if s.markers || pts.len() < 3 {
             chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, c.filled()))).map_err(err)?;
         }
     }
