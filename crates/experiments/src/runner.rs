@@ -8,8 +8,8 @@ use nabla_autograd::{NoGradGuard, Var};
 use nabla_data::{DataLoader, DataSplits, Dataset, LoaderConfig};
 use nabla_layers::{Module, Target};
 use nabla_registry::{Params, RawParams, Value};
-use nabla_train::{ComponentSpec, Progress, TrainConfig, TrainError, Trainer};
-use ndarray::{Array2, ArrayD, Axis};
+use nabla_train::{count_correct, ComponentSpec, Progress, TrainConfig, TrainError, Trainer};
+use ndarray::{Array2, ArrayD};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -382,23 +382,6 @@ impl Session {
     }
 }
 
-/// How many rows of `logits` have their largest entry at the label.
-pub(crate) fn count_correct(logits: &ArrayD<f32>, y: &[usize]) -> usize {
-    logits
-        .axis_iter(Axis(0))
-        .zip(y)
-        .filter(|(row, &label)| {
-            let mut best = 0;
-            for (j, &v) in row.iter().enumerate() {
-                if v > row[best] {
-                    best = j;
-                }
-            }
-            best == label
-        })
-        .count()
-}
-
 /// The first `n` examples of a data set as a matrix and labels (a fixed probe batch).
 pub(crate) fn head(data: &Dataset, n: usize) -> (Array2<f32>, Vec<usize>) {
     let n = n.min(data.len());
@@ -419,12 +402,6 @@ pub(crate) fn mean_std(a: &ArrayD<f32>) -> (f64, f64) {
 mod tests {
     use super::*;
     use ndarray::arr2;
-
-    #[test]
-    fn correct_counts_use_the_arg_max() {
-        let logits = arr2(&[[0.1f32, 0.9], [2.0, -1.0], [0.0, 0.0]]).into_dyn();
-        assert_eq!(count_correct(&logits, &[1, 1, 0]), 2);
-    }
 
     #[test]
     fn statistics_of_arrays() {

@@ -23,4 +23,4 @@ pub use config::{
 pub use error::TrainError;
 pub use files::{read_safetensors, to_safetensors, write_atomic, TensorFile};
 pub use metrics::{format_epoch, EpochMetrics, MetricsLog};
-pub use trainer::{evaluate_checkpoint, Progress, RunOptions, RunSummary, Trainer};
+pub use trainer::{count_correct, evaluate_checkpoint, Progress, RunOptions, RunSummary, Trainer};

@@ -590,7 +590,9 @@ fn sum_of_squares(g: &ndarray::ArrayViewD<'_, f32>) -> f64 {
     }
 }
 
-fn count_correct(logits: &ArrayD<f32>, y: &[usize]) -> usize {
+/// How many rows of the logits `[N, C]` have their largest entry (the first, on ties) at the
+/// label; 0 when the logits are not 2-d.
+pub fn count_correct(logits: &ArrayD<f32>, y: &[usize]) -> usize {
     logits
         .view()
         .into_dimensionality::<ndarray::Ix2>()
@@ -665,7 +667,15 @@ pub fn evaluate_checkpoint(
 
 #[cfg(test)]
 mod step_tests {
-    use super::sum_of_squares;
+    use super::{count_correct, sum_of_squares};
+
+    #[test]
+    fn correct_counts_use_the_arg_max() {
+        let logits = ndarray::arr2(&[[0.1f32, 0.9], [2.0, -1.0], [0.0, 0.0]]).into_dyn();
+        assert_eq!(count_correct(&logits, &[1, 1, 0]), 2);
+        assert_eq!(count_correct(&ndarray::arr1(&[1.0f32]).into_dyn(), &[0]), 0);
+    }
+
     use ndarray::{Array2, ArrayD, IxDyn};
 
     #[test]
