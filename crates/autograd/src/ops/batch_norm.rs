@@ -146,15 +146,7 @@ pub fn batch_norm_train<T: Element>(
             input_grad_into(os, gsl, xs, &d, &mean, &invstd, &gamma, &sg, &sgx);
             gx
         });
-        let mut grads = Vec::with_capacity(3);
-        grads.push(gx);
-        if has_w {
-            grads.push(args.inputs[1].requires_grad().then(|| to_array(&sgx)));
-        }
-        if has_b {
-            let i = if has_w { 2 } else { 1 };
-            grads.push(args.inputs[i].requires_grad().then(|| to_array(&sg)));
-        }
+        let grads = with_affine_grads(args.inputs, gx, has_w, has_b, &sg, &sgx);
         drop(gc);
         drop(xc);
         drop(xv);
@@ -225,15 +217,7 @@ pub fn batch_norm_eval<T: Element>(
             normalize_into(os, gsl, &d, &zero, &a, &vec![1.0; d.c], &zero);
             gx
         });
-        let mut grads = Vec::with_capacity(3);
-        grads.push(gx);
-        if has_w {
-            grads.push(args.inputs[1].requires_grad().then(|| to_array(&sgx)));
-        }
-        if has_b {
-            let i = if has_w { 2 } else { 1 };
-            grads.push(args.inputs[i].requires_grad().then(|| to_array(&sg)));
-        }
+        let grads = with_affine_grads(args.inputs, gx, has_w, has_b, &sg, &sgx);
         drop(gc);
         drop(xc);
         drop(xv);
@@ -403,6 +387,28 @@ fn collect_inputs<'a, T: Element>(
         n += 1;
     }
     (v, n)
+}
+
+/// The gradients in input order: `x`'s, then gamma's (the channel sums of `g * xhat`) and
+/// beta's (the channel sums of `g`) when the op has them and they are needed.
+fn with_affine_grads<T: Element>(
+    inputs: &[Var<T>],
+    gx: Option<ArrayD<T>>,
+    has_w: bool,
+    has_b: bool,
+    sg: &[f64],
+    sgx: &[f64],
+) -> Vec<Option<ArrayD<T>>> {
+    let mut grads = Vec::with_capacity(3);
+    grads.push(gx);
+    if has_w {
+        grads.push(inputs[1].requires_grad().then(|| to_array(sgx)));
+    }
+    if has_b {
+        let i = if has_w { 2 } else { 1 };
+        grads.push(inputs[i].requires_grad().then(|| to_array(sg)));
+    }
+    grads
 }
 
 fn to_array<T: Element>(v: &[f64]) -> ArrayD<T> {
