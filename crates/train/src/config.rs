@@ -36,6 +36,27 @@ pub struct CheckpointConfig {
     pub every_epochs: usize,
 }
 
+/// When the learning-rate scheduler advances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SchedulerInterval {
+    /// Once per epoch, after evaluation (with the test loss as the metric for
+    /// `reduce_on_plateau`); the default, as PyTorch's epoch-based schedulers are used.
+    #[default]
+    Epoch,
+    /// After every optimizer step (for warm-ups and schedules counted in steps); no metric.
+    Step,
+}
+
+impl SchedulerInterval {
+    /// The config spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SchedulerInterval::Epoch => "epoch",
+            SchedulerInterval::Step => "step",
+        }
+    }
+}
+
 /// A complete training configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
@@ -66,6 +87,8 @@ pub struct TrainConfig {
     pub optimizer: ComponentSpec,
     /// The learning-rate scheduler (`[scheduler]`), if any.
     pub scheduler: Option<ComponentSpec>,
+    /// When the scheduler steps (`[scheduler] interval = "epoch" | "step"`).
+    pub scheduler_interval: SchedulerInterval,
     /// Gradient clipping.
     pub clip: ClipConfig,
     /// Checkpointing.
@@ -338,9 +361,22 @@ impl Parser {
 
         let loss = self.required_component(root, "loss", &[])?;
         let optimizer = self.required_component(root, "optimizer", &[])?;
-        let scheduler = match self.sub_table(root, "scheduler")? {
-            Some(t) => Some(self.component(t, "scheduler", &[])?),
-            None => None,
+        let (scheduler, scheduler_interval) = match self.sub_table(root, "scheduler")? {
+            Some(t) => {
+                let interval = match self.string(t, "scheduler", "interval")?.as_deref() {
+                    None | Some("epoch") => SchedulerInterval::Epoch,
+                    Some("step") => SchedulerInterval::Step,
+                    Some(other) => {
+                        return Err(self.err(
+                            "scheduler",
+                            "interval",
+                            format!("expects epoch or step, got '{other}'"),
+                        ))
+                    }
+                };
+                (Some(self.component(t, "scheduler", &["interval"])?), interval)
+            }
+            None => (None, SchedulerInterval::Epoch),
         };
         let clip = match self.sub_table(root, "clip")? {
             Some(t) => {
@@ -373,6 +409,7 @@ impl Parser {
             loss,
             optimizer,
             scheduler,
+            scheduler_interval,
             clip,
             checkpoint,
         })

@@ -18,7 +18,8 @@ mod metrics;
 mod trainer;
 
 pub use config::{
-    apply_override, default_run_dir, CheckpointConfig, ClipConfig, ComponentSpec, TrainConfig, DEFAULT_CONFIG,
+    apply_override, default_run_dir, CheckpointConfig, ClipConfig, ComponentSpec, SchedulerInterval,
+    TrainConfig, DEFAULT_CONFIG,
 };
 pub use error::TrainError;
 pub use files::{read_safetensors, to_safetensors, write_atomic, TensorFile};

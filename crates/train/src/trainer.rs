@@ -2,7 +2,7 @@
 //! checkpoint and resume.
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::config::TrainConfig;
+use crate::config::{SchedulerInterval, TrainConfig};
 use crate::metrics::{format_epoch, EpochMetrics, MetricsLog};
 use crate::{write_atomic, TrainError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -168,7 +168,7 @@ impl Trainer {
             .insert("loss".into(), toml::Value::Table(params_table(loss_params.component(), &loss_params)));
 
         // Optimizer and scheduler.
-        let (optimizer, opt_params) =
+        let (mut optimizer, opt_params) =
             nabla_optim::build_optimizer_named::<f32>(&config.optimizer.name, &config.optimizer.params)
                 .map_err(|e| config_error(&config, "optimizer", "", e))?;
         effective.insert(
@@ -179,7 +179,11 @@ impl Trainer {
             Some(spec) => {
                 let (s, p) = nabla_optim::build_scheduler_named(&spec.name, &spec.params, optimizer.lr())
                     .map_err(|e| config_error(&config, "scheduler", "", e))?;
-                effective.insert("scheduler".into(), toml::Value::Table(params_table(p.component(), &p)));
+                let mut table = params_table(p.component(), &p);
+                table.insert("interval".into(), config.scheduler_interval.as_str().into());
+                effective.insert("scheduler".into(), toml::Value::Table(table));
+                // The first steps use the schedule's initial rate (a warm-up starts low).
+                optimizer.set_lr(s.lr());
                 Some(s)
             }
             None => None,
@@ -331,6 +335,12 @@ impl Trainer {
             p.zero_grad();
         }
         self.steps_done += 1;
+        if self.config.scheduler_interval == SchedulerInterval::Step {
+            if let Some(s) = self.scheduler.as_mut() {
+                let lr = s.step(None)?;
+                self.optimizer.set_lr(lr);
+            }
+        }
         Ok((loss_value, correct))
     }
 
@@ -416,7 +426,9 @@ impl Trainer {
             let (train_loss, train_accuracy, samples_per_second) = self.train_epoch(bar.as_ref())?;
             let (test_loss, test_accuracy) = self.evaluate()?;
             self.epochs_done += 1;
-            if let Some(s) = self.scheduler.as_mut() {
+            if let (Some(s), SchedulerInterval::Epoch) =
+                (self.scheduler.as_mut(), self.config.scheduler_interval)
+            {
                 let new_lr = s.step(Some(test_loss))?;
                 self.optimizer.set_lr(new_lr);
             }

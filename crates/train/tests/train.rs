@@ -179,3 +179,36 @@ fn non_finite_loss_stops_with_epoch_and_step_and_keeps_the_checkpoint() {
     assert_eq!(std::fs::read_to_string(dir.join("latest")).unwrap(), "checkpoint-epoch0001");
     assert_eq!(std::fs::read(dir.join("checkpoint-epoch0001/model.safetensors")).unwrap(), good);
 }
+
+#[test]
+fn schedulers_step_per_epoch_or_per_step() {
+    // Per epoch (the default): `step` with gamma 0.5 halves the rate after every epoch.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut per_epoch = Trainer::new(config(&[]).unwrap()).unwrap();
+    let summary = per_epoch.run(&RunOptions::quiet(tmp.path().join("epoch"))).unwrap();
+    let lrs: Vec<f64> = summary.history.iter().map(|m| m.lr).collect();
+    assert_eq!(lrs, [3e-3, 1.5e-3]);
+
+    // Per step: a warm-up starts at start_factor * lr before the first step and reaches the
+    // base rate after warmup_steps optimizer steps (320 samples / 32 = 10 steps per epoch).
+    let warm = [
+        "scheduler.name=linear_warmup",
+        "scheduler.interval=step",
+        "scheduler.warmup_steps=10",
+        "scheduler.start_factor=0.1",
+    ];
+    let mut cfg = config(&warm).unwrap();
+    cfg.scheduler.as_mut().unwrap().params.remove("step_size");
+    cfg.scheduler.as_mut().unwrap().params.remove("gamma");
+    let mut per_step = Trainer::new(cfg).unwrap();
+    assert!((per_step.optimizer().lr() - 3e-4).abs() < 1e-12, "{}", per_step.optimizer().lr());
+    per_step.set_epochs(1);
+    let summary = per_step.run(&RunOptions::quiet(tmp.path().join("step"))).unwrap();
+    assert!((summary.history[0].lr - 3e-4).abs() < 1e-12);
+    assert!((per_step.optimizer().lr() - 3e-3).abs() < 1e-12, "{}", per_step.optimizer().lr());
+    let effective: toml::Table = per_step.effective_config().parse().unwrap();
+    assert_eq!(effective["scheduler"]["interval"].as_str(), Some("step"));
+
+    let bad = config(&["scheduler.interval=batch"]).unwrap_err().to_string();
+    assert!(bad.contains("[scheduler] interval") && bad.contains("epoch or step"), "{bad}");
+}
