@@ -75,8 +75,8 @@ pub use registration::{
 pub use rmsprop::RmsProp;
 pub use rule::{FromParams, GroupHyper, RuleOptimizer, RuleState, UpdateRule};
 pub use scheduler::{
-    build_scheduler, build_scheduler_named, BuildScheduler, Scheduler, SchedulerFromParams,
-    SchedulerRegistration,
+    build_scheduler, build_scheduler_named, BuildScheduler, ClosedFormSchedule, Scheduler,
+    SchedulerFromParams, SchedulerRegistration,
 };
 pub use sgd::Sgd;
 

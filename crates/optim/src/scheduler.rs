@@ -57,6 +57,47 @@ pub trait Scheduler: Send + Sync + fmt::Debug {
     fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError>;
 }
 
+/// A schedule whose learning rate is a closed-form function of the number of steps taken
+/// (constant, step, multistep, exponential, cosine annealing). Implementing its formula makes
+/// the type a [`Scheduler`] whose whole state is that count.
+pub trait ClosedFormSchedule: Send + Sync + fmt::Debug {
+    /// The canonical registry name.
+    const NAME: &'static str;
+
+    /// The learning rate after `steps` calls of [`Scheduler::step`].
+    fn lr_at(&self, steps: u64) -> f64;
+
+    /// The stored step count.
+    fn steps_taken(&self) -> u64;
+
+    /// Overwrites the stored step count.
+    fn set_steps_taken(&mut self, steps: u64);
+}
+
+impl<S: ClosedFormSchedule> Scheduler for S {
+    fn name(&self) -> &str {
+        S::NAME
+    }
+    fn lr(&self) -> f64 {
+        self.lr_at(self.steps_taken())
+    }
+    fn steps(&self) -> u64 {
+        self.steps_taken()
+    }
+    fn step(&mut self, _metric: Option<f64>) -> Result<f64, OptimError> {
+        self.set_steps_taken(self.steps_taken() + 1);
+        Ok(self.lr())
+    }
+    fn state(&self) -> Scalars {
+        steps_state(self.steps_taken())
+    }
+    fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError> {
+        let steps = load_steps(S::NAME, state)?;
+        self.set_steps_taken(steps);
+        Ok(())
+    }
+}
+
 /// Building a scheduler from validated hyper-parameters and the optimizer's base learning rate.
 pub trait SchedulerFromParams: Sized {
     /// Builds the scheduler; cross-key constraints are reported with [`Params::invalid`].

@@ -6,10 +6,8 @@
 //! No hyper-parameters. The default when a configuration names no scheduler, and the
 //! natural continuation after a warm-up (`linear_warmup:then=constant`).
 
-use crate::optimizer::Scalars;
 use crate::register_scheduler;
-use crate::scheduler::{load_steps, steps_state, Scheduler, SchedulerFromParams};
-use crate::OptimError;
+use crate::scheduler::{ClosedFormSchedule, SchedulerFromParams};
 use nabla_registry::{ParamError, Params};
 
 /// A schedule that keeps the base learning rate.
@@ -32,26 +30,16 @@ impl SchedulerFromParams for Constant {
     }
 }
 
-impl Scheduler for Constant {
-    fn name(&self) -> &str {
-        "constant"
-    }
-    fn lr(&self) -> f64 {
+impl ClosedFormSchedule for Constant {
+    const NAME: &'static str = "constant";
+    fn lr_at(&self, _steps: u64) -> f64 {
         self.base_lr
     }
-    fn steps(&self) -> u64 {
+    fn steps_taken(&self) -> u64 {
         self.steps
     }
-    fn step(&mut self, _metric: Option<f64>) -> Result<f64, OptimError> {
-        self.steps += 1;
-        Ok(self.lr())
-    }
-    fn state(&self) -> Scalars {
-        steps_state(self.steps)
-    }
-    fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError> {
-        self.steps = load_steps(self.name(), state)?;
-        Ok(())
+    fn set_steps_taken(&mut self, steps: u64) {
+        self.steps = steps;
     }
 }
 
@@ -65,6 +53,7 @@ register_scheduler!(Constant,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Scheduler;
 
     #[test]
     fn stays_constant() {

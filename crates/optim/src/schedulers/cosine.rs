@@ -10,10 +10,8 @@
 //! restart); here the schedule ends at `eta_min` and stays there, which is what a run whose
 //! length is `t_max` wants. Hyper-parameters: `t_max` (required, >= 1), `eta_min = 0`.
 
-use crate::optimizer::Scalars;
 use crate::register_scheduler;
-use crate::scheduler::{load_steps, steps_state, Scheduler, SchedulerFromParams};
-use crate::OptimError;
+use crate::scheduler::{ClosedFormSchedule, SchedulerFromParams};
 use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
 
 /// Cosine annealing.
@@ -45,27 +43,17 @@ impl SchedulerFromParams for CosineAnnealing {
     }
 }
 
-impl Scheduler for CosineAnnealing {
-    fn name(&self) -> &str {
-        "cosine_annealing"
-    }
-    fn lr(&self) -> f64 {
-        let t = self.steps.min(self.t_max) as f64 / self.t_max as f64;
+impl ClosedFormSchedule for CosineAnnealing {
+    const NAME: &'static str = "cosine_annealing";
+    fn lr_at(&self, steps: u64) -> f64 {
+        let t = steps.min(self.t_max) as f64 / self.t_max as f64;
         self.eta_min + (self.base_lr - self.eta_min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
     }
-    fn steps(&self) -> u64 {
+    fn steps_taken(&self) -> u64 {
         self.steps
     }
-    fn step(&mut self, _metric: Option<f64>) -> Result<f64, OptimError> {
-        self.steps += 1;
-        Ok(self.lr())
-    }
-    fn state(&self) -> Scalars {
-        steps_state(self.steps)
-    }
-    fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError> {
-        self.steps = load_steps(self.name(), state)?;
-        Ok(())
+    fn set_steps_taken(&mut self, steps: u64) {
+        self.steps = steps;
     }
 }
 
@@ -79,6 +67,7 @@ register_scheduler!(CosineAnnealing,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Scheduler;
 
     #[test]
     fn anneals_and_holds() {

@@ -6,10 +6,8 @@
 //! ```
 //! Hyper-parameters: `gamma` (required, > 0).
 
-use crate::optimizer::Scalars;
 use crate::register_scheduler;
-use crate::scheduler::{load_steps, steps_state, Scheduler, SchedulerFromParams};
-use crate::OptimError;
+use crate::scheduler::{ClosedFormSchedule, SchedulerFromParams};
 use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
 
 /// Exponential decay.
@@ -36,26 +34,16 @@ impl SchedulerFromParams for Exponential {
     }
 }
 
-impl Scheduler for Exponential {
-    fn name(&self) -> &str {
-        "exponential"
+impl ClosedFormSchedule for Exponential {
+    const NAME: &'static str = "exponential";
+    fn lr_at(&self, steps: u64) -> f64 {
+        self.base_lr * self.gamma.powf(steps as f64)
     }
-    fn lr(&self) -> f64 {
-        self.base_lr * self.gamma.powf(self.steps as f64)
-    }
-    fn steps(&self) -> u64 {
+    fn steps_taken(&self) -> u64 {
         self.steps
     }
-    fn step(&mut self, _metric: Option<f64>) -> Result<f64, OptimError> {
-        self.steps += 1;
-        Ok(self.lr())
-    }
-    fn state(&self) -> Scalars {
-        steps_state(self.steps)
-    }
-    fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError> {
-        self.steps = load_steps(self.name(), state)?;
-        Ok(())
+    fn set_steps_taken(&mut self, steps: u64) {
+        self.steps = steps;
     }
 }
 
@@ -69,6 +57,7 @@ register_scheduler!(Exponential,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Scheduler;
 
     #[test]
     fn decays_geometrically() {

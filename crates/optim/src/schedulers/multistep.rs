@@ -7,10 +7,8 @@
 //! Hyper-parameters: `milestones` (required, strictly increasing step numbers >= 1),
 //! `gamma = 0.1`.
 
-use crate::optimizer::Scalars;
 use crate::register_scheduler;
-use crate::scheduler::{load_steps, steps_state, Scheduler, SchedulerFromParams};
-use crate::OptimError;
+use crate::scheduler::{ClosedFormSchedule, SchedulerFromParams};
 use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
 
 /// Multi-step decay.
@@ -47,27 +45,17 @@ impl SchedulerFromParams for MultiStep {
     }
 }
 
-impl Scheduler for MultiStep {
-    fn name(&self) -> &str {
-        "multistep"
-    }
-    fn lr(&self) -> f64 {
-        let passed = self.milestones.partition_point(|&m| m <= self.steps);
+impl ClosedFormSchedule for MultiStep {
+    const NAME: &'static str = "multistep";
+    fn lr_at(&self, steps: u64) -> f64 {
+        let passed = self.milestones.partition_point(|&m| m <= steps);
         self.base_lr * self.gamma.powf(passed as f64)
     }
-    fn steps(&self) -> u64 {
+    fn steps_taken(&self) -> u64 {
         self.steps
     }
-    fn step(&mut self, _metric: Option<f64>) -> Result<f64, OptimError> {
-        self.steps += 1;
-        Ok(self.lr())
-    }
-    fn state(&self) -> Scalars {
-        steps_state(self.steps)
-    }
-    fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError> {
-        self.steps = load_steps(self.name(), state)?;
-        Ok(())
+    fn set_steps_taken(&mut self, steps: u64) {
+        self.steps = steps;
     }
 }
 
@@ -82,6 +70,7 @@ register_scheduler!(MultiStep,
 mod tests {
     use super::*;
     use crate::build_scheduler;
+    use crate::Scheduler;
 
     #[test]
     fn decays_at_milestones() {

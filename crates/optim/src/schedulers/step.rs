@@ -6,10 +6,8 @@
 //! ```
 //! Hyper-parameters: `step_size` (required, >= 1), `gamma = 0.1`.
 
-use crate::optimizer::Scalars;
 use crate::register_scheduler;
-use crate::scheduler::{load_steps, steps_state, Scheduler, SchedulerFromParams};
-use crate::OptimError;
+use crate::scheduler::{ClosedFormSchedule, SchedulerFromParams};
 use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
 
 /// Step decay.
@@ -39,26 +37,16 @@ impl SchedulerFromParams for StepDecay {
     }
 }
 
-impl Scheduler for StepDecay {
-    fn name(&self) -> &str {
-        "step"
+impl ClosedFormSchedule for StepDecay {
+    const NAME: &'static str = "step";
+    fn lr_at(&self, steps: u64) -> f64 {
+        self.base_lr * self.gamma.powf((steps / self.step_size) as f64)
     }
-    fn lr(&self) -> f64 {
-        self.base_lr * self.gamma.powf((self.steps / self.step_size) as f64)
-    }
-    fn steps(&self) -> u64 {
+    fn steps_taken(&self) -> u64 {
         self.steps
     }
-    fn step(&mut self, _metric: Option<f64>) -> Result<f64, OptimError> {
-        self.steps += 1;
-        Ok(self.lr())
-    }
-    fn state(&self) -> Scalars {
-        steps_state(self.steps)
-    }
-    fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError> {
-        self.steps = load_steps(self.name(), state)?;
-        Ok(())
+    fn set_steps_taken(&mut self, steps: u64) {
+        self.steps = steps;
     }
 }
 
@@ -72,6 +60,7 @@ register_scheduler!(StepDecay,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Scheduler;
 
     #[test]
     fn decays_every_step_size() {
