@@ -1,16 +1,61 @@
 //! Figures: line panels (mean over seeds with a min-max band) and horizontal bar panels,
-//! drawn with `plotters` into SVG.
+//! drawn with `plotters`, each into an SVG and a PNG copy from the same drawing code.
 //!
-//! Only SVG is written: plotters draws text on a bitmap only through a font backend (`ttf`,
-//! which needs system fonts, or `ab_glyph` with a font file), and a PNG without its title,
-//! axis labels and legend would not be readable. An SVG names the font family
-//! (`sans-serif`) and lets the viewer draw the text.
+//! Text is laid out, and drawn into the PNG, with DejaVu Sans, bundled in `fonts/` (licence
+//! in `fonts/LICENSE-DejaVu.txt`) and registered with plotters' `ab_glyph` backend, so no
+//! system font is needed. The SVG names the family (`sans-serif`) and lets the viewer draw
+//! the text. The PNG is drawn [`PNG_SCALE`] times larger: every size (fonts, margins, lines,
+//! markers) is multiplied by the scale, so both files show the same picture.
 
 use crate::stats::BandPoint;
 use crate::ExperimentError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
+use std::sync::OnceLock;
+
+/// DejaVu Sans 2.37 (Bitstream Vera licence with public-domain DejaVu changes).
+const DEJAVU_SANS: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+
+/// How much larger the PNG copy is drawn than the SVG (whose sizes are in CSS pixels).
+pub(crate) const PNG_SCALE: f64 = 1.5;
+
+/// The family every text of a figure uses.
+const FONT: &str = "sans-serif";
+
+/// Registers the bundled font as `sans-serif`, once per process. Plotters lays out (and,
+/// in a bitmap, draws) text only with a registered font.
+fn register_font() -> Result<(), String> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED
+        .get_or_init(|| plotters::style::register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err("the bundled font fonts/DejaVuSans.ttf is not a valid font".to_string())
+    }
+}
+
+/// Sizes at a drawing scale: SVG at 1, PNG at [`PNG_SCALE`].
+#[derive(Clone, Copy, Debug)]
+struct Scale(f64);
+
+impl Scale {
+    /// A length in pixels.
+    fn px(self, v: u32) -> u32 {
+        (f64::from(v) * self.0).round() as u32
+    }
+
+    /// A signed length in pixels (legend glyph offsets).
+    fn off(self, v: i32) -> i32 {
+        (f64::from(v) * self.0).round() as i32
+    }
+
+    /// A font size.
+    fn font(self, size: f64) -> (&'static str, f64) {
+        (FONT, size * self.0)
+    }
+}
 
 /// Distinguishable colours (Tableau 10 and two more), picked by index.
 const PALETTE: [RGBColor; 12] = [
@@ -154,35 +199,73 @@ impl Figure {
         Figure { title: title.into(), panels, columns, panel_size: (520, 400) }
     }
 
+    fn grid(&self) -> (usize, usize) {
+        let cols = self.columns.clamp(1, self.panels.len().max(1));
+        (self.panels.len().div_ceil(cols).max(1), cols)
+    }
+
+    /// The size in pixels at a scale.
+    fn size(&self, scale: Scale) -> (u32, u32) {
+        let (rows, cols) = self.grid();
+        (scale.px(self.panel_size.0 * cols as u32), scale.px(self.panel_size.1 * rows as u32 + 44))
+    }
+
+    /// Draws the figure onto `root` (of [`Figure::size`] at `scale`): the code behind both
+    /// the SVG and the PNG.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: Scale) -> Result<(), String> {
+        register_font()?;
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(err)?;
+        // Shrink the title until it fits the width, measured with the bundled font.
+        let (width, _) = root.dim_in_pixel();
+        let (measured, _) =
+            root.estimate_text_size(&self.title, &scale.font(22.0).into_font()).map_err(err)?;
+        let fit = 22.0 * 0.95 * f64::from(width) / f64::from(measured.max(1));
+        let body = root.titled(&self.title, scale.font(fit.clamp(12.0, 22.0))).map_err(err)?;
+        for (area, panel) in body.split_evenly(self.grid()).iter().zip(&self.panels) {
+            match panel {
+                Panel::Lines(p) => draw_lines(area, p, scale)?,
+                Panel::Bars(p) => draw_bars(area, p, scale)?,
+            }
+        }
+        root.present().map_err(err)
+    }
+
     /// Draws the figure as an SVG document.
     pub fn to_svg(&self) -> Result<String, String> {
-        let cols = self.columns.clamp(1, self.panels.len().max(1));
-        let rows = self.panels.len().div_ceil(cols).max(1);
-        let size = (self.panel_size.0 * cols as u32, self.panel_size.1 * rows as u32 + 44);
+        let scale = Scale(1.0);
         let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-            root.fill(&WHITE).map_err(|e| e.to_string())?;
-            // A sans-serif glyph is about 0.55 em wide: shrink the title until it fits.
-            let fit = 0.95 * f64::from(size.0) / (0.55 * self.title.chars().count().max(1) as f64);
-            let font = fit.clamp(12.0, 22.0);
-            let body = root.titled(&self.title, ("sans-serif", font)).map_err(|e| e.to_string())?;
-            for (area, panel) in body.split_evenly((rows, cols)).iter().zip(&self.panels) {
-                match panel {
-                    Panel::Lines(p) => draw_lines(area, p)?,
-                    Panel::Bars(p) => draw_bars(area, p)?,
-                }
-            }
-            root.present().map_err(|e| e.to_string())?;
-        }
+        self.draw(&SVGBackend::with_string(&mut svg, self.size(scale)).into_drawing_area(), scale)?;
         Ok(svg)
     }
 
-    /// Writes the SVG to `path` atomically.
+    /// Draws the figure at [`PNG_SCALE`] into a PNG file at `path` (which must end in `.png`:
+    /// the encoder picks the format by the extension).
+    fn draw_png(&self, path: &Path) -> Result<(), String> {
+        let scale = Scale(PNG_SCALE);
+        self.draw(&BitMapBackend::new(path, self.size(scale)).into_drawing_area(), scale)
+    }
+
+    /// Writes the SVG to `path` and the PNG copy beside it (`path` with the extension `png`),
+    /// each atomically: a temporary file in the same directory, then a rename.
     pub fn save(&self, path: &Path) -> Result<(), ExperimentError> {
-        let svg =
-            self.to_svg().map_err(|message| ExperimentError::Plot { path: path.to_path_buf(), message })?;
-        crate::report::write_file(path, svg.as_bytes())
+        let plot_error = |path: &Path, message| ExperimentError::Plot { path: path.to_path_buf(), message };
+        let svg = self.to_svg().map_err(|m| plot_error(path, m))?;
+        crate::report::write_file(path, svg.as_bytes())?;
+
+        let png = path.with_extension("png");
+        let name = png.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        // The temporary name keeps the `.png` extension, which the encoder needs.
+        let tmp = png.with_file_name(format!(".{name}.tmp-{}.png", std::process::id()));
+        let io_error = |e: std::io::Error| ExperimentError::Io { path: png.clone(), message: e.to_string() };
+        let written = self.draw_png(&tmp).map_err(|m| plot_error(&png, m)).and_then(|()| {
+            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io_error)?;
+            std::fs::rename(&tmp, &png).map_err(io_error)
+        });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 }
 

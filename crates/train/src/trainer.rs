@@ -372,7 +372,8 @@ impl Trainer {
             if let Some(bar) = bar {
                 bar.inc(1);
                 if i % 8 == 0 {
-                    bar.set_message(format!("loss {:.4}", loss_sum / seen as f64));
+                    let rate = seen as f64 / start.elapsed().as_secs_f64().max(1e-9);
+                    bar.set_message(format!("loss {:.4}  {rate:.0} samples/s", loss_sum / seen as f64));
                 }
             }
         }
@@ -414,9 +415,11 @@ impl Trainer {
             let bar = show_bar.then(|| {
                 let bar = ProgressBar::new(batches as u64);
                 bar.set_style(
-                    ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
-                        .expect("valid template")
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "epoch {prefix} [{bar:30}] {pos}/{len} batches  {elapsed_precise}  {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
                 );
                 bar.set_prefix(format!("{epoch}/{}", self.config.epochs));
                 bar
