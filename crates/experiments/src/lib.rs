@@ -13,7 +13,8 @@
 //! `batch_norm1d`, `nag`, ...), so the experiments exercise exactly what a config can name.
 //! Each setting runs with several seeds; figures show the mean with a min-max band.
 //!
-//! [`run`] writes, under [`Options::out_dir`]: `figures/<name>-*.svg`, `results/<name>.json`
+//! [`run`] writes, under [`Options::out_dir`]: `figures/<name>-*.svg` (each with a PNG copy,
+//! `figures/<name>-*.png`, drawn with the bundled DejaVu Sans font), `results/<name>.json`
 //! (the section and its numbers) and `README.md`, assembled from every record present — so
 //! running one experiment refreshes its section and keeps the others. Every file is written
 //! to a temporary name and renamed, so a run killed midway leaves the previous report intact.
@@ -44,6 +45,7 @@ pub use error::ExperimentError;
 /// How runs report progress (re-exported from `nabla-train`).
 pub use nabla_train::Progress;
 pub use options::{default_out_dir, parse_args, Budget, DataChoice, Experiment, Options, USAGE};
+pub use plot::PNG_SCALE;
 pub use report::{
     format_duration, format_utc, load_records, record_path, render_readme, write_readme, SectionRecord,
     Verdict,
@@ -69,7 +71,7 @@ pub struct ExperimentResult {
     pub headline: String,
     /// Wall time, seconds.
     pub seconds: f64,
-    /// The figures written.
+    /// The figures written (the SVGs; each has its PNG copy beside it, with the extension `png`).
     pub figures: Vec<PathBuf>,
 }
 

@@ -11,14 +11,16 @@ use crate::stats::BandPoint;
 use crate::ExperimentError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::OnceLock;
 
 /// DejaVu Sans 2.37 (Bitstream Vera licence with public-domain DejaVu changes).
 const DEJAVU_SANS: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 
-/// How much larger the PNG copy is drawn than the SVG (whose sizes are in CSS pixels).
-pub(crate) const PNG_SCALE: f64 = 1.5;
+/// How much larger the PNG copy of a figure is drawn than its SVG (whose sizes are in CSS
+/// pixels): every length, font size and line width is multiplied by it.
+pub const PNG_SCALE: f64 = 1.25;
 
 /// The family every text of a figure uses.
 const FONT: &str = "sans-serif";
@@ -216,12 +218,13 @@ impl Figure {
         register_font()?;
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
         root.fill(&WHITE).map_err(err)?;
-        // Shrink the title until it fits the width, measured with the bundled font.
+        // The title, shrunk until it fits the width (measured with the bundled font).
         let (width, _) = root.dim_in_pixel();
-        let (measured, _) =
-            root.estimate_text_size(&self.title, &scale.font(22.0).into_font()).map_err(err)?;
-        let fit = 22.0 * 0.95 * f64::from(width) / f64::from(measured.max(1));
-        let body = root.titled(&self.title, scale.font(fit.clamp(12.0, 22.0))).map_err(err)?;
+        let measure = |style: &TextStyle| root.estimate_text_size(&self.title, style).map_err(err);
+        let (full, _) = measure(&scale.font(22.0).into())?;
+        let fit = 22.0 * 0.95 * f64::from(width) / f64::from(full.max(1));
+        let style = TextStyle::from(scale.font(fit.clamp(12.0, 22.0)));
+        let body = titled(root, &self.title, style, (scale.px(9), scale.px(5)))?;
         for (area, panel) in body.split_evenly(self.grid()).iter().zip(&self.panels) {
             match panel {
                 Panel::Lines(p) => draw_lines(area, p, scale)?,
@@ -267,6 +270,34 @@ impl Figure {
         }
         written
     }
+}
+
+/// Draws `text` centred at the top of `area`, `pad.0` pixels below its edge and `pad.1` above
+/// the rest, which it returns. (Plotters' own `titled`, also behind chart captions, caps its
+/// padding at 5 pixels, which would not scale with the drawing.)
+fn titled<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: TextStyle<'_>,
+    (above, below): (u32, u32),
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let style = style.pos(Pos::new(HPos::Center, VPos::Top));
+    let (_, height) = area.estimate_text_size(text, &style).map_err(err)?;
+    let (head, rest) = area.split_vertically(above + height + below);
+    let centre = (head.dim_in_pixel().0 / 2) as i32;
+    head.draw_text(text, &style, (centre, above as i32)).map_err(err)?;
+    Ok(rest)
+}
+
+/// The plotting area of a panel: the margin, then the caption above the rest.
+fn panel_area<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption: &str,
+    scale: Scale,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let m = scale.px(12) as i32;
+    titled(&area.margin(m, m, m, m), caption, scale.font(16.0).into(), (scale.px(5), scale.px(5)))
 }
 
 /// An axis label of a linear axis: short, without float noise.
@@ -319,7 +350,11 @@ fn padded(lo: f64, hi: f64, fraction: f64) -> (f64, f64) {
     (lo - d, hi + d)
 }
 
-fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePanel) -> Result<(), String> {
+fn draw_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &LinePanel,
+    scale: Scale,
+) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let cap = p.y_max;
     let ty = move |v: f64| transform(cap.map_or(v, |m| if v.is_nan() { v } else { v.min(m) }), p.log_y);
@@ -339,11 +374,9 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePanel) 
     }
     let (x0, x1) = padded(x0, x1, 0.02);
     let (y0, y1) = padded(y0, y1, 0.05);
-    let mut chart = ChartBuilder::on(area)
-        .caption(&p.title, ("sans-serif", 16))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
+    let mut chart = ChartBuilder::on(&panel_area(area, &p.title, scale)?)
+        .x_label_area_size(scale.px(44))
+        .y_label_area_size(scale.px(64))
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
     let (log_x, log_y, integer_x) = (p.log_x, p.log_y, p.integer_x);
@@ -373,8 +406,9 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePanel) 
         .y_desc(p.y_label.as_str())
         .x_label_formatter(&fx)
         .y_label_formatter(&fy)
-        .label_style(("sans-serif", 12))
-        .axis_desc_style(("sans-serif", 13))
+        .label_style(scale.font(12.0))
+        .axis_desc_style(scale.font(13.0))
+        .set_all_tick_mark_size(scale.px(5))
         .light_line_style(RGBColor(240, 240, 240))
         .draw()
         .map_err(err)?;
@@ -392,26 +426,30 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePanel) 
                 .collect();
             chart.draw_series(std::iter::once(Polygon::new(outline, c.mix(0.16).filled()))).map_err(err)?;
         }
-        let style = c.stroke_width(2);
+        let style = c.stroke_width(scale.px(2));
         let drawn = if s.dashed {
-            chart.draw_series(DashedLineSeries::new(pts.clone(), 7, 4, style)).map_err(err)?
+            chart
+                .draw_series(DashedLineSeries::new(pts.clone(), scale.px(7), scale.px(4), style))
+                .map_err(err)?
         } else {
             chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(err)?
         };
         let dashed = s.dashed;
         drawn.label(s.label.as_str()).legend(move |(x, y)| {
-            let end = if dashed { x + 8 } else { x + 20 };
-            PathElement::new(vec![(x, y), (end, y)], c.stroke_width(2))
+            let end = x + scale.off(if dashed { 8 } else { 20 });
+            PathElement::new(vec![(x, y), (end, y)], style)
         });
         if s.markers || pts.len() < 3 {
-            chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, c.filled()))).map_err(err)?;
+            chart.draw_series(pts.iter().map(|&q| Circle::new(q, scale.px(3), c.filled()))).map_err(err)?;
         }
     }
     if p.series.iter().any(|s| !s.label.is_empty()) {
         chart
             .configure_series_labels()
             .position(p.legend.position())
-            .label_font(("sans-serif", 12))
+            .label_font(scale.font(12.0))
+            .margin(scale.px(10))
+            .legend_area_size(scale.px(30))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
             .draw()
@@ -420,7 +458,11 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePanel) 
     Ok(())
 }
 
-fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &BarPanel) -> Result<(), String> {
+fn draw_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &BarPanel,
+    scale: Scale,
+) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let n = p.bars.len().max(1);
     let finite: Vec<f64> =
@@ -430,11 +472,9 @@ fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &BarPanel) ->
     let (v0, v1) = padded(lo, hi, 0.15);
     let v1 = v1 + (v1 - v0) * 0.08; // room for the value labels
     let longest = p.bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(4) as u32;
-    let mut chart = ChartBuilder::on(area)
-        .caption(&p.title, ("sans-serif", 16))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(16 + 8 * longest)
+    let mut chart = ChartBuilder::on(&panel_area(area, &p.title, scale)?)
+        .x_label_area_size(scale.px(44))
+        .y_label_area_size(scale.px(16 + 8 * longest))
         .build_cartesian_2d(v0..v1, -0.5f64..(n as f64 - 0.5))
         .map_err(err)?;
     let names: Vec<String> = p.bars.iter().map(|b| b.label.clone()).collect();
@@ -452,8 +492,9 @@ fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &BarPanel) ->
         .y_label_formatter(&fy)
         .x_label_formatter(&|v| number_label(*v))
         .x_desc(p.value_label.as_str())
-        .label_style(("sans-serif", 12))
-        .axis_desc_style(("sans-serif", 13))
+        .label_style(scale.font(12.0))
+        .axis_desc_style(scale.font(13.0))
+        .set_all_tick_mark_size(scale.px(5))
         .light_line_style(RGBColor(240, 240, 240))
         .draw()
         .map_err(err)?;
@@ -474,11 +515,11 @@ fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &BarPanel) ->
             .draw_series(std::iter::once(Text::new(
                 format!("  {:.2}", b.mean),
                 (end, y + 0.12),
-                ("sans-serif", 11).into_font().color(&BLACK),
+                scale.font(11.0).into_font().color(&BLACK),
             )))
             .map_err(err)?;
         if b.hi > b.lo {
-            let whisker = BLACK.stroke_width(2);
+            let whisker = BLACK.stroke_width(scale.px(2));
             chart
                 .draw_series([
                     PathElement::new(vec![(b.lo, y), (b.hi, y)], whisker),
@@ -514,8 +555,7 @@ mod tests {
         assert_eq!(pow10_label(0.5), "3.2");
     }
 
-    #[test]
-    fn a_figure_has_lines_bands_legend_and_bars() {
+    fn example() -> Figure {
         let mut lines = LinePanel::new("loss", "epoch", "loss (nats)");
         lines.log_y = true;
         lines.series.push(Series::new("relu", 0, pts(&[2.3, 1.0, 0.5])));
@@ -528,7 +568,20 @@ mod tests {
                 Bar { label: "sgd".into(), mean: 93.0, lo: 92.0, hi: 94.0, color: 1 },
             ],
         };
-        let svg = Figure::new("Title <&>", vec![Panel::Lines(lines), Panel::Bars(bars)], 2).to_svg().unwrap();
+        Figure::new("Title <&>", vec![Panel::Lines(lines), Panel::Bars(bars)], 2)
+    }
+
+    /// The figure drawn into an RGB buffer at `scale`, with its size.
+    fn rgb(figure: &Figure, scale: f64) -> (Vec<u8>, (u32, u32)) {
+        let size = figure.size(Scale(scale));
+        let mut buf = vec![0u8; size.0 as usize * size.1 as usize * 3];
+        figure.draw(&BitMapBackend::with_buffer(&mut buf, size).into_drawing_area(), Scale(scale)).unwrap();
+        (buf, size)
+    }
+
+    #[test]
+    fn a_figure_has_lines_bands_legend_and_bars() {
+        let svg = example().to_svg().unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
         assert!(svg.contains("<polyline"), "lines");
         assert!(svg.contains("<polygon"), "bands");
@@ -539,6 +592,91 @@ mod tests {
         {
             assert!(svg.contains(text), "missing {text}");
         }
+    }
+
+    #[test]
+    fn the_bitmap_draws_the_text_with_the_bundled_font() {
+        let figure = example();
+        let (buf, (w, h)) = rgb(&figure, PNG_SCALE);
+        assert_eq!((w, h), (1300, 555), "PNG_SCALE times the SVG's 1040 x 444");
+        let pixel = |x: u32, y: u32| {
+            let i = 3 * (y as usize * w as usize + x as usize);
+            [buf[i], buf[i + 1], buf[i + 2]]
+        };
+        // The title is the only thing in the top band: black text, anti-aliased (grey edges).
+        let title: Vec<[u8; 3]> =
+            (0..30).flat_map(|y| (0..w).map(move |x| (x, y))).map(|(x, y)| pixel(x, y)).collect();
+        let dark = title.iter().filter(|p| p.iter().all(|&c| c < 80)).count();
+        let grey = title.iter().filter(|p| p[0] == p[1] && p[1] == p[2] && (80..230).contains(&p[0])).count();
+        assert!(dark > 100 && grey > 50, "title: {dark} dark and {grey} grey pixels");
+        // Without a title, the band stays white: the ink above came from the text.
+        let untitled = Figure { title: String::new(), ..figure.clone() };
+        let (blank, _) = rgb(&untitled, PNG_SCALE);
+        assert!(blank[..30 * 3 * w as usize].iter().all(|&c| c == 255), "ink without a title");
+        // Lines, bands, bars and text give many colours; a blank image has one.
+        let mut colours: Vec<[u8; 3]> = buf.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
+        colours.sort_unstable();
+        colours.dedup();
+        assert!(colours.len() > 50, "{} colours", colours.len());
+        // The palette's first two colours (relu, adam / sigmoid, sgd) are drawn.
+        for c in [PALETTE[0], PALETTE[1]] {
+            assert!(colours.contains(&[c.0, c.1, c.2]), "{c:?} not drawn");
+        }
+    }
+
+    #[test]
+    fn every_size_scales_with_the_drawing() {
+        // Drawn at scale 1 and 2, the dark pixels (text, axes, whiskers) of the small image
+        // lie where the large one has dark pixels: titles, margins, label areas, fonts and
+        // legend all scale together (a size left unscaled shifts the panels apart).
+        let figure = example();
+        let svg = figure.to_svg().unwrap();
+        assert!(svg.starts_with(r#"<svg width="1040" height="444""#), "{}", &svg[..60]);
+        let (small, (w, h)) = rgb(&figure, 1.0);
+        let (large, (lw, lh)) = rgb(&figure, 2.0);
+        assert_eq!((w, h, lw, lh), (1040, 444, 2080, 888));
+        let dark = |buf: &[u8], width: u32, x: u32, y: u32| {
+            let i = 3 * (y as usize * width as usize + x as usize);
+            u32::from(buf[i]) + u32::from(buf[i + 1]) + u32::from(buf[i + 2]) < 300
+        };
+        let (mut total, mut matched) = (0, 0);
+        for y in 0..h {
+            for x in (0..w).filter(|&x| dark(&small, w, x, y)) {
+                total += 1;
+                let near = (2 * y).saturating_sub(2)..(2 * y + 4).min(lh);
+                let found = near.into_iter().any(|ly| {
+                    ((2 * x).saturating_sub(2)..(2 * x + 4).min(lw)).any(|lx| dark(&large, lw, lx, ly))
+                });
+                matched += usize::from(found);
+            }
+        }
+        assert!(total > 2000, "{total} dark pixels");
+        assert!(matched * 100 >= total * 98, "{matched} of {total} dark pixels have a match");
+    }
+
+    #[test]
+    fn save_writes_the_svg_and_the_png_and_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("figures").join("example.svg");
+        example().save(&path).unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with("<svg"));
+        let png = std::fs::read(dir.path().join("figures").join("example.png")).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert_eq!(&png[12..16], b"IHDR");
+        let dim = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
+        assert_eq!((dim(16), dim(20)), (1300, 555));
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("figures"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        // A PNG that cannot be written is an error naming it, and leaves nothing behind.
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir_all(blocked.join("x.png")).unwrap();
+        let err = example().save(&blocked.join("x.svg")).unwrap_err().to_string();
+        assert!(err.contains("x.png"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(&blocked).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 2, "{left:?}");
     }
 
     #[test]

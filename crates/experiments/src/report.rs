@@ -149,12 +149,13 @@ pub fn render_readme(records: &[(Experiment, SectionRecord)]) -> String {
         format_duration(total),
         records.len()
     ));
-    md.push_str(
-        "- **Figures:** SVG only. Curves are the mean over seeds; the shaded band spans the minimum and the \
-         maximum over seeds. PNG copies are not written: plotters draws text into a bitmap only through a \
-         system-font (or bundled-font) backend, and a PNG without its title, axis labels and legend would not \
-         be readable.\n",
-    );
+    md.push_str(&format!(
+        "- **Figures:** SVG, linked below; each has a PNG copy beside it (`figures/<name>.png`, the same \
+         drawing at {} times the size, its text drawn with the DejaVu Sans font bundled in the crate, so \
+         no system font is needed). Curves are the mean over seeds; the shaded band spans the minimum and \
+         the maximum over seeds.\n",
+        crate::plot::PNG_SCALE
+    ));
     md.push_str("- **Reproduce:** `cargo xtask experiments --data-dir DIR` (DIR holds `mnist/`), `--data digits` to run \
                  without MNIST, `--quick` for a one-minute smoke run.\n\n");
 
@@ -320,6 +321,7 @@ mod tests {
         assert!(md.contains("## 2. `init`: The initializer changes the speed of learning"), "{md}");
         assert!(md.contains("(#2-init-the-initializer-changes-the-speed-of-learning)"), "{md}");
         assert!(md.contains("**held, weakly**"));
+        assert!(md.contains("each has a PNG copy beside it (`figures/<name>.png`"), "{md}");
         assert!(render_readme(&[]).contains("No experiment has been run yet"));
     }
 

@@ -34,6 +34,10 @@ impl<'a> Ctx<'a> {
         (0..self.options.seeds.max(1) as u64).collect()
     }
 
+    /// The SVG of a figure: its path and its link relative to the report. [`Figure::save`]
+    /// writes the PNG copy beside it.
+    ///
+    /// [`Figure::save`]: crate::plot::Figure::save
     pub fn figure_path(&self, what: &str) -> (PathBuf, String) {
         let rel = format!("figures/{}-{what}.svg", self.experiment.name());
         (self.options.out_dir.join(&rel), rel)
