@@ -53,9 +53,11 @@ impl Scale {
         (f64::from(v) * self.0).round() as i32
     }
 
-    /// A font size.
+    /// A font size, rounded to an even number of pixels: plotters' bitmap text puts each
+    /// glyph half the size above its top edge, rounded, so at an odd or fractional size the
+    /// glyphs of a line sit a pixel apart (a decimal point above the baseline).
     fn font(self, size: f64) -> (&'static str, f64) {
-        (FONT, size * self.0)
+        (FONT, 2.0 * (size * self.0 / 2.0).round())
     }
 }
 
@@ -553,6 +555,14 @@ mod tests {
         assert_eq!(pow10_label(2.0), "100");
         assert_eq!(pow10_label(-6.0), "1e-6");
         assert_eq!(pow10_label(0.5), "3.2");
+    }
+
+    #[test]
+    fn font_sizes_are_even_pixels() {
+        let sizes = |scale: f64| [11.0, 12.0, 13.0, 16.0].map(|s| Scale(scale).font(s).1);
+        assert_eq!(sizes(1.0), [12.0, 12.0, 14.0, 16.0]);
+        assert_eq!(sizes(PNG_SCALE), [14.0, 16.0, 16.0, 20.0]);
+        assert_eq!(Scale(PNG_SCALE).px(44), 55);
     }
 
     fn example() -> Figure {
