@@ -72,6 +72,10 @@ pub struct TrainConfig {
     pub eval_batch_size: usize,
     /// Drop the last incomplete training batch of an epoch.
     pub drop_last: bool,
+    /// Fraction of the training split held out (stratified, seeded by `seed`) as a validation
+    /// split, evaluated every epoch and fed to epoch-wise schedulers such as
+    /// `reduce_on_plateau`; 0 (the default) evaluates on the test split only.
+    pub validation_fraction: f64,
     /// The data set (`[data]`, `name` plus the data set's hyper-parameters, including its
     /// normalization: `scale`, `standardize`).
     pub data: ComponentSpec,
@@ -191,6 +195,7 @@ const TOP_KEYS: &[&str] = &[
     "batch_size",
     "eval_batch_size",
     "drop_last",
+    "validation_fraction",
     "data",
     "model",
     "loss",
@@ -324,6 +329,18 @@ impl Parser {
         let batch_size = self.uint(root, "top level", "batch_size", 32, 1)? as usize;
         let eval_batch_size = self.uint(root, "top level", "eval_batch_size", 1000, 1)? as usize;
         let drop_last = self.boolean(root, "top level", "drop_last", false)?;
+        let validation_fraction = match root.get("validation_fraction") {
+            None => 0.0,
+            Some(toml::Value::Float(x)) if (0.0..1.0).contains(x) => *x,
+            Some(toml::Value::Integer(0)) => 0.0,
+            Some(v) => {
+                return Err(self.err(
+                    "top level",
+                    "validation_fraction",
+                    format!("expects a number in [0, 1), got {v}"),
+                ))
+            }
+        };
 
         let data = self.required_component(root, "data", &[])?;
 
@@ -402,6 +419,7 @@ impl Parser {
             batch_size,
             eval_batch_size,
             drop_last,
+            validation_fraction,
             data,
             layers,
             weight_init,

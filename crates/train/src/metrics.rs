@@ -21,6 +21,12 @@ pub struct EpochMetrics {
     pub test_loss: f64,
     /// Accuracy on the held-out split (evaluation mode).
     pub test_accuracy: f64,
+    /// Loss on the validation split, when the config holds one out (`validation_fraction`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_loss: Option<f64>,
+    /// Accuracy on the validation split, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_accuracy: Option<f64>,
     /// Learning rate used during the epoch (of the first parameter group).
     pub lr: f64,
     /// Training throughput, samples per second (training steps only).
@@ -71,8 +77,12 @@ impl MetricsLog {
 
 /// One line per epoch, for terminals without a progress bar and for the summary.
 pub fn format_epoch(m: &EpochMetrics, epochs: usize) -> String {
+    let validation = match (m.validation_loss, m.validation_accuracy) {
+        (Some(loss), Some(acc)) => format!("  val loss {loss:.4} acc {:6.2}%", 100.0 * acc),
+        _ => String::new(),
+    };
     format!(
-        "epoch {:>3}/{epochs}  train loss {:.4} acc {:6.2}%  test loss {:.4} acc {:6.2}%  lr {:.3e}  {:>8.0} samples/s  {:.2}s",
+        "epoch {:>3}/{epochs}  train loss {:.4} acc {:6.2}%{validation}  test loss {:.4} acc {:6.2}%  lr {:.3e}  {:>8.0} samples/s  {:.2}s",
         m.epoch,
         m.train_loss,
         100.0 * m.train_accuracy,

@@ -7,7 +7,7 @@ use crate::metrics::{format_epoch, EpochMetrics, MetricsLog};
 use crate::{write_atomic, TrainError};
 use indicatif::{ProgressBar, ProgressStyle};
 use nabla_autograd::{NoGradGuard, Var};
-use nabla_data::{DataLoader, DataSplits, LoaderConfig};
+use nabla_data::{stratified_split, DataLoader, DataSplits, Dataset, LoaderConfig};
 use nabla_layers::{
     build_loss_with_params, build_module_with_params, BuildContext, Loss, Module, Sequential, Target,
 };
@@ -68,6 +68,8 @@ pub struct Trainer {
     effective: toml::Table,
     // Shared so that an epoch's loader can borrow the data while the step borrows the rest.
     data: Rc<DataSplits>,
+    // Held out of the training split when the config asks for it.
+    validation: Option<Dataset>,
     model: Sequential<f32>,
     loss: Box<dyn Loss<f32>>,
     optimizer: Box<dyn Optimizer<f32>>,
@@ -115,6 +117,14 @@ impl Trainer {
         effective.insert("batch_size".into(), toml::Value::Integer(config.batch_size as i64));
         effective.insert("eval_batch_size".into(), toml::Value::Integer(config.eval_batch_size as i64));
         effective.insert("drop_last".into(), toml::Value::Boolean(config.drop_last));
+        effective.insert("validation_fraction".into(), toml::Value::Float(config.validation_fraction));
+        let (data, validation) = if config.validation_fraction > 0.0 {
+            let held_out = stratified_split(&data.train, config.validation_fraction, config.seed)
+                .map_err(|e| config_error(&config, "top level", "validation_fraction", e))?;
+            (DataSplits { train: held_out.train, ..data }, Some(held_out.test))
+        } else {
+            (data, None)
+        };
 
         effective
             .insert("data".into(), toml::Value::Table(params_table(data_params.component(), data_params)));
@@ -207,6 +217,7 @@ impl Trainer {
             config,
             effective,
             data: Rc::new(data),
+            validation,
             model,
             loss,
             optimizer,
@@ -244,7 +255,12 @@ impl Trainer {
         self.loss.as_ref()
     }
 
-    /// The loaded (normalized) data splits.
+    /// The validation split held out of the training data, if the config asks for one.
+    pub fn validation(&self) -> Option<&Dataset> {
+        self.validation.as_ref()
+    }
+
+    /// The loaded (normalized) data splits (the training split without the validation part).
     pub fn data(&self) -> &DataSplits {
         &self.data
     }
@@ -428,11 +444,18 @@ impl Trainer {
             let lr = self.optimizer.lr();
             let (train_loss, train_accuracy, samples_per_second) = self.train_epoch(bar.as_ref())?;
             let (test_loss, test_accuracy) = self.evaluate()?;
+            let validation = match &self.validation {
+                Some(v) => {
+                    Some(evaluate_model(&mut self.model, self.loss.as_ref(), v, self.config.eval_batch_size)?)
+                }
+                None => None,
+            };
             self.epochs_done += 1;
             if let (Some(s), SchedulerInterval::Epoch) =
                 (self.scheduler.as_mut(), self.config.scheduler_interval)
             {
-                let new_lr = s.step(Some(test_loss))?;
+                // The monitored metric: the validation loss when there is a validation split.
+                let new_lr = s.step(Some(validation.map_or(test_loss, |(loss, _)| loss)))?;
                 self.optimizer.set_lr(new_lr);
             }
             let metrics = EpochMetrics {
@@ -442,6 +465,8 @@ impl Trainer {
                 train_accuracy,
                 test_loss,
                 test_accuracy,
+                validation_loss: validation.map(|(loss, _)| loss),
+                validation_accuracy: validation.map(|(_, acc)| acc),
                 lr,
                 samples_per_second,
                 seconds: epoch_start.elapsed().as_secs_f64(),

@@ -212,3 +212,29 @@ fn schedulers_step_per_epoch_or_per_step() {
     let bad = config(&["scheduler.interval=batch"]).unwrap_err().to_string();
     assert!(bad.contains("[scheduler] interval") && bad.contains("epoch or step"), "{bad}");
 }
+
+#[test]
+fn a_validation_split_is_held_out_of_training_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = Trainer::new(config(&[]).unwrap()).unwrap();
+    assert!(plain.validation().is_none());
+    let mut cfg = config(&["validation_fraction=0.25", "scheduler.name=plateau"]).unwrap();
+    let plateau = cfg.scheduler.as_mut().unwrap();
+    plateau.params.remove("step_size");
+    plateau.params.remove("gamma");
+    let mut held = Trainer::new(cfg).unwrap();
+    let (train, val) = (held.data().train.len(), held.validation().unwrap().len());
+    assert_eq!(train + val, plain.data().train.len());
+    assert!((76..=84).contains(&val), "a stratified quarter of 320 images (rounded per class), got {val}");
+    assert_eq!(held.data().test.len(), plain.data().test.len(), "the test split is untouched");
+    let summary = held.run(&RunOptions::quiet(tmp.path().join("val"))).unwrap();
+    for m in &summary.history {
+        let (loss, acc) = (m.validation_loss.unwrap(), m.validation_accuracy.unwrap());
+        assert!(loss.is_finite() && (0.0..=1.0).contains(&acc), "{m:?}");
+    }
+    let logged = MetricsLog::read(&tmp.path().join("val/metrics.jsonl")).unwrap();
+    assert_eq!(logged[0].validation_loss, summary.history[0].validation_loss);
+
+    let bad = config(&["validation_fraction=1.0"]).unwrap_err().to_string();
+    assert!(bad.contains("[top level] validation_fraction"), "{bad}");
+}
