@@ -117,41 +117,14 @@ pub fn batch_norm_train<T: Element>(
     let m = d.m as f64;
     let (mean, ss) = channel_moments(xs, &d);
     let invstd: Vec<f64> = ss.iter().map(|s| 1.0 / (s / m + eps).sqrt()).collect();
-    let gamma = param_or(weight, d.c, 1.0);
-    let beta = param_or(bias, d.c, 0.0);
-    let mut out = pool::take::<T>(xv.shape());
-    {
-        let os = out.as_slice_mut().expect("pooled arrays are contiguous");
-        normalize_into(os, xs, &d, &mean, &invstd, &gamma, &beta);
-    }
+    let stats = ChannelStats { mean, invstd, gamma: param_or(weight, d.c, 1.0) };
+    let out = normalized(&xv, xs, &d, &stats, &param_or(bias, d.c, 0.0));
     drop(xc);
     drop(xv);
-    let mean_out = Array1::from_iter(mean.iter().map(|&v| T::from_f64(v)));
+    let mean_out = Array1::from_iter(stats.mean.iter().map(|&v| T::from_f64(v)));
     let var_unbiased = Array1::from_iter(ss.iter().map(|&s| T::from_f64(s / (m - 1.0))));
-    let (inputs, count) = collect_inputs(x, weight, bias);
-    let inputs = &inputs[..count];
-    let (has_w, has_b) = (weight.is_some(), bias.is_some());
-    let output = Var::custom("batch_norm", inputs, out, move |args| {
-        let xv = args.inputs[0].value();
-        let xc = contiguous(&xv);
-        let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
-        let g = args.grad_output;
-        let gc = contiguous(&g);
-        let gsl = gc.as_ref().unwrap_or(&g).as_slice().expect("contiguous");
-        // Channel sums of g and g * xhat.
-        let (sg, sgx) = grad_sums(gsl, xs, &d, &mean, &invstd);
-        let gx = args.inputs[0].requires_grad().then(|| {
-            let mut gx = pool::take::<T>(xv.shape());
-            let os = gx.as_slice_mut().expect("pooled arrays are contiguous");
-            input_grad_into(os, gsl, xs, &d, &mean, &invstd, &gamma, &sg, &sgx);
-            gx
-        });
-        let grads = with_affine_grads(args.inputs, gx, has_w, has_b, &sg, &sgx);
-        drop(gc);
-        drop(xc);
-        drop(xv);
-        pool::give(g);
-        grads
+    let output = record("batch_norm", x, weight, bias, d, stats, out, |os, g, xs, d, st, sg, sgx| {
+        input_grad_into(os, g, xs, d, &st.mean, &st.invstd, &st.gamma, sg, sgx)
     });
     Ok(BatchNormOutput { output, mean: mean_out, var_unbiased })
 }
@@ -185,36 +158,68 @@ pub fn batch_norm_eval<T: Element>(
     }
     let mean: Vec<f64> = running_mean.iter().map(|v| (*v).to_f64()).collect();
     let invstd: Vec<f64> = running_var.iter().map(|v| 1.0 / ((*v).to_f64() + eps).sqrt()).collect();
-    let gamma = param_or(weight, d.c, 1.0);
-    let beta = param_or(bias, d.c, 0.0);
+    let stats = ChannelStats { mean, invstd, gamma: param_or(weight, d.c, 1.0) };
     let xv = x.value();
     let xc = contiguous(&xv);
     let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
-    let mut out = pool::take::<T>(xv.shape());
-    {
-        let os = out.as_slice_mut().expect("pooled arrays are contiguous");
-        normalize_into(os, xs, &d, &mean, &invstd, &gamma, &beta);
-    }
+    let out = normalized(&xv, xs, &d, &stats, &param_or(bias, d.c, 0.0));
     drop(xc);
     drop(xv);
+    Ok(record("batch_norm_eval", x, weight, bias, d, stats, out, |os, g, _, d, st, _, _| {
+        // dx = g * gamma * invstd: the affine map `g * a + 0` of the upstream gradient.
+        let zero = vec![0.0; d.c];
+        let a: Vec<f64> = st.gamma.iter().zip(&st.invstd).map(|(g, s)| g * s).collect();
+        normalize_into(os, g, d, &zero, &a, &vec![1.0; d.c], &zero);
+    }))
+}
+
+/// The per-channel constants of a batch-norm op, shared by its forward and backward.
+struct ChannelStats {
+    mean: Vec<f64>,
+    invstd: Vec<f64>,
+    gamma: Vec<f64>,
+}
+
+/// `gamma * (x - mean) * invstd + beta` into a pooled buffer of `x`'s shape.
+fn normalized<T: Element>(x: &ArrayD<T>, xs: &[T], d: &Dims, st: &ChannelStats, beta: &[f64]) -> ArrayD<T> {
+    let mut out = pool::take::<T>(x.shape());
+    let os = out.as_slice_mut().expect("pooled arrays are contiguous");
+    normalize_into(os, xs, d, &st.mean, &st.invstd, &st.gamma, beta);
+    out
+}
+
+/// Writes the input gradient given the upstream gradient, the input, the stats and the
+/// channel sums of `g` and `g * xhat`.
+type InputGrad<T> = fn(&mut [T], &[T], &[T], &Dims, &ChannelStats, &[f64], &[f64]);
+
+/// Records a batch-norm op with its output. The backward shared by training and evaluation:
+/// the channel sums of `g` and `g * xhat` (gamma's and beta's gradients), and `x`'s gradient
+/// through `input_grad` when it is needed.
+#[allow(clippy::too_many_arguments)]
+fn record<T: Element>(
+    name: &'static str,
+    x: &Var<T>,
+    weight: Option<&Var<T>>,
+    bias: Option<&Var<T>>,
+    d: Dims,
+    stats: ChannelStats,
+    out: ArrayD<T>,
+    input_grad: InputGrad<T>,
+) -> Var<T> {
     let (inputs, count) = collect_inputs(x, weight, bias);
-    let inputs = &inputs[..count];
     let (has_w, has_b) = (weight.is_some(), bias.is_some());
-    Ok(Var::custom("batch_norm_eval", inputs, out, move |args| {
+    Var::custom(name, &inputs[..count], out, move |args| {
         let xv = args.inputs[0].value();
         let xc = contiguous(&xv);
         let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
         let g = args.grad_output;
         let gc = contiguous(&g);
         let gsl = gc.as_ref().unwrap_or(&g).as_slice().expect("contiguous");
-        let (sg, sgx) = grad_sums(gsl, xs, &d, &mean, &invstd);
+        let (sg, sgx) = grad_sums(gsl, xs, &d, &stats.mean, &stats.invstd);
         let gx = args.inputs[0].requires_grad().then(|| {
             let mut gx = pool::take::<T>(xv.shape());
             let os = gx.as_slice_mut().expect("pooled arrays are contiguous");
-            // dx = g * gamma * invstd: the affine map `g * a + 0` of the upstream gradient.
-            let zero = vec![0.0; d.c];
-            let a: Vec<f64> = gamma.iter().zip(&invstd).map(|(g, s)| g * s).collect();
-            normalize_into(os, gsl, &d, &zero, &a, &vec![1.0; d.c], &zero);
+            input_grad(os, gsl, xs, &d, &stats, &sg, &sgx);
             gx
         });
         let grads = with_affine_grads(args.inputs, gx, has_w, has_b, &sg, &sgx);
@@ -223,7 +228,7 @@ pub fn batch_norm_eval<T: Element>(
         drop(xv);
         pool::give(g);
         grads
-    }))
+    })
 }
 
 /// Converts per-channel `f64` values to the element type.
