@@ -91,15 +91,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             for &seed in &seeds {
                 let mlp = Mlp::new(vec![plan.width; depth], act, init);
                 let label = format!("depth {depth} {act} seed {seed}");
-                let mut s = Session::new(
-                    format!("activation {label}"),
-                    &mlp,
-                    plan.optimizer,
-                    &data,
-                    data.splits.clone(),
-                    plan.batch_size,
-                    seed,
-                )?;
+                let mut s = ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed)?;
                 let bar = ctx.bar(&label, total as u64);
                 runs.grads_init.push(s.weight_grad_norms(&px, &py)?);
                 let mut losses = Vec::new();

@@ -86,15 +86,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             let mut mlp = Mlp::new(plan.hidden.clone(), "relu", "he_uniform");
             mlp.batch_norm = bn;
             let label = format!("{} seed {seed}", if bn { "with BN" } else { "without BN" });
-            let mut s = Session::new(
-                format!("batchnorm {label}"),
-                &mlp,
-                plan.optimizer,
-                &data,
-                data.splits.clone(),
-                plan.batch_size,
-                seed,
-            )?;
+            let mut s = ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed)?;
             // The input of the last hidden activation.
             let target = s
                 .trainer

@@ -76,15 +76,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             let mut mlp = Mlp::new(plan.hidden.clone(), "relu", "he_uniform");
             mlp.dropout = p;
             let label = format!("p={p} seed {seed}");
-            let mut s = Session::new(
-                format!("dropout {label}"),
-                &mlp,
-                plan.optimizer,
-                &data,
-                data.splits.clone(),
-                plan.batch_size,
-                seed,
-            )?;
+            let mut s = ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed)?;
             let bar = ctx.bar(&label, steps as u64);
             let (mut tr, mut te, mut tl) = (Vec::new(), Vec::new(), Vec::new());
             let mut losses = Vec::new();

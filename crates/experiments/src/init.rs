@@ -99,12 +99,11 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             // Activation scale at initialization, in the deeper probe nets.
             for (act, out) in [("relu", &mut runs.relu_std), ("tanh", &mut runs.tanh_std)] {
                 let mlp = Mlp::new(vec![plan.std_width; plan.std_depth], act, spec);
-                let mut s = Session::new(
-                    format!("init {name} {act} probe seed {seed}"),
+                let mut s = ctx.session(
+                    &format!("{name} {act} probe seed {seed}"),
                     &mlp,
                     "sgd",
                     &data,
-                    data.splits.clone(),
                     plan.batch_size,
                     seed,
                 )?;
@@ -119,15 +118,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             // The first epoch.
             let mlp = Mlp::new(plan.hidden.clone(), "relu", spec);
             let label = format!("{spec} seed {seed}");
-            let mut s = Session::new(
-                format!("init {label}"),
-                &mlp,
-                plan.optimizer,
-                &data,
-                data.splits.clone(),
-                plan.batch_size,
-                seed,
-            )?;
+            let mut s = ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed)?;
             let bar = ctx.bar(&label, total as u64);
             let mut losses = Vec::new();
             let end = s.epoch(train, &bar, &mut losses, &mut |_, _| Ok(()))?;

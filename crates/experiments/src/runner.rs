@@ -30,6 +30,21 @@ impl<'a> Ctx<'a> {
         self.options.budget
     }
 
+    /// A training session of this experiment on the data's own splits: the model `mlp` with
+    /// `optimizer` (a compact spec), named `"<experiment> <label>"` in errors.
+    pub fn session(
+        &self,
+        label: &str,
+        mlp: &Mlp,
+        optimizer: &str,
+        data: &Data,
+        batch_size: usize,
+        seed: u64,
+    ) -> Result<Session, ExperimentError> {
+        let context = format!("{} {label}", self.experiment.name());
+        Session::new(context, mlp, optimizer, data, data.splits.clone(), batch_size, seed)
+    }
+
     pub fn seeds(&self) -> Vec<u64> {
         (0..self.options.seeds.max(1) as u64).collect()
     }
