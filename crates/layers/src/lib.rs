@@ -92,7 +92,7 @@ pub use module::{join_name, Module};
 pub use registration::{
     build_loss, build_loss_with_params, build_module, build_module_with_params, resolve_module,
     ActivationRegistration, BuildContext, LayerRegistration, LossFactory, LossRegistration, ModuleFactory,
-    ModuleRecord,
+    ModuleRecord, INFERRED_FEATURE_KEYS,
 };
 pub use sequential::Sequential;
 

@@ -267,8 +267,13 @@ pub fn build_module(
     build_module_with_params(name, params, ctx).map(|(m, _)| m)
 }
 
+/// Schema keys whose value, when left out, is the feature size flowing into the layer
+/// ([`BuildContext::in_features`]).
+pub const INFERRED_FEATURE_KEYS: &[&str] = &["in_features", "num_features"];
+
 /// As [`build_module`], also returning the effective hyper-parameters (alias presets and
-/// defaults filled in), for saving with a run.
+/// defaults filled in, and inferred sizes — [`INFERRED_FEATURE_KEYS`] — recorded), for
+/// saving with a run.
 ///
 /// # Errors
 /// As [`build_module`].
@@ -277,8 +282,13 @@ pub fn build_module_with_params(
     params: &RawParams,
     ctx: &mut BuildContext<'_>,
 ) -> Result<(Box<dyn Module<f32>>, Params), LayerError> {
-    let (record, validated) = resolve_module(name, params)?;
+    let (record, mut validated) = resolve_module(name, params)?;
     let module = (record.factory())(&validated, ctx)?;
+    for key in INFERRED_FEATURE_KEYS {
+        if validated.get(key).is_none() && record.info().params.iter().any(|p| p.name == *key) {
+            validated.set(key, nabla_registry::Value::Int(ctx.in_features as i64));
+        }
+    }
     Ok((module, validated))
 }
 
@@ -314,4 +324,24 @@ pub fn build_loss_with_params(
     let validated = found.params(params)?;
     let loss = (found.record.build)(&validated)?;
     Ok((loss, validated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nabla_registry::Value;
+    use nabla_tensor::Rng;
+
+    #[test]
+    fn inferred_sizes_are_recorded_in_the_effective_params() {
+        let mut rng = Rng::seed(0);
+        let mut ctx = BuildContext::new(12, &mut rng);
+        let raw: RawParams = [("out_features".to_string(), Value::Int(4))].into_iter().collect();
+        let (_, linear) = build_module_with_params("linear", &raw, &mut ctx).unwrap();
+        assert_eq!(linear.get("in_features"), Some(&Value::Int(12)));
+        let (_, bn) = build_module_with_params("bn", &RawParams::new(), &mut ctx).unwrap();
+        assert_eq!(bn.get("num_features"), Some(&Value::Int(12)));
+        let (_, relu) = build_module_with_params("relu", &RawParams::new(), &mut ctx).unwrap();
+        assert!(relu.values().is_empty(), "{relu:?}");
+    }
 }

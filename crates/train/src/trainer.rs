@@ -142,12 +142,8 @@ impl Trainer {
                 default_weight_init: config.weight_init.as_deref(),
                 default_bias_init: config.bias_init.as_deref(),
             };
-            let (module, mut params) = build_module_with_params(&spec.name, &spec.params, &mut ctx)
+            let (module, params) = build_module_with_params(&spec.name, &spec.params, &mut ctx)
                 .map_err(|e| config_error(&config, &spec.table, "", e))?;
-            // Record the inferred input size so the saved config states the whole model.
-            if params.get("in_features").is_none() && module.name() == "linear" {
-                params.set("in_features", nabla_registry::Value::Int(features as i64));
-            }
             layer_tables.push(toml::Value::Table(params_table(params.component(), &params)));
             features = module.out_features(features);
             model.push(module);
