@@ -55,15 +55,19 @@
 //! word. Reference plugin crates from your binary (`use my_plugin as _;`); see
 //! `docs/plugins.md`.
 
+mod build;
 mod compact;
 mod error;
+mod hyper;
 mod lookup;
 mod params;
 mod schema;
 mod value;
 
+pub use build::{build, Built, IntoSpec, Kind, Spec};
 pub use compact::{format as format_compact, parse_compact};
 pub use error::{ParamError, RegistryError};
+pub use hyper::{HyperParams, ParamChoice, ParamValue};
 pub use lookup::{
     duplicates, list, normalize, resolve, resolve_spec, suggest, Alias, Component, ComponentInfo,
     ComponentKind, Resolved,

@@ -213,6 +213,17 @@ impl Params {
         }
     }
 
+    /// An out-of-range error for `key`: `expected` says what is accepted, `given` what was given.
+    pub fn out_of_range(&self, key: &str, expected: &str, given: String) -> ParamError {
+        ParamError::OutOfRange {
+            kind: self.kind,
+            component: self.component.clone(),
+            key: key.to_string(),
+            expected: expected.to_string(),
+            given,
+        }
+    }
+
     /// An error for a constraint between keys that the factory checks itself.
     pub fn invalid(&self, message: impl Into<String>) -> ParamError {
         ParamError::Invalid { kind: self.kind, component: self.component.clone(), message: message.into() }
