@@ -12,7 +12,7 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use nabla_optim::{build_optimizer, ParamMut};
+use nabla_optim::ParamMut;
 use nabla_tensor::ndarray::{ArrayD, IxDyn, Zip};
 use nabla_tensor::Rng;
 use std::hint::black_box;
@@ -57,10 +57,11 @@ fn bench(c: &mut Criterion) {
         });
 
         for spec in OPTIMIZERS {
-            let mut opt = build_optimizer::<f32>(&format!(
-                "{spec}{}lr=1e-6",
-                if spec.contains(':') { ',' } else { ':' }
-            ))
+            let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>(
+                &format!("{spec}{}lr=1e-6", if spec.contains(':') { ',' } else { ':' }),
+                (),
+            )
+            .map(|b| b.value)
             .expect("built-in optimizer");
             let mut step = |opt: &mut dyn nabla_optim::Optimizer<f32>| {
                 opt.step(&mut [ParamMut::new("w", param.view_mut(), Some(grad.view()))]).expect("step");

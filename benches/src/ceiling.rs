@@ -539,7 +539,7 @@ mod tests {
     #[test]
     fn same_loss_gradients_and_adam_step_as_autograd() {
         use nabla_autograd::{batch_norm_train, cross_entropy, linear, Reduction, Var};
-        use nabla_optim::{build_optimizer, ParamMut};
+        use nabla_optim::ParamMut;
         use ndarray::{ArrayD, IxDyn};
         let n = 12;
         let mut m = Ceiling::new(n, 5).with_dropout(0.0);
@@ -581,7 +581,9 @@ mod tests {
                 assert!((a - b).abs() <= 1e-4 * scale, "parameter {i}: {a} vs {b} (scale {scale})");
             }
         }
-        let mut adam = build_optimizer::<f32>("adam:lr=1e-3").unwrap();
+        let mut adam = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adam:lr=1e-3", ())
+            .map(|b| b.value)
+            .unwrap();
         let names: Vec<String> = (0..vars.len()).map(|i| format!("p{i}")).collect();
         let mut values: Vec<_> = vars.iter().map(|v| v.value().clone()).collect();
         let grads: Vec<_> = m

@@ -3,7 +3,7 @@
 //! copy of the same size (the memory bandwidth the step could reach).
 
 use crate::measure::{paired, Summary, Timing};
-use nabla_optim::{build_optimizer, Optimizer, ParamMut};
+use nabla_optim::{Optimizer, ParamMut};
 use nabla_tensor::{matmul, pool, Rng};
 use ndarray::{Array2, ArrayD, IxDyn};
 use std::hint::black_box;
@@ -70,7 +70,9 @@ pub fn adam_vs_copy(n: usize, timing: &Timing) -> (Summary, Summary) {
     let mut rng = Rng::seed(3);
     let mut param = rng.normal_array::<f32>(&[n], 0.0, 1.0);
     let grad = rng.normal_array::<f32>(&[n], 0.0, 1.0);
-    let mut opt = build_optimizer::<f32>("adam:lr=1e-6").expect("adam is registered");
+    let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adam:lr=1e-6", ())
+        .map(|b| b.value)
+        .expect("adam is registered");
     let mut dst = ArrayD::<f32>::zeros(IxDyn(&[n]));
     let mut step = |opt: &mut dyn Optimizer<f32>| {
         opt.step(&mut [ParamMut::new("w", param.view_mut(), Some(grad.view()))]).expect("adam step");

@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo run -p nabla-optim --example plain_ndarray`.
 
-use nabla_optim::{build_optimizer, build_scheduler, clip_grad_norm, ParamMut};
+use nabla_optim::{clip_grad_norm, Optimizer, ParamMut, Scheduler};
 use nabla_tensor::ndarray::{Array1, Array2, Axis};
 use nabla_tensor::Rng;
 
@@ -22,8 +22,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut w = Array1::<f64>::zeros(d).into_dyn();
     let mut b = nabla_tensor::ndarray::arr0(0.0f64).into_dyn();
 
-    let mut opt = build_optimizer::<f64>("adam:lr=0.1")?;
-    let mut sched = build_scheduler("linear_warmup:warmup_steps=10,then=\"cosine:t_max=290\"", opt.lr())?;
+    let mut opt = nabla_registry::build::<dyn Optimizer<f64>>("adam:lr=0.1", ())?.value;
+    let mut sched = nabla_registry::build::<dyn Scheduler>(
+        "linear_warmup:warmup_steps=10,then=\"cosine:t_max=290\"",
+        opt.lr(),
+    )?
+    .value;
     opt.set_lr(sched.lr());
     for epoch in 0..300 {
         // Loss = mean((X w + b - y)^2); dL/dw = 2/n X^T r, dL/db = 2/n sum(r).
@@ -45,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // named arrays and scalars to disk).
             let state = opt.state_dict();
             println!("checkpoint: {} arrays, {} scalars", state.arrays.len(), state.scalars.len());
-            let mut restored = build_optimizer::<f64>("adam:lr=0.1")?;
+            let mut restored = nabla_registry::build::<dyn Optimizer<f64>>("adam:lr=0.1", ())?.value;
             restored.load_state_dict(&state)?;
             opt = restored;
         }

@@ -20,37 +20,31 @@
 //! # Hyper-parameters (PyTorch's names and defaults)
 //! `lr = 1.0`, `rho = 0.9`, `eps = 1e-6`, `weight_decay = 0` (L2), `maximize = false`.
 
-use crate::math::{c, spec, Decay, WeightDecay};
+use crate::math::{c, Decay, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
-use nabla_registry::{ParamError, ParamSpec, Params, Range};
+use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;
 
-/// Adadelta's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Adadelta's hyper-parameters (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
 pub struct Adadelta {
-    /// Decay rate of both moving averages.
+    /// learning rate
+    #[param(default = 1.0, range = NON_NEGATIVE)]
+    pub lr: f64,
+    /// decay rate of the squared-gradient and squared-update averages
+    #[param(default = 0.9, range = UNIT)]
     pub rho: f64,
-    /// Added inside both square roots.
+    /// added inside both square roots
+    #[param(default = 1e-6, range = NON_NEGATIVE)]
     pub eps: f64,
-    /// Maximize instead of minimize.
+    /// L2 penalty (added to the gradient)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
+    pub weight_decay: f64,
+    /// maximize the objective (negate the gradient)
+    #[param(default = false)]
     pub maximize: bool,
-}
-
-const SCHEMA: &[ParamSpec] = &[
-    spec::lr(1.0),
-    ParamSpec::float("rho", 0.9, "decay rate of the squared-gradient and squared-update averages")
-        .range(Range::UNIT),
-    spec::eps(1e-6, "added inside both square roots"),
-    spec::weight_decay(0.0, "L2 penalty (added to the gradient)"),
-    spec::MAXIMIZE,
-];
-
-impl FromParams for Adadelta {
-    fn from_params(p: &Params) -> Result<Self, ParamError> {
-        Ok(Adadelta { rho: p.f64("rho")?, eps: p.f64("eps")?, maximize: p.bool("maximize")? })
-    }
 }
 
 impl UpdateRule for Adadelta {
@@ -83,17 +77,18 @@ impl UpdateRule for Adadelta {
 register_optimizer!(Adadelta,
     name: "adadelta",
     summary: "Adadelta: steps scaled by the ratio of update and gradient root mean squares",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
 mod tests {
-    use crate::{build_optimizer, ParamMut};
+    use crate::ParamMut;
     use nabla_tensor::ndarray::arr1;
 
     #[test]
     fn by_hand() {
-        let mut o = build_optimizer::<f64>("adadelta:lr=0.5,rho=0.5,eps=1").unwrap();
+        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>("adadelta:lr=0.5,rho=0.5,eps=1", ())
+            .map(|b| b.value)
+            .unwrap();
         let mut p = arr1(&[1.0]).into_dyn();
         let g = arr1(&[2.0]).into_dyn();
         o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();

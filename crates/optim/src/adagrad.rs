@@ -21,46 +21,34 @@
 //! `lr = 1e-2`, `lr_decay = 0`, `weight_decay = 0` (L2), `initial_accumulator_value = 0`,
 //! `eps = 1e-10` (added after the square root), `maximize = false`.
 
-use crate::math::{c, spec, Decay, WeightDecay};
+use crate::math::{c, Decay, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
-use nabla_registry::{ParamError, ParamSpec, Params, Range};
+use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;
 
-/// Adagrad's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Adagrad's hyper-parameters (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
 pub struct Adagrad {
-    /// Decay of the learning rate with the step number.
+    /// learning rate
+    #[param(default = 1e-2, range = NON_NEGATIVE)]
+    pub lr: f64,
+    /// learning-rate decay: lr / (1 + (t-1)*lr_decay)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
     pub lr_decay: f64,
-    /// Starting value of the accumulator.
+    /// L2 penalty (added to the gradient)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
+    pub weight_decay: f64,
+    /// starting value of the sum of squared gradients
+    #[param(default = 0.0, range = NON_NEGATIVE)]
     pub initial_accumulator_value: f64,
-    /// Added to the square root of the accumulator.
+    /// added to sqrt(sum) for numerical stability
+    #[param(default = 1e-10, range = NON_NEGATIVE)]
     pub eps: f64,
-    /// Maximize instead of minimize.
+    /// maximize the objective (negate the gradient)
+    #[param(default = false)]
     pub maximize: bool,
-}
-
-const SCHEMA: &[ParamSpec] = &[
-    spec::lr(1e-2),
-    ParamSpec::float("lr_decay", 0.0, "learning-rate decay: lr / (1 + (t-1)*lr_decay)")
-        .range(Range::NON_NEGATIVE),
-    spec::weight_decay(0.0, "L2 penalty (added to the gradient)"),
-    ParamSpec::float("initial_accumulator_value", 0.0, "starting value of the sum of squared gradients")
-        .range(Range::NON_NEGATIVE),
-    spec::eps(1e-10, "added to sqrt(sum) for numerical stability"),
-    spec::MAXIMIZE,
-];
-
-impl FromParams for Adagrad {
-    fn from_params(p: &Params) -> Result<Self, ParamError> {
-        Ok(Adagrad {
-            lr_decay: p.f64("lr_decay")?,
-            initial_accumulator_value: p.f64("initial_accumulator_value")?,
-            eps: p.f64("eps")?,
-            maximize: p.bool("maximize")?,
-        })
-    }
 }
 
 impl UpdateRule for Adagrad {
@@ -94,18 +82,21 @@ impl UpdateRule for Adagrad {
 register_optimizer!(Adagrad,
     name: "adagrad",
     summary: "Adagrad: per-coordinate steps scaled by the root of the summed squared gradients",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
 mod tests {
-    use crate::{build_optimizer, ParamMut};
+    use crate::ParamMut;
     use nabla_tensor::ndarray::arr1;
 
     #[test]
     fn by_hand() {
-        let mut o =
-            build_optimizer::<f64>("adagrad:lr=0.1,lr_decay=1,initial_accumulator_value=5,eps=0").unwrap();
+        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>(
+            "adagrad:lr=0.1,lr_decay=1,initial_accumulator_value=5,eps=0",
+            (),
+        )
+        .map(|b| b.value)
+        .unwrap();
         let mut p = arr1(&[1.0]).into_dyn();
         let g = arr1(&[2.0]).into_dyn();
         o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();

@@ -27,61 +27,38 @@
 //! `lr = 1e-3`, `betas = [0.9, 0.999]`, `eps = 1e-8`, `weight_decay = 0` (L2 unless
 //! `decoupled_weight_decay = true`), `amsgrad = false`, `maximize = false`.
 
-use crate::math::{betas, bias_correction, c, spec, Decay, Moments, WeightDecay};
+use crate::math::{bias_correction, c, Decay, Moments, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
-use nabla_registry::{ParamError, ParamSpec, Params};
+use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;
 
-/// Adam's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
-/// Also the rule of [`AdamW`](crate::AdamW), which is Adam with decoupled weight decay.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Adam's hyper-parameters (see the module docs). [`AdamW`](crate::AdamW) runs the same
+/// rule with decoupled weight decay.
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
 pub struct Adam {
-    /// Decay rate of the first moment.
-    pub beta1: f64,
-    /// Decay rate of the second moment.
-    pub beta2: f64,
-    /// Added to the bias-corrected root of the second moment.
+    /// learning rate
+    #[param(default = 1e-3, range = NON_NEGATIVE)]
+    pub lr: f64,
+    /// decay rates [beta1, beta2] of the first and second moment estimates
+    #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
+    pub betas: [f64; 2],
+    /// added to the bias-corrected sqrt(v)
+    #[param(default = 1e-8, range = NON_NEGATIVE)]
     pub eps: f64,
-    /// Keep the running maximum of the second moment (AMSGrad).
+    /// weight decay (L2 added to the gradient unless decoupled_weight_decay)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
+    pub weight_decay: f64,
+    /// use the running maximum of the second moment (AMSGrad)
+    #[param(default = false)]
     pub amsgrad: bool,
-    /// L2 or decoupled weight decay.
-    pub weight_decay: WeightDecay,
-    /// Maximize instead of minimize.
+    /// maximize the objective (negate the gradient)
+    #[param(default = false)]
     pub maximize: bool,
-}
-
-const SCHEMA: &[ParamSpec] = &[
-    spec::lr(1e-3),
-    spec::BETAS,
-    spec::eps(1e-8, "added to the bias-corrected sqrt(v)"),
-    spec::weight_decay(0.0, "weight decay (L2 added to the gradient unless decoupled_weight_decay)"),
-    ParamSpec::bool("amsgrad", false, "use the running maximum of the second moment (AMSGrad)"),
-    spec::MAXIMIZE,
-    spec::DECOUPLED,
-];
-
-impl Adam {
-    /// Reads the shared keys (`betas`, `eps`, `amsgrad`, `maximize`) with the given kind of
-    /// weight decay.
-    pub(crate) fn with_decay(p: &Params, weight_decay: WeightDecay) -> Result<Self, ParamError> {
-        let (beta1, beta2) = betas(p)?;
-        Ok(Adam {
-            beta1,
-            beta2,
-            eps: p.f64("eps")?,
-            amsgrad: p.bool("amsgrad")?,
-            weight_decay,
-            maximize: p.bool("maximize")?,
-        })
-    }
-}
-
-impl FromParams for Adam {
-    fn from_params(p: &Params) -> Result<Self, ParamError> {
-        Adam::with_decay(p, WeightDecay::decoupled_if(p.bool("decoupled_weight_decay")?))
-    }
+    /// decoupled weight decay p <- p*(1 - lr*wd) instead of L2 added to the gradient
+    #[param(default = false)]
+    pub decoupled_weight_decay: bool,
 }
 
 impl UpdateRule for Adam {
@@ -100,11 +77,16 @@ impl UpdateRule for Adam {
         value: ArrayViewMutD<'_, T>,
         grad: ArrayViewD<'_, T>,
     ) {
-        let decay = Decay::<T>::new(self.weight_decay, hyper.lr, hyper.weight_decay, self.maximize);
-        let moments = Moments::<T>::new(self.beta1, self.beta2);
-        let step_size: T = c(hyper.lr / bias_correction(self.beta1, state.step));
+        let decay = Decay::<T>::new(
+            WeightDecay::decoupled_if(self.decoupled_weight_decay),
+            hyper.lr,
+            hyper.weight_decay,
+            self.maximize,
+        );
+        let moments = Moments::<T>::new(self.betas[0], self.betas[1]);
+        let step_size: T = c(hyper.lr / bias_correction(self.betas[0], state.step));
         // sqrt(v) / sqrt(1 - b2^t), with the division hoisted out of the loop.
-        let inv_sqrt_bc2: T = c(1.0 / bias_correction(self.beta2, state.step).sqrt());
+        let inv_sqrt_bc2: T = c(1.0 / bias_correction(self.betas[1], state.step).sqrt());
         let eps: T = c(self.eps);
         let zip = Zip::from(value).and(grad);
         match state.buffers {
@@ -127,17 +109,18 @@ impl UpdateRule for Adam {
 register_optimizer!(Adam,
     name: "adam",
     summary: "Adam: bias-corrected momentum over a root-mean-square scale (optionally AMSGrad)",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
 mod tests {
-    use crate::{build_optimizer, ParamMut};
+    use crate::ParamMut;
     use nabla_tensor::ndarray::arr1;
 
     #[test]
     fn first_step_is_lr_times_sign() {
-        let mut o = build_optimizer::<f64>("adam:lr=0.01,eps=0").unwrap();
+        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>("adam:lr=0.01,eps=0", ())
+            .map(|b| b.value)
+            .unwrap();
         let mut p = arr1(&[1.0, 1.0]).into_dyn();
         let g = arr1(&[3.0, -0.001]).into_dyn();
         o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
@@ -146,7 +129,9 @@ mod tests {
 
     #[test]
     fn amsgrad_keeps_the_maximum() {
-        let mut o = build_optimizer::<f64>("adam:amsgrad=true").unwrap();
+        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>("adam:amsgrad=true", ())
+            .map(|b| b.value)
+            .unwrap();
         let mut p = arr1(&[1.0]).into_dyn();
         for g in [10.0, 0.0, 0.0] {
             let g = arr1(&[g]).into_dyn();

@@ -20,39 +20,31 @@
 //! `lr = 2e-3`, `betas = [0.9, 0.999]`, `eps = 1e-8`, `weight_decay = 0` (L2),
 //! `maximize = false`.
 
-use crate::math::{betas, bias_correction, c, spec, Decay, Moments, WeightDecay};
+use crate::math::{bias_correction, c, Decay, Moments, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
-use nabla_registry::{ParamError, ParamSpec, Params};
+use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;
 
-/// Adamax's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Adamax's hyper-parameters (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
 pub struct Adamax {
-    /// Decay rate of the first moment.
-    pub beta1: f64,
-    /// Decay rate of the infinity norm.
-    pub beta2: f64,
-    /// Added to `|g|` inside the maximum.
+    /// learning rate
+    #[param(default = 2e-3, range = NON_NEGATIVE)]
+    pub lr: f64,
+    /// decay rates [beta1, beta2] of the first and second moment estimates
+    #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
+    pub betas: [f64; 2],
+    /// added to |g| inside the maximum
+    #[param(default = 1e-8, range = NON_NEGATIVE)]
     pub eps: f64,
-    /// Maximize instead of minimize.
+    /// L2 penalty (added to the gradient)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
+    pub weight_decay: f64,
+    /// maximize the objective (negate the gradient)
+    #[param(default = false)]
     pub maximize: bool,
-}
-
-const SCHEMA: &[ParamSpec] = &[
-    spec::lr(2e-3),
-    spec::BETAS,
-    spec::eps(1e-8, "added to |g| inside the maximum"),
-    spec::weight_decay(0.0, "L2 penalty (added to the gradient)"),
-    spec::MAXIMIZE,
-];
-
-impl FromParams for Adamax {
-    fn from_params(p: &Params) -> Result<Self, ParamError> {
-        let (beta1, beta2) = betas(p)?;
-        Ok(Adamax { beta1, beta2, eps: p.f64("eps")?, maximize: p.bool("maximize")? })
-    }
 }
 
 impl UpdateRule for Adamax {
@@ -68,9 +60,9 @@ impl UpdateRule for Adamax {
         grad: ArrayViewD<'_, T>,
     ) {
         let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
-        let moments = Moments::<T>::new(self.beta1, self.beta2);
-        let step_size: T = c(hyper.lr / bias_correction(self.beta1, state.step));
-        let (beta2, eps): (T, T) = (c(self.beta2), c(self.eps));
+        let moments = Moments::<T>::new(self.betas[0], self.betas[1]);
+        let step_size: T = c(hyper.lr / bias_correction(self.betas[0], state.step));
+        let (beta2, eps): (T, T) = (c(self.betas[1]), c(self.eps));
         let [m, u] = state.buffers else { unreachable!("adamax keeps two buffers") };
         Zip::from(value).and(grad).and(m).and(u).for_each(|p, &g, m, u| {
             let g = decay.apply(p, g);
@@ -84,17 +76,19 @@ impl UpdateRule for Adamax {
 register_optimizer!(Adamax,
     name: "adamax",
     summary: "Adamax: Adam with an exponentially weighted infinity norm",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
 mod tests {
-    use crate::{build_optimizer, ParamMut};
+    use crate::ParamMut;
     use nabla_tensor::ndarray::arr1;
 
     #[test]
     fn by_hand() {
-        let mut o = build_optimizer::<f64>("adamax:lr=0.1,betas=[0.5,0.5],eps=1").unwrap();
+        let mut o =
+            nabla_registry::build::<dyn crate::Optimizer<f64>>("adamax:lr=0.1,betas=[0.5,0.5],eps=1", ())
+                .map(|b| b.value)
+                .unwrap();
         let mut p = arr1(&[1.0]).into_dyn();
         for g in [3.0, 0.0] {
             let g = arr1(&[g]).into_dyn();

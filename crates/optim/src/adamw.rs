@@ -25,39 +25,58 @@
 //! L2 decay).
 
 use crate::adam::Adam;
-use crate::math::{spec, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
-use nabla_registry::{ParamError, ParamSpec, Params};
+use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD};
 use nabla_tensor::Element;
 
-/// AdamW's hyper-parameters: an [`Adam`] whose weight decay is decoupled.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamW(pub Adam);
+/// AdamW's hyper-parameters: Adam's, with decoupled weight decay of 0.01 by default.
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = Self::check)]
+pub struct AdamW {
+    /// learning rate
+    #[param(default = 1e-3, range = NON_NEGATIVE)]
+    pub lr: f64,
+    /// decay rates [beta1, beta2] of the first and second moment estimates
+    #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
+    pub betas: [f64; 2],
+    /// added to the bias-corrected sqrt(v)
+    #[param(default = 1e-8, range = NON_NEGATIVE)]
+    pub eps: f64,
+    /// decoupled weight decay: p <- p*(1 - lr*wd) before each update
+    #[param(default = 1e-2, range = NON_NEGATIVE)]
+    pub weight_decay: f64,
+    /// use the running maximum of the second moment (AMSGrad)
+    #[param(default = false)]
+    pub amsgrad: bool,
+    /// maximize the objective (negate the gradient)
+    #[param(default = false)]
+    pub maximize: bool,
+    /// always true for AdamW (use adam for L2 decay)
+    #[param(default = true)]
+    pub decoupled_weight_decay: bool,
+}
 
-const SCHEMA: &[ParamSpec] = &[
-    spec::lr(1e-3),
-    spec::BETAS,
-    spec::eps(1e-8, "added to the bias-corrected sqrt(v)"),
-    spec::weight_decay(1e-2, "decoupled weight decay: p <- p*(1 - lr*wd) before each update"),
-    ParamSpec::bool("amsgrad", false, "use the running maximum of the second moment (AMSGrad)"),
-    spec::MAXIMIZE,
-    ParamSpec::bool("decoupled_weight_decay", true, "always true for AdamW (use adam for L2 decay)"),
-];
-
-impl FromParams for AdamW {
-    fn from_params(p: &Params) -> Result<Self, ParamError> {
-        if !p.bool("decoupled_weight_decay")? {
-            return Err(p.invalid("AdamW's weight decay is always decoupled; use 'adam' for L2 weight decay"));
+impl AdamW {
+    fn check(&self) -> Result<(), String> {
+        if self.decoupled_weight_decay {
+            Ok(())
+        } else {
+            Err("AdamW's weight decay is always decoupled; use 'adam' for L2 weight decay".to_string())
         }
-        Ok(AdamW(Adam::with_decay(p, WeightDecay::Decoupled)?))
+    }
+
+    /// The Adam rule this configuration runs.
+    pub fn adam(&self) -> Adam {
+        let AdamW { lr, betas, eps, weight_decay, amsgrad, maximize, .. } = *self;
+        Adam { lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay: true }
     }
 }
 
 impl UpdateRule for AdamW {
     fn buffers(&self) -> &'static [&'static str] {
-        self.0.buffers()
+        self.adam().buffers()
     }
 
     fn update<T: Element>(
@@ -67,29 +86,32 @@ impl UpdateRule for AdamW {
         value: ArrayViewMutD<'_, T>,
         grad: ArrayViewD<'_, T>,
     ) {
-        self.0.update(hyper, state, value, grad);
+        self.adam().update(hyper, state, value, grad);
     }
 }
 
 register_optimizer!(AdamW,
     name: "adamw",
     summary: "AdamW: Adam with decoupled weight decay",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
 mod tests {
-    use crate::{build_optimizer, ParamMut};
+    use crate::ParamMut;
     use nabla_tensor::ndarray::arr1;
 
     #[test]
     fn zero_gradient_only_decays() {
-        let mut o = build_optimizer::<f64>("adamw:lr=0.1,weight_decay=0.5").unwrap();
+        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>("adamw:lr=0.1,weight_decay=0.5", ())
+            .map(|b| b.value)
+            .unwrap();
         let mut p = arr1(&[2.0, -3.0]).into_dyn();
         let g = arr1(&[0.0, 0.0]).into_dyn();
         o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
         let f = 1.0 - 0.1 * 0.5;
         assert_eq!(p, arr1(&[2.0 * f, -3.0 * f]).into_dyn());
-        assert!(build_optimizer::<f64>("adamw:decoupled_weight_decay=false").is_err());
+        assert!(nabla_registry::build::<dyn crate::Optimizer<f64>>("adamw:decoupled_weight_decay=false", ())
+            .map(|b| b.value)
+            .is_err());
     }
 }

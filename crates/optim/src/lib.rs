@@ -10,25 +10,26 @@
 //!   checkpoint resumes bit for bit.
 //! * Registered optimizers (PyTorch's hyper-parameter names and defaults; one file each):
 //!   `sgd` (aliases `momentum`, `nag`, `nesterov`), `adagrad`, `rmsprop`, `adadelta`,
-//!   `adam` (with `amsgrad`), `adamw`, `radam`, `nadam`, `adamax`. Build them with
-//!   [`build_optimizer`] (`"adamw:lr=3e-4"`) or [`build_optimizer_named`] (a config table).
+//!   `adam` (with `amsgrad`), `adamw`, `radam`, `nadam`, `adamax`. Build them by name with
+//!   [`nabla_registry::build`]: `build::<dyn Optimizer<f32>>("adamw:lr=3e-4", ())`.
 //! * Schedulers ([`Scheduler`]): `constant`, `step`, `multistep`, `exponential`,
 //!   `cosine_annealing`, `linear_warmup` (followed by any other), `reduce_on_plateau`,
-//!   built with [`build_scheduler`]; their state is checkpointable too.
+//!   built with [`nabla_registry::build`] (`build::<dyn Scheduler>("cosine:t_max=10", lr)`); their state is checkpointable too.
 //! * Clipping: [`clip_grad_norm`] (returns the norm, optional error on non-finite) and
 //!   [`clip_grad_value`].
-//! * Plugins: a new optimizer is one file, an [`UpdateRule`] + [`FromParams`] type, and one
+//! * Plugins: a new optimizer is one file, an [`UpdateRule`] type deriving
+//!   [`HyperParams`](nabla_registry::HyperParams), and one
 //!   [`register_optimizer!`] call; [`testing`] holds the property suite every registered
 //!   optimizer must pass (see `docs/plugins.md`).
 //!
 //! ```
-//! use nabla_optim::{build_optimizer, ParamMut};
+//! use nabla_optim::{Optimizer, ParamMut};
 //! use nabla_tensor::ndarray::array;
 //!
 //! // Minimise f(w) = ||w - target||^2 / 2 with Adam, gradients computed by hand.
 //! let target = array![1.0f64, -2.0].into_dyn();
 //! let mut w = array![0.0f64, 0.0].into_dyn();
-//! let mut opt = build_optimizer::<f64>("adam:lr=0.1").unwrap();
+//! let mut opt = nabla_registry::build::<dyn Optimizer<f64>>("adam:lr=0.1", ()).unwrap().value;
 //! for _ in 0..200 {
 //!     let grad = &w - &target;
 //!     opt.step(&mut [ParamMut::new("w", w.view_mut(), Some(grad.view()))]).unwrap();
@@ -69,15 +70,10 @@ pub use math::{bias_correction, lerp, Decay, Moments, WeightDecay};
 pub use nadam::NAdam;
 pub use optimizer::{Optimizer, ParamGroup, ParamMut, Scalar, Scalars, StateDict};
 pub use radam::{radam_rectifier, RAdam};
-pub use registration::{
-    build_optimizer, build_optimizer_named, Build, BuildF32, BuildF64, OptimizerRegistration, Precision,
-};
+pub use registration::{Build, BuildF32, BuildF64, OptimizerRegistration, Precision};
 pub use rmsprop::RmsProp;
-pub use rule::{FromParams, GroupHyper, RuleOptimizer, RuleState, UpdateRule};
-pub use scheduler::{
-    build_scheduler, build_scheduler_named, BuildScheduler, ClosedFormSchedule, Scheduler,
-    SchedulerFromParams, SchedulerRegistration,
-};
+pub use rule::{GroupHyper, RuleOptimizer, RuleState, UpdateRule};
+pub use scheduler::{BuildScheduler, ClosedFormSchedule, Scheduler, SchedulerRegistration, SchedulerStart};
 pub use sgd::Sgd;
 
 /// Re-exports for the registration macros (not part of the API).

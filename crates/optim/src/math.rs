@@ -122,43 +122,6 @@ pub(crate) fn c<T: Element>(x: f64) -> T {
     T::from_f64(x)
 }
 
-/// Schema entries shared by several optimizers (each optimizer lists its own defaults).
-pub(crate) mod spec {
-    use nabla_registry::{ParamSpec, Range};
-
-    pub(crate) const fn lr(default: f64) -> ParamSpec {
-        ParamSpec::float("lr", default, "learning rate").range(Range::NON_NEGATIVE)
-    }
-    pub(crate) const fn weight_decay(default: f64, doc: &'static str) -> ParamSpec {
-        ParamSpec::float("weight_decay", default, doc).range(Range::NON_NEGATIVE)
-    }
-    pub(crate) const fn eps(default: f64, doc: &'static str) -> ParamSpec {
-        ParamSpec::float("eps", default, doc).range(Range::NON_NEGATIVE)
-    }
-    pub(crate) const BETAS: ParamSpec = ParamSpec::floats(
-        "betas",
-        &[0.9, 0.999],
-        "decay rates [beta1, beta2] of the first and second moment estimates",
-    )
-    .len(2)
-    .range(Range::UNIT_HALF_OPEN);
-    pub(crate) const MAXIMIZE: ParamSpec =
-        ParamSpec::bool("maximize", false, "maximize the objective (negate the gradient)");
-    pub(crate) const DECOUPLED: ParamSpec = ParamSpec::bool(
-        "decoupled_weight_decay",
-        false,
-        "decoupled weight decay p <- p*(1 - lr*wd) instead of L2 added to the gradient",
-    );
-}
-
-/// Reads `betas` as a pair.
-pub(crate) fn betas(params: &nabla_registry::Params) -> Result<(f64, f64), nabla_registry::ParamError> {
-    match params.f64s("betas")?.as_slice() {
-        [b1, b2] => Ok((*b1, *b2)),
-        other => Err(params.invalid(format!("betas must be [beta1, beta2], got {} values", other.len()))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

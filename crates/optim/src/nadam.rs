@@ -26,63 +26,43 @@
 //! `lr = 2e-3`, `betas = [0.9, 0.999]`, `eps = 1e-8`, `weight_decay = 0` (L2, or decoupled
 //! when `decoupled_weight_decay = true`), `momentum_decay = 4e-3`, `maximize = false`.
 
-use crate::math::{betas, bias_correction, c, spec, Decay, Moments, WeightDecay};
+use crate::math::{bias_correction, c, Decay, Moments, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
-use nabla_registry::{ParamError, ParamSpec, Params, Range};
+use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;
 
-/// NAdam's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// NAdam's hyper-parameters (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
 pub struct NAdam {
-    /// Decay rate of the first moment (the final momentum coefficient).
-    pub beta1: f64,
-    /// Decay rate of the second moment.
-    pub beta2: f64,
-    /// Added to the bias-corrected `sqrt(v)`.
+    /// learning rate
+    #[param(default = 2e-3, range = NON_NEGATIVE)]
+    pub lr: f64,
+    /// decay rates [beta1, beta2] of the first and second moment estimates
+    #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
+    pub betas: [f64; 2],
+    /// added to the bias-corrected sqrt(v)
+    #[param(default = 1e-8, range = NON_NEGATIVE)]
     pub eps: f64,
-    /// Rate of the momentum warm-up schedule.
+    /// weight decay (L2 added to the gradient unless decoupled_weight_decay)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
+    pub weight_decay: f64,
+    /// rate of the momentum warm-up mu_t = b1*(1 - 0.5*0.96^(t*rate))
+    #[param(default = 4e-3, range = NON_NEGATIVE)]
     pub momentum_decay: f64,
-    /// L2 or decoupled weight decay.
-    pub weight_decay: WeightDecay,
-    /// Maximize instead of minimize.
+    /// decoupled weight decay p <- p*(1 - lr*wd) instead of L2 added to the gradient
+    #[param(default = false)]
+    pub decoupled_weight_decay: bool,
+    /// maximize the objective (negate the gradient)
+    #[param(default = false)]
     pub maximize: bool,
 }
 
 impl NAdam {
     /// The momentum coefficient `mu_t` of step `t`.
     pub fn mu(&self, step: u64) -> f64 {
-        self.beta1 * (1.0 - 0.5 * 0.96f64.powf(step as f64 * self.momentum_decay))
-    }
-}
-
-const SCHEMA: &[ParamSpec] = &[
-    spec::lr(2e-3),
-    spec::BETAS,
-    spec::eps(1e-8, "added to the bias-corrected sqrt(v)"),
-    spec::weight_decay(0.0, "weight decay (L2 added to the gradient unless decoupled_weight_decay)"),
-    ParamSpec::float(
-        "momentum_decay",
-        4e-3,
-        "rate of the momentum warm-up mu_t = b1*(1 - 0.5*0.96^(t*rate))",
-    )
-    .range(Range::NON_NEGATIVE),
-    spec::DECOUPLED,
-    spec::MAXIMIZE,
-];
-
-impl FromParams for NAdam {
-    fn from_params(p: &Params) -> Result<Self, ParamError> {
-        let (beta1, beta2) = betas(p)?;
-        Ok(NAdam {
-            beta1,
-            beta2,
-            eps: p.f64("eps")?,
-            momentum_decay: p.f64("momentum_decay")?,
-            weight_decay: WeightDecay::decoupled_if(p.bool("decoupled_weight_decay")?),
-            maximize: p.bool("maximize")?,
-        })
+        self.betas[0] * (1.0 - 0.5 * 0.96f64.powf(step as f64 * self.momentum_decay))
     }
 }
 
@@ -102,14 +82,19 @@ impl UpdateRule for NAdam {
         value: ArrayViewMutD<'_, T>,
         grad: ArrayViewD<'_, T>,
     ) {
-        let decay = Decay::<T>::new(self.weight_decay, hyper.lr, hyper.weight_decay, self.maximize);
-        let moments = Moments::<T>::new(self.beta1, self.beta2);
+        let decay = Decay::<T>::new(
+            WeightDecay::decoupled_if(self.decoupled_weight_decay),
+            hyper.lr,
+            hyper.weight_decay,
+            self.maximize,
+        );
+        let moments = Moments::<T>::new(self.betas[0], self.betas[1]);
         let (mu, mu_next) = (self.mu(state.step), self.mu(state.step + 1));
         let [mu_product] = state.scalars else { unreachable!("nadam keeps one scalar") };
         *mu_product *= mu;
         let grad_coef: T = c(hyper.lr * (1.0 - mu) / (1.0 - *mu_product));
         let momentum_coef: T = c(hyper.lr * mu_next / (1.0 - *mu_product * mu_next));
-        let inv_bc2: T = c(1.0 / bias_correction(self.beta2, state.step));
+        let inv_bc2: T = c(1.0 / bias_correction(self.betas[1], state.step));
         let eps: T = c(self.eps);
         let [m, v] = state.buffers else { unreachable!("nadam keeps two buffers") };
         Zip::from(value).and(grad).and(m).and(v).for_each(|p, &g, m, v| {
@@ -124,17 +109,16 @@ impl UpdateRule for NAdam {
 register_optimizer!(NAdam,
     name: "nadam",
     summary: "NAdam: Adam with Nesterov momentum and a momentum warm-up",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
 mod tests {
-    use crate::{build_optimizer, ParamMut, Scalar};
+    use crate::{ParamMut, Scalar};
     use nabla_tensor::ndarray::arr1;
 
     #[test]
     fn mu_product_is_kept_per_parameter() {
-        let mut o = build_optimizer::<f64>("nadam").unwrap();
+        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>("nadam", ()).map(|b| b.value).unwrap();
         let mut p = arr1(&[1.0]).into_dyn();
         let mut q = arr1(&[1.0]).into_dyn();
         let g = arr1(&[1.0]).into_dyn();

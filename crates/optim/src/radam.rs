@@ -30,25 +30,33 @@
 //! `lr = 1e-3`, `betas = [0.9, 0.999]`, `eps = 1e-8`, `weight_decay = 0` (L2, or decoupled
 //! when `decoupled_weight_decay = true`), `maximize = false`.
 
-use crate::math::{betas, bias_correction, c, spec, Decay, Moments, WeightDecay};
+use crate::math::{bias_correction, c, Decay, Moments, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
-use nabla_registry::{ParamError, ParamSpec, Params};
+use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;
 
-/// RAdam's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// RAdam's hyper-parameters (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
 pub struct RAdam {
-    /// Decay rate of the first moment.
-    pub beta1: f64,
-    /// Decay rate of the second moment.
-    pub beta2: f64,
-    /// Added to the uncorrected `sqrt(v)`.
+    /// learning rate
+    #[param(default = 1e-3, range = NON_NEGATIVE)]
+    pub lr: f64,
+    /// decay rates [beta1, beta2] of the first and second moment estimates
+    #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
+    pub betas: [f64; 2],
+    /// added to the uncorrected sqrt(v)
+    #[param(default = 1e-8, range = NON_NEGATIVE)]
     pub eps: f64,
-    /// L2 or decoupled weight decay.
-    pub weight_decay: WeightDecay,
-    /// Maximize instead of minimize.
+    /// weight decay (L2 added to the gradient unless decoupled_weight_decay)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
+    pub weight_decay: f64,
+    /// decoupled weight decay p <- p*(1 - lr*wd) instead of L2 added to the gradient
+    #[param(default = false)]
+    pub decoupled_weight_decay: bool,
+    /// maximize the objective (negate the gradient)
+    #[param(default = false)]
     pub maximize: bool,
 }
 
@@ -63,28 +71,6 @@ pub fn radam_rectifier(beta2: f64, step: u64) -> Option<f64> {
     })
 }
 
-const SCHEMA: &[ParamSpec] = &[
-    spec::lr(1e-3),
-    spec::BETAS,
-    spec::eps(1e-8, "added to the uncorrected sqrt(v)"),
-    spec::weight_decay(0.0, "weight decay (L2 added to the gradient unless decoupled_weight_decay)"),
-    spec::DECOUPLED,
-    spec::MAXIMIZE,
-];
-
-impl FromParams for RAdam {
-    fn from_params(p: &Params) -> Result<Self, ParamError> {
-        let (beta1, beta2) = betas(p)?;
-        Ok(RAdam {
-            beta1,
-            beta2,
-            eps: p.f64("eps")?,
-            weight_decay: WeightDecay::decoupled_if(p.bool("decoupled_weight_decay")?),
-            maximize: p.bool("maximize")?,
-        })
-    }
-}
-
 impl UpdateRule for RAdam {
     fn buffers(&self) -> &'static [&'static str] {
         &["exp_avg", "exp_avg_sq"]
@@ -97,14 +83,19 @@ impl UpdateRule for RAdam {
         value: ArrayViewMutD<'_, T>,
         grad: ArrayViewD<'_, T>,
     ) {
-        let decay = Decay::<T>::new(self.weight_decay, hyper.lr, hyper.weight_decay, self.maximize);
-        let moments = Moments::<T>::new(self.beta1, self.beta2);
-        let bc1 = bias_correction(self.beta1, state.step);
+        let decay = Decay::<T>::new(
+            WeightDecay::decoupled_if(self.decoupled_weight_decay),
+            hyper.lr,
+            hyper.weight_decay,
+            self.maximize,
+        );
+        let moments = Moments::<T>::new(self.betas[0], self.betas[1]);
+        let bc1 = bias_correction(self.betas[0], state.step);
         let [m, v] = state.buffers else { unreachable!("radam keeps two buffers") };
         let zip = Zip::from(value).and(grad).and(m).and(v);
-        match radam_rectifier(self.beta2, state.step) {
+        match radam_rectifier(self.betas[1], state.step) {
             Some(r) => {
-                let step_size: T = c(hyper.lr * r * bias_correction(self.beta2, state.step).sqrt() / bc1);
+                let step_size: T = c(hyper.lr * r * bias_correction(self.betas[1], state.step).sqrt() / bc1);
                 let eps: T = c(self.eps);
                 zip.for_each(|p, &g, m, v| {
                     let g = decay.apply(p, g);
@@ -127,7 +118,6 @@ impl UpdateRule for RAdam {
 register_optimizer!(RAdam,
     name: "radam",
     summary: "RAdam: Adam with a rectified, variance-derived warm-up of the adaptive step",
-    params: SCHEMA,
 );
 
 #[cfg(test)]

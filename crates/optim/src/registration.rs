@@ -1,8 +1,8 @@
 //! The optimizer kind of the registry: the record, the macro and building by name.
 
-use crate::rule::{FromParams, RuleOptimizer, UpdateRule};
+use crate::rule::{RuleOptimizer, UpdateRule};
 use crate::{OptimError, Optimizer};
-use nabla_registry::{Component, ComponentInfo, ComponentKind, ParamError, Params, RawParams};
+use nabla_registry::{Component, ComponentInfo, ComponentKind, HyperParams, ParamError, Params};
 use nabla_tensor::Element;
 
 /// Builds an optimizer over `T` from validated hyper-parameters.
@@ -59,36 +59,24 @@ impl OptimizerRegistration {
     }
 }
 
-/// Builds an optimizer from a compact spec such as `"adam"`, `"nag:lr=0.05"` or
-/// `"adamw:lr=3e-4,betas=[0.9,0.95]"`.
-///
-/// # Errors
-/// Unknown names (with suggestions and the list of registered optimizers), malformed specs and
-/// invalid hyper-parameters.
-pub fn build_optimizer<T: Precision>(spec: &str) -> Result<Box<dyn Optimizer<T>>, OptimError> {
-    let (resolved, params) = nabla_registry::resolve_spec::<OptimizerRegistration>(spec)?;
-    Ok(resolved.record.build::<T>(&params)?)
-}
+impl<T: Precision> nabla_registry::Kind for dyn Optimizer<T> {
+    type Record = OptimizerRegistration;
+    type Output = Box<dyn Optimizer<T>>;
+    type Context<'c> = ();
+    type Error = OptimError;
 
-/// Builds an optimizer from a name (or alias) and raw hyper-parameters (a config table), and
-/// returns the effective hyper-parameters too (alias presets and defaults filled in, for
-/// saving with a run).
-///
-/// # Errors
-/// As [`build_optimizer`].
-pub fn build_optimizer_named<T: Precision>(
-    name: &str,
-    given: &RawParams,
-) -> Result<(Box<dyn Optimizer<T>>, Params), OptimError> {
-    let resolved = nabla_registry::resolve::<OptimizerRegistration>(name)?;
-    let params = resolved.params(given)?;
-    let optimizer = resolved.record.build::<T>(&params)?;
-    Ok((optimizer, params))
+    fn build(
+        record: &'static OptimizerRegistration,
+        params: &mut Params,
+        _: (),
+    ) -> Result<Self::Output, OptimError> {
+        Ok(record.build::<T>(params)?)
+    }
 }
 
 /// The factory [`register_optimizer!`](crate::register_optimizer) uses for an update rule.
 #[doc(hidden)]
-pub fn build_rule<T: Element, R: UpdateRule + FromParams>(
+pub fn build_rule<T: Element, R: UpdateRule + HyperParams>(
     params: &Params,
 ) -> Result<Box<dyn Optimizer<T>>, ParamError> {
     Ok(Box::new(RuleOptimizer::<T, R>::from_params(params)?))
@@ -96,23 +84,23 @@ pub fn build_rule<T: Element, R: UpdateRule + FromParams>(
 
 /// Registers an optimizer with the registry (from any crate: plugins use it the same way).
 ///
-/// The usual form takes a type implementing [`UpdateRule`] and [`FromParams`], and
-/// registers both precisions of [`RuleOptimizer`] over it (aliases are optional):
+/// The usual form takes a type implementing [`UpdateRule`] and
+/// [`HyperParams`](nabla_registry::HyperParams) (derived: the struct is the one declaration
+/// of the optimizer's keys, defaults, ranges and docs), and registers both precisions of
+/// [`RuleOptimizer`] over it (aliases are optional):
 ///
 /// ```
-/// use nabla_optim::{build_optimizer, register_optimizer, FromParams, GroupHyper, ParamMut, RuleState, UpdateRule};
-/// use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
+/// use nabla_optim::{register_optimizer, GroupHyper, Optimizer, ParamMut, RuleState, UpdateRule};
+/// use nabla_registry::{build, Alias, HyperParams};
 /// use nabla_tensor::ndarray::{arr1, ArrayViewD, ArrayViewMutD, Zip};
 /// use nabla_tensor::Element;
 ///
 /// /// Sign descent: p <- p - lr * sign(g).
-/// #[derive(Debug)]
-/// struct SignDescent;
-///
-/// impl FromParams for SignDescent {
-///     fn from_params(_: &Params) -> Result<Self, ParamError> {
-///         Ok(SignDescent)
-///     }
+/// #[derive(Debug, HyperParams)]
+/// struct SignDescent {
+///     /// learning rate
+///     #[param(default = 0.01, range = NON_NEGATIVE)]
+///     lr: f64,
 /// }
 ///
 /// impl UpdateRule for SignDescent {
@@ -133,10 +121,9 @@ pub fn build_rule<T: Element, R: UpdateRule + FromParams>(
 ///     name: "sign_descent",
 ///     aliases: [Alias::new("signsgd")],
 ///     summary: "sign descent",
-///     params: &[ParamSpec::float("lr", 0.01, "learning rate").range(Range::NON_NEGATIVE)],
 /// );
 ///
-/// let mut opt = build_optimizer::<f32>("signsgd:lr=0.5").unwrap();
+/// let mut opt = build::<dyn Optimizer<f32>>("signsgd:lr=0.5", ()).unwrap().value;
 /// let (mut p, g) = (arr1(&[1.0f32, 1.0]).into_dyn(), arr1(&[3.0f32, -0.1]).into_dyn());
 /// opt.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
 /// assert_eq!(p, arr1(&[0.5, 1.5]).into_dyn());
@@ -153,14 +140,13 @@ macro_rules! register_optimizer {
     ($rule:ty,
         name: $name:expr,
         $(aliases: [$($alias:expr),* $(,)?],)?
-        summary: $summary:expr,
-        params: $params:expr $(,)?
+        summary: $summary:expr $(,)?
     ) => {
         $crate::__private::nabla_registry::submit_component!($crate::OptimizerRegistration {
             name: $name,
             aliases: [$($($alias),*)?],
             summary: $summary,
-            params: $params,
+            params: <$rule as $crate::__private::nabla_registry::HyperParams>::SCHEMA,
             build_f32: $crate::__private::build_rule::<f32, $rule>,
             build_f64: $crate::__private::build_rule::<f64, $rule>,
         });

@@ -25,49 +25,37 @@
 //! `lr = 1e-2`, `alpha = 0.99`, `eps = 1e-8`, `weight_decay = 0` (L2), `momentum = 0`,
 //! `centered = false`, `maximize = false`.
 
-use crate::math::{c, lerp, spec, Decay, WeightDecay};
+use crate::math::{c, lerp, Decay, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
-use nabla_registry::{ParamError, ParamSpec, Params, Range};
+use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;
 
-/// RMSprop's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// RMSprop's hyper-parameters (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
 pub struct RmsProp {
-    /// Smoothing constant of the moving averages.
+    /// learning rate
+    #[param(default = 1e-2, range = NON_NEGATIVE)]
+    pub lr: f64,
+    /// smoothing constant of the squared-gradient average
+    #[param(default = 0.99, range = NON_NEGATIVE)]
     pub alpha: f64,
-    /// Added to the root mean square.
+    /// added to the root mean square (outside the square root)
+    #[param(default = 1e-8, range = NON_NEGATIVE)]
     pub eps: f64,
-    /// Momentum factor (0: no momentum buffer).
+    /// L2 penalty (added to the gradient)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
+    pub weight_decay: f64,
+    /// momentum factor of the normalised step
+    #[param(default = 0.0, range = NON_NEGATIVE)]
     pub momentum: f64,
-    /// Normalise by the estimated standard deviation instead of the root mean square.
+    /// divide by the estimated standard deviation of the gradient
+    #[param(default = false)]
     pub centered: bool,
-    /// Maximize instead of minimize.
+    /// maximize the objective (negate the gradient)
+    #[param(default = false)]
     pub maximize: bool,
-}
-
-const SCHEMA: &[ParamSpec] = &[
-    spec::lr(1e-2),
-    ParamSpec::float("alpha", 0.99, "smoothing constant of the squared-gradient average")
-        .range(Range::NON_NEGATIVE),
-    spec::eps(1e-8, "added to the root mean square (outside the square root)"),
-    spec::weight_decay(0.0, "L2 penalty (added to the gradient)"),
-    ParamSpec::float("momentum", 0.0, "momentum factor of the normalised step").range(Range::NON_NEGATIVE),
-    ParamSpec::bool("centered", false, "divide by the estimated standard deviation of the gradient"),
-    spec::MAXIMIZE,
-];
-
-impl FromParams for RmsProp {
-    fn from_params(p: &Params) -> Result<Self, ParamError> {
-        Ok(RmsProp {
-            alpha: p.f64("alpha")?,
-            eps: p.f64("eps")?,
-            momentum: p.f64("momentum")?,
-            centered: p.bool("centered")?,
-            maximize: p.bool("maximize")?,
-        })
-    }
 }
 
 impl UpdateRule for RmsProp {
@@ -124,18 +112,21 @@ impl UpdateRule for RmsProp {
 register_optimizer!(RmsProp,
     name: "rmsprop",
     summary: "RMSprop: steps divided by a moving root mean square of the gradients",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
 mod tests {
-    use crate::{build_optimizer, ParamMut};
+    use crate::ParamMut;
     use nabla_tensor::ndarray::arr1;
 
     #[test]
     fn by_hand() {
-        let mut o =
-            build_optimizer::<f64>("rmsprop:lr=0.1,alpha=0.75,eps=0,momentum=0.5,centered=true").unwrap();
+        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>(
+            "rmsprop:lr=0.1,alpha=0.75,eps=0,momentum=0.5,centered=true",
+            (),
+        )
+        .map(|b| b.value)
+        .unwrap();
         let mut p = arr1(&[1.0]).into_dyn();
         let g = arr1(&[2.0]).into_dyn();
         o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();

@@ -7,7 +7,7 @@
 
 use crate::optimizer::{ParamGroup, ParamMut, Scalar, StateDict};
 use crate::{OptimError, Optimizer};
-use nabla_registry::{ParamError, Params};
+use nabla_registry::{HyperParams, ParamError, Params};
 use nabla_tensor::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use nabla_tensor::Element;
 use std::collections::BTreeMap;
@@ -34,7 +34,7 @@ pub struct RuleState<'s, T> {
 
 /// The update of one parameter by an optimizer: what state it keeps and how it steps.
 ///
-/// Implement this (plus [`FromParams`]) and register the type with
+/// Implement this (plus [`HyperParams`], usually derived) and register the type with
 /// [`register_optimizer!`](crate::register_optimizer); [`RuleOptimizer`] does the rest.
 /// `update` should make one fused pass over memory (`ndarray::Zip` over value, gradient and
 /// buffers) and must not allocate.
@@ -72,13 +72,6 @@ pub trait UpdateRule: Send + Sync + std::fmt::Debug + 'static {
     );
 }
 
-/// Building an update rule from validated hyper-parameters (the rule reads its own keys;
-/// `lr` and `weight_decay` are read by [`RuleOptimizer::from_params`] into group 0).
-pub trait FromParams: Sized {
-    /// Builds the rule; cross-key constraints are reported with [`Params::invalid`].
-    fn from_params(params: &Params) -> Result<Self, ParamError>;
-}
-
 #[derive(Clone, Debug)]
 struct ParamState<T> {
     step: u64,
@@ -113,11 +106,12 @@ impl<T: Element, R: UpdateRule> RuleOptimizer<T, R> {
         }
     }
 
-    /// Builds from validated hyper-parameters: the rule from [`FromParams`], the learning rate
-    /// from `lr` and group 0's weight decay from `weight_decay` (0 when the schema has none).
+    /// Builds from validated hyper-parameters: the rule from its [`HyperParams`] declaration,
+    /// the learning rate from `lr` and group 0's weight decay from `weight_decay` (0 when the
+    /// rule has none): the two keys every parameter group may override.
     pub fn from_params(params: &Params) -> Result<Self, ParamError>
     where
-        R: FromParams,
+        R: HyperParams,
     {
         let rule = R::from_params(params)?;
         let lr = params.f64("lr")?;

@@ -8,9 +8,10 @@
 //! unit.
 //!
 //! ```
-//! use nabla_optim::{build_optimizer, build_scheduler};
-//! let mut opt = build_optimizer::<f32>("sgd:lr=0.1").unwrap();
-//! let mut sched = build_scheduler("linear_warmup:warmup_steps=2,start_factor=0.5,then=\"cosine:t_max=4\"", opt.lr()).unwrap();
+//! use nabla_optim::{Optimizer, Scheduler};
+//! let mut opt = nabla_registry::build::<dyn Optimizer<f32>>("sgd:lr=0.1", ()).unwrap().value;
+//! let spec = "linear_warmup:warmup_steps=2,start_factor=0.5,then=\"cosine:t_max=4\"";
+//! let mut sched = nabla_registry::build::<dyn Scheduler>(spec, opt.lr()).unwrap().value;
 //! let mut lrs = vec![sched.lr()];
 //! for _ in 0..6 {
 //!     // ... train one epoch with opt ...
@@ -25,7 +26,7 @@
 
 use crate::optimizer::{Scalar, Scalars};
 use crate::OptimError;
-use nabla_registry::{Component, ComponentInfo, ComponentKind, ParamError, Params, RawParams};
+use nabla_registry::{Component, ComponentInfo, ComponentKind, HyperParams, ParamError, Params};
 use std::fmt;
 
 /// A learning-rate schedule with checkpointable state. Object safe
@@ -98,10 +99,12 @@ impl<S: ClosedFormSchedule> Scheduler for S {
     }
 }
 
-/// Building a scheduler from validated hyper-parameters and the optimizer's base learning rate.
-pub trait SchedulerFromParams: Sized {
-    /// Builds the scheduler; cross-key constraints are reported with [`Params::invalid`].
-    fn from_params(params: &Params, base_lr: f64) -> Result<Self, ParamError>;
+/// The step from validated hyper-parameters to a running schedule: a scheduler type derives
+/// [`HyperParams`] for its keys (its run state marked `#[param(skip)]`) and starts from the
+/// optimizer's base learning rate here.
+pub trait SchedulerStart {
+    /// Starts the schedule at `base_lr`; an error is a constraint the hyper-parameters break.
+    fn start(&mut self, base_lr: f64) -> Result<(), String>;
 }
 
 /// Builds a scheduler from validated hyper-parameters and the base learning rate.
@@ -127,51 +130,42 @@ impl Component for SchedulerRegistration {
     }
 }
 
-/// Builds a scheduler from a compact spec (`"cosine:t_max=100"`) for an optimizer whose
-/// learning rate is `base_lr`.
-///
-/// # Errors
-/// Unknown names (with suggestions and the registered schedulers), malformed specs and
-/// invalid hyper-parameters.
-pub fn build_scheduler(spec: &str, base_lr: f64) -> Result<Box<dyn Scheduler>, OptimError> {
-    let (resolved, params) = nabla_registry::resolve_spec::<SchedulerRegistration>(spec)?;
-    Ok((resolved.record.build)(&params, base_lr)?)
-}
+/// Schedulers are built by name with [`nabla_registry::build`], given the optimizer's base
+/// learning rate: `build::<dyn Scheduler>("cosine:t_max=100", 0.1)`.
+impl nabla_registry::Kind for dyn Scheduler {
+    type Record = SchedulerRegistration;
+    type Output = Box<dyn Scheduler>;
+    type Context<'c> = f64;
+    type Error = OptimError;
 
-/// Builds a scheduler from a name (or alias) and raw hyper-parameters (a config table), and
-/// returns the effective hyper-parameters too.
-///
-/// # Errors
-/// As [`build_scheduler`].
-pub fn build_scheduler_named(
-    name: &str,
-    given: &RawParams,
-    base_lr: f64,
-) -> Result<(Box<dyn Scheduler>, Params), OptimError> {
-    let resolved = nabla_registry::resolve::<SchedulerRegistration>(name)?;
-    let params = resolved.params(given)?;
-    let scheduler = (resolved.record.build)(&params, base_lr)?;
-    Ok((scheduler, params))
+    fn build(
+        record: &'static SchedulerRegistration,
+        params: &mut Params,
+        base_lr: f64,
+    ) -> Result<Self::Output, OptimError> {
+        Ok((record.build)(params, base_lr)?)
+    }
 }
 
 /// The factory [`register_scheduler!`](crate::register_scheduler) uses.
 #[doc(hidden)]
-pub fn build_typed<S: Scheduler + SchedulerFromParams + 'static>(
+pub fn build_typed<S: Scheduler + HyperParams + SchedulerStart + 'static>(
     params: &Params,
     base_lr: f64,
 ) -> Result<Box<dyn Scheduler>, ParamError> {
-    Ok(Box::new(S::from_params(params, base_lr)?))
+    let mut scheduler = S::from_params(params)?;
+    scheduler.start(base_lr).map_err(|message| params.invalid(message))?;
+    Ok(Box::new(scheduler))
 }
 
-/// Registers a learning-rate scheduler: a type implementing [`Scheduler`] and
-/// [`SchedulerFromParams`], with name, optional aliases, summary and schema:
+/// Registers a learning-rate scheduler: a type implementing [`Scheduler`],
+/// [`HyperParams`] (derived) and [`SchedulerStart`], with name, optional aliases and summary:
 ///
 /// ```ignore
 /// register_scheduler!(CosineAnnealing,
 ///     name: "cosine_annealing",
 ///     aliases: [Alias::new("cosine")],
 ///     summary: "...",
-///     params: SCHEMA,
 /// );
 /// ```
 ///
@@ -185,14 +179,13 @@ macro_rules! register_scheduler {
     ($ty:ty,
         name: $name:expr,
         $(aliases: [$($alias:expr),* $(,)?],)?
-        summary: $summary:expr,
-        params: $params:expr $(,)?
+        summary: $summary:expr $(,)?
     ) => {
         $crate::__private::nabla_registry::submit_component!($crate::SchedulerRegistration {
             name: $name,
             aliases: [$($($alias),*)?],
             summary: $summary,
-            params: $params,
+            params: <$ty as $crate::__private::nabla_registry::HyperParams>::SCHEMA,
             build: $crate::__private::build_scheduler::<$ty>,
         });
     };

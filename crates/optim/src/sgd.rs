@@ -33,50 +33,46 @@
 //! Aliases: `momentum` (`momentum = 0.9`), `nag` and `nesterov` (`momentum = 0.9`,
 //! `nesterov = true`).
 
-use crate::math::{c, spec, Decay, WeightDecay};
+use crate::math::{c, Decay, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{FromParams, GroupHyper, RuleState, UpdateRule};
-use nabla_registry::{Alias, Const, ParamError, ParamSpec, Params, Range};
+use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use nabla_registry::{Alias, Const, HyperParams};
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;
 
-/// SGD's hyper-parameters other than `lr` and `weight_decay` (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// SGD's hyper-parameters (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = Self::check)]
 pub struct Sgd {
-    /// Momentum factor (0 disables the buffer).
+    /// learning rate
+    #[param(default = 1e-3, range = NON_NEGATIVE)]
+    pub lr: f64,
+    /// momentum factor (0: plain SGD)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
     pub momentum: f64,
-    /// Dampening of the gradient's contribution to the buffer after the first step.
+    /// dampening of the gradient in the momentum buffer
+    #[param(default = 0.0)]
     pub dampening: f64,
-    /// Nesterov momentum.
+    /// L2 penalty (added to the gradient)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
+    pub weight_decay: f64,
+    /// Nesterov momentum (needs momentum > 0, dampening = 0)
+    #[param(default = false)]
     pub nesterov: bool,
-    /// Maximize instead of minimize.
+    /// maximize the objective (negate the gradient)
+    #[param(default = false)]
     pub maximize: bool,
 }
 
-const SCHEMA: &[ParamSpec] = &[
-    spec::lr(1e-3),
-    ParamSpec::float("momentum", 0.0, "momentum factor (0: plain SGD)").range(Range::NON_NEGATIVE),
-    ParamSpec::float("dampening", 0.0, "dampening of the gradient in the momentum buffer"),
-    spec::weight_decay(0.0, "L2 penalty (added to the gradient)"),
-    ParamSpec::bool("nesterov", false, "Nesterov momentum (needs momentum > 0, dampening = 0)"),
-    spec::MAXIMIZE,
-];
-
-impl FromParams for Sgd {
-    fn from_params(p: &Params) -> Result<Self, ParamError> {
-        let sgd = Sgd {
-            momentum: p.f64("momentum")?,
-            dampening: p.f64("dampening")?,
-            nesterov: p.bool("nesterov")?,
-            maximize: p.bool("maximize")?,
-        };
-        if sgd.nesterov && (sgd.momentum <= 0.0 || sgd.dampening != 0.0) {
-            return Err(p.invalid(format!(
+impl Sgd {
+    fn check(&self) -> Result<(), String> {
+        if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+            return Err(format!(
                 "Nesterov momentum requires momentum > 0 and dampening = 0 (got momentum = {}, dampening = {})",
-                sgd.momentum, sgd.dampening
-            )));
+                self.momentum, self.dampening
+            ));
         }
-        Ok(sgd)
+        Ok(())
     }
 }
 
@@ -127,17 +123,19 @@ register_optimizer!(Sgd,
         Alias::with_presets("nesterov", &[("momentum", Const::Float(0.9)), ("nesterov", Const::Bool(true))]),
     ],
     summary: "stochastic gradient descent, optionally with (Nesterov) momentum",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
 mod tests {
-    use crate::{build_optimizer, ParamMut};
+    use crate::ParamMut;
     use nabla_tensor::ndarray::arr1;
 
     #[test]
     fn momentum_by_hand() {
-        let mut o = build_optimizer::<f64>("sgd:lr=0.1,momentum=0.5,dampening=0.5").unwrap();
+        let mut o =
+            nabla_registry::build::<dyn crate::Optimizer<f64>>("sgd:lr=0.1,momentum=0.5,dampening=0.5", ())
+                .map(|b| b.value)
+                .unwrap();
         let mut p = arr1(&[1.0]).into_dyn();
         let g = arr1(&[2.0]).into_dyn();
         o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
@@ -149,15 +147,20 @@ mod tests {
 
     #[test]
     fn nesterov_by_hand_and_aliases() {
-        let mut o = build_optimizer::<f64>("nag:lr=0.1").unwrap();
+        let mut o =
+            nabla_registry::build::<dyn crate::Optimizer<f64>>("nag:lr=0.1", ()).map(|b| b.value).unwrap();
         assert_eq!(o.name(), "sgd");
         let mut p = arr1(&[0.0]).into_dyn();
         let g = arr1(&[1.0]).into_dyn();
         o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
         // b = 1, d = 1 + 0.9 * 1
         assert!((p[0] + 0.19).abs() < 1e-15);
-        assert!(build_optimizer::<f64>("sgd:nesterov=true").is_err());
-        assert!(build_optimizer::<f64>("nesterov:dampening=0.1").is_err());
-        assert!(build_optimizer::<f32>("momentum").is_ok());
+        assert!(nabla_registry::build::<dyn crate::Optimizer<f64>>("sgd:nesterov=true", ())
+            .map(|b| b.value)
+            .is_err());
+        assert!(nabla_registry::build::<dyn crate::Optimizer<f64>>("nesterov:dampening=0.1", ())
+            .map(|b| b.value)
+            .is_err());
+        assert!(nabla_registry::build::<dyn crate::Optimizer<f32>>("momentum", ()).map(|b| b.value).is_ok());
     }
 }

@@ -1,7 +1,7 @@
 //! `nabla-optim` on its own: plain `ndarray` arrays, gradients computed by hand, optimizers
 //! both from the registry and constructed directly.
 
-use nabla_optim::{build_optimizer, Adam, Optimizer, ParamMut, RuleOptimizer, Sgd, WeightDecay};
+use nabla_optim::{Adam, Optimizer, ParamMut, RuleOptimizer, Sgd};
 use nabla_tensor::ndarray::{Array1, Array2, ArrayD, Ix1};
 use nabla_tensor::Rng;
 
@@ -49,7 +49,8 @@ fn registry_optimizers_fit_a_linear_model() {
     for (spec, steps) in
         [("adam:lr=0.05", 400), ("nag:lr=0.05", 200), ("rmsprop:lr=0.01", 600), ("adadelta", 1500)]
     {
-        let mut opt = build_optimizer::<f32>(spec).unwrap();
+        let mut opt =
+            nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>(spec, ()).map(|b| b.value).unwrap();
         let (mut w, mut b) = (ArrayD::zeros(vec![5]), ArrayD::zeros(vec![1]));
         let loss = train(opt.as_mut(), &p, &mut w, &mut b, steps);
         let err = (&w - &p.w_true.clone().into_dyn()).mapv(f32::abs).fold(0.0f32, |a, &e| a.max(e));
@@ -65,14 +66,16 @@ fn registry_optimizers_fit_a_linear_model() {
 fn optimizers_constructed_without_the_registry() {
     let p = problem();
     let adam = Adam {
-        beta1: 0.9,
-        beta2: 0.999,
+        lr: 0.05,
+        betas: [0.9, 0.999],
         eps: 1e-8,
+        weight_decay: 0.0,
         amsgrad: false,
-        weight_decay: WeightDecay::L2,
         maximize: false,
+        decoupled_weight_decay: false,
     };
-    let sgd = Sgd { momentum: 0.9, dampening: 0.0, nesterov: true, maximize: false };
+    let sgd =
+        Sgd { lr: 0.05, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: true, maximize: false };
     let mut optimizers: Vec<Box<dyn Optimizer<f32>>> = vec![
         Box::new(RuleOptimizer::new("adam", adam, 0.05, 0.0)),
         Box::new(RuleOptimizer::new("sgd", sgd, 0.05, 0.0)),
@@ -84,7 +87,9 @@ fn optimizers_constructed_without_the_registry() {
     }
     // The registry builds the same optimizer: identical trajectories.
     let mut direct = RuleOptimizer::<f32, Adam>::new("adam", adam, 0.05, 0.0);
-    let mut named = build_optimizer::<f32>("adam:lr=0.05").unwrap();
+    let mut named = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adam:lr=0.05", ())
+        .map(|b| b.value)
+        .unwrap();
     let (mut w1, mut b1) = (ArrayD::zeros(vec![5]), ArrayD::zeros(vec![1]));
     let (mut w2, mut b2) = (ArrayD::zeros(vec![5]), ArrayD::zeros(vec![1]));
     train(&mut direct, &p, &mut w1, &mut b1, 20);

@@ -1,9 +1,7 @@
 //! Property tests: the generic suite over every registered optimizer, and the properties of
 //! particular update rules.
 
-use nabla_optim::{
-    build_optimizer, clip_grad_norm, clip_grad_value, grad_norm, radam_rectifier, Optimizer, ParamMut,
-};
+use nabla_optim::{clip_grad_norm, clip_grad_value, grad_norm, radam_rectifier, Optimizer, ParamMut};
 use nabla_tensor::ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 
@@ -48,7 +46,7 @@ proptest! {
             "nadam:decoupled_weight_decay=true",
         ][which];
         let separator = if spec.contains(':') { ',' } else { ':' };
-        let mut opt = build_optimizer::<f64>(&format!("{spec}{separator}lr={lr},weight_decay={wd}")).unwrap();
+        let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&format!("{spec}{separator}lr={lr},weight_decay={wd}"), ()).map(|b| b.value).unwrap();
         let mut p = vector(&init);
         let zero = ArrayD::zeros(IxDyn(&[init.len()]));
         let mut expected = vector(&init);
@@ -69,7 +67,7 @@ proptest! {
         amsgrad in any::<bool>(),
     ) {
         let n = init.len();
-        let mut opt = build_optimizer::<f64>(&format!("adam:lr={lr},eps={eps},amsgrad={amsgrad}")).unwrap();
+        let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&format!("adam:lr={lr},eps={eps},amsgrad={amsgrad}"), ()).map(|b| b.value).unwrap();
         let mut p = vector(&init);
         let g = vector(&grad[..n]);
         step(opt.as_mut(), &mut p, &g);
@@ -91,7 +89,7 @@ proptest! {
     ) {
         let n = init.len();
         let spec = format!("adam:lr=0.01,eps=0,amsgrad={amsgrad}");
-        let (mut a, mut b) = (build_optimizer::<f64>(&spec).unwrap(), build_optimizer::<f64>(&spec).unwrap());
+        let (mut a, mut b) = (nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&spec, ()).map(|b| b.value).unwrap(), nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&spec, ()).map(|b| b.value).unwrap());
         let (mut p, mut q) = (vector(&init), vector(&init));
         for g in &grads {
             let g = vector(&g[..n]);
@@ -112,7 +110,7 @@ proptest! {
         initial in 0.0f64..1.0,
     ) {
         let n = init.len();
-        let mut opt = build_optimizer::<f64>(&format!("adagrad:weight_decay={wd},initial_accumulator_value={initial}")).unwrap();
+        let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&format!("adagrad:weight_decay={wd},initial_accumulator_value={initial}"), ()).map(|b| b.value).unwrap();
         let mut p = vector(&init);
         let mut previous = ArrayD::from_elem(IxDyn(&[n]), initial);
         for g in &grads {
@@ -133,7 +131,7 @@ proptest! {
         lr in 1e-4f64..0.1,
     ) {
         let n = init.len();
-        let mut opt = build_optimizer::<f64>(&format!("radam:lr={lr},betas=[{beta1},{beta2}]")).unwrap();
+        let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&format!("radam:lr={lr},betas=[{beta1},{beta2}]"), ()).map(|b| b.value).unwrap();
         let mut p = vector(&init);
         let mut expected = vector(&init);
         let mut m = ArrayD::<f64>::zeros(IxDyn(&[n]));
@@ -185,7 +183,7 @@ proptest! {
         let n = init.len();
         let extra = ["", ",dampening=0.3", ",nesterov=true"][kind];
         let base = format!("sgd:lr={lr},momentum={momentum}{extra}");
-        let (mut a, mut b) = match (build_optimizer::<f64>(&format!("{base},weight_decay={wd}")), build_optimizer::<f64>(&base)) {
+        let (mut a, mut b) = match (nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&format!("{base},weight_decay={wd}"), ()).map(|b| b.value), nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&base, ()).map(|b| b.value)) {
             (Ok(a), Ok(b)) => (a, b),
             _ => return Ok(()), // nesterov with zero momentum is rejected, as in PyTorch
         };
@@ -213,7 +211,7 @@ proptest! {
     ) {
         let n = init.len();
         let a = vector(&curvature[..n]);
-        let mut opt = build_optimizer::<f64>(&format!("nag:lr={lr},momentum={momentum}")).unwrap();
+        let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&format!("nag:lr={lr},momentum={momentum}"), ()).map(|b| b.value).unwrap();
         let mut shifted = vector(&init);
         let (mut p, mut v) = (vector(&init), ArrayD::<f64>::zeros(IxDyn(&[n])));
         for _ in 0..steps {

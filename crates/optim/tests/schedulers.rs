@@ -1,9 +1,7 @@
 //! Every registered scheduler: builds from the registry, gives finite non-negative rates and
 //! resumes exactly from its saved state; and the registry-level behaviour of the schedules.
 
-use nabla_optim::{
-    build_scheduler, build_scheduler_named, OptimError, Scalar, Scheduler, SchedulerRegistration,
-};
+use nabla_optim::{OptimError, Scalar, Scheduler, SchedulerRegistration};
 use nabla_registry::{list, Component, Const, ParamType, RawParams, Value};
 
 /// Values for the required hyper-parameters, by type, so that every schedule can be built.
@@ -28,6 +26,11 @@ fn required_values(record: &SchedulerRegistration) -> RawParams {
 fn metric(k: usize) -> Option<f64> {
     // Improves, then plateaus, so reduce_on_plateau acts too.
     Some(if k < 3 { 10.0 - k as f64 } else { 7.0 })
+}
+
+/// Builds a scheduler by name (the registry's generic build, unwrapped to the value).
+fn build_scheduler(spec: &str, base_lr: f64) -> Result<Box<dyn Scheduler>, OptimError> {
+    nabla_registry::build::<dyn Scheduler>(spec, base_lr).map(|b| b.value)
 }
 
 #[test]
@@ -57,7 +60,7 @@ fn every_scheduler_resumes_exactly() {
         .collect(),
     ));
     for (name, raw) in configs {
-        let build = || build_scheduler_named(&name, &raw, 0.1).unwrap().0;
+        let build = || nabla_registry::build::<dyn Scheduler>((name.as_str(), &raw), 0.1).unwrap().value;
         let mut straight = build();
         let lrs: Vec<f64> = (0..20).map(|k| straight.step(metric(k)).unwrap()).collect();
         assert!(lrs.iter().all(|lr| lr.is_finite() && *lr >= 0.0), "{name}: {lrs:?}");

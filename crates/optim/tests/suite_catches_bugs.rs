@@ -3,21 +3,18 @@
 //! violates.
 
 use nabla_optim::testing::{self, Case};
-use nabla_optim::{register_optimizer, FromParams, GroupHyper, RuleState, UpdateRule};
-use nabla_registry::{ParamError, ParamSpec, Params, Range};
+use nabla_optim::{register_optimizer, GroupHyper, RuleState, UpdateRule};
+use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const SCHEMA: &[ParamSpec] = &[ParamSpec::float("lr", 0.01, "learning rate").range(Range::NON_NEGATIVE)];
-
 /// Moves every parameter by a constant, whatever the gradient.
-#[derive(Debug)]
-struct Drift;
-impl FromParams for Drift {
-    fn from_params(_: &Params) -> Result<Self, ParamError> {
-        Ok(Drift)
-    }
+#[derive(Debug, HyperParams)]
+struct Drift {
+    /// learning rate
+    #[param(default = 0.01, range = NON_NEGATIVE)]
+    lr: f64,
 }
 impl UpdateRule for Drift {
     fn buffers(&self) -> &'static [&'static str] {
@@ -34,16 +31,15 @@ impl UpdateRule for Drift {
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p - lr * g - T::from_f64(1e-3));
     }
 }
-register_optimizer!(Drift, name: "broken_drift", summary: "moves without a gradient", params: SCHEMA);
+register_optimizer!(Drift, name: "broken_drift", summary: "moves without a gradient");
 
 /// Keeps hidden state outside the state dictionary (a global step counter).
 static HIDDEN: AtomicU64 = AtomicU64::new(0);
-#[derive(Debug)]
-struct Hidden;
-impl FromParams for Hidden {
-    fn from_params(_: &Params) -> Result<Self, ParamError> {
-        Ok(Hidden)
-    }
+#[derive(Debug, HyperParams)]
+struct Hidden {
+    /// learning rate
+    #[param(default = 0.01, range = NON_NEGATIVE)]
+    lr: f64,
 }
 impl UpdateRule for Hidden {
     fn buffers(&self) -> &'static [&'static str] {
@@ -61,15 +57,14 @@ impl UpdateRule for Hidden {
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p - lr * g);
     }
 }
-register_optimizer!(Hidden, name: "broken_hidden_state", summary: "state outside the checkpoint", params: SCHEMA);
+register_optimizer!(Hidden, name: "broken_hidden_state", summary: "state outside the checkpoint");
 
 /// Goes uphill.
-#[derive(Debug)]
-struct Ascend;
-impl FromParams for Ascend {
-    fn from_params(_: &Params) -> Result<Self, ParamError> {
-        Ok(Ascend)
-    }
+#[derive(Debug, HyperParams)]
+struct Ascend {
+    /// learning rate
+    #[param(default = 0.01, range = NON_NEGATIVE)]
+    lr: f64,
 }
 impl UpdateRule for Ascend {
     fn buffers(&self) -> &'static [&'static str] {
@@ -86,15 +81,14 @@ impl UpdateRule for Ascend {
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p + lr * g);
     }
 }
-register_optimizer!(Ascend, name: "broken_ascent", summary: "gradient ascent", params: SCHEMA);
+register_optimizer!(Ascend, name: "broken_ascent", summary: "gradient ascent");
 
 /// Claims to be elementwise but couples neighbours (uses the mean gradient).
-#[derive(Debug)]
-struct Coupled;
-impl FromParams for Coupled {
-    fn from_params(_: &Params) -> Result<Self, ParamError> {
-        Ok(Coupled)
-    }
+#[derive(Debug, HyperParams)]
+struct Coupled {
+    /// learning rate
+    #[param(default = 0.01, range = NON_NEGATIVE)]
+    lr: f64,
 }
 impl UpdateRule for Coupled {
     fn buffers(&self) -> &'static [&'static str] {
@@ -112,7 +106,7 @@ impl UpdateRule for Coupled {
         value.iter_mut().zip(grad.iter()).for_each(|(p, &g)| *p = *p - lr * (g + mean));
     }
 }
-register_optimizer!(Coupled, name: "broken_coupled", summary: "not elementwise", params: SCHEMA);
+register_optimizer!(Coupled, name: "broken_coupled", summary: "not elementwise");
 
 fn fails(name: &str, property: testing::Property) -> bool {
     (0..16).any(|seed| {

@@ -112,7 +112,9 @@ fn scalar_category(ty: &Type) -> Category {
             let Some(seg) = last_segment(ty) else { return Category::Other };
             match seg.ident.to_string().as_str() {
                 "f64" | "f32" => Category::Float,
-                "i8" | "i16" | "i32" | "i64" | "isize" | "u8" | "u16" | "u32" | "u64" | "usize" => Category::Int,
+                "i8" | "i16" | "i32" | "i64" | "isize" | "u8" | "u16" | "u32" | "u64" | "usize" => {
+                    Category::Int
+                }
                 "bool" => Category::Bool,
                 "String" | "str" => Category::Str,
                 "Vec" => match option_like_arg(seg).map(scalar_category) {
@@ -190,7 +192,8 @@ fn field_decl(field: &syn::Field) -> syn::Result<FieldDecl> {
             } else if meta.path.is_ident("skip") {
                 decl.skip = true;
             } else {
-                return Err(meta.error("expected `default = ..`, `range = ..`, `name = \"..\"`, `required` or `skip`"));
+                return Err(meta
+                    .error("expected `default = ..`, `range = ..`, `name = \"..\"`, `required` or `skip`"));
             }
             Ok(())
         })?;
@@ -202,7 +205,10 @@ fn field_decl(field: &syn::Field) -> syn::Result<FieldDecl> {
         ));
     }
     if decl.required && decl.default.is_some() {
-        return Err(Error::new(decl.ident.span(), "a hyper-parameter cannot be both `required` and have a `default`"));
+        return Err(Error::new(
+            decl.ident.span(),
+            "a hyper-parameter cannot be both `required` and have a `default`",
+        ));
     }
     Ok(decl)
 }
@@ -263,7 +269,10 @@ fn hyper_params(input: &DeriveInput) -> syn::Result<Tokens> {
     let options = struct_options(&input.attrs)?;
     let krate = &options.krate;
     let Data::Struct(data) = &input.data else {
-        return Err(Error::new(input.span(), "`HyperParams` is derived for structs; use `ParamChoice` for enums"));
+        return Err(Error::new(
+            input.span(),
+            "`HyperParams` is derived for structs; use `ParamChoice` for enums",
+        ));
     };
     let Fields::Named(named) = &data.fields else {
         return Err(Error::new(input.span(), "`HyperParams` needs a struct with named fields"));

@@ -103,6 +103,18 @@ impl IntoSpec for &str {
     }
 }
 
+impl IntoSpec for &String {
+    fn to_spec(&self) -> Result<Cow<'_, Spec>, ParamError> {
+        Spec::parse(self).map(Cow::Owned)
+    }
+}
+
+impl IntoSpec for String {
+    fn to_spec(&self) -> Result<Cow<'_, Spec>, ParamError> {
+        Spec::parse(self).map(Cow::Owned)
+    }
+}
+
 impl IntoSpec for &Spec {
     fn to_spec(&self) -> Result<Cow<'_, Spec>, ParamError> {
         Ok(Cow::Borrowed(*self))
@@ -133,7 +145,10 @@ impl IntoSpec for (&str, &RawParams) {
 /// # Errors
 /// A malformed spec, an unknown name (with the closest names), a name claimed twice, invalid
 /// hyper-parameters, and the factory's own errors — all as `K::Error`.
-pub fn build<K: Kind + ?Sized>(spec: impl IntoSpec, context: K::Context<'_>) -> Result<Built<K::Output>, K::Error> {
+pub fn build<K: Kind + ?Sized>(
+    spec: impl IntoSpec,
+    context: K::Context<'_>,
+) -> Result<Built<K::Output>, K::Error> {
     let spec = spec.to_spec()?;
     let resolved = resolve::<K::Record>(&spec.name)?;
     let mut params = resolved.params(&spec.params)?;

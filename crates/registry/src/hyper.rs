@@ -71,7 +71,7 @@ pub use nabla_registry_derive::{HyperParams, ParamChoice};
 ///
 /// Field types: `f64`, `f32`, the integer types (negative values and overflow are range
 /// errors naming the key), `bool`, `String`, `[f64; N]` (exactly `N` elements), `Vec<f64>`,
-/// `Vec<i64>`, `Vec<usize>`, any [`ParamChoice`] enum, and `Option` of any of these.
+/// `Vec<i64>`, `Vec<usize>`, `Vec<u64>`, any [`ParamChoice`] enum, and `Option` of any of these.
 pub trait HyperParams: Sized {
     /// The schema: one entry per key, in declaration order.
     const SCHEMA: &'static [crate::ParamSpec];
@@ -189,7 +189,11 @@ impl<const N: usize> ParamValue for [f64; N] {
     fn read(params: &Params, key: &str) -> Result<Self, ParamError> {
         let values = params.f64s(key)?;
         <[f64; N]>::try_from(values.as_slice()).map_err(|_| {
-            params.out_of_range(key, &format!("a list of exactly {N} floats"), format!("{} values", values.len()))
+            params.out_of_range(
+                key,
+                &format!("a list of exactly {N} floats"),
+                format!("{} values", values.len()),
+            )
         })
     }
     fn to_value(&self) -> Option<Value> {
@@ -207,19 +211,24 @@ impl ParamValue for Vec<i64> {
     }
 }
 
-impl ParamValue for Vec<usize> {
-    const TYPE: ParamType = ParamType::IntList;
-    fn read(params: &Params, key: &str) -> Result<Self, ParamError> {
-        params
-            .i64s(key)?
-            .into_iter()
-            .map(|i| usize::try_from(i).map_err(|_| params.out_of_range(key, "integers >= 0", i.to_string())))
-            .collect()
-    }
-    fn to_value(&self) -> Option<Value> {
-        Some(Value::List(self.iter().map(|&i| Value::Int(i64::try_from(i).unwrap_or(i64::MAX))).collect()))
-    }
+macro_rules! unsigned_list_param {
+    ($($int:ty),*) => {$(
+        impl ParamValue for Vec<$int> {
+            const TYPE: ParamType = ParamType::IntList;
+            fn read(params: &Params, key: &str) -> Result<Self, ParamError> {
+                params
+                    .i64s(key)?
+                    .into_iter()
+                    .map(|i| <$int>::try_from(i).map_err(|_| params.out_of_range(key, "integers >= 0", i.to_string())))
+                    .collect()
+            }
+            fn to_value(&self) -> Option<Value> {
+                Some(Value::List(self.iter().map(|&i| Value::Int(i64::try_from(i).unwrap_or(i64::MAX))).collect()))
+            }
+        }
+    )*};
 }
+unsigned_list_param!(usize, u64);
 
 impl<T: ParamValue> ParamValue for Option<T> {
     const TYPE: ParamType = T::TYPE;
@@ -304,8 +313,14 @@ mod tests {
         assert_eq!(every.maybe, Some(2.0));
         assert_eq!(every.milestones, vec![10, 20]);
         assert!(every.scratch.is_empty());
-        let again = Params::validate(ComponentKind::Layer, "every", Every::SCHEMA, &RawParams::new(), &every.to_raw())
-            .unwrap();
+        let again = Params::validate(
+            ComponentKind::Layer,
+            "every",
+            Every::SCHEMA,
+            &RawParams::new(),
+            &every.to_raw(),
+        )
+        .unwrap();
         assert_eq!(again, params);
     }
 
@@ -316,7 +331,9 @@ mod tests {
         let range = validate(&[("renamed", Value::Int(1)), ("n", Value::Int(0))]).unwrap_err().to_string();
         assert!(range.contains("'n'") || range.contains(" n"), "{range}");
         // An integer that the field's type cannot hold is a range error, not a wrap-around.
-        let params = validate(&[("renamed", Value::Int(1)), ("milestones", Value::List(vec![Value::Int(-1)]))]).unwrap();
+        let params =
+            validate(&[("renamed", Value::Int(1)), ("milestones", Value::List(vec![Value::Int(-1)]))])
+                .unwrap();
         let err = Every::from_params(&params).unwrap_err().to_string();
         assert!(err.contains("milestones"), "{err}");
     }

@@ -174,17 +174,23 @@ impl Trainer {
             .insert("loss".into(), toml::Value::Table(params_table(loss_params.component(), &loss_params)));
 
         // Optimizer and scheduler.
-        let (mut optimizer, opt_params) =
-            nabla_optim::build_optimizer_named::<f32>(&config.optimizer.name, &config.optimizer.params)
-                .map_err(|e| config_error(&config, "optimizer", "", e))?;
+        let nabla_registry::Built { value: mut optimizer, params: opt_params } =
+            nabla_registry::build::<dyn Optimizer<f32>>(
+                (config.optimizer.name.as_str(), &config.optimizer.params),
+                (),
+            )
+            .map_err(|e| config_error(&config, "optimizer", "", e))?;
         effective.insert(
             "optimizer".into(),
             toml::Value::Table(params_table(opt_params.component(), &opt_params)),
         );
         let scheduler = match &config.scheduler {
             Some(spec) => {
-                let (s, p) = nabla_optim::build_scheduler_named(&spec.name, &spec.params, optimizer.lr())
-                    .map_err(|e| config_error(&config, "scheduler", "", e))?;
+                let nabla_registry::Built { value: s, params: p } = nabla_registry::build::<dyn Scheduler>(
+                    (spec.name.as_str(), &spec.params),
+                    optimizer.lr(),
+                )
+                .map_err(|e| config_error(&config, "scheduler", "", e))?;
                 let mut table = params_table(p.component(), &p);
                 table.insert("interval".into(), config.scheduler_interval.as_str().into());
                 effective.insert("scheduler".into(), toml::Value::Table(table));

@@ -6,7 +6,7 @@
 //! ```
 //! use nabla_lion as _; // link the plugin: without this line its registration vanishes
 //!
-//! let opt = nabla_optim::build_optimizer::<f32>("lion:lr=3e-4,weight_decay=0.1").unwrap();
+//! let opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("lion:lr=3e-4,weight_decay=0.1", ()).unwrap().value;
 //! assert_eq!(opt.name(), "lion");
 //! ```
 //!
@@ -29,38 +29,24 @@
 //!
 //! Hyper-parameters: `lr = 1e-4`, `betas = [0.9, 0.99]`, `weight_decay = 0` (decoupled).
 
-use nabla_optim::{register_optimizer, Decay, FromParams, GroupHyper, RuleState, UpdateRule, WeightDecay};
-use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
+use nabla_optim::{register_optimizer, Decay, GroupHyper, RuleState, UpdateRule, WeightDecay};
+use nabla_registry::{Alias, HyperParams};
 use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 use nabla_tensor::Element;
 
-/// Lion's hyper-parameters other than `lr` and `weight_decay`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Lion's hyper-parameters (PyTorch-style names, the paper's defaults): this one declaration
+/// is its schema, its documentation in `nabla list` and its reader.
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
 pub struct Lion {
-    /// Interpolation factor of the update direction.
-    pub beta1: f64,
-    /// Decay rate of the momentum.
-    pub beta2: f64,
-}
-
-/// Lion's hyper-parameter schema (PyTorch-style names, the paper's defaults).
-pub const SCHEMA: &[ParamSpec] = &[
-    ParamSpec::float("lr", 1e-4, "learning rate (the size of every element's step)")
-        .range(Range::NON_NEGATIVE),
-    ParamSpec::floats("betas", &[0.9, 0.99], "[beta1, beta2]: update interpolation and momentum decay")
-        .len(2)
-        .range(Range::UNIT),
-    ParamSpec::float("weight_decay", 0.0, "decoupled weight decay: p <- p*(1 - lr*wd)")
-        .range(Range::NON_NEGATIVE),
-];
-
-impl FromParams for Lion {
-    fn from_params(params: &Params) -> Result<Self, ParamError> {
-        match params.f64s("betas")?.as_slice() {
-            [beta1, beta2] => Ok(Lion { beta1: *beta1, beta2: *beta2 }),
-            other => Err(params.invalid(format!("betas must be [beta1, beta2], got {} values", other.len()))),
-        }
-    }
+    /// learning rate (the size of every element's step)
+    #[param(default = 1e-4, range = NON_NEGATIVE)]
+    pub lr: f64,
+    /// [beta1, beta2]: update interpolation and momentum decay
+    #[param(default = [0.9, 0.99], range = UNIT)]
+    pub betas: [f64; 2],
+    /// decoupled weight decay: p <- p*(1 - lr*wd)
+    #[param(default = 0.0, range = NON_NEGATIVE)]
+    pub weight_decay: f64,
 }
 
 /// The sign with `sign(0) = 0` (`f32::signum(0.0)` is 1).
@@ -89,8 +75,8 @@ impl UpdateRule for Lion {
     ) {
         let decay = Decay::<T>::new(WeightDecay::Decoupled, hyper.lr, hyper.weight_decay, false);
         let lr = T::from_f64(hyper.lr);
-        let (b1, one_minus_b1) = (T::from_f64(self.beta1), T::from_f64(1.0 - self.beta1));
-        let (b2, one_minus_b2) = (T::from_f64(self.beta2), T::from_f64(1.0 - self.beta2));
+        let (b1, one_minus_b1) = (T::from_f64(self.betas[0]), T::from_f64(1.0 - self.betas[0]));
+        let (b2, one_minus_b2) = (T::from_f64(self.betas[1]), T::from_f64(1.0 - self.betas[1]));
         let [m] = state.buffers else { unreachable!("lion keeps one buffer") };
         Zip::from(value).and(grad).and(m).for_each(|p, &g, m| {
             let g = decay.apply(p, g);
@@ -105,7 +91,6 @@ register_optimizer!(Lion,
     name: "lion",
     aliases: [Alias::new("evolved_sign_momentum")],
     summary: "Lion: sign of interpolated momentum (Chen et al., 2023); example plugin",
-    params: SCHEMA,
 );
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! and passes nabla-optim's generic property suite.
 
 use nabla_lion as _; // link the plugin (see docs/plugins.md, "the linker pitfall")
-use nabla_optim::{build_optimizer, OptimizerRegistration, ParamMut};
+use nabla_optim::{OptimizerRegistration, ParamMut};
 use nabla_registry::{list, resolve, Component};
 use nabla_tensor::ndarray::{arr1, ArrayD, IxDyn};
 use proptest::prelude::*;
@@ -22,17 +22,28 @@ fn resolves_by_name_and_alias() {
     );
     assert!(nabla_registry::duplicates::<OptimizerRegistration>().is_empty());
 
-    let opt = build_optimizer::<f32>("lion").unwrap();
+    let opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("lion", ()).map(|b| b.value).unwrap();
     assert_eq!((opt.name(), opt.lr()), ("lion", 1e-4));
-    let err = build_optimizer::<f64>("lion:betas=[0.9]").unwrap_err().to_string();
+    let err = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>("lion:betas=[0.9]", ())
+        .map(|b| b.value)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("betas"), "{err}");
-    let err = build_optimizer::<f64>("lion:momentum=0.9").unwrap_err().to_string();
+    let err = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>("lion:momentum=0.9", ())
+        .map(|b| b.value)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("accepts: lr, betas, weight_decay"), "{err}");
 }
 
 #[test]
 fn update_by_hand() {
-    let mut opt = build_optimizer::<f64>("lion:lr=0.1,betas=[0.5,0.75],weight_decay=1").unwrap();
+    let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(
+        "lion:lr=0.1,betas=[0.5,0.75],weight_decay=1",
+        (),
+    )
+    .map(|b| b.value)
+    .unwrap();
     let mut p = arr1(&[1.0, 1.0, 1.0]).into_dyn();
     for g in [[2.0, -1.0, 0.0], [-1.0, -1.0, 0.0]] {
         let g = arr1(&g).into_dyn();
@@ -59,7 +70,7 @@ proptest! {
         lr in 1e-4f64..1e-2,
     ) {
         let n = init.len();
-        let mut opt = build_optimizer::<f64>(&format!("lion:lr={lr}")).unwrap();
+        let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&format!("lion:lr={lr}"), ()).map(|b| b.value).unwrap();
         let mut p = ArrayD::from_shape_vec(IxDyn(&[n]), init.clone()).unwrap();
         for g in &grads {
             let before = p.clone();

@@ -7,13 +7,17 @@
 //! natural continuation after a warm-up (`linear_warmup:then=constant`).
 
 use crate::register_scheduler;
-use crate::scheduler::{ClosedFormSchedule, SchedulerFromParams};
-use nabla_registry::{ParamError, Params};
+use crate::scheduler::{ClosedFormSchedule, SchedulerStart};
+use nabla_registry::HyperParams;
 
 /// A schedule that keeps the base learning rate.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, HyperParams)]
 pub struct Constant {
+    /// The optimizer's base learning rate (set when the schedule starts).
+    #[param(skip)]
     base_lr: f64,
+    /// Steps taken.
+    #[param(skip)]
     steps: u64,
 }
 
@@ -24,9 +28,10 @@ impl Constant {
     }
 }
 
-impl SchedulerFromParams for Constant {
-    fn from_params(_params: &Params, base_lr: f64) -> Result<Self, ParamError> {
-        Ok(Constant::new(base_lr))
+impl SchedulerStart for Constant {
+    fn start(&mut self, base_lr: f64) -> Result<(), String> {
+        self.base_lr = base_lr;
+        Ok(())
     }
 }
 
@@ -47,7 +52,6 @@ register_scheduler!(Constant,
     name: "constant",
     aliases: [nabla_registry::Alias::new("none")],
     summary: "constant learning rate",
-    params: &[],
 );
 
 #[cfg(test)]

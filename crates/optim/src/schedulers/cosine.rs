@@ -11,15 +11,23 @@
 //! length is `t_max` wants. Hyper-parameters: `t_max` (required, >= 1), `eta_min = 0`.
 
 use crate::register_scheduler;
-use crate::scheduler::{ClosedFormSchedule, SchedulerFromParams};
-use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
+use crate::scheduler::{ClosedFormSchedule, SchedulerStart};
+use nabla_registry::{Alias, HyperParams};
 
 /// Cosine annealing.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, HyperParams)]
 pub struct CosineAnnealing {
-    base_lr: f64,
+    /// steps from the base learning rate to eta_min
+    #[param(range = Range::at_least(1.0))]
     t_max: u64,
+    /// final learning rate
+    #[param(default = 0.0, range = NON_NEGATIVE)]
     eta_min: f64,
+    /// The optimizer's base learning rate (set when the schedule starts).
+    #[param(skip)]
+    base_lr: f64,
+    /// Steps taken.
+    #[param(skip)]
     steps: u64,
 }
 
@@ -30,16 +38,10 @@ impl CosineAnnealing {
     }
 }
 
-const SCHEMA: &[ParamSpec] = &[
-    ParamSpec::int("t_max", 1, "steps from the base learning rate to eta_min")
-        .required()
-        .range(Range::at_least(1.0)),
-    ParamSpec::float("eta_min", 0.0, "final learning rate").range(Range::NON_NEGATIVE),
-];
-
-impl SchedulerFromParams for CosineAnnealing {
-    fn from_params(p: &Params, base_lr: f64) -> Result<Self, ParamError> {
-        Ok(CosineAnnealing::new(base_lr, p.usize("t_max")? as u64, p.f64("eta_min")?))
+impl SchedulerStart for CosineAnnealing {
+    fn start(&mut self, base_lr: f64) -> Result<(), String> {
+        self.base_lr = base_lr;
+        Ok(())
     }
 }
 
@@ -61,7 +63,6 @@ register_scheduler!(CosineAnnealing,
     name: "cosine_annealing",
     aliases: [Alias::new("cosine"), Alias::new("cosine_annealing_lr")],
     summary: "cosine annealing from the base learning rate to eta_min over t_max steps",
-    params: SCHEMA,
 );
 
 #[cfg(test)]

@@ -7,14 +7,20 @@
 //! Hyper-parameters: `gamma` (required, > 0).
 
 use crate::register_scheduler;
-use crate::scheduler::{ClosedFormSchedule, SchedulerFromParams};
-use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
+use crate::scheduler::{ClosedFormSchedule, SchedulerStart};
+use nabla_registry::{Alias, HyperParams};
 
 /// Exponential decay.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, HyperParams)]
 pub struct Exponential {
-    base_lr: f64,
+    /// multiplicative decay per step
+    #[param(required, range = POSITIVE)]
     gamma: f64,
+    /// The optimizer's base learning rate (set when the schedule starts).
+    #[param(skip)]
+    base_lr: f64,
+    /// Steps taken.
+    #[param(skip)]
     steps: u64,
 }
 
@@ -25,12 +31,10 @@ impl Exponential {
     }
 }
 
-const SCHEMA: &[ParamSpec] =
-    &[ParamSpec::float("gamma", 0.99, "multiplicative decay per step").required().range(Range::POSITIVE)];
-
-impl SchedulerFromParams for Exponential {
-    fn from_params(p: &Params, base_lr: f64) -> Result<Self, ParamError> {
-        Ok(Exponential::new(base_lr, p.f64("gamma")?))
+impl SchedulerStart for Exponential {
+    fn start(&mut self, base_lr: f64) -> Result<(), String> {
+        self.base_lr = base_lr;
+        Ok(())
     }
 }
 
@@ -51,7 +55,6 @@ register_scheduler!(Exponential,
     name: "exponential",
     aliases: [Alias::new("exponential_lr")],
     summary: "multiply the learning rate by gamma every step",
-    params: SCHEMA,
 );
 
 #[cfg(test)]

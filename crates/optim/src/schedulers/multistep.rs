@@ -8,15 +8,24 @@
 //! `gamma = 0.1`.
 
 use crate::register_scheduler;
-use crate::scheduler::{ClosedFormSchedule, SchedulerFromParams};
-use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
+use crate::scheduler::{ClosedFormSchedule, SchedulerStart};
+use nabla_registry::{Alias, HyperParams};
 
 /// Multi-step decay.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, HyperParams)]
+#[hyper(check = Self::check)]
 pub struct MultiStep {
-    base_lr: f64,
+    /// strictly increasing steps at which to decay
+    #[param(required, range = Range::at_least(1.0))]
     milestones: Vec<u64>,
+    /// multiplicative decay factor
+    #[param(default = 0.1, range = NON_NEGATIVE)]
     gamma: f64,
+    /// The optimizer's base learning rate (set when the schedule starts).
+    #[param(skip)]
+    base_lr: f64,
+    /// Steps taken.
+    #[param(skip)]
     steps: u64,
 }
 
@@ -26,22 +35,19 @@ impl MultiStep {
         milestones.sort_unstable();
         MultiStep { base_lr, milestones, gamma, steps: 0 }
     }
+
+    fn check(&self) -> Result<(), String> {
+        if self.milestones.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!("milestones must be strictly increasing, got {:?}", self.milestones));
+        }
+        Ok(())
+    }
 }
 
-const SCHEMA: &[ParamSpec] = &[
-    ParamSpec::ints("milestones", &[], "strictly increasing steps at which to decay")
-        .required()
-        .range(Range::at_least(1.0)),
-    ParamSpec::float("gamma", 0.1, "multiplicative decay factor").range(Range::NON_NEGATIVE),
-];
-
-impl SchedulerFromParams for MultiStep {
-    fn from_params(p: &Params, base_lr: f64) -> Result<Self, ParamError> {
-        let milestones: Vec<u64> = p.i64s("milestones")?.into_iter().map(|m| m as u64).collect();
-        if milestones.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(p.invalid(format!("milestones must be strictly increasing, got {milestones:?}")));
-        }
-        Ok(MultiStep::new(base_lr, milestones, p.f64("gamma")?))
+impl SchedulerStart for MultiStep {
+    fn start(&mut self, base_lr: f64) -> Result<(), String> {
+        self.base_lr = base_lr;
+        Ok(())
     }
 }
 
@@ -63,14 +69,17 @@ register_scheduler!(MultiStep,
     name: "multistep",
     aliases: [Alias::new("multi_step_lr")],
     summary: "multiply the learning rate by gamma at each milestone",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build_scheduler;
-    use crate::Scheduler;
+    use crate::{OptimError, Scheduler};
+
+    /// Builds a scheduler by name (the registry's generic build, unwrapped to the value).
+    fn build_scheduler(spec: &str, base_lr: f64) -> Result<Box<dyn Scheduler>, OptimError> {
+        nabla_registry::build::<dyn Scheduler>(spec, base_lr).map(|b| b.value)
+    }
 
     #[test]
     fn decays_at_milestones() {

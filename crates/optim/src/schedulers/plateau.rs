@@ -18,66 +18,87 @@
 
 use crate::optimizer::{Scalar, Scalars};
 use crate::register_scheduler;
-use crate::scheduler::{Scheduler, SchedulerFromParams, StateReader};
+use crate::scheduler::{Scheduler, SchedulerStart, StateReader};
 use crate::OptimError;
-use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
+use nabla_registry::{Alias, HyperParams, ParamChoice};
+
+/// Whether the monitored metric should decrease or increase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ParamChoice)]
+pub enum PlateauMode {
+    /// Lower is better (a loss).
+    Min,
+    /// Higher is better (an accuracy).
+    Max,
+}
+
+/// How the improvement threshold compares with the best value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ParamChoice)]
+pub enum ThresholdMode {
+    /// Relative to the best value.
+    Rel,
+    /// Absolute.
+    Abs,
+}
 
 /// Reduce-on-plateau.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, HyperParams)]
 pub struct ReduceOnPlateau {
-    maximize: bool,
+    /// whether the metric should decrease or increase
+    #[param(default = "min")]
+    mode: PlateauMode,
+    /// multiplier of the learning rate on a plateau
+    #[param(default = 0.1, range = Range::open(0.0, 1.0))]
     factor: f64,
+    /// steps without improvement tolerated before reducing
+    #[param(default = 10, range = NON_NEGATIVE)]
     patience: u64,
+    /// minimal improvement that counts
+    #[param(default = 1e-4, range = NON_NEGATIVE)]
     threshold: f64,
-    relative: bool,
+    /// threshold relative to best or absolute
+    #[param(default = "rel")]
+    threshold_mode: ThresholdMode,
+    /// steps to wait after a reduction before counting again
+    #[param(default = 0, range = NON_NEGATIVE)]
     cooldown: u64,
+    /// lower bound of the learning rate
+    #[param(default = 0.0, range = NON_NEGATIVE)]
     min_lr: f64,
+    /// reductions smaller than this are skipped
+    #[param(default = 1e-8, range = NON_NEGATIVE)]
     eps: f64,
+    /// The current learning rate.
+    #[param(skip)]
     lr: f64,
+    /// The best metric seen.
+    #[param(skip)]
     best: f64,
+    /// Steps without improvement.
+    #[param(skip)]
     bad_steps: u64,
+    /// Steps of cooldown left.
+    #[param(skip)]
     cooldown_left: u64,
+    /// Steps taken.
+    #[param(skip)]
     steps: u64,
 }
 
-const SCHEMA: &[ParamSpec] = &[
-    ParamSpec::choice("mode", &["min", "max"], "min", "whether the metric should decrease or increase"),
-    ParamSpec::float("factor", 0.1, "multiplier of the learning rate on a plateau")
-        .range(Range::open(0.0, 1.0)),
-    ParamSpec::int("patience", 10, "steps without improvement tolerated before reducing")
-        .range(Range::NON_NEGATIVE),
-    ParamSpec::float("threshold", 1e-4, "minimal improvement that counts").range(Range::NON_NEGATIVE),
-    ParamSpec::choice("threshold_mode", &["rel", "abs"], "rel", "threshold relative to best or absolute"),
-    ParamSpec::int("cooldown", 0, "steps to wait after a reduction before counting again")
-        .range(Range::NON_NEGATIVE),
-    ParamSpec::float("min_lr", 0.0, "lower bound of the learning rate").range(Range::NON_NEGATIVE),
-    ParamSpec::float("eps", 1e-8, "reductions smaller than this are skipped").range(Range::NON_NEGATIVE),
-];
-
-impl SchedulerFromParams for ReduceOnPlateau {
-    fn from_params(p: &Params, base_lr: f64) -> Result<Self, ParamError> {
-        let maximize = p.str("mode")? == "max";
-        Ok(ReduceOnPlateau {
-            maximize,
-            factor: p.f64("factor")?,
-            patience: p.usize("patience")? as u64,
-            threshold: p.f64("threshold")?,
-            relative: p.str("threshold_mode")? == "rel",
-            cooldown: p.usize("cooldown")? as u64,
-            min_lr: p.f64("min_lr")?,
-            eps: p.f64("eps")?,
-            lr: base_lr,
-            best: if maximize { f64::NEG_INFINITY } else { f64::INFINITY },
-            bad_steps: 0,
-            cooldown_left: 0,
-            steps: 0,
-        })
+impl SchedulerStart for ReduceOnPlateau {
+    fn start(&mut self, base_lr: f64) -> Result<(), String> {
+        self.lr = base_lr;
+        self.best = if self.maximize() { f64::NEG_INFINITY } else { f64::INFINITY };
+        Ok(())
     }
 }
 
 impl ReduceOnPlateau {
+    fn maximize(&self) -> bool {
+        self.mode == PlateauMode::Max
+    }
+
     fn improves(&self, metric: f64) -> bool {
-        match (self.maximize, self.relative) {
+        match (self.maximize(), self.threshold_mode == ThresholdMode::Rel) {
             (false, true) => metric < self.best * (1.0 - self.threshold),
             (false, false) => metric < self.best - self.threshold,
             (true, true) => metric > self.best * (1.0 + self.threshold),
@@ -151,12 +172,16 @@ register_scheduler!(ReduceOnPlateau,
     name: "reduce_on_plateau",
     aliases: [Alias::new("plateau"), Alias::new("reduce_lr_on_plateau")],
     summary: "reduce the learning rate by factor when the metric stops improving",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
 mod tests {
-    use crate::{build_scheduler, OptimError};
+    use crate::{OptimError, Scheduler};
+
+    /// Builds a scheduler by name (the registry's generic build, unwrapped to the value).
+    fn build_scheduler(spec: &str, base_lr: f64) -> Result<Box<dyn Scheduler>, OptimError> {
+        nabla_registry::build::<dyn Scheduler>(spec, base_lr).map(|b| b.value)
+    }
 
     #[test]
     fn reduces_after_patience_and_cools_down() {

@@ -7,15 +7,23 @@
 //! Hyper-parameters: `step_size` (required, >= 1), `gamma = 0.1`.
 
 use crate::register_scheduler;
-use crate::scheduler::{ClosedFormSchedule, SchedulerFromParams};
-use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
+use crate::scheduler::{ClosedFormSchedule, SchedulerStart};
+use nabla_registry::{Alias, HyperParams};
 
 /// Step decay.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, HyperParams)]
 pub struct StepDecay {
-    base_lr: f64,
+    /// steps between decays
+    #[param(range = Range::at_least(1.0))]
     step_size: u64,
+    /// multiplicative decay factor
+    #[param(default = 0.1, range = NON_NEGATIVE)]
     gamma: f64,
+    /// The optimizer's base learning rate (set when the schedule starts).
+    #[param(skip)]
+    base_lr: f64,
+    /// Steps taken.
+    #[param(skip)]
     steps: u64,
 }
 
@@ -26,14 +34,10 @@ impl StepDecay {
     }
 }
 
-const SCHEMA: &[ParamSpec] = &[
-    ParamSpec::int("step_size", 1, "steps between decays").required().range(Range::at_least(1.0)),
-    ParamSpec::float("gamma", 0.1, "multiplicative decay factor").range(Range::NON_NEGATIVE),
-];
-
-impl SchedulerFromParams for StepDecay {
-    fn from_params(p: &Params, base_lr: f64) -> Result<Self, ParamError> {
-        Ok(StepDecay::new(base_lr, p.usize("step_size")? as u64, p.f64("gamma")?))
+impl SchedulerStart for StepDecay {
+    fn start(&mut self, base_lr: f64) -> Result<(), String> {
+        self.base_lr = base_lr;
+        Ok(())
     }
 }
 
@@ -54,7 +58,6 @@ register_scheduler!(StepDecay,
     name: "step",
     aliases: [Alias::new("step_lr")],
     summary: "multiply the learning rate by gamma every step_size steps",
-    params: SCHEMA,
 );
 
 #[cfg(test)]

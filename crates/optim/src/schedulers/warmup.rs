@@ -19,17 +19,30 @@
 
 use crate::optimizer::Scalars;
 use crate::register_scheduler;
-use crate::scheduler::{build_scheduler, Scheduler, SchedulerFromParams, StateReader};
+use crate::scheduler::{Scheduler, SchedulerStart, StateReader};
 use crate::OptimError;
-use nabla_registry::{Alias, ParamError, ParamSpec, Params, Range};
+use nabla_registry::{Alias, HyperParams};
 
 /// Linear warm-up, then another schedule.
-#[derive(Debug)]
+#[derive(Debug, HyperParams)]
 pub struct LinearWarmup {
-    base_lr: f64,
+    /// steps of the linear rise
+    #[param(default = 5, range = Range::at_least(1.0))]
     warmup_steps: u64,
+    /// first learning rate as a fraction of the base
+    #[param(default = 1.0 / 3.0, range = Range { low: Bound::Exclusive(0.0), high: Bound::Inclusive(1.0) })]
     start_factor: f64,
-    then: Box<dyn Scheduler>,
+    /// the schedule after the warm-up, as a compact spec ("cosine:t_max=90")
+    #[param(name = "then", default = "constant")]
+    then_spec: String,
+    /// The schedule after the warm-up, built from `then_spec` when the schedule starts.
+    #[param(skip)]
+    then: Option<Box<dyn Scheduler>>,
+    /// The optimizer's base learning rate (set when the schedule starts).
+    #[param(skip)]
+    base_lr: f64,
+    /// Steps taken.
+    #[param(skip)]
     steps: u64,
 }
 
@@ -37,33 +50,34 @@ impl LinearWarmup {
     /// Warm up from `start_factor * base_lr` to `base_lr` over `warmup_steps` steps
     /// (at least 1), then follow `then` (built with the same base learning rate).
     pub fn new(base_lr: f64, warmup_steps: u64, start_factor: f64, then: Box<dyn Scheduler>) -> Self {
-        LinearWarmup { base_lr, warmup_steps: warmup_steps.max(1), start_factor, then, steps: 0 }
+        LinearWarmup {
+            base_lr,
+            warmup_steps: warmup_steps.max(1),
+            start_factor,
+            then_spec: then.name().to_string(),
+            then: Some(then),
+            steps: 0,
+        }
     }
 
     /// The schedule that follows the warm-up.
     pub fn then(&self) -> &dyn Scheduler {
-        self.then.as_ref()
+        self.then.as_deref().expect("a started LinearWarmup has its inner schedule")
+    }
+
+    fn then_mut(&mut self) -> &mut dyn Scheduler {
+        self.then.as_deref_mut().expect("a started LinearWarmup has its inner schedule")
     }
 }
 
-const SCHEMA: &[ParamSpec] = &[
-    ParamSpec::int("warmup_steps", 5, "steps of the linear rise").range(Range::at_least(1.0)),
-    ParamSpec::float("start_factor", 1.0 / 3.0, "first learning rate as a fraction of the base").range(
-        Range { low: nabla_registry::Bound::Exclusive(0.0), high: nabla_registry::Bound::Inclusive(1.0) },
-    ),
-    ParamSpec::string(
-        "then",
-        "constant",
-        "the schedule after the warm-up, as a compact spec (\"cosine:t_max=90\")",
-    ),
-];
-
-impl SchedulerFromParams for LinearWarmup {
-    fn from_params(p: &Params, base_lr: f64) -> Result<Self, ParamError> {
-        let spec = p.str("then")?;
-        let then =
-            build_scheduler(spec, base_lr).map_err(|e| p.invalid(format!("then = \"{spec}\": {e}")))?;
-        Ok(LinearWarmup::new(base_lr, p.usize("warmup_steps")? as u64, p.f64("start_factor")?, then))
+impl SchedulerStart for LinearWarmup {
+    fn start(&mut self, base_lr: f64) -> Result<(), String> {
+        let spec = &self.then_spec;
+        let then = nabla_registry::build::<dyn Scheduler>(spec, base_lr)
+            .map_err(|e| format!("then = \"{spec}\": {e}"))?;
+        self.base_lr = base_lr;
+        self.then = Some(then.value);
+        Ok(())
     }
 }
 
@@ -76,7 +90,7 @@ impl Scheduler for LinearWarmup {
             let progress = self.steps as f64 / self.warmup_steps as f64;
             self.base_lr * (self.start_factor + (1.0 - self.start_factor) * progress)
         } else {
-            self.then.lr()
+            self.then().lr()
         }
     }
     fn steps(&self) -> u64 {
@@ -84,7 +98,7 @@ impl Scheduler for LinearWarmup {
     }
     fn step(&mut self, metric: Option<f64>) -> Result<f64, OptimError> {
         if self.steps >= self.warmup_steps {
-            self.then.step(metric)?;
+            self.then_mut().step(metric)?;
         }
         self.steps += 1;
         Ok(self.lr())
@@ -92,7 +106,7 @@ impl Scheduler for LinearWarmup {
     /// `step` plus the state of `then` under `inner.`.
     fn state(&self) -> Scalars {
         let mut out: Scalars =
-            self.then.state().into_iter().map(|(k, v)| (format!("inner.{k}"), v)).collect();
+            self.then().state().into_iter().map(|(k, v)| (format!("inner.{k}"), v)).collect();
         out.insert("step".to_string(), crate::Scalar::U64(self.steps));
         out
     }
@@ -101,7 +115,7 @@ impl Scheduler for LinearWarmup {
             state.iter().map(|(k, v)| (k.clone(), *v)).partition(|(k, _)| k.starts_with("inner."));
         let steps = StateReader::new(self.name(), &own, &["step"])?.u64("step")?;
         let inner: Scalars = inner.into_iter().map(|(k, v)| (k["inner.".len()..].to_string(), v)).collect();
-        self.then.load_state(&inner)?;
+        self.then_mut().load_state(&inner)?;
         self.steps = steps;
         Ok(())
     }
@@ -111,7 +125,6 @@ register_scheduler!(LinearWarmup,
     name: "linear_warmup",
     aliases: [Alias::new("warmup")],
     summary: "linear warm-up from start_factor*lr to lr, then another schedule",
-    params: SCHEMA,
 );
 
 #[cfg(test)]
@@ -133,7 +146,10 @@ mod tests {
 
     #[test]
     fn bad_inner_spec_is_an_error() {
-        let err = crate::build_scheduler("linear_warmup:then=cosinus", 1.0).unwrap_err().to_string();
+        let err = nabla_registry::build::<dyn Scheduler>("linear_warmup:then=cosinus", 1.0)
+            .map(|b| b.value)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("then") && err.contains("cosine"), "{err}");
         let s = LinearWarmup::new(1.0, 1, 1.0, Box::new(Constant::new(1.0)));
         assert_eq!(s.lr(), 1.0);
