@@ -93,6 +93,11 @@ register_optimizer!(Lion,
     summary: "Lion: sign of interpolated momentum (Chen et al., 2023); example plugin",
 );
 
+/// The plugin guide (`docs/plugins.md`): its code is compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/plugins.md")]
+pub struct PluginGuideDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::sign;
