@@ -95,6 +95,16 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Plot the training and test loss and accuracy per epoch of one or more runs in one
+    /// figure (SVG and a PNG copy beside it).
+    Plot {
+        /// The run directories (each with its metrics.jsonl).
+        #[arg(required = true, value_name = "RUN")]
+        runs: Vec<PathBuf>,
+        /// The figure file (`.svg`; default: plot.svg in the first run's directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -313,6 +323,13 @@ fn main() -> ExitCode {
             train(config, overrides, out, resume, epochs, print_config, quiet)
         }
         Command::List { kind } => list(kind),
+        Command::Plot { runs, out } => match nabla_experiments::plot_runs(&runs, out.as_deref()) {
+            Ok((svg, png)) => {
+                println!("wrote {} and {}", svg.display(), png.display());
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        },
         Command::Data { command: DataCommand::Fetch { name, dir, mirrors } } => fetch(&name, &dir, &mirrors),
         Command::Experiment { names, quick, data, data_dir, seeds, out, quiet } => {
             experiment(names, quick, data, data_dir, seeds, out, quiet)

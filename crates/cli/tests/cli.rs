@@ -119,3 +119,35 @@ fn print_config_shows_the_effective_configuration() {
     assert_eq!(table["optimizer"]["name"].as_str(), Some("sgd"));
     assert_eq!(table["optimizer"]["nesterov"].as_bool(), Some(true));
 }
+
+#[test]
+fn plot_draws_two_runs_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs: Vec<String> =
+        ["adam", "sgd"].iter().map(|n| dir.path().join(n).display().to_string()).collect();
+    for (run, name) in runs.iter().zip(["adam", "sgd"]) {
+        let set = format!("optimizer.name={name}");
+        let out = nabla(&[
+            "train",
+            "--quiet",
+            "--epochs",
+            "2",
+            "--out",
+            run,
+            "--set",
+            "data.limit_train=200",
+            "--set",
+            &set,
+        ]);
+        assert!(out.status.success(), "{:?}", text(&out));
+    }
+    let figure = dir.path().join("both.svg");
+    let out = nabla(&["plot", &runs[0], &runs[1], "--out", figure.to_str().unwrap()]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let svg = std::fs::read_to_string(&figure).unwrap();
+    assert!(svg.contains("adam test") && svg.contains("sgd train"), "run labels missing from the figure");
+    assert!(figure.with_extension("png").exists());
+    let missing = nabla(&["plot", dir.path().join("nope").to_str().unwrap()]);
+    assert!(!missing.status.success());
+    assert!(text(&missing).1.contains("metrics.jsonl"), "{:?}", text(&missing));
+}

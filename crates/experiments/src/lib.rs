@@ -38,6 +38,7 @@ mod optimizer;
 mod options;
 mod plot;
 mod report;
+mod run_plot;
 mod runner;
 mod stats;
 
@@ -50,6 +51,7 @@ pub use report::{
     format_duration, format_utc, load_records, record_path, render_readme, write_readme, SectionRecord,
     Verdict,
 };
+pub use run_plot::{plot_runs, read_run, RunCurves};
 pub use stats::{band, bin, last_values, tail_mean, BandPoint, Spread};
 
 use std::path::PathBuf;
