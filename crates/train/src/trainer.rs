@@ -313,16 +313,7 @@ impl Trainer {
             }
             match self.config.clip.max_norm {
                 Some(max_norm) => clip_grad_norm(&mut views, max_norm, 2.0, false)?,
-                None => {
-                    // Only finiteness matters here: a vectorized sum of squares, and the exact
-                    // `f64` norm only when that overflows or meets a NaN.
-                    let fast = views.iter().map(|v| sum_of_squares(&v.view())).sum::<f64>().sqrt();
-                    if fast.is_finite() {
-                        fast
-                    } else {
-                        grad_norm(views.iter().map(|v| v.view()), 2.0)?
-                    }
-                }
+                None => grad_norm(views.iter().map(|v| v.view()), 2.0)?,
             }
         };
         if !norm.is_finite() {
@@ -604,28 +595,6 @@ fn load_model_tensors(
     }
 }
 
-/// The sum of squares of `g`, accumulated in 16 `f32` lanes per block of 4096 elements (so
-/// the loop vectorizes) and across blocks in `f64`. Overflows to infinity for elements beyond
-/// about `1.8e19`; callers fall back to the exact `f64` norm then.
-fn sum_of_squares(g: &ndarray::ArrayViewD<'_, f32>) -> f64 {
-    const LANES: usize = 16;
-    let block = |xs: &[f32]| -> f64 {
-        let mut acc = [0.0f32; LANES];
-        let mut chunks = xs.chunks_exact(LANES);
-        for c in &mut chunks {
-            for (a, &x) in acc.iter_mut().zip(c) {
-                *a += x * x;
-            }
-        }
-        let tail: f32 = chunks.remainder().iter().map(|&x| x * x).sum();
-        acc.iter().map(|&a| f64::from(a)).sum::<f64>() + f64::from(tail)
-    };
-    match g.as_slice_memory_order() {
-        Some(xs) => xs.chunks(4096).map(block).sum(),
-        None => g.iter().map(|&x| f64::from(x) * f64::from(x)).sum(),
-    }
-}
-
 /// How many rows of the logits `[N, C]` have their largest entry (the first, on ties) at the
 /// label; 0 when the logits are not 2-d.
 pub fn count_correct(logits: &ArrayD<f32>, y: &[usize]) -> usize {
@@ -703,39 +672,12 @@ pub fn evaluate_checkpoint(
 
 #[cfg(test)]
 mod step_tests {
-    use super::{count_correct, sum_of_squares};
+    use super::count_correct;
 
     #[test]
     fn correct_counts_use_the_arg_max() {
         let logits = ndarray::arr2(&[[0.1f32, 0.9], [2.0, -1.0], [0.0, 0.0]]).into_dyn();
         assert_eq!(count_correct(&logits, &[1, 1, 0]), 2);
         assert_eq!(count_correct(&ndarray::arr1(&[1.0f32]).into_dyn(), &[0]), 0);
-    }
-
-    use ndarray::{Array2, ArrayD, IxDyn};
-
-    #[test]
-    fn sum_of_squares_matches_the_exact_sum() {
-        // Lengths around the lane and block sizes, values of mixed magnitude.
-        for n in [0usize, 1, 15, 16, 17, 4095, 4096, 4097, 10_000] {
-            let v: Vec<f32> =
-                (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3 * (1 + i % 3) as f32).collect();
-            let exact: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-            let a = ArrayD::from_shape_vec(IxDyn(&[n]), v).unwrap();
-            let got = sum_of_squares(&a.view());
-            assert!((got - exact).abs() <= 1e-6 * exact.max(1e-30), "n={n}: {got} vs {exact}");
-        }
-    }
-
-    #[test]
-    fn strided_views_overflow_and_nan() {
-        let a = Array2::from_shape_fn((3, 5), |(i, j)| (i * 5 + j) as f32);
-        let t = a.t().into_dyn();
-        let exact: f64 = (0..15).map(|i| f64::from(i * i)).sum();
-        assert_eq!(sum_of_squares(&t), exact);
-        let big = ArrayD::from_elem(IxDyn(&[4]), 1e20f32);
-        assert!(sum_of_squares(&big.view()).is_infinite(), "f32 squares overflow: the caller falls back");
-        let nan = ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.0f32, f32::NAN]).unwrap();
-        assert!(sum_of_squares(&nan.view()).is_nan());
     }
 }
