@@ -30,3 +30,8 @@ pub use files::{read_safetensors, to_safetensors, write_atomic, TensorFile};
 pub use hooks::{EpochStart, StepInfo, TrainHook};
 pub use metrics::{format_epoch, EpochMetrics, MetricsLog};
 pub use trainer::{count_correct, evaluate_checkpoint, Progress, RunOptions, RunSummary, Trainer};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
