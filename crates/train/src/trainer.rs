@@ -520,7 +520,7 @@ impl Trainer {
 
     /// Rebuilds the trainer of the run in `run_dir` from its saved effective config and
     /// restores its latest checkpoint; [`Trainer::run`] then continues where it stopped.
-    /// `extra_epochs` raises the epoch count beyond the saved config's.
+    /// `epochs`, if given, replaces the saved config's epoch count (to train further).
     pub fn resume(run_dir: &Path, epochs: Option<usize>) -> Result<Trainer, TrainError> {
         Trainer::resume_with(run_dir, epochs, &[])
     }
