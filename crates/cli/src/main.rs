@@ -1,9 +1,9 @@
 //! The `nabla` command-line tool: thin argument parsing and printing over the library.
 
 use clap::{Parser, Subcommand};
-use nabla::registry::{ComponentInfo, ComponentKind};
+use nabla::registry::{ComponentInfo, ComponentKind, Value};
 use nabla::train::{evaluate_checkpoint, Progress, RunOptions, TrainConfig, Trainer};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -35,7 +35,7 @@ enum Command {
         /// Train until this many epochs in total (overrides the config).
         #[arg(long)]
         epochs: Option<usize>,
-        /// Directory of data files (sets NABLA_DATA_DIR).
+        /// Directory of the data set's files (the same as `--set data.data_dir=DIR`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Threads for matrix products (default: all cores).
@@ -91,7 +91,7 @@ enum Command {
         /// Evaluate on another data set instead (a spec such as `mnist` or `digits:test_fraction=0.5`).
         #[arg(long)]
         data: Option<String>,
-        /// Directory of data files (sets NABLA_DATA_DIR).
+        /// Directory of the data set's files (sets the data set's `data_dir`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -142,10 +142,14 @@ fn fetch(name: &str, dir: &std::path::Path, mirrors: &[String]) -> Result<(), St
     Ok(())
 }
 
-fn set_data_dir(dir: &Option<PathBuf>) {
-    if let Some(d) = dir {
-        // Set before any thread exists: the data loaders read it.
-        std::env::set_var("NABLA_DATA_DIR", d);
+/// `--data-dir DIR` as the typed override `data.data_dir = DIR` (none without the flag).
+fn data_dir_override(dir: Option<&Path>) -> Result<Vec<(&'static str, Value)>, String> {
+    match dir {
+        None => Ok(Vec::new()),
+        Some(d) => {
+            let d = d.to_str().ok_or_else(|| format!("--data-dir: '{}' is not valid UTF-8", d.display()))?;
+            Ok(vec![("data.data_dir", Value::Str(d.to_string()))])
+        }
     }
 }
 
@@ -156,18 +160,21 @@ fn set_threads(threads: Option<usize>) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn train(
     config: Option<PathBuf>,
     overrides: Vec<String>,
     out: Option<PathBuf>,
     resume: Option<PathBuf>,
     epochs: Option<usize>,
+    data_dir: Option<PathBuf>,
     print_config: bool,
     quiet: bool,
 ) -> Result<(), String> {
     let progress = if quiet { Progress::Quiet } else { Progress::Auto };
+    let typed = data_dir_override(data_dir.as_deref())?;
     let (mut trainer, out_dir) = match resume {
-        Some(dir) => (Trainer::resume(&dir, epochs).map_err(|e| e.to_string())?, dir),
+        Some(dir) => (Trainer::resume_with(&dir, epochs, &typed).map_err(|e| e.to_string())?, dir),
         None => {
             let mut cfg = match &config {
                 Some(path) => TrainConfig::from_file(path, &overrides),
@@ -178,6 +185,9 @@ fn train(
                 ),
             }
             .map_err(|e| e.to_string())?;
+            for (path, value) in &typed {
+                cfg.set(path, value.clone()).map_err(|e| e.to_string())?;
+            }
             if let Some(e) = epochs {
                 cfg.epochs = e;
             }
@@ -201,7 +211,7 @@ fn train(
             out_dir.display()
         );
     }
-    let summary = trainer.run(&RunOptions { out_dir, progress }).map_err(|e| e.to_string())?;
+    let summary = trainer.run(&RunOptions::new(&out_dir, progress)).map_err(|e| e.to_string())?;
     let m = &summary.final_metrics;
     println!(
         "final: test accuracy {:.2}% (best {:.2}% at epoch {}), test loss {:.4}, {} epochs in {:.1}s; run directory {}",
@@ -211,7 +221,7 @@ fn train(
         m.test_loss,
         m.epoch,
         summary.seconds,
-        summary.out_dir.display()
+        out_dir.display()
     );
     Ok(())
 }
@@ -257,8 +267,9 @@ fn list(kind: Option<String>) -> Result<(), String> {
     Ok(())
 }
 
-fn eval(run_dir: PathBuf, data: Option<String>) -> Result<(), String> {
-    let (loss, acc, n) = evaluate_checkpoint(&run_dir, data.as_deref()).map_err(|e| e.to_string())?;
+fn eval(run_dir: PathBuf, data: Option<String>, data_dir: Option<PathBuf>) -> Result<(), String> {
+    let typed = data_dir_override(data_dir.as_deref())?;
+    let (loss, acc, n) = evaluate_checkpoint(&run_dir, data.as_deref(), &typed).map_err(|e| e.to_string())?;
     println!("{}: test accuracy {:.2}% and loss {:.4} on {n} samples", run_dir.display(), 100.0 * acc, loss);
     Ok(())
 }
@@ -318,9 +329,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train { config, overrides, out, resume, epochs, data_dir, threads, print_config, quiet } => {
-            set_data_dir(&data_dir);
             set_threads(threads);
-            train(config, overrides, out, resume, epochs, print_config, quiet)
+            train(config, overrides, out, resume, epochs, data_dir, print_config, quiet)
         }
         Command::List { kind } => list(kind),
         Command::Plot { runs, out } => match nabla_experiments::plot_runs(&runs, out.as_deref()) {
@@ -334,10 +344,7 @@ fn main() -> ExitCode {
         Command::Experiment { names, quick, data, data_dir, seeds, out, quiet } => {
             experiment(names, quick, data, data_dir, seeds, out, quiet)
         }
-        Command::Eval { run_dir, data, data_dir } => {
-            set_data_dir(&data_dir);
-            eval(run_dir, data)
-        }
+        Command::Eval { run_dir, data, data_dir } => eval(run_dir, data, data_dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

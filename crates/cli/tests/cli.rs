@@ -121,6 +121,43 @@ fn print_config_shows_the_effective_configuration() {
 }
 
 #[test]
+fn data_dir_is_the_data_sets_data_dir_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_nabla"))
+            .args(args)
+            .env("NABLA_DATA_DIR", &elsewhere)
+            .output()
+            .expect("the nabla binary runs");
+        (out.status.code(), text(&out).1)
+    };
+    let flag = run(&["train", "--data-dir", d, "--set", "data.name=mnist"]);
+    let set = run(&["train", "--set", "data.name=mnist", "--set", &format!("data.data_dir={d}")]);
+    assert_eq!(flag, set, "--data-dir DIR is --set data.data_dir=DIR");
+    assert_eq!(flag.0, Some(1));
+    assert!(flag.1.contains(&format!("looked in {d}/mnist")) && !flag.1.contains("elsewhere"), "{}", flag.1);
+
+    // A data set without the key says so, as it does for --set.
+    let (code, stderr) = run(&["train", "--data-dir", d]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("'digits' has no hyper-parameter 'data_dir'"), "{stderr}");
+
+    // Resume and eval apply it to the saved config.
+    let r = dir.path().join("run");
+    let r = r.to_str().unwrap();
+    let first = nabla(&["train", "--quiet", "--epochs", "1", "--out", r, "--set", "data.limit_train=100"]);
+    assert!(first.status.success(), "{:?}", text(&first));
+    let (code, stderr) = run(&["train", "--quiet", "--resume", r, "--epochs", "2", "--data-dir", d]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("config.toml: [data]") && stderr.contains("'data_dir'"), "{stderr}");
+    let (code, stderr) = run(&["eval", r, "--data", "mnist", "--data-dir", d]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains(&format!("looked in {d}/mnist")), "{stderr}");
+}
+
+#[test]
 fn plot_draws_two_runs_side_by_side() {
     let dir = tempfile::tempdir().unwrap();
     let runs: Vec<String> =

@@ -9,7 +9,7 @@
 
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
 use crate::report::table;
-use crate::runner::{head, Ctx, EpochEnd, Mlp, Session};
+use crate::runner::{each_epoch, head, weight_grad_norms, Ctx, Mlp, Session};
 use crate::stats::{band, bin, tail_mean, BandPoint, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 
@@ -91,19 +91,18 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             for &seed in &seeds {
                 let mlp = Mlp::new(vec![plan.width; depth], act, init);
                 let label = format!("depth {depth} {act} seed {seed}");
-                let mut s = ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed)?;
-                let bar = ctx.bar(&label, total as u64);
+                let mut s =
+                    ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed, plan.epochs)?;
+                let mut bar = ctx.bar(&label, total as u64);
                 runs.grads_init.push(s.weight_grad_norms(&px, &py)?);
-                let mut losses = Vec::new();
                 let mut after_first = Vec::new();
-                for epoch in 0..plan.epochs {
-                    if s.epoch(train, &bar, &mut losses, &mut |_, _| Ok(()))? == EpochEnd::Diverged {
-                        break;
+                let mut first_epoch = each_epoch(|t, m| {
+                    if m.epoch == 1 {
+                        after_first = weight_grad_norms(t, &px, &py)?;
                     }
-                    if epoch == 0 {
-                        after_first = s.weight_grad_norms(&px, &py)?;
-                    }
-                }
+                    Ok(())
+                });
+                let losses = s.run(&mut bar, &mut [&mut first_epoch])?.losses;
                 let tail = tail_mean(std::slice::from_ref(&losses), total, 0.05).mean;
                 bar.finish(&format!("final training loss {tail:.4}"));
                 runs.grads_epoch1.push(after_first);

@@ -9,9 +9,10 @@
 
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
 use crate::report::table;
-use crate::runner::{head, mean_std, Ctx, EpochEnd, Mlp, Session};
+use crate::runner::{each_epoch, each_step, head, mean_std, probe, Ctx, Mlp, Session};
 use crate::stats::{band, last_values, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
+use nabla_train::{TrainError, Trainer};
 
 struct Plan {
     limit_train: usize,
@@ -86,7 +87,8 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             let mut mlp = Mlp::new(plan.hidden.clone(), "relu", "he_uniform");
             mlp.batch_norm = bn;
             let label = format!("{} seed {seed}", if bn { "with BN" } else { "without BN" });
-            let mut s = ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed)?;
+            let mut s =
+                ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed, plan.epochs)?;
             // The input of the last hidden activation.
             let target = s
                 .trainer
@@ -100,37 +102,34 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
                 .ok_or_else(|| ExperimentError::probe("batchnorm", "the model has no hidden activation"))?;
             let mut means = Vec::new();
             let mut stds = Vec::new();
-            let probe = |s: &mut Session, means: &mut Vec<f64>, stds: &mut Vec<f64>| {
+            let record = |t: &mut Trainer, means: &mut Vec<f64>, stds: &mut Vec<f64>| {
                 let mut stat = None;
-                let r = s.probe(&px, true, &mut |i, _, out| {
+                probe(t, &px, true, &mut |i, _, out| {
                     if i == target {
                         stat = Some(mean_std(out));
                     }
-                });
+                })?;
                 if let Some((m, sd)) = stat {
                     means.push(m);
                     stds.push(sd);
                 }
-                r
+                Ok::<(), TrainError>(())
             };
-            probe(&mut s, &mut means, &mut stds)?;
-            let bar = ctx.bar(&label, total as u64);
+            record(&mut s.trainer, &mut means, &mut stds).map_err(|e| s.error(e))?;
+            let mut bar = ctx.bar(&label, total as u64);
             let (mut tl, mut ta) = (Vec::new(), Vec::new());
-            let mut losses = Vec::new();
-            for _ in 0..plan.epochs {
-                let end = s.epoch(train, &bar, &mut losses, &mut |s, step| {
-                    if step % every == 0 {
-                        probe(s, &mut means, &mut stds)?;
-                    }
-                    Ok(())
-                })?;
-                if end == EpochEnd::Diverged {
-                    break;
+            let mut probe_every = each_step(|t, step| {
+                if step.step % every == 0 {
+                    record(t, &mut means, &mut stds)?;
                 }
-                let (loss, acc) = s.evaluate(test)?;
-                tl.push(loss);
-                ta.push(acc);
-            }
+                Ok(())
+            });
+            let mut per_epoch = each_epoch(|_, m| {
+                tl.push(m.test_loss);
+                ta.push(m.test_accuracy);
+                Ok(())
+            });
+            s.run(&mut bar, &mut [&mut probe_every, &mut per_epoch])?;
             bar.finish(&format!(
                 "test loss {:.4} accuracy {}",
                 tl.last().copied().unwrap_or(f64::NAN),

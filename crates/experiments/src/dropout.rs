@@ -8,7 +8,7 @@
 
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
 use crate::report::table;
-use crate::runner::{Ctx, EpochEnd, Mlp, Session};
+use crate::runner::{each_epoch, Ctx, Mlp, Session};
 use crate::stats::{band, last_values, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 
@@ -67,7 +67,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
     let data = ctx.load(plan.limit_train, plan.limit_test)?;
     let seeds = ctx.seeds();
-    let (train, test) = (&data.splits.train, &data.splits.test);
+    let train = &data.splits.train;
     let steps = Session::steps_per_epoch(train.len(), plan.batch_size) * plan.epochs;
     let mut settings: Vec<Curves> = Vec::new();
     for &p in &plan.ps {
@@ -76,20 +76,20 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             let mut mlp = Mlp::new(plan.hidden.clone(), "relu", "he_uniform");
             mlp.dropout = p;
             let label = format!("p={p} seed {seed}");
-            let mut s = ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed)?;
-            let bar = ctx.bar(&label, steps as u64);
+            let mut s =
+                ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed, plan.epochs)?;
+            let mut bar = ctx.bar(&label, steps as u64);
             let (mut tr, mut te, mut tl) = (Vec::new(), Vec::new(), Vec::new());
-            let mut losses = Vec::new();
-            for _ in 0..plan.epochs {
-                if s.epoch(train, &bar, &mut losses, &mut |_, _| Ok(()))? == EpochEnd::Diverged {
-                    break;
-                }
-                let (_, train_acc) = s.evaluate(train)?;
-                let (test_loss, test_acc) = s.evaluate(test)?;
+            // After every epoch: the trainer's test metrics, and the error on the whole
+            // training subset in evaluation mode.
+            let mut per_epoch = each_epoch(|t, m| {
+                let (_, train_acc) = t.evaluate_on(train)?;
                 tr.push(1.0 - train_acc);
-                te.push(1.0 - test_acc);
-                tl.push(test_loss);
-            }
+                te.push(1.0 - m.test_accuracy);
+                tl.push(m.test_loss);
+                Ok(())
+            });
+            s.run(&mut bar, &mut [&mut per_epoch])?;
             bar.finish(&format!(
                 "train error {} test error {}",
                 crate::pct(tr.last().copied().unwrap_or(f64::NAN)),

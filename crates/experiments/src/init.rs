@@ -11,7 +11,7 @@
 use crate::activation::sci;
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
 use crate::report::table;
-use crate::runner::{head, mean_std, Ctx, EpochEnd, Mlp, Session};
+use crate::runner::{head, mean_std, Ctx, Mlp, Session};
 use crate::stats::{band, bin, tail_mean, BandPoint, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 
@@ -86,7 +86,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
     let data = ctx.load(plan.limit_train, plan.limit_test)?;
     let seeds = ctx.seeds();
-    let (train, test) = (&data.splits.train, &data.splits.test);
+    let train = &data.splits.train;
     let total = Session::steps_per_epoch(train.len(), plan.batch_size);
     let (px, _) = head(train, plan.probe);
     let chance = (train.num_classes() as f64).ln();
@@ -106,6 +106,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
                     &data,
                     plan.batch_size,
                     seed,
+                    1,
                 )?;
                 let mut stds = Vec::new();
                 s.probe(&px, false, &mut |_, layer, a| {
@@ -118,18 +119,18 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             // The first epoch.
             let mlp = Mlp::new(plan.hidden.clone(), "relu", spec);
             let label = format!("{spec} seed {seed}");
-            let mut s = ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed)?;
-            let bar = ctx.bar(&label, total as u64);
-            let mut losses = Vec::new();
-            let end = s.epoch(train, &bar, &mut losses, &mut |_, _| Ok(()))?;
-            let acc = if end == EpochEnd::Done { s.evaluate(test)?.1 } else { f64::NAN };
-            bar.finish(&match end {
-                EpochEnd::Done => format!(
+            let mut s = ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed, 1)?;
+            let mut bar = ctx.bar(&label, total as u64);
+            let run = s.run(&mut bar, &mut [])?;
+            let (_, acc) = run.final_test();
+            let losses = run.losses;
+            bar.finish(&match run.summary {
+                Some(_) => format!(
                     "loss at the end of epoch 1 {:.4}, test accuracy {}",
                     tail_mean(std::slice::from_ref(&losses), total, 0.1).mean,
                     crate::pct(acc)
                 ),
-                EpochEnd::Diverged => format!("diverged after {} steps", losses.len()),
+                None => format!("diverged after {} steps", losses.len()),
             });
             runs.losses.push(losses);
             runs.test_acc.push(acc);

@@ -11,7 +11,7 @@
 use crate::activation::sci;
 use crate::plot::{Bar, BarPanel, Figure, Legend, LinePanel, Panel, Series};
 use crate::report::table;
-use crate::runner::{Ctx, Data, EpochEnd, Mlp, Session};
+use crate::runner::{Ctx, Data, Mlp, Session};
 use crate::stats::{band, bin, BandPoint, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 use nabla_data::DataSplits;
@@ -175,18 +175,15 @@ fn train(
         splits.clone(),
         plan.batch_size,
         seed,
+        plan.epochs,
     )?;
     let total = Session::steps_per_epoch(splits.train.len(), plan.batch_size) * plan.epochs;
-    let bar = ctx.bar(label, total as u64);
-    let mut losses = Vec::new();
-    let mut diverged = false;
-    for _ in 0..plan.epochs {
-        if s.epoch(&splits.train, &bar, &mut losses, &mut |_, _| Ok(()))? == EpochEnd::Diverged {
-            diverged = true;
-            break;
-        }
-    }
-    let (loss, acc) = if diverged { (f64::NAN, f64::NAN) } else { s.evaluate(&splits.test)? };
+    let mut bar = ctx.bar(label, total as u64);
+    let run = s.run(&mut bar, &mut [])?;
+    let diverged = run.summary.is_none();
+    // The trainer evaluates its `test` split (validation or test) after every epoch.
+    let (loss, acc) = run.final_test();
+    let losses = run.losses;
     let train_loss = if diverged || !full_train_loss { f64::NAN } else { s.evaluate(&splits.train)?.0 };
     bar.finish(&if diverged {
         format!("diverged after {} steps", losses.len())

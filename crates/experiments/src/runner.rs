@@ -1,14 +1,17 @@
-//! Shared machinery: loading the data, building a model by registry names, training loops
-//! with per-step losses, evaluation on any split, probes of activations and gradients, and a
+//! Shared machinery: loading the data, building a model by registry names, runs of the
+//! trainer with per-step losses and hooks, probes of activations and gradients, and a
 //! progress bar per run.
 
 use crate::{Budget, DataChoice, Experiment, ExperimentError, Options};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nabla_autograd::{NoGradGuard, Var};
-use nabla_data::{DataLoader, DataSplits, Dataset, LoaderConfig};
+use nabla_data::{DataSplits, Dataset};
 use nabla_layers::{Module, Target};
 use nabla_registry::{Params, RawParams, Value};
-use nabla_train::{count_correct, ComponentSpec, Progress, TrainConfig, TrainError, Trainer};
+use nabla_train::{
+    EpochMetrics, Progress, RunOptions, RunSummary, StepInfo, TrainConfig, TrainConfigBuilder, TrainError,
+    TrainHook, Trainer,
+};
 use ndarray::{Array2, ArrayD};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -31,7 +34,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// A training session of this experiment on the data's own splits: the model `mlp` with
-    /// `optimizer` (a compact spec), named `"<experiment> <label>"` in errors.
+    /// `optimizer` (a compact spec) for `epochs` epochs, named `"<experiment> <label>"` in
+    /// errors.
+    #[allow(clippy::too_many_arguments)]
     pub fn session(
         &self,
         label: &str,
@@ -40,9 +45,10 @@ impl<'a> Ctx<'a> {
         data: &Data,
         batch_size: usize,
         seed: u64,
+        epochs: usize,
     ) -> Result<Session, ExperimentError> {
         let context = format!("{} {label}", self.experiment.name());
-        Session::new(context, mlp, optimizer, data, data.splits.clone(), batch_size, seed)
+        Session::new(context, mlp, optimizer, data, data.splits.clone(), batch_size, seed, epochs)
     }
 
     pub fn seeds(&self) -> Vec<u64> {
@@ -124,16 +130,19 @@ pub(crate) struct RunBar {
     start: Instant,
 }
 
-impl RunBar {
-    fn step(&self, step: u64, loss: f64) {
+impl TrainHook for RunBar {
+    fn on_step(&mut self, _trainer: &mut Trainer, step: &StepInfo) -> Result<(), TrainError> {
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            if step % 16 == 0 {
-                bar.set_message(format!("loss {loss:.4}"));
+            if step.step % 16 == 0 {
+                bar.set_message(format!("loss {:.4}", step.loss));
             }
         }
+        Ok(())
     }
+}
 
+impl RunBar {
     /// Ends the run with a one-line summary.
     pub fn finish(self, summary: &str) {
         if let Some(bar) = &self.bar {
@@ -182,46 +191,94 @@ impl Mlp {
         sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-")
     }
 
-    /// The layers as a config's `[[model.layers]]` tables.
-    fn toml(&self, classes: usize) -> String {
-        let mut s =
-            format!("[model]\nweight_init = {:?}\nbias_init = {:?}\n", self.weight_init, self.bias_init);
+    /// The model's initializers and layers, added to `config`; the classifier has `classes`
+    /// outputs.
+    fn add_to(&self, config: TrainConfigBuilder, classes: usize) -> TrainConfigBuilder {
+        let mut config = config.weight_init(&self.weight_init).bias_init(&self.bias_init);
         for &h in &self.hidden {
-            s.push_str(&format!("[[model.layers]]\nname = \"linear\"\nout_features = {h}\n"));
+            config = config.layer("linear", [("out_features", h)]);
             if self.batch_norm {
-                s.push_str("[[model.layers]]\nname = \"batch_norm1d\"\n");
+                config = config.layer("batch_norm1d", ());
             }
-            s.push_str(&format!("[[model.layers]]\nname = {:?}\n", self.activation));
+            config = config.layer(&self.activation, ());
             if self.dropout > 0.0 {
-                s.push_str(&format!("[[model.layers]]\nname = \"dropout\"\np = {:?}\n", self.dropout));
+                config = config.layer("dropout", [("p", self.dropout)]);
             }
         }
-        s.push_str(&format!("[[model.layers]]\nname = \"linear\"\nout_features = {classes}\n"));
-        s
+        config.layer("linear", [("out_features", classes)])
     }
 }
 
-/// One training run: a trainer built from names, and its own loop.
+/// One training run: a trainer built from names, run by its own loop.
 pub(crate) struct Session {
     pub trainer: Trainer,
-    batch_size: usize,
-    seed: u64,
-    epochs_done: u64,
     context: String,
 }
 
-/// How an epoch ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EpochEnd {
-    /// Every step ran.
-    Done,
-    /// The loss or a gradient became non-finite; the run stops.
-    Diverged,
+/// What a run of a session recorded.
+pub(crate) struct Trained {
+    /// The loss of every step taken.
+    pub losses: Vec<f64>,
+    /// The trainer's summary; `None` when the loss or a gradient became non-finite, which
+    /// ends the run early (the losses up to there are kept).
+    pub summary: Option<RunSummary>,
+}
+
+impl Trained {
+    /// The test loss and accuracy after the last epoch (NaN for a diverged run).
+    pub fn final_test(&self) -> (f64, f64) {
+        self.summary
+            .as_ref()
+            .map_or((f64::NAN, f64::NAN), |s| (s.final_metrics.test_loss, s.final_metrics.test_accuracy))
+    }
+}
+
+/// Records the loss of every step.
+#[derive(Default)]
+struct Losses(Vec<f64>);
+
+impl TrainHook for Losses {
+    fn on_step(&mut self, _trainer: &mut Trainer, step: &StepInfo) -> Result<(), TrainError> {
+        self.0.push(step.loss);
+        Ok(())
+    }
+}
+
+/// A hook calling `F` after every step.
+pub(crate) struct EachStep<F>(F);
+
+/// A hook calling `f(trainer, step)` after every step.
+pub(crate) fn each_step<F: FnMut(&mut Trainer, &StepInfo) -> Result<(), TrainError>>(f: F) -> EachStep<F> {
+    EachStep(f)
+}
+
+impl<F: FnMut(&mut Trainer, &StepInfo) -> Result<(), TrainError>> TrainHook for EachStep<F> {
+    fn on_step(&mut self, trainer: &mut Trainer, step: &StepInfo) -> Result<(), TrainError> {
+        (self.0)(trainer, step)
+    }
+}
+
+/// A hook calling `F` at the end of every epoch.
+pub(crate) struct EachEpoch<F>(F);
+
+/// A hook calling `f(trainer, metrics)` at the end of every epoch.
+pub(crate) fn each_epoch<F: FnMut(&mut Trainer, &EpochMetrics) -> Result<(), TrainError>>(
+    f: F,
+) -> EachEpoch<F> {
+    EachEpoch(f)
+}
+
+impl<F: FnMut(&mut Trainer, &EpochMetrics) -> Result<(), TrainError>> TrainHook for EachEpoch<F> {
+    fn on_epoch_end(&mut self, trainer: &mut Trainer, metrics: &EpochMetrics) -> Result<(), TrainError> {
+        (self.0)(trainer, metrics)
+    }
 }
 
 impl Session {
     /// Builds the model `mlp` with the optimizer `optimizer` (a compact spec such as
-    /// `sgd:lr=0.1`) on `splits` (a copy is given to the trainer).
+    /// `sgd:lr=0.1`) on `splits` (a copy is given to the trainer), for `epochs` epochs of
+    /// shuffled batches of `batch_size` (the last incomplete batch dropped).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         context: String,
         mlp: &Mlp,
@@ -230,23 +287,24 @@ impl Session {
         splits: DataSplits,
         batch_size: usize,
         seed: u64,
+        epochs: usize,
     ) -> Result<Session, ExperimentError> {
-        let text = format!(
-            "seed = {seed}\nepochs = 1\nbatch_size = {batch_size}\ndrop_last = true\n\
-             [data]\nname = {:?}\n{}[loss]\nname = \"cross_entropy\"\n[optimizer]\nname = \"sgd\"\n",
-            data.params.component(),
-            mlp.toml(splits.train.num_classes()),
-        );
-        let mut config = TrainConfig::from_toml_str(&text, &context, &[])
+        let config = TrainConfig::builder()
+            .source(context.clone())
+            .seed(seed)
+            .epochs(epochs)
+            .batch_size(batch_size.min(splits.train.len()).max(1))
+            .drop_last(true)
+            .data(data.params.component(), &data.params)
+            .loss("cross_entropy", ())
+            .optimizer(optimizer, ());
+        let config = mlp
+            .add_to(config, splits.train.num_classes())
+            .build()
             .map_err(|e| ExperimentError::train(context.clone(), e))?;
-        let (name, params) = nabla_registry::parse_compact(optimizer)
-            .map_err(|e| ExperimentError::probe(context.clone(), format!("optimizer '{optimizer}': {e}")))?;
-        config.optimizer = ComponentSpec { name, params, table: "optimizer".to_string() };
-        let batch_size = batch_size.min(splits.train.len()).max(1);
-        config.batch_size = batch_size;
         let trainer = Trainer::with_data(config, splits, &data.params)
             .map_err(|e| ExperimentError::train(context.clone(), e))?;
-        Ok(Session { trainer, batch_size, seed, epochs_done: 0, context })
+        Ok(Session { trainer, context })
     }
 
     /// Optimizer steps in one epoch over `n` examples.
@@ -255,150 +313,132 @@ impl Session {
         n / b
     }
 
-    /// Trains one epoch over `train` (shuffled by the run's seed and the epoch number), appending
-    /// each step's loss to `losses` and calling `after_step` after every step.
-    pub fn epoch(
+    /// `e` as an error of this session.
+    pub fn error(&self, e: TrainError) -> ExperimentError {
+        ExperimentError::train(self.context.clone(), e)
+    }
+
+    /// Trains every epoch of the session (writing no file), with `bar` and `hooks` called
+    /// at every step and epoch. Divergence ends the run without an error.
+    pub fn run(
         &mut self,
-        train: &Dataset,
-        bar: &RunBar,
-        losses: &mut Vec<f64>,
-        after_step: &mut dyn FnMut(&mut Session, u64) -> Result<(), ExperimentError>,
-    ) -> Result<EpochEnd, ExperimentError> {
-        let mut loader = DataLoader::new(
-            train,
-            LoaderConfig { batch_size: self.batch_size, shuffle: true, drop_last: true, seed: self.seed },
-        )
-        .map_err(|e| ExperimentError::train(self.context.clone(), e.into()))?;
-        loader.set_epoch(self.epochs_done);
-        let mut batch = loader.new_batch();
-        self.trainer.model_mut().set_training(true);
-        for i in 0..loader.len() {
-            loader.fill(i, &mut batch).map_err(|e| ExperimentError::train(self.context.clone(), e.into()))?;
-            match self.trainer.train_step(batch.x(), batch.y()) {
-                Ok((loss, _)) => {
-                    losses.push(loss);
-                    let step = self.trainer.steps_done();
-                    bar.step(step, loss);
-                    after_step(self, step)?;
-                }
-                Err(TrainError::NonFinite { .. }) => return Ok(EpochEnd::Diverged),
-                Err(e) => return Err(ExperimentError::train(self.context.clone(), e)),
-            }
+        bar: &mut RunBar,
+        hooks: &mut [&mut dyn TrainHook],
+    ) -> Result<Trained, ExperimentError> {
+        let mut losses = Losses::default();
+        let mut all: Vec<&mut dyn TrainHook> = vec![&mut losses, bar];
+        for hook in hooks.iter_mut() {
+            all.push(&mut **hook);
         }
-        self.epochs_done += 1;
-        Ok(EpochEnd::Done)
+        let summary = match self.trainer.run_with(&RunOptions::in_memory(), &mut all) {
+            Ok(summary) => Some(summary),
+            Err(TrainError::NonFinite { .. }) => None,
+            Err(e) => return Err(self.error(e)),
+        };
+        Ok(Trained { losses: losses.0, summary })
     }
 
     /// Mean loss and accuracy on `data`, in evaluation mode, without recording a graph.
     pub fn evaluate(&mut self, data: &Dataset) -> Result<(f64, f64), ExperimentError> {
-        let ctx = self.context.clone();
-        let _no_grad = NoGradGuard::new();
-        self.trainer.model_mut().set_training(false);
-        let loader = DataLoader::new(
-            data,
-            LoaderConfig { batch_size: 1000, shuffle: false, drop_last: false, seed: 0 },
-        )
-        .map_err(|e| ExperimentError::train(ctx.clone(), e.into()))?;
-        let mut batch = loader.new_batch();
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-        for i in 0..loader.len() {
-            loader.fill(i, &mut batch).map_err(|e| ExperimentError::train(ctx.clone(), e.into()))?;
-            let input = Var::constant(batch.x().to_owned().into_dyn());
-            let logits =
-                self.trainer.model_mut().forward(&input).map_err(|e| ExperimentError::probe(&ctx, e))?;
-            let loss = self
-                .trainer
-                .loss()
-                .forward(&logits, &Target::Classes(batch.y()))
-                .map_err(|e| ExperimentError::probe(&ctx, e))?;
-            loss_sum += f64::from(loss.item()) * batch.len() as f64;
-            correct += count_correct(&logits.value(), batch.y());
-        }
-        self.trainer.model_mut().set_training(true);
-        let n = data.len().max(1) as f64;
-        Ok((loss_sum / n, correct as f64 / n))
+        self.trainer.evaluate_on(data).map_err(|e| self.error(e))
     }
 
-    /// Runs the model on `x` without recording, and calls `visit(child index, child name,
-    /// child output)` for every layer. In evaluation mode, or in training mode (batch
-    /// statistics, as a training step sees them) with every buffer and generator saved before
-    /// and restored after, so that the probe changes nothing.
+    /// [`probe`] of the session's model.
     pub fn probe(
         &mut self,
         x: &Array2<f32>,
         training: bool,
         visit: &mut dyn FnMut(usize, &str, &ArrayD<f32>),
     ) -> Result<(), ExperimentError> {
-        let ctx = self.context.clone();
-        let _no_grad = NoGradGuard::new();
-        let model = self.trainer.model_mut();
-        let saved = training.then(|| {
-            let mut rngs = Vec::new();
-            model.visit_rngs_mut("", &mut |_, r| rngs.push(r.state()));
-            (model.buffers(), rngs)
-        });
-        model.set_training(training);
-        let mut h = Var::constant(x.clone().into_dyn());
-        let mut result = Ok(());
-        for (i, child) in model.iter_mut().enumerate() {
-            match child.forward(&h) {
-                Ok(out) => {
-                    visit(i, child.name(), &out.value());
-                    h = out;
-                }
-                Err(e) => {
-                    result = Err(ExperimentError::probe(&ctx, e));
-                    break;
-                }
-            }
-        }
-        if let Some((buffers, rngs)) = saved {
-            let mut buffers = buffers.into_iter();
-            model.visit_buffers_mut("", &mut |_, b| {
-                if let Some((_, saved)) = buffers.next() {
-                    b.assign(&saved);
-                }
-            });
-            let mut rngs = rngs.into_iter();
-            model.visit_rngs_mut("", &mut |_, r| {
-                if let Some(state) = rngs.next() {
-                    *r = nabla_tensor::Rng::from_state(&state);
-                }
-            });
-        }
-        model.set_training(true);
-        result
+        probe(&mut self.trainer, x, training, visit).map_err(|e| self.error(e))
     }
 
-    /// The L2 norm of the loss gradient with respect to each Linear layer's weight, input side
-    /// first, on one batch in training mode; nothing is updated and the gradients are cleared.
+    /// [`weight_grad_norms`] of the session's model.
     pub fn weight_grad_norms(&mut self, x: &Array2<f32>, y: &[usize]) -> Result<Vec<f64>, ExperimentError> {
-        let ctx = self.context.clone();
-        let model = self.trainer.model_mut();
-        model.zero_grad();
-        model.set_training(true);
-        let logits = model
-            .forward(&Var::constant(x.clone().into_dyn()))
-            .map_err(|e| ExperimentError::probe(&ctx, e))?;
-        let loss = self
-            .trainer
-            .loss()
-            .forward(&logits, &Target::Classes(y))
-            .map_err(|e| ExperimentError::probe(&ctx, e))?;
-        drop(logits);
-        loss.backward().map_err(|e| ExperimentError::probe(&ctx, e))?;
-        let mut norms = Vec::new();
-        for child in self.trainer.model().iter().filter(|c| c.name() == "linear") {
-            child.visit_parameters("", &mut |name, v| {
-                if name == "weight" {
-                    let n = v.grad().map(|g| g.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt());
-                    norms.push(n.unwrap_or(0.0));
-                }
-            });
-        }
-        self.trainer.model().zero_grad();
-        Ok(norms)
+        weight_grad_norms(&mut self.trainer, x, y).map_err(|e| self.error(e))
     }
+}
+
+/// Runs the model on `x` without recording, and calls `visit(child index, child name, child
+/// output)` for every layer. In evaluation mode, or in training mode (batch statistics, as a
+/// training step sees them) with every buffer and generator saved before and restored after,
+/// so that the probe changes nothing.
+pub(crate) fn probe(
+    trainer: &mut Trainer,
+    x: &Array2<f32>,
+    training: bool,
+    visit: &mut dyn FnMut(usize, &str, &ArrayD<f32>),
+) -> Result<(), TrainError> {
+    let _no_grad = NoGradGuard::new();
+    let model = trainer.model_mut();
+    let saved = training.then(|| {
+        let mut rngs = Vec::new();
+        model.visit_rngs_mut("", &mut |_, r| rngs.push(r.state()));
+        (model.buffers(), rngs)
+    });
+    model.set_training(training);
+    let mut h = Var::constant(x.clone().into_dyn());
+    let mut result = Ok(());
+    for (i, child) in model.iter_mut().enumerate() {
+        match child.forward(&h) {
+            Ok(out) => {
+                visit(i, child.name(), &out.value());
+                h = out;
+            }
+            Err(e) => {
+                result = Err(e.into());
+                break;
+            }
+        }
+    }
+    if let Some((buffers, rngs)) = saved {
+        let mut buffers = buffers.into_iter();
+        model.visit_buffers_mut("", &mut |_, b| {
+            if let Some((_, saved)) = buffers.next() {
+                b.assign(&saved);
+            }
+        });
+        let mut rngs = rngs.into_iter();
+        model.visit_rngs_mut("", &mut |_, r| {
+            if let Some(state) = rngs.next() {
+                *r = nabla_tensor::Rng::from_state(&state);
+            }
+        });
+    }
+    model.set_training(true);
+    result
+}
+
+/// The L2 norm of the loss gradient with respect to each Linear layer's weight, input side
+/// first, on one batch in training mode; nothing is updated and the gradients are cleared.
+pub(crate) fn weight_grad_norms(
+    trainer: &mut Trainer,
+    x: &Array2<f32>,
+    y: &[usize],
+) -> Result<Vec<f64>, TrainError> {
+    let model = trainer.model_mut();
+    model.zero_grad();
+    model.set_training(true);
+    let logits = model.forward(&Var::constant(x.clone().into_dyn()))?;
+    let loss = trainer.loss().forward(&logits, &Target::Classes(y))?;
+    drop(logits);
+    loss.backward()?;
+    let mut norms = Vec::new();
+    let mut result = Ok(());
+    for child in trainer.model().iter().filter(|c| c.name() == "linear") {
+        child.visit_parameters("", &mut |name, v| {
+            if name == "weight" {
+                let norm = v.grad().map(|g| nabla_optim::grad_norm(std::iter::once(g.view()), 2.0));
+                match norm.transpose() {
+                    Ok(n) => norms.push(n.unwrap_or(0.0)),
+                    Err(e) => result = Err(e),
+                }
+            }
+        });
+    }
+    trainer.model().zero_grad();
+    result?;
+    Ok(norms)
 }
 
 /// The first `n` examples of a data set as a matrix and labels (a fixed probe batch).
@@ -429,16 +469,25 @@ mod tests {
     }
 
     #[test]
-    fn an_mlp_is_written_layer_by_layer() {
+    fn an_mlp_is_built_layer_by_layer_as_its_config_file_would_be() {
         let mut mlp = Mlp::new(vec![8, 4], "tanh", "xavier_uniform");
         mlp.batch_norm = true;
         mlp.dropout = 0.5;
-        let t = mlp.toml(3);
-        assert_eq!(t.matches("name = \"linear\"").count(), 3);
-        assert_eq!(t.matches("batch_norm1d").count(), 2);
-        assert_eq!(t.matches("name = \"tanh\"").count(), 2);
-        assert_eq!(t.matches("p = 0.5").count(), 2);
-        assert!(t.contains("weight_init = \"xavier_uniform\""));
+        let base = TrainConfig::builder().data("digits", ()).loss("cross_entropy", ()).optimizer("sgd", ());
+        let built = mlp.add_to(base, 3).build().unwrap();
+        let mut text = String::from(
+            "[data]\nname = \"digits\"\n[loss]\nname = \"cross_entropy\"\n[optimizer]\nname = \"sgd\"\n\
+             [model]\nweight_init = \"xavier_uniform\"\nbias_init = \"zeros\"\n",
+        );
+        for h in [8, 4] {
+            text.push_str(&format!("[[model.layers]]\nname = \"linear\"\nout_features = {h}\n"));
+            text.push_str("[[model.layers]]\nname = \"batch_norm1d\"\n[[model.layers]]\nname = \"tanh\"\n");
+            text.push_str("[[model.layers]]\nname = \"dropout\"\np = 0.5\n");
+        }
+        text.push_str("[[model.layers]]\nname = \"linear\"\nout_features = 3\n");
+        let parsed = TrainConfig::from_toml_str(&text, "<builder>", &[]).unwrap();
+        assert_eq!(built, parsed);
+        assert_eq!(built.layers.len(), 9);
     }
 
     #[test]
@@ -449,7 +498,8 @@ mod tests {
         assert_eq!((data.splits.train.len(), data.splits.test.len()), (200, 100));
         let mlp = Mlp::new(vec![16, 16], "sigmoid", "xavier_uniform");
         assert_eq!(mlp.shape(&data), "64-16-16-10");
-        let mut s = Session::new("t".into(), &mlp, "sgd:lr=0.5", &data, data.splits.clone(), 32, 0).unwrap();
+        let mut s =
+            Session::new("t".into(), &mlp, "sgd:lr=0.5", &data, data.splits.clone(), 32, 0, 3).unwrap();
         let (x, y) = head(&data.splits.train, 64);
         let norms = s.weight_grad_norms(&x, &y).unwrap();
         assert_eq!(norms.len(), 3);
@@ -461,20 +511,26 @@ mod tests {
             .iter()
             .all(|(_, p)| p.grad().is_none_or(|g| g.iter().all(|v| *v == 0.0))));
         let before = s.evaluate(&data.splits.test).unwrap();
-        let bar = ctx.bar("test", 6);
-        let mut losses = Vec::new();
-        let mut calls = 0;
-        for _ in 0..3 {
-            let end = s.epoch(&data.splits.train, &bar, &mut losses, &mut |_, _| {
-                calls += 1;
-                Ok(())
-            });
-            assert_eq!(end.unwrap(), EpochEnd::Done);
-        }
+        let mut bar = ctx.bar("test", 18);
+        let (mut steps, mut epochs) = (Vec::new(), Vec::new());
+        let mut on_step = each_step(|_, step| {
+            steps.push(step.step);
+            Ok(())
+        });
+        let mut on_epoch = each_epoch(|t, m| {
+            let test = t.data().test.clone();
+            epochs.push((m.epoch, m.test_loss, t.evaluate_on(&test)?.0));
+            Ok(())
+        });
+        let run = s.run(&mut bar, &mut [&mut on_step, &mut on_epoch]).unwrap();
         bar.finish("done");
-        assert_eq!(losses.len(), 3 * Session::steps_per_epoch(200, 32));
-        assert_eq!(calls, losses.len());
+        let per_epoch = Session::steps_per_epoch(200, 32);
+        assert_eq!(run.losses.len(), 3 * per_epoch);
+        assert_eq!(steps, (1..=3 * per_epoch as u64).collect::<Vec<_>>());
+        assert_eq!(epochs.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(epochs.iter().all(|e| e.1 == e.2), "the epoch's test loss is evaluate_on the test split");
         let after = s.evaluate(&data.splits.test).unwrap();
+        assert_eq!(run.final_test(), after);
         assert!(after.0 < before.0, "training lowers the test loss: {before:?} -> {after:?}");
         let mut seen = Vec::new();
         s.probe(&x, false, &mut |i, name, out| seen.push((i, name.to_string(), out.shape().to_vec())))
@@ -493,7 +549,7 @@ mod tests {
         let mut mlp = Mlp::new(vec![16], "relu", "he_uniform");
         mlp.batch_norm = true;
         mlp.dropout = 0.5;
-        let mut s = Session::new("t".into(), &mlp, "sgd", &data, data.splits.clone(), 32, 0).unwrap();
+        let mut s = Session::new("t".into(), &mlp, "sgd", &data, data.splits.clone(), 32, 0, 1).unwrap();
         let (x, _) = head(&data.splits.train, 64);
         let before = s.trainer.model().buffers();
         let mut rng_before = Vec::new();
@@ -515,22 +571,17 @@ mod tests {
     }
 
     #[test]
-    fn divergence_ends_the_epoch_instead_of_failing() {
+    fn divergence_ends_the_run_instead_of_failing() {
         let options =
             Options { data: DataChoice::Digits, progress: Progress::Quiet, ..Options::new(Budget::Smoke) };
         let ctx = Ctx::new(&options, Experiment::Init);
         let data = ctx.load(200, 50).unwrap();
         let mlp = Mlp::new(vec![64, 64, 64], "relu", "normal:std=30");
-        let mut s = Session::new("t".into(), &mlp, "sgd:lr=10", &data, data.splits.clone(), 32, 0).unwrap();
-        let bar = ctx.bar("diverge", 6);
-        let mut losses = Vec::new();
-        let mut end = EpochEnd::Done;
-        for _ in 0..5 {
-            end = s.epoch(&data.splits.train, &bar, &mut losses, &mut |_, _| Ok(())).unwrap();
-            if end == EpochEnd::Diverged {
-                break;
-            }
-        }
-        assert_eq!(end, EpochEnd::Diverged, "losses {losses:?}");
+        let mut s =
+            Session::new("t".into(), &mlp, "sgd:lr=10", &data, data.splits.clone(), 32, 0, 5).unwrap();
+        let mut bar = ctx.bar("diverge", 30);
+        let run = s.run(&mut bar, &mut []).unwrap();
+        assert!(run.summary.is_none(), "losses {:?}", run.losses);
+        assert!(run.losses.len() < 30 && run.final_test().0.is_nan());
     }
 }

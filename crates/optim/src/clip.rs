@@ -34,12 +34,43 @@ pub fn grad_norm<'a, T: Element>(
             })
         }));
     }
-    let sum: f64 = if norm_type == 2.0 {
-        grads.map(|g| g.iter().map(|&x| x.to_f64() * x.to_f64()).sum::<f64>()).sum()
-    } else {
-        grads.map(|g| g.iter().map(|&x| x.to_f64().abs().powf(norm_type)).sum::<f64>()).sum()
-    };
+    if norm_type == 2.0 {
+        // Two passes at most: the vectorized sum of squares, and the exact `f64` one only when
+        // that overflowed or met a NaN (so a finite result is never lost to `T`'s range).
+        let grads: Vec<ArrayViewD<'a, T>> = grads.collect();
+        let fast: f64 = grads.iter().map(sum_of_squares).sum();
+        let sum = if fast.is_finite() {
+            fast
+        } else {
+            grads.iter().map(|g| g.iter().map(|&x| x.to_f64() * x.to_f64()).sum::<f64>()).sum()
+        };
+        return Ok(sum.sqrt());
+    }
+    let sum: f64 = grads.map(|g| g.iter().map(|&x| x.to_f64().abs().powf(norm_type)).sum::<f64>()).sum();
     Ok(sum.powf(1.0 / norm_type))
+}
+
+/// The sum of squares of `g`, accumulated in 16 lanes of `T` per block of 4096 elements (so
+/// the loop vectorizes) and across blocks in `f64`. For `f32` it overflows to infinity for
+/// elements beyond about `1.8e19`, where [`grad_norm`] falls back to the exact `f64` sum; a
+/// NaN anywhere gives NaN.
+pub fn sum_of_squares<T: Element>(g: &ArrayViewD<'_, T>) -> f64 {
+    const LANES: usize = 16;
+    let block = |xs: &[T]| -> f64 {
+        let mut acc = [T::zero(); LANES];
+        let mut chunks = xs.chunks_exact(LANES);
+        for c in &mut chunks {
+            for (a, &x) in acc.iter_mut().zip(c) {
+                *a = *a + x * x;
+            }
+        }
+        let tail = chunks.remainder().iter().fold(T::zero(), |s, &x| s + x * x);
+        acc.iter().map(|&a| a.to_f64()).sum::<f64>() + tail.to_f64()
+    };
+    match g.as_slice_memory_order() {
+        Some(xs) => xs.chunks(4096).map(block).sum(),
+        None => g.iter().map(|&x| x.to_f64() * x.to_f64()).sum(),
+    }
 }
 
 /// Scales all gradients by a common factor so that their total `norm_type`-norm is at most
@@ -105,7 +136,7 @@ pub fn clip_grad_value<T: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nabla_tensor::ndarray::arr1;
+    use nabla_tensor::ndarray::{arr1, Array2, ArrayD, IxDyn};
 
     #[test]
     fn norm_of_several_tensors() {
@@ -138,6 +169,41 @@ mod tests {
         assert!(clip_grad_norm(&mut [b.view_mut()], 1.0, f64::INFINITY, false).unwrap().is_infinite());
         assert_eq!(b[1], 0.0);
         assert!(grad_norm([a.view()], f64::INFINITY).unwrap().is_nan());
+    }
+
+    #[test]
+    fn sum_of_squares_matches_the_exact_sum() {
+        // Lengths around the lane and block sizes, values of mixed magnitude.
+        for n in [0usize, 1, 15, 16, 17, 4095, 4096, 4097, 10_000] {
+            let v: Vec<f32> =
+                (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3 * (1 + i % 3) as f32).collect();
+            let exact: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+            let a = ArrayD::from_shape_vec(IxDyn(&[n]), v).unwrap();
+            let got = sum_of_squares(&a.view());
+            assert!((got - exact).abs() <= 1e-6 * exact.max(1e-30), "n={n}: {got} vs {exact}");
+        }
+    }
+
+    #[test]
+    fn sum_of_squares_of_strided_views_overflow_and_nan() {
+        let a = Array2::from_shape_fn((3, 5), |(i, j)| (i * 5 + j) as f32);
+        let t = a.t().into_dyn();
+        let exact: f64 = (0..15).map(|i| f64::from(i * i)).sum();
+        assert_eq!(sum_of_squares(&t), exact);
+        let big = ArrayD::from_elem(IxDyn(&[4]), 1e20f32);
+        assert!(sum_of_squares(&big.view()).is_infinite(), "f32 squares overflow");
+        let nan = ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.0f32, f32::NAN]).unwrap();
+        assert!(sum_of_squares(&nan.view()).is_nan());
+    }
+
+    #[test]
+    fn the_norm_falls_back_to_f64_when_f32_squares_overflow() {
+        // 1e20 squared overflows f32 but not f64: the norm is still exact.
+        let big = ArrayD::from_elem(IxDyn(&[4]), 1e20f32);
+        let n = grad_norm([big.view()], 2.0).unwrap();
+        assert!((n / (2.0 * f64::from(1e20f32)) - 1.0).abs() < 1e-12, "{n}");
+        let nan = ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.0f32, f32::NAN]).unwrap();
+        assert!(grad_norm([big.view(), nan.view()], 2.0).unwrap().is_nan());
     }
 
     #[test]

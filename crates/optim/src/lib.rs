@@ -16,7 +16,7 @@
 //!   `cosine_annealing`, `linear_warmup` (followed by any other), `reduce_on_plateau`,
 //!   built with [`nabla_registry::build`] (`build::<dyn Scheduler>("cosine:t_max=10", lr)`); their state is checkpointable too.
 //! * Clipping: [`clip_grad_norm`] (returns the norm, optional error on non-finite) and
-//!   [`clip_grad_value`].
+//!   [`clip_grad_value`]; [`grad_norm`] over the vectorized [`sum_of_squares`].
 //! * Plugins: a new optimizer is one file, an [`UpdateRule`] type deriving
 //!   [`HyperParams`](nabla_registry::HyperParams), and one
 //!   [`register_optimizer!`] call; [`testing`] holds the property suite every registered
@@ -64,7 +64,7 @@ pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use adamax::Adamax;
 pub use adamw::AdamW;
-pub use clip::{clip_grad_norm, clip_grad_value, grad_norm};
+pub use clip::{clip_grad_norm, clip_grad_value, grad_norm, sum_of_squares};
 pub use error::OptimError;
 pub use math::{bias_correction, lerp, Decay, Moments, WeightDecay};
 pub use nadam::NAdam;

@@ -2,12 +2,23 @@
 //! through the registry, `--set key.path=value` overrides, and the effective configuration.
 
 use crate::TrainError;
-use nabla_registry::{raw_params_from_toml, suggest, RawParams};
+use nabla_registry::{raw_params_from_toml, suggest, Params, RawParams, Value};
 use std::path::{Path, PathBuf};
 
 /// The built-in configuration used by `nabla train` without a file: the chapter-3 MLP on the
 /// embedded scikit-learn digits.
 pub const DEFAULT_CONFIG: &str = include_str!("../configs/digits_mlp.toml");
+
+/// Seed of a config that names none.
+pub(crate) const DEFAULT_SEED: u64 = 0;
+/// Epochs of a config that names none.
+pub(crate) const DEFAULT_EPOCHS: usize = 10;
+/// Training batch size of a config that names none.
+pub(crate) const DEFAULT_BATCH_SIZE: usize = 32;
+/// Evaluation batch size of a config that names none.
+pub(crate) const DEFAULT_EVAL_BATCH_SIZE: usize = 1000;
+/// Checkpoint interval (epochs) of a config that names none.
+pub(crate) const DEFAULT_CHECKPOINT_EVERY: usize = 1;
 
 /// A component named in the config, with its (unvalidated) hyper-parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +29,23 @@ pub struct ComponentSpec {
     pub params: RawParams,
     /// Where it stands in the config (`optimizer`, `model.layers[2]`), for error messages.
     pub table: String,
+}
+
+impl ComponentSpec {
+    /// The spec of a validated component: its canonical name and every effective value.
+    pub(crate) fn from_params(params: &Params, table: &str) -> ComponentSpec {
+        ComponentSpec {
+            name: params.component().to_string(),
+            params: params.values().clone(),
+            table: table.to_string(),
+        }
+    }
+
+    fn to_toml(&self) -> toml::Table {
+        let mut t: toml::Table = self.params.iter().map(|(k, v)| (k.clone(), v.to_toml())).collect();
+        t.insert("name".to_string(), toml::Value::String(self.name.clone()));
+        t
+    }
 }
 
 /// Gradient clipping settings (`[clip]`).
@@ -113,6 +141,12 @@ impl TrainConfig {
         TrainConfig::from_toml_str(&text, &path.display().to_string(), overrides)
     }
 
+    /// The effective config saved in a run directory (`config.toml`), as
+    /// [`Trainer::resume`](crate::Trainer::resume) reads it.
+    pub fn from_run_dir(run_dir: &Path) -> Result<TrainConfig, TrainError> {
+        TrainConfig::from_file(&run_dir.join("config.toml"), &[])
+    }
+
     /// Parses a config from TOML text; `source` names it in errors.
     pub fn from_toml_str(text: &str, source: &str, overrides: &[String]) -> Result<TrainConfig, TrainError> {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| TrainError::ConfigSyntax {
@@ -129,6 +163,97 @@ impl TrainConfig {
         }
         Parser { file: source.to_string() }.config(&table)
     }
+
+    /// Sets one value by its key path, exactly as the override `--set path=value` does, but
+    /// with a typed value (no quoting): `config.set("data.data_dir", Value::Str(dir))`. The
+    /// config is checked again afterwards, so an unknown top-level key or a value of the wrong
+    /// type is an error naming [`TrainConfig::source`].
+    pub fn set(&mut self, path: &str, value: Value) -> Result<(), TrainError> {
+        let mut table = self.to_toml();
+        set_path(&mut table, path, value.to_toml()).map_err(|message| TrainError::Config {
+            file: self.source.clone(),
+            table: "--set".to_string(),
+            key: path.to_string(),
+            message,
+        })?;
+        *self = Parser { file: self.source.clone() }.config(&table)?;
+        Ok(())
+    }
+
+    /// The config as a TOML table, in the layout [`TrainConfig::from_toml_str`] reads back
+    /// to an equal config. Every key of the file format is written here, and only here: the
+    /// trainer's effective config is this table of the config with its components validated.
+    pub fn to_toml(&self) -> toml::Table {
+        let mut t = toml::Table::new();
+        t.insert("seed".into(), toml::Value::Integer(self.seed as i64));
+        t.insert("epochs".into(), toml::Value::Integer(self.epochs as i64));
+        t.insert("batch_size".into(), toml::Value::Integer(self.batch_size as i64));
+        t.insert("eval_batch_size".into(), toml::Value::Integer(self.eval_batch_size as i64));
+        t.insert("drop_last".into(), toml::Value::Boolean(self.drop_last));
+        t.insert("validation_fraction".into(), toml::Value::Float(self.validation_fraction));
+        t.insert("data".into(), toml::Value::Table(self.data.to_toml()));
+        let mut model = toml::Table::new();
+        if let Some(w) = &self.weight_init {
+            model.insert("weight_init".into(), toml::Value::String(w.clone()));
+        }
+        if let Some(b) = &self.bias_init {
+            model.insert("bias_init".into(), toml::Value::String(b.clone()));
+        }
+        let layers = self.layers.iter().map(|l| toml::Value::Table(l.to_toml())).collect();
+        model.insert("layers".into(), toml::Value::Array(layers));
+        t.insert("model".into(), toml::Value::Table(model));
+        t.insert("loss".into(), toml::Value::Table(self.loss.to_toml()));
+        t.insert("optimizer".into(), toml::Value::Table(self.optimizer.to_toml()));
+        if let Some(spec) = &self.scheduler {
+            let mut table = spec.to_toml();
+            table.insert("interval".into(), self.scheduler_interval.as_str().into());
+            t.insert("scheduler".into(), toml::Value::Table(table));
+        }
+        let mut clip = toml::Table::new();
+        if let Some(n) = self.clip.max_norm {
+            clip.insert("max_norm".into(), toml::Value::Float(n));
+        }
+        if let Some(v) = self.clip.max_value {
+            clip.insert("max_value".into(), toml::Value::Float(v));
+        }
+        if !clip.is_empty() {
+            t.insert("clip".into(), toml::Value::Table(clip));
+        }
+        let mut checkpoint = toml::Table::new();
+        checkpoint.insert("every_epochs".into(), toml::Value::Integer(self.checkpoint.every_epochs as i64));
+        t.insert("checkpoint".into(), toml::Value::Table(checkpoint));
+        t
+    }
+
+    /// [`TrainConfig::to_toml`] as text.
+    pub fn to_toml_string(&self) -> String {
+        toml::to_string_pretty(&self.to_toml()).expect("a TOML table serializes")
+    }
+
+    /// The effective config: these top-level values with every component replaced by its
+    /// validated parameters (canonical names, alias presets and defaults filled in). Loading
+    /// its TOML back gives the same run.
+    pub(crate) fn effective(
+        &self,
+        data: &Params,
+        layers: &[Params],
+        loss: &Params,
+        optimizer: &Params,
+        scheduler: Option<&Params>,
+    ) -> TrainConfig {
+        TrainConfig {
+            data: ComponentSpec::from_params(data, "data"),
+            layers: layers
+                .iter()
+                .enumerate()
+                .map(|(i, p)| ComponentSpec::from_params(p, &format!("model.layers[{i}]")))
+                .collect(),
+            loss: ComponentSpec::from_params(loss, "loss"),
+            optimizer: ComponentSpec::from_params(optimizer, "optimizer"),
+            scheduler: scheduler.map(|p| ComponentSpec::from_params(p, "scheduler")),
+            ..self.clone()
+        }
+    }
 }
 
 /// Applies one `key.path=value` override to a TOML table. The value is TOML (`3e-4`,
@@ -137,12 +262,16 @@ impl TrainConfig {
 pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), String> {
     let (path, value) =
         assignment.split_once('=').ok_or_else(|| format!("expected key.path=value, got '{assignment}'"))?;
+    set_path(table, path, parse_override_value(value.trim()))
+}
+
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
     let path: Vec<&str> = path.trim().split('.').collect();
     if path.iter().any(|s| s.is_empty()) {
         return Err(format!("empty segment in the key path '{}'", path.join(".")));
     }
     let mut root = toml::Value::Table(std::mem::take(table));
-    let result = set_in(&mut root, &path, "", parse_override_value(value.trim()));
+    let result = set_in(&mut root, &path, "", value);
     if let toml::Value::Table(t) = root {
         *table = t;
     }
@@ -324,10 +453,11 @@ impl Parser {
 
     fn config(&self, root: &toml::Table) -> Result<TrainConfig, TrainError> {
         self.check_keys(root, "top level", TOP_KEYS)?;
-        let seed = self.uint(root, "top level", "seed", 0, 0)?;
-        let epochs = self.uint(root, "top level", "epochs", 10, 1)? as usize;
-        let batch_size = self.uint(root, "top level", "batch_size", 32, 1)? as usize;
-        let eval_batch_size = self.uint(root, "top level", "eval_batch_size", 1000, 1)? as usize;
+        let seed = self.uint(root, "top level", "seed", DEFAULT_SEED, 0)?;
+        let epochs = self.uint(root, "top level", "epochs", DEFAULT_EPOCHS as u64, 1)? as usize;
+        let batch_size = self.uint(root, "top level", "batch_size", DEFAULT_BATCH_SIZE as u64, 1)? as usize;
+        let eval_batch_size =
+            self.uint(root, "top level", "eval_batch_size", DEFAULT_EVAL_BATCH_SIZE as u64, 1)? as usize;
         let drop_last = self.boolean(root, "top level", "drop_last", false)?;
         let validation_fraction = match root.get("validation_fraction") {
             None => 0.0,
@@ -408,9 +538,10 @@ impl Parser {
         let checkpoint = match self.sub_table(root, "checkpoint")? {
             Some(t) => {
                 self.check_keys(t, "checkpoint", &["every_epochs"])?;
-                CheckpointConfig { every_epochs: self.uint(t, "checkpoint", "every_epochs", 1, 0)? as usize }
+                let every = self.uint(t, "checkpoint", "every_epochs", DEFAULT_CHECKPOINT_EVERY as u64, 0)?;
+                CheckpointConfig { every_epochs: every as usize }
             }
-            None => CheckpointConfig { every_epochs: 1 },
+            None => CheckpointConfig { every_epochs: DEFAULT_CHECKPOINT_EVERY },
         };
         Ok(TrainConfig {
             source: self.file.clone(),

@@ -61,4 +61,7 @@ pub enum TrainError {
     /// The autograd engine failed.
     #[error(transparent)]
     Autograd(#[from] nabla_autograd::AutogradError),
+    /// A [`TrainHook`](crate::TrainHook) of the caller's failed for a reason of its own.
+    #[error(transparent)]
+    Hook(Box<dyn std::error::Error + Send + Sync + 'static>),
 }

@@ -1,6 +1,7 @@
-//! The nabla trainer: a TOML config in which every component is named — data set, layers,
-//! initializers, loss, optimizer, scheduler — resolved through the registry, a training loop
-//! with metrics and progress, and exact checkpoints.
+//! The nabla trainer: a config in which every component is named — data set, layers,
+//! initializers, loss, optimizer, scheduler — resolved through the registry, written as TOML
+//! or built in Rust ([`TrainConfig::builder`]), a training loop with per-step and per-epoch
+//! hooks ([`TrainHook`]), metrics and progress, and exact checkpoints.
 //!
 //! ```no_run
 //! use nabla_train::{RunOptions, TrainConfig, Trainer};
@@ -10,18 +11,27 @@
 //! println!("test accuracy {:.2}%", 100.0 * summary.final_metrics.test_accuracy);
 //! ```
 
+mod builder;
 mod checkpoint;
 mod config;
 mod error;
 mod files;
+pub mod hooks;
 mod metrics;
 mod trainer;
 
+pub use builder::{IntoParams, IntoValue, TrainConfigBuilder};
 pub use config::{
     apply_override, default_run_dir, CheckpointConfig, ClipConfig, ComponentSpec, SchedulerInterval,
     TrainConfig, DEFAULT_CONFIG,
 };
 pub use error::TrainError;
 pub use files::{read_safetensors, to_safetensors, write_atomic, TensorFile};
+pub use hooks::{EpochStart, StepInfo, TrainHook};
 pub use metrics::{format_epoch, EpochMetrics, MetricsLog};
 pub use trainer::{count_correct, evaluate_checkpoint, Progress, RunOptions, RunSummary, Trainer};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

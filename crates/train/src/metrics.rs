@@ -36,6 +36,7 @@ pub struct EpochMetrics {
 }
 
 /// Appends one JSON object per line to `metrics.jsonl` in the run directory.
+#[derive(Debug)]
 pub struct MetricsLog {
     path: PathBuf,
 }

@@ -3,22 +3,21 @@
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{SchedulerInterval, TrainConfig};
-use crate::metrics::{format_epoch, EpochMetrics, MetricsLog};
+use crate::hooks::{EpochStart, MetricsLogHook, ProgressHook, StepInfo, TrainHook};
+use crate::metrics::{EpochMetrics, MetricsLog};
 use crate::{write_atomic, TrainError};
-use indicatif::{ProgressBar, ProgressStyle};
 use nabla_autograd::{NoGradGuard, Var};
 use nabla_data::{stratified_split, DataLoader, DataSplits, Dataset, LoaderConfig};
 use nabla_layers::{
     build_loss_with_params, build_module_with_params, BuildContext, Loss, Module, Sequential, Target,
 };
 use nabla_optim::{clip_grad_norm, clip_grad_value, grad_norm, Optimizer, ParamMut, Scheduler};
-use nabla_registry::Params;
+use nabla_registry::{Params, Value};
 use nabla_tensor::{pool, Rng};
 use ndarray::{ArrayD, ArrayView2, Axis};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How a run reports progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,16 +33,27 @@ pub enum Progress {
 /// Where and how a run writes.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// The run directory: `config.toml`, `metrics.jsonl`, checkpoints.
-    pub out_dir: PathBuf,
+    /// The run directory: `config.toml`, `metrics.jsonl`, checkpoints. `None`: the run
+    /// writes no file at all (for experiments and tests that only need the numbers).
+    pub out_dir: Option<PathBuf>,
     /// Progress reporting.
     pub progress: Progress,
 }
 
 impl RunOptions {
+    /// A run in `out_dir`, reporting as `progress` asks.
+    pub fn new(out_dir: impl Into<PathBuf>, progress: Progress) -> RunOptions {
+        RunOptions { out_dir: Some(out_dir.into()), progress }
+    }
+
     /// A run in `out_dir` that reports nothing.
     pub fn quiet(out_dir: impl Into<PathBuf>) -> RunOptions {
-        RunOptions { out_dir: out_dir.into(), progress: Progress::Quiet }
+        RunOptions::new(out_dir, Progress::Quiet)
+    }
+
+    /// A run that writes no file and reports nothing.
+    pub fn in_memory() -> RunOptions {
+        RunOptions { out_dir: None, progress: Progress::Quiet }
     }
 }
 
@@ -58,14 +68,14 @@ pub struct RunSummary {
     pub best_test_accuracy: (f64, usize),
     /// Total wall time of this invocation, seconds.
     pub seconds: f64,
-    /// The run directory.
-    pub out_dir: PathBuf,
+    /// The run directory, if the run wrote one.
+    pub out_dir: Option<PathBuf>,
 }
 
 /// A model, its data, loss, optimizer and scheduler, built from a [`TrainConfig`].
 pub struct Trainer {
     config: TrainConfig,
-    effective: toml::Table,
+    effective: TrainConfig,
     // Shared so that an epoch's loader can borrow the data while the step borrows the rest.
     data: Rc<DataSplits>,
     // Held out of the training split when the config asks for it.
@@ -88,12 +98,6 @@ fn config_error(config: &TrainConfig, table: &str, key: &str, message: impl ToSt
     }
 }
 
-fn params_table(name: &str, params: &Params) -> toml::Table {
-    let mut t = params.to_toml();
-    t.insert("name".to_string(), toml::Value::String(name.to_string()));
-    t
-}
-
 impl Trainer {
     /// Builds everything the config names. Errors name the config file, the table and the key,
     /// with the registry's suggestions for unknown names.
@@ -111,13 +115,6 @@ impl Trainer {
         data: DataSplits,
         data_params: &Params,
     ) -> Result<Trainer, TrainError> {
-        let mut effective = toml::Table::new();
-        effective.insert("seed".into(), toml::Value::Integer(config.seed as i64));
-        effective.insert("epochs".into(), toml::Value::Integer(config.epochs as i64));
-        effective.insert("batch_size".into(), toml::Value::Integer(config.batch_size as i64));
-        effective.insert("eval_batch_size".into(), toml::Value::Integer(config.eval_batch_size as i64));
-        effective.insert("drop_last".into(), toml::Value::Boolean(config.drop_last));
-        effective.insert("validation_fraction".into(), toml::Value::Float(config.validation_fraction));
         let (data, validation) = if config.validation_fraction > 0.0 {
             let held_out = stratified_split(&data.train, config.validation_fraction, config.seed)
                 .map_err(|e| config_error(&config, "top level", "validation_fraction", e))?;
@@ -126,15 +123,12 @@ impl Trainer {
             (data, None)
         };
 
-        effective
-            .insert("data".into(), toml::Value::Table(params_table(data_params.component(), data_params)));
-
         // Model: every layer by name, the input size of each inferred from the one before.
         let mut rng = Rng::seed(config.seed);
         let mut init_rng = rng.fork();
         let mut model = Sequential::new();
         let mut features = data.train.features();
-        let mut layer_tables = Vec::new();
+        let mut layer_params = Vec::new();
         for spec in &config.layers {
             let mut ctx = BuildContext {
                 in_features: features,
@@ -144,7 +138,7 @@ impl Trainer {
             };
             let (module, params) = build_module_with_params(&spec.name, &spec.params, &mut ctx)
                 .map_err(|e| config_error(&config, &spec.table, "", e))?;
-            layer_tables.push(toml::Value::Table(params_table(params.component(), &params)));
+            layer_params.push(params);
             features = module.out_features(features);
             model.push(module);
         }
@@ -157,62 +151,35 @@ impl Trainer {
                 format!("the model ends with {features} outputs but the data set has {classes} classes"),
             ));
         }
-        let mut model_table = toml::Table::new();
-        if let Some(w) = &config.weight_init {
-            model_table.insert("weight_init".into(), toml::Value::String(w.clone()));
-        }
-        if let Some(b) = &config.bias_init {
-            model_table.insert("bias_init".into(), toml::Value::String(b.clone()));
-        }
-        model_table.insert("layers".into(), toml::Value::Array(layer_tables));
-        effective.insert("model".into(), toml::Value::Table(model_table));
 
-        // Loss.
         let (loss, loss_params) = build_loss_with_params(&config.loss.name, &config.loss.params)
             .map_err(|e| config_error(&config, "loss", "", e))?;
-        effective
-            .insert("loss".into(), toml::Value::Table(params_table(loss_params.component(), &loss_params)));
-
-        // Optimizer and scheduler.
         let nabla_registry::Built { value: mut optimizer, params: opt_params } =
             nabla_registry::build::<dyn Optimizer<f32>>(
                 (config.optimizer.name.as_str(), &config.optimizer.params),
                 (),
             )
             .map_err(|e| config_error(&config, "optimizer", "", e))?;
-        effective.insert(
-            "optimizer".into(),
-            toml::Value::Table(params_table(opt_params.component(), &opt_params)),
-        );
-        let scheduler = match &config.scheduler {
+        let (scheduler, scheduler_params) = match &config.scheduler {
             Some(spec) => {
                 let nabla_registry::Built { value: s, params: p } = nabla_registry::build::<dyn Scheduler>(
                     (spec.name.as_str(), &spec.params),
                     optimizer.lr(),
                 )
                 .map_err(|e| config_error(&config, "scheduler", "", e))?;
-                let mut table = params_table(p.component(), &p);
-                table.insert("interval".into(), config.scheduler_interval.as_str().into());
-                effective.insert("scheduler".into(), toml::Value::Table(table));
                 // The first steps use the schedule's initial rate (a warm-up starts low).
                 optimizer.set_lr(s.lr());
-                Some(s)
+                (Some(s), Some(p))
             }
-            None => None,
+            None => (None, None),
         };
-        let mut clip = toml::Table::new();
-        if let Some(n) = config.clip.max_norm {
-            clip.insert("max_norm".into(), toml::Value::Float(n));
-        }
-        if let Some(v) = config.clip.max_value {
-            clip.insert("max_value".into(), toml::Value::Float(v));
-        }
-        if !clip.is_empty() {
-            effective.insert("clip".into(), toml::Value::Table(clip));
-        }
-        let mut ckpt = toml::Table::new();
-        ckpt.insert("every_epochs".into(), toml::Value::Integer(config.checkpoint.every_epochs as i64));
-        effective.insert("checkpoint".into(), toml::Value::Table(ckpt));
+        let effective = config.effective(
+            data_params,
+            &layer_params,
+            &loss_params,
+            &opt_params,
+            scheduler_params.as_ref(),
+        );
 
         let params = model.parameters();
         Ok(Trainer {
@@ -239,7 +206,12 @@ impl Trainer {
     /// hyper-parameter with defaults and alias presets filled in. Loading it back gives the
     /// same run.
     pub fn effective_config(&self) -> String {
-        toml::to_string_pretty(&self.effective).expect("a TOML table serializes")
+        self.effective.to_toml_string()
+    }
+
+    /// The effective configuration as a config (see [`Trainer::effective_config`]).
+    pub fn effective(&self) -> &TrainConfig {
+        &self.effective
     }
 
     /// The model.
@@ -319,16 +291,7 @@ impl Trainer {
             }
             match self.config.clip.max_norm {
                 Some(max_norm) => clip_grad_norm(&mut views, max_norm, 2.0, false)?,
-                None => {
-                    // Only finiteness matters here: a vectorized sum of squares, and the exact
-                    // `f64` norm only when that overflows or meets a NaN.
-                    let fast = views.iter().map(|v| sum_of_squares(&v.view())).sum::<f64>().sqrt();
-                    if fast.is_finite() {
-                        fast
-                    } else {
-                        grad_norm(views.iter().map(|v| v.view()), 2.0)?
-                    }
-                }
+                None => grad_norm(views.iter().map(|v| v.view()), 2.0)?,
             }
         };
         if !norm.is_finite() {
@@ -362,8 +325,10 @@ impl Trainer {
         Ok((loss_value, correct))
     }
 
-    /// Trains one epoch; returns (mean loss, accuracy, samples per second).
-    pub fn train_epoch(&mut self, bar: Option<&ProgressBar>) -> Result<(f64, f64, f64), TrainError> {
+    /// Trains one epoch, calling every hook's [`TrainHook::on_epoch_start`] and, after each
+    /// step, [`TrainHook::on_step`]; returns (mean loss, accuracy, samples per second). The
+    /// epoch count does not advance: [`Trainer::run_with`] does that after evaluating.
+    pub fn train_epoch(&mut self, hooks: &mut [&mut dyn TrainHook]) -> Result<(f64, f64, f64), TrainError> {
         let data = Rc::clone(&self.data);
         let mut loader = DataLoader::new(
             &data.train,
@@ -377,74 +342,109 @@ impl Trainer {
         loader.set_epoch(self.epochs_done as u64);
         let mut batch = loader.new_batch();
         let batches = loader.len();
+        let epoch = self.epochs_done + 1;
+        let start = EpochStart { epoch, epochs: self.config.epochs, batches };
+        for hook in hooks.iter_mut() {
+            hook.on_epoch_start(self, &start)?;
+        }
         self.model.set_training(true);
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        let start = Instant::now();
+        // Throughput counts training only, not the time the hooks take.
+        let mut in_hooks = Duration::ZERO;
+        let started = Instant::now();
         for i in 0..batches {
             loader.fill(i, &mut batch)?;
             let n = batch.len();
+            let lr = self.optimizer.lr();
             let (loss, right) = self.train_step(batch.x(), batch.y())?;
             loss_sum += loss * n as f64;
             correct += right;
             seen += n;
-            if let Some(bar) = bar {
-                bar.inc(1);
-                if i % 8 == 0 {
-                    let rate = seen as f64 / start.elapsed().as_secs_f64().max(1e-9);
-                    bar.set_message(format!("loss {:.4}  {rate:.0} samples/s", loss_sum / seen as f64));
-                }
+            let hooks_started = Instant::now();
+            let step = StepInfo {
+                epoch,
+                step: self.steps_done,
+                batch: i + 1,
+                batches,
+                samples: n,
+                loss,
+                correct: right,
+                lr,
+            };
+            for hook in hooks.iter_mut() {
+                hook.on_step(self, &step)?;
             }
+            in_hooks += hooks_started.elapsed();
         }
-        let secs = start.elapsed().as_secs_f64();
+        let secs = started.elapsed().saturating_sub(in_hooks).as_secs_f64();
         let seen_f = seen.max(1) as f64;
         Ok((loss_sum / seen_f, correct as f64 / seen_f, seen as f64 / secs.max(1e-9)))
     }
 
     /// Loss and accuracy on the held-out split, in evaluation mode (no graph recorded).
     pub fn evaluate(&mut self) -> Result<(f64, f64), TrainError> {
-        evaluate_model(&mut self.model, self.loss.as_ref(), &self.data.test, self.config.eval_batch_size)
+        let data = Rc::clone(&self.data);
+        self.evaluate_on(&data.test)
+    }
+
+    /// Mean loss and accuracy of the model on `data`, in evaluation mode (dropout off, batch
+    /// norm on its running statistics) without recording a graph, in batches of the config's
+    /// `eval_batch_size`. The model's training mode is restored afterwards, so a hook may call
+    /// this in the middle of a run without changing the run.
+    pub fn evaluate_on(&mut self, data: &Dataset) -> Result<(f64, f64), TrainError> {
+        evaluate_model(&mut self.model, self.loss.as_ref(), data, self.config.eval_batch_size)
     }
 
     /// Trains the remaining epochs, writing `config.toml`, `metrics.jsonl` and checkpoints
-    /// to the run directory.
+    /// to the run directory; [`Trainer::run_with`] without hooks of the caller's.
     pub fn run(&mut self, options: &RunOptions) -> Result<RunSummary, TrainError> {
-        let out = &options.out_dir;
-        let fresh = self.epochs_done == 0;
-        if fresh {
-            std::fs::create_dir_all(out).map_err(|source| TrainError::Io { path: out.clone(), source })?;
+        self.run_with(options, &mut [])
+    }
+
+    /// Trains the remaining epochs, calling `hooks` (after the run's own metrics log and
+    /// progress display, in order) at every step and epoch. With a run directory, a fresh
+    /// run writes `config.toml` first and every epoch writes its checkpoint (when due)
+    /// before the hooks see it, so a crash in between re-runs the epoch on resume instead of
+    /// logging it twice.
+    pub fn run_with(
+        &mut self,
+        options: &RunOptions,
+        hooks: &mut [&mut dyn TrainHook],
+    ) -> Result<RunSummary, TrainError> {
+        let out = options.out_dir.as_deref();
+        if let (Some(out), 0) = (out, self.epochs_done) {
+            std::fs::create_dir_all(out)
+                .map_err(|source| TrainError::Io { path: out.to_path_buf(), source })?;
             write_atomic(&out.join("config.toml"), self.effective_config().as_bytes())?;
         }
-        let log = MetricsLog::open(out, fresh)?;
+        let mut metrics_log = out.map(MetricsLogHook::new);
+        let mut progress = ProgressHook::new(options.progress);
+        let mut all: Vec<&mut dyn TrainHook> = Vec::with_capacity(hooks.len() + 2);
+        if let Some(log) = metrics_log.as_mut() {
+            all.push(log);
+        }
+        all.push(&mut progress);
+        for hook in hooks.iter_mut() {
+            all.push(&mut **hook);
+        }
+        self.run_epochs(out, &mut all)
+    }
+
+    fn run_epochs(
+        &mut self,
+        out: Option<&Path>,
+        hooks: &mut [&mut dyn TrainHook],
+    ) -> Result<RunSummary, TrainError> {
         let started = Instant::now();
+        for hook in hooks.iter_mut() {
+            hook.on_run_start(self)?;
+        }
         let mut history = Vec::new();
-        let show_bar = options.progress == Progress::Auto && std::io::stderr().is_terminal();
-        let lines = options.progress == Progress::Lines || (options.progress == Progress::Auto && !show_bar);
-        let batches = {
-            let n = self.data.train.len();
-            let b = self.config.batch_size;
-            if self.config.drop_last {
-                n / b
-            } else {
-                n.div_ceil(b)
-            }
-        };
         while self.epochs_done < self.config.epochs {
             let epoch = self.epochs_done + 1;
-            let bar = show_bar.then(|| {
-                let bar = ProgressBar::new(batches as u64);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "epoch {prefix} [{bar:30}] {pos}/{len} batches  {elapsed_precise}  {msg}",
-                    )
-                    .expect("valid template")
-                    .progress_chars("=> "),
-                );
-                bar.set_prefix(format!("{epoch}/{}", self.config.epochs));
-                bar
-            });
             let epoch_start = Instant::now();
             let lr = self.optimizer.lr();
-            let (train_loss, train_accuracy, samples_per_second) = self.train_epoch(bar.as_ref())?;
+            let (train_loss, train_accuracy, samples_per_second) = self.train_epoch(hooks)?;
             let (test_loss, test_accuracy) = self.evaluate()?;
             let validation = match &self.validation {
                 Some(v) => {
@@ -473,41 +473,39 @@ impl Trainer {
                 samples_per_second,
                 seconds: epoch_start.elapsed().as_secs_f64(),
             };
-            // Checkpoint before logging: a crash in between re-runs the epoch on resume
-            // instead of logging it twice.
             let every = self.config.checkpoint.every_epochs;
-            if (every > 0 && epoch % every == 0) || epoch == self.config.epochs {
-                self.save_checkpoint(out)?;
-            }
-            log.append(&metrics)?;
-            let line = format_epoch(&metrics, self.config.epochs);
-            match &bar {
-                Some(bar) => {
-                    bar.finish_and_clear();
-                    eprintln!("{line}");
+            if let Some(out) = out {
+                if (every > 0 && epoch % every == 0) || epoch == self.config.epochs {
+                    self.save_checkpoint(out)?;
                 }
-                None if lines => eprintln!("{line}"),
-                None => {}
+            }
+            for hook in hooks.iter_mut() {
+                hook.on_epoch_end(self, &metrics)?;
             }
             history.push(metrics);
         }
-        let final_metrics = match history.last() {
-            Some(m) => m.clone(),
-            None => MetricsLog::read(&out.join("metrics.jsonl"))?
+        let final_metrics = match (history.last(), out) {
+            (Some(m), _) => m.clone(),
+            (None, Some(out)) => MetricsLog::read(&out.join("metrics.jsonl"))?
                 .pop()
                 .ok_or_else(|| TrainError::Checkpoint("the run has no epochs to report".into()))?,
+            (None, None) => return Err(TrainError::Checkpoint("the run has no epochs to report".into())),
         };
         let best = history
             .iter()
             .map(|m| (m.test_accuracy, m.epoch))
             .fold((final_metrics.test_accuracy, final_metrics.epoch), |a, b| if b.0 > a.0 { b } else { a });
-        Ok(RunSummary {
+        let summary = RunSummary {
             final_metrics,
             history,
             best_test_accuracy: best,
             seconds: started.elapsed().as_secs_f64(),
-            out_dir: out.clone(),
-        })
+            out_dir: out.map(Path::to_path_buf),
+        };
+        for hook in hooks.iter_mut() {
+            hook.on_run_end(self, &summary)?;
+        }
+        Ok(summary)
     }
 
     /// Writes a checkpoint of the current state into `run_dir` (atomically) and returns its
@@ -528,9 +526,23 @@ impl Trainer {
 
     /// Rebuilds the trainer of the run in `run_dir` from its saved effective config and
     /// restores its latest checkpoint; [`Trainer::run`] then continues where it stopped.
-    /// `extra_epochs` raises the epoch count beyond the saved config's.
+    /// `epochs`, if given, replaces the saved config's epoch count (to train further).
     pub fn resume(run_dir: &Path, epochs: Option<usize>) -> Result<Trainer, TrainError> {
-        let mut config = TrainConfig::from_file(&run_dir.join("config.toml"), &[])?;
+        Trainer::resume_with(run_dir, epochs, &[])
+    }
+
+    /// [`Trainer::resume`] with typed overrides of the saved config, each applied as
+    /// [`TrainConfig::set`] does (for example `("data.data_dir", Value::Str(dir))` when the
+    /// data has moved).
+    pub fn resume_with(
+        run_dir: &Path,
+        epochs: Option<usize>,
+        overrides: &[(&str, Value)],
+    ) -> Result<Trainer, TrainError> {
+        let mut config = TrainConfig::from_run_dir(run_dir)?;
+        for (path, value) in overrides {
+            config.set(path, value.clone())?;
+        }
         if let Some(e) = epochs {
             config.epochs = e;
         }
@@ -610,28 +622,6 @@ fn load_model_tensors(
     }
 }
 
-/// The sum of squares of `g`, accumulated in 16 `f32` lanes per block of 4096 elements (so
-/// the loop vectorizes) and across blocks in `f64`. Overflows to infinity for elements beyond
-/// about `1.8e19`; callers fall back to the exact `f64` norm then.
-fn sum_of_squares(g: &ndarray::ArrayViewD<'_, f32>) -> f64 {
-    const LANES: usize = 16;
-    let block = |xs: &[f32]| -> f64 {
-        let mut acc = [0.0f32; LANES];
-        let mut chunks = xs.chunks_exact(LANES);
-        for c in &mut chunks {
-            for (a, &x) in acc.iter_mut().zip(c) {
-                *a += x * x;
-            }
-        }
-        let tail: f32 = chunks.remainder().iter().map(|&x| x * x).sum();
-        acc.iter().map(|&a| f64::from(a)).sum::<f64>() + f64::from(tail)
-    };
-    match g.as_slice_memory_order() {
-        Some(xs) => xs.chunks(4096).map(block).sum(),
-        None => g.iter().map(|&x| f64::from(x) * f64::from(x)).sum(),
-    }
-}
-
 /// How many rows of the logits `[N, C]` have their largest entry (the first, on ties) at the
 /// label; 0 when the logits are not 2-d.
 pub fn count_correct(logits: &ArrayD<f32>, y: &[usize]) -> usize {
@@ -662,6 +652,7 @@ fn evaluate_model(
     batch_size: usize,
 ) -> Result<(f64, f64), TrainError> {
     let _no_grad = NoGradGuard::new();
+    let was_training = model.is_training();
     model.set_training(false);
     let loader =
         DataLoader::new(data, LoaderConfig { batch_size, shuffle: false, drop_last: false, seed: 0 })?;
@@ -676,19 +667,21 @@ fn evaluate_model(
         correct += count_correct(&logits.value(), batch.y());
         seen += batch.len();
     }
-    model.set_training(true);
+    model.set_training(was_training);
     let n = seen.max(1) as f64;
     Ok((loss_sum / n, correct as f64 / n))
 }
 
 /// Loads the model of a run directory's latest checkpoint and evaluates it on the held-out
-/// split of its data set (or of `data_override`, a data-set spec such as `mnist`).
-/// Returns (loss, accuracy, number of samples).
+/// split of its data set (or of `data_override`, a data-set spec such as `mnist`), after the
+/// typed `overrides` of the saved config (applied as [`TrainConfig::set`] does, after the data
+/// override: `("data.data_dir", Value::Str(dir))`). Returns (loss, accuracy, number of samples).
 pub fn evaluate_checkpoint(
     run_dir: &Path,
     data_override: Option<&str>,
+    overrides: &[(&str, Value)],
 ) -> Result<(f64, f64, usize), TrainError> {
-    let mut config = TrainConfig::from_file(&run_dir.join("config.toml"), &[])?;
+    let mut config = TrainConfig::from_run_dir(run_dir)?;
     if let Some(spec) = data_override {
         let (name, params) = nabla_registry::parse_compact(spec).map_err(|e| TrainError::Config {
             file: "--data".into(),
@@ -698,6 +691,9 @@ pub fn evaluate_checkpoint(
         })?;
         config.data.name = name;
         config.data.params = params;
+    }
+    for (path, value) in overrides {
+        config.set(path, value.clone())?;
     }
     let mut trainer = Trainer::new(config)?;
     let ckpt = checkpoint::load(run_dir)?;
@@ -709,39 +705,12 @@ pub fn evaluate_checkpoint(
 
 #[cfg(test)]
 mod step_tests {
-    use super::{count_correct, sum_of_squares};
+    use super::count_correct;
 
     #[test]
     fn correct_counts_use_the_arg_max() {
         let logits = ndarray::arr2(&[[0.1f32, 0.9], [2.0, -1.0], [0.0, 0.0]]).into_dyn();
         assert_eq!(count_correct(&logits, &[1, 1, 0]), 2);
         assert_eq!(count_correct(&ndarray::arr1(&[1.0f32]).into_dyn(), &[0]), 0);
-    }
-
-    use ndarray::{Array2, ArrayD, IxDyn};
-
-    #[test]
-    fn sum_of_squares_matches_the_exact_sum() {
-        // Lengths around the lane and block sizes, values of mixed magnitude.
-        for n in [0usize, 1, 15, 16, 17, 4095, 4096, 4097, 10_000] {
-            let v: Vec<f32> =
-                (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3 * (1 + i % 3) as f32).collect();
-            let exact: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-            let a = ArrayD::from_shape_vec(IxDyn(&[n]), v).unwrap();
-            let got = sum_of_squares(&a.view());
-            assert!((got - exact).abs() <= 1e-6 * exact.max(1e-30), "n={n}: {got} vs {exact}");
-        }
-    }
-
-    #[test]
-    fn strided_views_overflow_and_nan() {
-        let a = Array2::from_shape_fn((3, 5), |(i, j)| (i * 5 + j) as f32);
-        let t = a.t().into_dyn();
-        let exact: f64 = (0..15).map(|i| f64::from(i * i)).sum();
-        assert_eq!(sum_of_squares(&t), exact);
-        let big = ArrayD::from_elem(IxDyn(&[4]), 1e20f32);
-        assert!(sum_of_squares(&big.view()).is_infinite(), "f32 squares overflow: the caller falls back");
-        let nan = ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.0f32, f32::NAN]).unwrap();
-        assert!(sum_of_squares(&nan.view()).is_nan());
     }
 }

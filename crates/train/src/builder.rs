@@ -1,0 +1,405 @@
+//! A [`TrainConfig`] built in Rust, without TOML text.
+//!
+//! The builder fills the config's fields directly, with the same defaults and the same checks
+//! as a config file, so it does not depend on how the file's top-level keys are parsed.
+
+use crate::config::{
+    CheckpointConfig, ClipConfig, ComponentSpec, SchedulerInterval, TrainConfig, DEFAULT_BATCH_SIZE,
+    DEFAULT_CHECKPOINT_EVERY, DEFAULT_EPOCHS, DEFAULT_EVAL_BATCH_SIZE, DEFAULT_SEED,
+};
+use crate::TrainError;
+use nabla_registry::{parse_compact, Params, RawParams, Value};
+
+/// A hyper-parameter value in a form the builder accepts: a [`Value`], a number, a boolean, a
+/// string, or a list of these (`[0.9, 0.98]`).
+pub trait IntoValue {
+    /// The registry's value.
+    fn into_value(self) -> Value;
+}
+
+impl IntoValue for Value {
+    fn into_value(self) -> Value {
+        self
+    }
+}
+
+impl IntoValue for bool {
+    fn into_value(self) -> Value {
+        Value::Bool(self)
+    }
+}
+
+impl IntoValue for i32 {
+    fn into_value(self) -> Value {
+        Value::Int(i64::from(self))
+    }
+}
+
+impl IntoValue for i64 {
+    fn into_value(self) -> Value {
+        Value::Int(self)
+    }
+}
+
+impl IntoValue for u32 {
+    fn into_value(self) -> Value {
+        Value::Int(i64::from(self))
+    }
+}
+
+// Beyond `i64::MAX` a count cannot be an integer value; as a float it fails the schema's
+// integer check with a message naming the key, instead of wrapping around.
+impl IntoValue for u64 {
+    fn into_value(self) -> Value {
+        i64::try_from(self).map(Value::Int).unwrap_or(Value::Float(self as f64))
+    }
+}
+
+impl IntoValue for usize {
+    fn into_value(self) -> Value {
+        (self as u64).into_value()
+    }
+}
+
+impl IntoValue for f64 {
+    fn into_value(self) -> Value {
+        Value::Float(self)
+    }
+}
+
+impl IntoValue for &str {
+    fn into_value(self) -> Value {
+        Value::Str(self.to_string())
+    }
+}
+
+impl IntoValue for String {
+    fn into_value(self) -> Value {
+        Value::Str(self)
+    }
+}
+
+impl<T: IntoValue> IntoValue for Vec<T> {
+    fn into_value(self) -> Value {
+        Value::List(self.into_iter().map(IntoValue::into_value).collect())
+    }
+}
+
+impl<T: IntoValue, const N: usize> IntoValue for [T; N] {
+    fn into_value(self) -> Value {
+        Value::List(self.into_iter().map(IntoValue::into_value).collect())
+    }
+}
+
+/// Hyper-parameters in a form the builder accepts: none (`()`), [`RawParams`], validated
+/// [`Params`] (their effective values), or key-value pairs such as `[("lr", 0.1)]` (for
+/// values of mixed types, give each as a [`Value`]: `[("lr", Value::Float(0.1)),
+/// ("nesterov", Value::Bool(true))]`).
+pub trait IntoParams {
+    /// The raw, not yet validated, hyper-parameters.
+    fn into_params(self) -> RawParams;
+}
+
+impl IntoParams for () {
+    fn into_params(self) -> RawParams {
+        RawParams::new()
+    }
+}
+
+impl IntoParams for RawParams {
+    fn into_params(self) -> RawParams {
+        self
+    }
+}
+
+impl IntoParams for &RawParams {
+    fn into_params(self) -> RawParams {
+        self.clone()
+    }
+}
+
+impl IntoParams for &Params {
+    fn into_params(self) -> RawParams {
+        self.values().clone()
+    }
+}
+
+impl<K: Into<String>, V: IntoValue, const N: usize> IntoParams for [(K, V); N] {
+    fn into_params(self) -> RawParams {
+        self.into_iter().map(|(k, v)| (k.into(), v.into_value())).collect()
+    }
+}
+
+impl<K: Into<String>, V: IntoValue> IntoParams for Vec<(K, V)> {
+    fn into_params(self) -> RawParams {
+        self.into_iter().map(|(k, v)| (k.into(), v.into_value())).collect()
+    }
+}
+
+/// Builds a [`TrainConfig`] in Rust; made by [`TrainConfig::builder`].
+///
+/// Every component method takes a registered name (or alias) and its hyper-parameters. The
+/// name may carry hyper-parameters in the compact form (`"adam:lr=3e-4"`); `params` are
+/// added to those and win on a shared key. Hyper-parameters are validated when the
+/// [`Trainer`](crate::Trainer) is built, exactly as a config file's are; the top-level values
+/// are checked by [`TrainConfigBuilder::build`].
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct TrainConfigBuilder {
+    config: TrainConfig,
+    data: Option<ComponentSpec>,
+    loss: Option<ComponentSpec>,
+    optimizer: Option<ComponentSpec>,
+    // The first malformed compact spec, as (table, message), reported by `build`.
+    error: Option<(String, String)>,
+}
+
+impl TrainConfig {
+    /// A builder for a config in Rust, with a config file's defaults (seed 0, 10 epochs,
+    /// batches of 32, evaluation batches of 1000, a checkpoint every epoch).
+    ///
+    /// ```
+    /// use nabla_train::TrainConfig;
+    /// let config = TrainConfig::builder()
+    ///     .epochs(5)
+    ///     .data("digits", [("scale", true)])
+    ///     .weight_init("he_uniform")
+    ///     .layer("linear", [("out_features", 128)])
+    ///     .layer("relu", ())
+    ///     .layer("linear", [("out_features", 10)])
+    ///     .loss("cross_entropy", ())
+    ///     .optimizer("adam:lr=3e-4", ())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.layers.len(), 3);
+    /// assert_eq!(config.optimizer.name, "adam");
+    /// ```
+    pub fn builder() -> TrainConfigBuilder {
+        TrainConfigBuilder::new()
+    }
+}
+
+impl Default for TrainConfigBuilder {
+    fn default() -> Self {
+        TrainConfigBuilder::new()
+    }
+}
+
+fn empty_spec(table: &str) -> ComponentSpec {
+    ComponentSpec { name: String::new(), params: RawParams::new(), table: table.to_string() }
+}
+
+impl TrainConfigBuilder {
+    /// A builder with a config file's defaults and no components yet.
+    pub fn new() -> TrainConfigBuilder {
+        TrainConfigBuilder {
+            config: TrainConfig {
+                source: "<builder>".to_string(),
+                seed: DEFAULT_SEED,
+                epochs: DEFAULT_EPOCHS,
+                batch_size: DEFAULT_BATCH_SIZE,
+                eval_batch_size: DEFAULT_EVAL_BATCH_SIZE,
+                drop_last: false,
+                validation_fraction: 0.0,
+                data: empty_spec("data"),
+                layers: Vec::new(),
+                weight_init: None,
+                bias_init: None,
+                loss: empty_spec("loss"),
+                optimizer: empty_spec("optimizer"),
+                scheduler: None,
+                scheduler_interval: SchedulerInterval::default(),
+                clip: ClipConfig::default(),
+                checkpoint: CheckpointConfig { every_epochs: DEFAULT_CHECKPOINT_EVERY },
+            },
+            data: None,
+            loss: None,
+            optimizer: None,
+            error: None,
+        }
+    }
+
+    /// What errors name as the config's file (default `<builder>`).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.config.source = source.into();
+        self
+    }
+
+    /// Seed of every random draw (initialization, shuffling, dropout).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// Number of epochs (at least 1).
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.config.epochs = epochs;
+        self
+    }
+
+    /// Training batch size (at least 1).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.config.batch_size = batch_size;
+        self
+    }
+
+    /// Evaluation batch size (at least 1).
+    pub fn eval_batch_size(mut self, eval_batch_size: usize) -> Self {
+        self.config.eval_batch_size = eval_batch_size;
+        self
+    }
+
+    /// Drop the last incomplete training batch of an epoch.
+    pub fn drop_last(mut self, drop_last: bool) -> Self {
+        self.config.drop_last = drop_last;
+        self
+    }
+
+    /// Fraction of the training split held out as a validation split, in `[0, 1)`.
+    pub fn validation_fraction(mut self, fraction: f64) -> Self {
+        self.config.validation_fraction = fraction;
+        self
+    }
+
+    /// The data set (`[data]`).
+    pub fn data(mut self, name: &str, params: impl IntoParams) -> Self {
+        self.data = self.spec("data", name, params);
+        self
+    }
+
+    /// Appends a layer (`[[model.layers]]`).
+    pub fn layer(mut self, name: &str, params: impl IntoParams) -> Self {
+        let table = format!("model.layers[{}]", self.config.layers.len());
+        if let Some(spec) = self.spec(&table, name, params) {
+            self.config.layers.push(spec);
+        }
+        self
+    }
+
+    /// Weight initializer of the layers that do not name their own (`[model] weight_init`).
+    pub fn weight_init(mut self, init: &str) -> Self {
+        self.config.weight_init = Some(init.to_string());
+        self
+    }
+
+    /// Bias initializer of the layers that do not name their own (`[model] bias_init`).
+    pub fn bias_init(mut self, init: &str) -> Self {
+        self.config.bias_init = Some(init.to_string());
+        self
+    }
+
+    /// The loss (`[loss]`).
+    pub fn loss(mut self, name: &str, params: impl IntoParams) -> Self {
+        self.loss = self.spec("loss", name, params);
+        self
+    }
+
+    /// The optimizer (`[optimizer]`).
+    pub fn optimizer(mut self, name: &str, params: impl IntoParams) -> Self {
+        self.optimizer = self.spec("optimizer", name, params);
+        self
+    }
+
+    /// The learning-rate scheduler (`[scheduler]`).
+    pub fn scheduler(mut self, name: &str, params: impl IntoParams) -> Self {
+        self.config.scheduler = self.spec("scheduler", name, params);
+        self
+    }
+
+    /// When the scheduler steps (default: once per epoch).
+    pub fn scheduler_interval(mut self, interval: SchedulerInterval) -> Self {
+        self.config.scheduler_interval = interval;
+        self
+    }
+
+    /// Clip the global L2 norm of all gradients to `max_norm` (positive).
+    pub fn clip_max_norm(mut self, max_norm: f64) -> Self {
+        self.config.clip.max_norm = Some(max_norm);
+        self
+    }
+
+    /// Clip every gradient element to `[-max_value, max_value]` (positive).
+    pub fn clip_max_value(mut self, max_value: f64) -> Self {
+        self.config.clip.max_value = Some(max_value);
+        self
+    }
+
+    /// Write a checkpoint every this many epochs (0: only at the end).
+    pub fn checkpoint_every(mut self, epochs: usize) -> Self {
+        self.config.checkpoint.every_epochs = epochs;
+        self
+    }
+
+    fn spec(&mut self, table: &str, name: &str, params: impl IntoParams) -> Option<ComponentSpec> {
+        match parse_compact(name) {
+            Ok((name, mut merged)) => {
+                merged.extend(params.into_params());
+                Some(ComponentSpec { name, params: merged, table: table.to_string() })
+            }
+            Err(e) => {
+                self.error.get_or_insert_with(|| (table.to_string(), e.to_string()));
+                None
+            }
+        }
+    }
+
+    /// The config. Errors name the builder's source, the table and the key, as a config
+    /// file's do: a missing data set, layer, loss or optimizer, a malformed compact spec, or
+    /// a top-level value out of range.
+    pub fn build(self) -> Result<TrainConfig, TrainError> {
+        let TrainConfigBuilder { mut config, data, loss, optimizer, error } = self;
+        let file = config.source.clone();
+        let err = |table: &str, key: &str, message: String| TrainError::Config {
+            file: file.clone(),
+            table: table.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        if let Some((table, message)) = error {
+            return Err(err(&table, "", message));
+        }
+        for (key, value) in [
+            ("epochs", config.epochs),
+            ("batch_size", config.batch_size),
+            ("eval_batch_size", config.eval_batch_size),
+        ] {
+            if value == 0 {
+                return Err(err("top level", key, "expects an integer >= 1, got 0".to_string()));
+            }
+        }
+        if i64::try_from(config.seed).is_err() {
+            return Err(err(
+                "top level",
+                "seed",
+                format!("expects an integer <= {} (a TOML integer), got {}", i64::MAX, config.seed),
+            ));
+        }
+        let fraction = config.validation_fraction;
+        if !(0.0..1.0).contains(&fraction) {
+            return Err(err(
+                "top level",
+                "validation_fraction",
+                format!("expects a number in [0, 1), got {fraction}"),
+            ));
+        }
+        for (key, value) in [("max_norm", config.clip.max_norm), ("max_value", config.clip.max_value)] {
+            if let Some(x) = value.filter(|x| !(*x > 0.0 && x.is_finite())) {
+                return Err(err("clip", key, format!("expects a positive number, got {x}")));
+            }
+        }
+        let missing = |table: &str, example: &str| {
+            err(table, "", format!("missing: name the component, e.g. .{table}(\"{example}\", ())"))
+        };
+        config.data = data.ok_or_else(|| missing("data", "digits"))?;
+        if config.layers.is_empty() {
+            return Err(err(
+                "model",
+                "layers",
+                "missing: add the layers with .layer(name, params)".to_string(),
+            ));
+        }
+        config.loss = loss.ok_or_else(|| missing("loss", "cross_entropy"))?;
+        config.optimizer = optimizer.ok_or_else(|| missing("optimizer", "adam"))?;
+        Ok(config)
+    }
+}
