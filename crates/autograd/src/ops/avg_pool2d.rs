@@ -1,0 +1,207 @@
+//! 2-d average pooling over `[N, C, H, W]` with PyTorch's divisor rules.
+
+use crate::error::{AutogradError, Result};
+use crate::ops::linear::contiguous;
+use crate::ops::window::{check_pool_params, pool_out_size, Image};
+use crate::var::Var;
+use nabla_tensor::{pool, Element};
+
+/// The hyper-parameters of [`avg_pool2d`], per axis `[H, W]` (PyTorch's `AvgPool2d`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AvgPool2dOptions {
+    /// The window size `[kH, kW]`.
+    pub kernel_size: [usize; 2],
+    /// The step of the window; `None` (PyTorch's default) is the kernel size.
+    pub stride: Option<[usize; 2]>,
+    /// Zero padding on both sides of each axis (default `[0, 0]`); at most half the kernel.
+    pub padding: [usize; 2],
+    /// Round the output size up instead of down (default `false`).
+    pub ceil_mode: bool,
+    /// Whether the padding counts in the divisor (default `true`, as PyTorch).
+    pub count_include_pad: bool,
+    /// A fixed divisor for every window instead of the window's size (default `None`).
+    pub divisor_override: Option<usize>,
+}
+
+impl AvgPool2dOptions {
+    /// PyTorch's defaults for a `[kH, kW]` window: stride = kernel, no padding, floor mode,
+    /// `count_include_pad = true`, no divisor override.
+    pub fn new(kernel_size: [usize; 2]) -> Self {
+        AvgPool2dOptions {
+            kernel_size,
+            stride: None,
+            padding: [0, 0],
+            ceil_mode: false,
+            count_include_pad: true,
+            divisor_override: None,
+        }
+    }
+
+    /// The stride in effect (the kernel size when `stride` is `None`).
+    pub fn effective_stride(&self) -> [usize; 2] {
+        self.stride.unwrap_or(self.kernel_size)
+    }
+
+    /// Checks what does not depend on the input: kernel and stride positive, padding at most
+    /// half the kernel, a divisor override other than 0.
+    ///
+    /// # Errors
+    /// [`AutogradError::InvalidHyperParameter`] naming the hyper-parameter.
+    pub fn validate(&self) -> Result<()> {
+        check_pool_params("avg_pool2d", self.kernel_size, self.effective_stride(), self.padding, [1, 1])?;
+        if self.divisor_override == Some(0) {
+            return Err(AutogradError::InvalidHyperParameter {
+                op: "avg_pool2d",
+                name: "divisor_override",
+                message: "must not be zero".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn out_size(input: &[usize], o: &AvgPool2dOptions) -> Result<(Image, [usize; 2])> {
+    o.validate()?;
+    let img = Image::of("avg_pool2d", input)?;
+    let out = pool_out_size(
+        "avg_pool2d",
+        input,
+        &img,
+        o.kernel_size,
+        o.effective_stride(),
+        o.padding,
+        [1, 1],
+        o.ceil_mode,
+    )?;
+    Ok((img, out))
+}
+
+/// The output shape of [`avg_pool2d`] for an input `[N, C, H, W]` (or `[C, H, W]`), with
+/// all of its checks: for a layer to validate its configuration at model build time.
+///
+/// # Errors
+/// As [`avg_pool2d`].
+pub fn avg_pool2d_output_shape(input: &[usize], options: &AvgPool2dOptions) -> Result<Vec<usize>> {
+    let (img, [oh, ow]) = out_size(input, options)?;
+    Ok(img.shape_with(img.c, oh, ow))
+}
+
+/// 2-d average pooling as PyTorch's `avg_pool2d`: for input `x [N, C, H, W]` (or
+/// `[C, H, W]`), each output is the sum of its window's input values divided by a divisor.
+///
+/// Per axis the window of output `i` is `[i s - p, min(i s - p + k, L + p))`: clipped at the
+/// end of the padded input (which only happens with `ceil_mode`). The divisor is
+/// `divisor_override` when set; else with `count_include_pad` (the default) the size of that
+/// clipped window, padding included; else the number of input elements in it. A window with
+/// no input elements gives 0.
+///
+/// Output size per axis (PyTorch's formula): `H_out = floor((H + 2 pH - kH) / sH + 1)`, with
+/// `ceil_mode` `ceil` instead of `floor` and then one less if the last window would start at
+/// or after `H + pH`. Defaults ([`AvgPool2dOptions::new`]): stride = kernel size, padding 0,
+/// floor mode, `count_include_pad = true`.
+///
+/// Backward: each output's gradient divided by its divisor is added to every input element
+/// of its window.
+///
+/// # Errors
+/// * a rank error for input that is not 3-d or 4-d; [`AutogradError::Invalid`] for an empty
+///   channel or spatial axis;
+/// * [`AutogradError::InvalidHyperParameter`]: kernel or stride 0, padding over half the
+///   kernel, a divisor override of 0;
+/// * [`AutogradError::OutputTooSmall`]: an output size below 1.
+///
+/// ```
+/// use nabla_autograd::{avg_pool2d, AvgPool2dOptions, Var};
+/// use nabla_tensor::ndarray::{Array, IxDyn};
+/// let x = Var::<f64>::param(Array::from_shape_fn(IxDyn(&[1, 1, 2, 2]), |i| (i[2] * 2 + i[3]) as f64));
+/// let opts = AvgPool2dOptions { padding: [1, 1], count_include_pad: false, ..AvgPool2dOptions::new([2, 2]) };
+/// let y = avg_pool2d(&x, &opts).unwrap(); // each 2x2 window holds one input element
+/// assert_eq!(y.value().as_slice().unwrap(), &[0.0, 1.0, 2.0, 3.0]);
+/// ```
+pub fn avg_pool2d<T: Element>(input: &Var<T>, options: &AvgPool2dOptions) -> Result<Var<T>> {
+    let (img, [oh, ow]) = out_size(&input.shape(), options)?;
+    let win = Windows { img, oh, ow, o: *options };
+    let mut out = pool::take::<T>(&img.shape_with(img.c, oh, ow));
+    {
+        let xv = input.value();
+        let xc = contiguous(&xv);
+        let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
+        let os = out.as_slice_mut().expect("pooled arrays are contiguous");
+        for (plane, oplane) in xs.chunks_exact(img.plane()).zip(os.chunks_exact_mut(oh * ow)) {
+            win.each(|k, rows, cols, divisor| {
+                let mut sum = T::zero();
+                for r in rows {
+                    sum = plane[r * img.w + cols.start..r * img.w + cols.end].iter().fold(sum, |a, &b| a + b);
+                }
+                oplane[k] = if divisor == 0 { T::zero() } else { sum / T::from_f64(divisor as f64) };
+            });
+        }
+    }
+    Ok(Var::custom("avg_pool2d", &[input], out, move |args| {
+        let gy = args.grad_output;
+        let gyc = contiguous(&gy);
+        let gys = gyc.as_ref().unwrap_or(&gy).as_slice().expect("contiguous");
+        let mut gx = pool::zeros::<T>(args.inputs[0].value().shape());
+        let gxs = gx.as_slice_mut().expect("pooled arrays are contiguous");
+        for (gplane, oplane) in gxs.chunks_exact_mut(img.plane()).zip(gys.chunks_exact(oh * ow)) {
+            win.each(|k, rows, cols, divisor| {
+                if divisor == 0 {
+                    return;
+                }
+                let delta = oplane[k] / T::from_f64(divisor as f64);
+                for r in rows {
+                    for v in &mut gplane[r * img.w + cols.start..r * img.w + cols.end] {
+                        *v = *v + delta;
+                    }
+                }
+            });
+        }
+        drop(gyc);
+        pool::give(gy);
+        vec![Some(gx)]
+    }))
+}
+
+/// The windows of one average pooling.
+#[derive(Clone, Copy)]
+struct Windows {
+    img: Image,
+    oh: usize,
+    ow: usize,
+    o: AvgPool2dOptions,
+}
+
+impl Windows {
+    /// Calls `f(output index in the plane, input rows, input columns, divisor)` for every
+    /// window of one plane; the ranges are clipped to the input, the divisor is 0 for a
+    /// window without input elements.
+    fn each(&self, mut f: impl FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>, usize)) {
+        let [kh, kw] = self.o.kernel_size.map(|k| k as i64);
+        let [sh, sw] = self.o.effective_stride().map(|s| s as i64);
+        let [ph, pw] = self.o.padding.map(|p| p as i64);
+        let (h, w) = (self.img.h as i64, self.img.w as i64);
+        // Per axis: (clipped start, clipped end, size including padding).
+        let span = |i: i64, k: i64, s: i64, p: i64, len: i64| {
+            let start = i * s - p;
+            let end = (start + k).min(len + p);
+            (start.max(0), end.min(len), end - start)
+        };
+        for i in 0..self.oh {
+            let (h0, h1, hp) = span(i as i64, kh, sh, ph, h);
+            for j in 0..self.ow {
+                let (w0, w1, wp) = span(j as i64, kw, sw, pw, w);
+                let k = i * self.ow + j;
+                if h0 >= h1 || w0 >= w1 {
+                    f(k, 0..0, 0..0, 0);
+                    continue;
+                }
+                let divisor = match self.o.divisor_override {
+                    Some(d) => d,
+                    None if self.o.count_include_pad => (hp * wp) as usize,
+                    None => ((h1 - h0) * (w1 - w0)) as usize,
+                };
+                f(k, h0 as usize..h1 as usize, w0 as usize..w1 as usize, divisor);
+            }
+        }
+    }
+}
