@@ -333,6 +333,27 @@ fn max_pool2d_routes_ties_to_the_first_maximum_and_overlaps_add() {
     y.backward_with(ArrayD::ones(IxDyn(&[1, 1, 2, 2]))).unwrap();
     let g = x.grad().unwrap();
     assert_eq!(g.as_slice().unwrap(), &[1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    // A NaN wins (PyTorch: `val > max || isnan(val)`), the last NaN of the window; the fast
+    // 2x2, 3x3 and general loops all hand NaN windows to the exact loop.
+    for k in [2usize, 3, 4] {
+        let mut v = vec![1.0; k * k];
+        v[1] = f64::NAN;
+        v[k * k - 1] = f64::NAN;
+        v[k] = 5.0;
+        let x = Var::<f64>::param(ArrayD::from_shape_vec(IxDyn(&[1, 1, k, k]), v).unwrap());
+        let y = max_pool2d(&x, &MaxPool2dOptions::new([k, k])).unwrap();
+        assert!(y.item().is_nan(), "k {k}");
+        y.backward().unwrap();
+        let g = x.grad().unwrap();
+        let hot: Vec<usize> = g.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i).collect();
+        assert_eq!(hot, vec![k * k - 1], "k {k}");
+    }
+    // -inf everywhere: the output is -inf and the gradient goes to the first element.
+    let x = Var::<f64>::param(ArrayD::from_elem(IxDyn(&[1, 1, 2, 2]), f64::NEG_INFINITY));
+    let y = max_pool2d(&x, &MaxPool2dOptions::new([2, 2])).unwrap();
+    assert_eq!(y.item(), f64::NEG_INFINITY);
+    y.backward().unwrap();
+    assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[1.0, 0.0, 0.0, 0.0]);
     // A window entirely in the padding of a small input: -inf out, no gradient in.
     let x = Var::<f64>::param(ArrayD::from_elem(IxDyn(&[1, 1, 1, 1]), 2.0));
     let o = MaxPool2dOptions { padding: [1, 1], dilation: [2, 2], ..MaxPool2dOptions::new([2, 2]) };

@@ -120,7 +120,7 @@ pub fn avg_pool2d_output_shape(input: &[usize], options: &AvgPool2dOptions) -> R
 /// ```
 pub fn avg_pool2d<T: Element>(input: &Var<T>, options: &AvgPool2dOptions) -> Result<Var<T>> {
     let (img, [oh, ow]) = out_size(&input.shape(), options)?;
-    let win = Windows { img, oh, ow, o: *options };
+    let win = Windows::new(&img, oh, ow, options);
     let mut out = pool::take::<T>(&img.shape_with(img.c, oh, ow));
     {
         let xv = input.value();
@@ -162,45 +162,59 @@ pub fn avg_pool2d<T: Element>(input: &Var<T>, options: &AvgPool2dOptions) -> Res
     }))
 }
 
-/// The windows of one average pooling.
-#[derive(Clone, Copy)]
+/// The windows of one average pooling: per output row and column, the window's input range
+/// clipped to the input and its size clipped to the padded border.
 struct Windows {
-    img: Image,
-    oh: usize,
-    ow: usize,
-    o: AvgPool2dOptions,
+    rows: Vec<Span>,
+    cols: Vec<Span>,
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+}
+
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    padded: usize,
 }
 
 impl Windows {
-    /// Calls `f(output index in the plane, input rows, input columns, divisor)` for every
-    /// window of one plane; the ranges are clipped to the input, the divisor is 0 for a
-    /// window without input elements.
-    fn each(&self, mut f: impl FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>, usize)) {
-        let [kh, kw] = self.o.kernel_size.map(|k| k as i64);
-        let [sh, sw] = self.o.effective_stride().map(|s| s as i64);
-        let [ph, pw] = self.o.padding.map(|p| p as i64);
-        let (h, w) = (self.img.h as i64, self.img.w as i64);
-        // Per axis: (clipped start, clipped end, size including padding).
-        let span = |i: i64, k: i64, s: i64, p: i64, len: i64| {
-            let start = i * s - p;
-            let end = (start + k).min(len + p);
-            (start.max(0), end.min(len), end - start)
+    fn new(img: &Image, oh: usize, ow: usize, o: &AvgPool2dOptions) -> Self {
+        let axis = |out: usize, k: usize, s: usize, p: usize, len: usize| -> Vec<Span> {
+            let (k, s, p, len) = (k as i64, s as i64, p as i64, len as i64);
+            (0..out as i64)
+                .map(|i| {
+                    let start = i * s - p;
+                    let end = (start + k).min(len + p);
+                    let (a, b) = (start.max(0), end.min(len));
+                    Span { start: a as usize, end: b.max(a) as usize, padded: (end - start) as usize }
+                })
+                .collect()
         };
-        for i in 0..self.oh {
-            let (h0, h1, hp) = span(i as i64, kh, sh, ph, h);
-            for j in 0..self.ow {
-                let (w0, w1, wp) = span(j as i64, kw, sw, pw, w);
-                let k = i * self.ow + j;
-                if h0 >= h1 || w0 >= w1 {
-                    f(k, 0..0, 0..0, 0);
-                    continue;
-                }
-                let divisor = match self.o.divisor_override {
+        let st = o.effective_stride();
+        Windows {
+            rows: axis(oh, o.kernel_size[0], st[0], o.padding[0], img.h),
+            cols: axis(ow, o.kernel_size[1], st[1], o.padding[1], img.w),
+            count_include_pad: o.count_include_pad,
+            divisor_override: o.divisor_override,
+        }
+    }
+
+    /// Calls `f(output index in the plane, input rows, input columns, divisor)` for every
+    /// window of one plane; the divisor is 0 for a window without input elements.
+    fn each(&self, mut f: impl FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>, usize)) {
+        let mut k = 0;
+        for r in &self.rows {
+            for c in &self.cols {
+                let inside = (r.end - r.start) * (c.end - c.start);
+                let divisor = match self.divisor_override {
+                    _ if inside == 0 => 0,
                     Some(d) => d,
-                    None if self.o.count_include_pad => (hp * wp) as usize,
-                    None => ((h1 - h0) * (w1 - w0)) as usize,
+                    None if self.count_include_pad => r.padded * c.padded,
+                    None => inside,
                 };
-                f(k, h0 as usize..h1 as usize, w0 as usize..w1 as usize, divisor);
+                f(k, r.start..r.end, c.start..c.end, divisor);
+                k += 1;
             }
         }
     }

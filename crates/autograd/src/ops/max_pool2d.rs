@@ -1,8 +1,9 @@
 //! 2-d max pooling over `[N, C, H, W]`, with the gradient routed to each window's maximum.
 
-use crate::error::Result;
+use crate::error::{AutogradError, Result};
+use crate::grad_mode::is_grad_enabled;
 use crate::ops::linear::contiguous;
-use crate::ops::window::{check_pool_params, pool_out_size, taps, Image};
+use crate::ops::window::{axis_taps, check_pool_params, pool_out_size, Image};
 use crate::var::Var;
 use nabla_tensor::{pool, Element};
 
@@ -88,15 +89,16 @@ pub fn max_pool2d_output_shape(input: &[usize], options: &MaxPool2dOptions) -> R
 ///
 /// Backward: each output's gradient goes to the position of its window's maximum, the first
 /// one in row-major window order on ties (as PyTorch; a NaN counts as the maximum), and
-/// gradients of overlapping windows add up. The maxima are found again from the input
-/// during backward instead of storing indices.
+/// gradients of overlapping windows add up. The forward pass keeps each window's argmax (a
+/// `u32` per output) when a gradient will be needed.
 ///
 /// # Errors
 /// * a rank error for input that is not 3-d or 4-d; [`crate::AutogradError::Invalid`] for an
 ///   empty channel or spatial axis;
 /// * [`crate::AutogradError::InvalidHyperParameter`]: kernel, stride or dilation 0, padding
 ///   over half the effective kernel size `d (k - 1) + 1`;
-/// * [`crate::AutogradError::OutputTooSmall`]: an output size below 1.
+/// * [`crate::AutogradError::OutputTooSmall`]: an output size below 1;
+/// * [`crate::AutogradError::Invalid`] for planes `H * W` of more than `2^32` elements.
 ///
 /// ```
 /// use nabla_autograd::{max_pool2d, MaxPool2dOptions, Var};
@@ -106,105 +108,189 @@ pub fn max_pool2d_output_shape(input: &[usize], options: &MaxPool2dOptions) -> R
 /// assert_eq!(y.value().as_slice().unwrap(), &[5.0, 7.0, 13.0, 15.0]);
 /// ```
 pub fn max_pool2d<T: Element>(input: &Var<T>, options: &MaxPool2dOptions) -> Result<Var<T>> {
-    let (img, [oh, ow]) = out_size(&input.shape(), options)?;
-    let win = Window::new(&img, options, oh, ow);
-    let out_shape = img.shape_with(img.c, oh, ow);
-    let mut out = pool::take::<T>(&out_shape);
+    let shape = input.shape();
+    let (img, [oh, ow]) = out_size(&shape, options)?;
+    if u32::try_from(img.plane()).is_err() {
+        return Err(AutogradError::Invalid {
+            op: "max_pool2d",
+            message: format!("input {shape:?}: planes of more than 2^32 elements are not supported"),
+        });
+    }
+    let (k, s, p, d) = (options.kernel_size, options.effective_stride(), options.padding, options.dilation);
+    let win = Window {
+        w: img.w,
+        plane: img.plane(),
+        dh: d[0],
+        dw: d[1],
+        rows: axis_taps(oh, k[0], s[0], p[0], d[0], img.h),
+        cols: axis_taps(ow, k[1], s[1], p[1], d[1], img.w),
+    };
+    // The argmax of each window is kept (in-plane, as u32) only when backward will need it.
+    let record = is_grad_enabled() && input.requires_grad();
+    let mut out = pool::take::<T>(&img.shape_with(img.c, oh, ow));
+    let mut argmax = vec![0u32; if record { out.len() } else { 0 }];
     {
         let xv = input.value();
         let xc = contiguous(&xv);
         let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
         let os = out.as_slice_mut().expect("pooled arrays are contiguous");
-        win.for_each_max(xs, |k, idx, plane| os[k] = idx.map_or(T::neg_infinity(), |i| plane[i]));
+        win.forward(xs, os, record.then_some(&mut argmax[..]));
     }
     Ok(Var::custom("max_pool2d", &[input], out, move |args| {
         let gy = args.grad_output;
         let gyc = contiguous(&gy);
         let gys = gyc.as_ref().unwrap_or(&gy).as_slice().expect("contiguous");
-        let xv = args.inputs[0].value();
-        let xc = contiguous(&xv);
-        let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
-        let mut gx = pool::zeros::<T>(xv.shape());
+        let mut gx = pool::zeros::<T>(args.inputs[0].value().shape());
         let gxs = gx.as_slice_mut().expect("pooled arrays are contiguous");
-        let plane_len = img.plane();
-        win.for_each_max(xs, |k, idx, _| {
-            if let Some(i) = idx {
-                let slot = &mut gxs[k / (oh * ow) * plane_len + i];
-                *slot = *slot + gys[k];
+        let per_plane = win.rows.len() * win.cols.len();
+        if per_plane > 0 {
+            for (gplane, (gyp, ap)) in gxs
+                .chunks_exact_mut(win.plane)
+                .zip(gys.chunks_exact(per_plane).zip(argmax.chunks_exact(per_plane)))
+            {
+                for (&g, &a) in gyp.iter().zip(ap) {
+                    if a != NO_TAP {
+                        gplane[a as usize] = gplane[a as usize] + g;
+                    }
+                }
             }
-        });
-        drop((xc, xv, gyc));
+        }
+        drop(gyc);
         pool::give(gy);
         vec![Some(gx)]
     }))
 }
 
-/// The windows of one max pooling.
+/// The argmax of a window with no tap inside the input.
+const NO_TAP: u32 = u32::MAX;
+
+/// The windows of one max pooling: per output row and column, the first valid tap and the
+/// number of valid taps.
 struct Window {
-    planes: usize,
-    h: usize,
     w: usize,
-    oh: usize,
-    ow: usize,
-    k: [usize; 2],
-    s: [usize; 2],
-    p: [usize; 2],
-    d: [usize; 2],
+    plane: usize,
+    dh: usize,
+    dw: usize,
+    rows: Vec<(usize, usize)>,
+    cols: Vec<(usize, usize)>,
 }
 
 impl Window {
-    fn new(img: &Image, o: &MaxPool2dOptions, oh: usize, ow: usize) -> Self {
-        Window {
-            planes: img.n * img.c,
-            h: img.h,
-            w: img.w,
-            oh,
-            ow,
-            k: o.kernel_size,
-            s: o.effective_stride(),
-            p: o.padding,
-            d: o.dilation,
+    /// Writes each window's maximum into `out` and, when given, its in-plane index into
+    /// `argmax`. The maximum is PyTorch's: the first strictly greater value (or NaN) wins,
+    /// starting from `-inf` at the window's first valid tap. A dilated window can skip over a
+    /// small input entirely (taps only in the padding): its output is `-inf` as in PyTorch,
+    /// and it passes no gradient.
+    fn forward<T: Element>(&self, xs: &[T], out: &mut [T], mut argmax: Option<&mut [u32]>) {
+        let per_plane = self.rows.len() * self.cols.len();
+        if per_plane == 0 {
+            return;
         }
-    }
-
-    /// Calls `f(output index, in-plane index of the window's maximum, plane)` for every output
-    /// element in order. The maximum is PyTorch's: the first strictly greater value (or NaN)
-    /// wins, starting from `-inf` at the window's first valid tap. A dilated window can skip
-    /// over a small input entirely (taps only in the padding): its index is `None`, its
-    /// output `-inf` as in PyTorch, and it passes no gradient.
-    fn for_each_max<T: Element>(&self, xs: &[T], mut f: impl FnMut(usize, Option<usize>, &[T])) {
-        let mut k = 0;
-        for plane in xs.chunks_exact(self.h * self.w).take(self.planes) {
-            for i in 0..self.oh {
-                let hs = (i * self.s[0]) as i64 - self.p[0] as i64;
-                let rows = taps(hs, self.k[0], self.d[0], self.h);
-                for j in 0..self.ow {
-                    let ws = (j * self.s[1]) as i64 - self.p[1] as i64;
-                    let cols = taps(ws, self.k[1], self.d[1], self.w);
-                    if rows.is_empty() || cols.is_empty() {
-                        f(k, None, plane);
-                        k += 1;
-                        continue;
+        for (p, (plane, oplane)) in
+            xs.chunks_exact(self.plane).zip(out.chunks_exact_mut(per_plane)).enumerate()
+        {
+            let mut k = 0;
+            for &(r0, nr) in &self.rows {
+                for &(c0, nc) in &self.cols {
+                    let (max, best) = if nr == 0 || nc == 0 {
+                        (T::neg_infinity(), NO_TAP as usize)
+                    } else {
+                        self.window_max(plane, r0, nr, c0, nc)
+                    };
+                    oplane[k] = max;
+                    if let Some(a) = argmax.as_deref_mut() {
+                        a[p * per_plane + k] = best as u32;
                     }
-                    let row0 = (hs + (rows.start * self.d[0]) as i64) as usize;
-                    let col0 = (ws + (cols.start * self.d[1]) as i64) as usize;
-                    let mut best = row0 * self.w + col0;
-                    let mut max = T::neg_infinity();
-                    for u in rows.clone() {
-                        let r = (hs + (u * self.d[0]) as i64) as usize * self.w;
-                        for v in cols.clone() {
-                            let idx = r + (ws + (v * self.d[1]) as i64) as usize;
-                            let val = plane[idx];
-                            if val > max || val.is_nan() {
-                                max = val;
-                                best = idx;
-                            }
-                        }
-                    }
-                    f(k, Some(best), plane);
                     k += 1;
                 }
             }
         }
     }
+
+    /// The window's maximum and its in-plane index.
+    ///
+    /// The fast loops start from the first valid tap (the same as PyTorch's start at `-inf`,
+    /// which the first tap always replaces or equals), compare with `>` only and merely note
+    /// whether a NaN went by: a NaN test inside the running select makes it several times
+    /// slower. Windows holding a NaN are done again by [`exact_max`]. The common 2x2 and 3x3
+    /// windows get loops of constant length, which unroll.
+    #[inline(always)]
+    fn window_max<T: Element>(&self, plane: &[T], r0: usize, nr: usize, c0: usize, nc: usize) -> (T, usize) {
+        let first = r0 * self.w + c0;
+        let row_step = self.dh * self.w;
+        let (max, best, nan) = match (nr, nc, self.dw) {
+            (2, 2, 1) => fixed::<T, 2, 2>(plane, first, row_step),
+            (3, 3, 1) => fixed::<T, 3, 3>(plane, first, row_step),
+            _ => {
+                let (mut max, mut best, mut nan) = (plane[first], first, false);
+                for u in 0..nr {
+                    for v in 0..nc {
+                        let idx = first + u * row_step + v * self.dw;
+                        let val = plane[idx];
+                        nan |= val.is_nan();
+                        (max, best) = select(val > max, (val, idx), (max, best));
+                    }
+                }
+                (max, best, nan)
+            }
+        };
+        if nan {
+            return exact_max(plane, first, nr, nc, row_step, self.dw);
+        }
+        (max, best)
+    }
+}
+
+/// `a` when `cond`, else `b`; a plain select, which compiles to conditional moves (which
+/// element wins is data-dependent: a branch on it would mispredict about every other time).
+#[inline(always)]
+fn select<X>(cond: bool, a: X, b: X) -> X {
+    if cond {
+        a
+    } else {
+        b
+    }
+}
+
+/// The fast window loop for a full `KH x KW` window at column dilation 1.
+#[inline(always)]
+fn fixed<T: Element, const KH: usize, const KW: usize>(
+    plane: &[T],
+    first: usize,
+    row_step: usize,
+) -> (T, usize, bool) {
+    let (mut max, mut best, mut nan) = (plane[first], first, false);
+    for u in 0..KH {
+        let start = first + u * row_step;
+        for (v, &val) in plane[start..start + KW].iter().enumerate() {
+            nan |= val.is_nan();
+            (max, best) = select(val > max, (val, start + v), (max, best));
+        }
+    }
+    (max, best, nan)
+}
+
+/// PyTorch's loop to the letter: from `-inf` at the first tap, a value replaces the running
+/// maximum when it is greater or NaN (so a NaN wins, and the last NaN of the window).
+#[cold]
+fn exact_max<T: Element>(
+    plane: &[T],
+    first: usize,
+    nr: usize,
+    nc: usize,
+    row_step: usize,
+    dw: usize,
+) -> (T, usize) {
+    let (mut max, mut best) = (T::neg_infinity(), first);
+    for u in 0..nr {
+        for v in 0..nc {
+            let idx = first + u * row_step + v * dw;
+            let val = plane[idx];
+            if val > max || val.is_nan() {
+                max = val;
+                best = idx;
+            }
+        }
+    }
+    (max, best)
 }

@@ -111,6 +111,31 @@ pub(crate) fn taps(start: i64, kernel: usize, dilation: usize, len: usize) -> Ra
     lo..hi.max(lo)
 }
 
+/// The valid taps of every window along one axis, computed once per call so that the
+/// pooling loops do no division: for output `o` (window start `o * stride - pad`), the input
+/// position of its first tap inside `0..len` and the number of such taps (spaced by
+/// `dilation`); `(0, 0)` for a window entirely in the padding.
+pub(crate) fn axis_taps(
+    out: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+    len: usize,
+) -> Vec<(usize, usize)> {
+    (0..out)
+        .map(|o| {
+            let start = (o * stride) as i64 - pad as i64;
+            let t = taps(start, kernel, dilation, len);
+            if t.is_empty() {
+                (0, 0)
+            } else {
+                ((start + (t.start * dilation) as i64) as usize, t.len())
+            }
+        })
+        .collect()
+}
+
 /// The output positions `o in 0..out` whose input position `o * stride + offset - pad` lies in
 /// `0..len` (`offset` is a tap's offset `i * dilation`); those are contiguous.
 pub(crate) fn outputs_inside(
