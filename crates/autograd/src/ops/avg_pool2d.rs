@@ -5,6 +5,7 @@ use crate::ops::linear::contiguous;
 use crate::ops::window::{check_pool_params, pool_out_size, Image};
 use crate::var::Var;
 use nabla_tensor::{pool, Element};
+use std::ops::Range;
 
 /// The hyper-parameters of [`avg_pool2d`], per axis `[H, W]` (PyTorch's `AvgPool2d`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,11 +130,11 @@ pub fn avg_pool2d<T: Element>(input: &Var<T>, options: &AvgPool2dOptions) -> Res
         let os = out.as_slice_mut().expect("pooled arrays are contiguous");
         for (plane, oplane) in xs.chunks_exact(img.plane()).zip(os.chunks_exact_mut(oh * ow)) {
             win.each(|k, rows, cols, divisor| {
-                let mut sum = T::zero();
-                for r in rows {
-                    sum = plane[r * img.w + cols.start..r * img.w + cols.end].iter().fold(sum, |a, &b| a + b);
-                }
-                oplane[k] = if divisor == 0 { T::zero() } else { sum / T::from_f64(divisor as f64) };
+                oplane[k] = if divisor == 0 {
+                    T::zero()
+                } else {
+                    window_sum(plane, img.w, rows, cols) / T::from_f64(divisor as f64)
+                };
             });
         }
     }
@@ -148,12 +149,7 @@ pub fn avg_pool2d<T: Element>(input: &Var<T>, options: &AvgPool2dOptions) -> Res
                 if divisor == 0 {
                     return;
                 }
-                let delta = oplane[k] / T::from_f64(divisor as f64);
-                for r in rows {
-                    for v in &mut gplane[r * img.w + cols.start..r * img.w + cols.end] {
-                        *v = *v + delta;
-                    }
-                }
+                window_add(gplane, img.w, rows, cols, oplane[k] / T::from_f64(divisor as f64));
             });
         }
         drop(gyc);
@@ -202,7 +198,7 @@ impl Windows {
 
     /// Calls `f(output index in the plane, input rows, input columns, divisor)` for every
     /// window of one plane; the divisor is 0 for a window without input elements.
-    fn each(&self, mut f: impl FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>, usize)) {
+    fn each(&self, mut f: impl FnMut(usize, Range<usize>, Range<usize>, usize)) {
         let mut k = 0;
         for r in &self.rows {
             for c in &self.cols {
@@ -218,4 +214,47 @@ impl Windows {
             }
         }
     }
+}
+
+/// The sum of `plane[rows, cols]` in row-major order (as PyTorch adds them). Full 2x2 and
+/// 3x3 windows, by far the most common, take loops of constant length, which unroll: short
+/// loops of run-time length cost more than the additions.
+#[inline(always)]
+fn window_sum<T: Element>(plane: &[T], w: usize, rows: Range<usize>, cols: Range<usize>) -> T {
+    let first = rows.start * w + cols.start;
+    match (rows.len(), cols.len()) {
+        (2, 2) => fixed_sum::<T, 2, 2>(plane, first, w),
+        (3, 3) => fixed_sum::<T, 3, 3>(plane, first, w),
+        (nr, nc) => {
+            fixed_rows(nr, w, first, nc).fold(T::zero(), |acc, r| plane[r].iter().fold(acc, |a, &v| a + v))
+        }
+    }
+}
+
+#[inline(always)]
+fn fixed_sum<T: Element, const KH: usize, const KW: usize>(plane: &[T], first: usize, w: usize) -> T {
+    let mut sum = T::zero();
+    for u in 0..KH {
+        let row: &[T; KW] = plane[first + u * w..][..KW].try_into().expect("KW elements");
+        for &v in row {
+            sum = sum + v;
+        }
+    }
+    sum
+}
+
+/// Adds `delta` to every element of `plane[rows, cols]`.
+#[inline(always)]
+fn window_add<T: Element>(plane: &mut [T], w: usize, rows: Range<usize>, cols: Range<usize>, delta: T) {
+    for r in fixed_rows(rows.len(), w, rows.start * w + cols.start, cols.len()) {
+        for v in &mut plane[r] {
+            *v = *v + delta;
+        }
+    }
+}
+
+/// The in-plane index ranges of the `nr` rows of a window of width `nc` starting at `first`.
+#[inline(always)]
+fn fixed_rows(nr: usize, w: usize, first: usize, nc: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..nr).map(move |u| first + u * w..first + u * w + nc)
 }
