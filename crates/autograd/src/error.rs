@@ -62,6 +62,47 @@ pub enum AutogradError {
         /// What is wrong, with the offending value.
         message: String,
     },
+    /// A hyper-parameter of a convolution, pooling or dropout op outside its range, by itself
+    /// or for the given input: stride or dilation 0, `groups` not dividing the channels,
+    /// `padding = "same"` with a stride other than 1, pooling padding over half the kernel, ...
+    #[error("{op}: invalid {name}: {message}")]
+    InvalidHyperParameter {
+        /// The op.
+        op: &'static str,
+        /// The hyper-parameter (`stride`, `padding`, `groups`, ...).
+        name: &'static str,
+        /// What is wrong, with the offending value and, where it matters, the input shape.
+        message: String,
+    },
+    /// A parameter (weight, bias, mask) whose shape does not fit the input and options.
+    #[error("{op}: {param} has shape {shape:?}, expected {expected} for input {input:?}")]
+    ParamShape {
+        /// The op.
+        op: &'static str,
+        /// Which parameter.
+        param: &'static str,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// The shape it should have, in words (e.g. `[O, C/groups = 2, kH, kW]`).
+        expected: String,
+        /// The shape of the input.
+        input: Vec<usize>,
+    },
+    /// A sliding-window op (convolution, pooling) whose output would have fewer than one
+    /// element along a spatial axis: the (dilated) kernel is larger than the padded input.
+    #[error(
+        "{op}: input {input:?} is too small for {window}: output size {output:?}, each must be at least 1"
+    )]
+    OutputTooSmall {
+        /// The op.
+        op: &'static str,
+        /// The shape of the input.
+        input: Vec<usize>,
+        /// The window: kernel size, dilation, stride and padding per axis.
+        window: String,
+        /// The output size `[H_out, W_out]` the formula gives (may be zero or negative).
+        output: [i64; 2],
+    },
     /// `set_requires_grad` on a non-leaf variable.
     #[error("requires_grad can only be changed on leaf variables")]
     NotLeaf,

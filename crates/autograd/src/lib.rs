@@ -9,8 +9,14 @@
 //!   second backward through it is an [`AutogradError::GraphReleased`].
 //! * Ops: arithmetic with broadcasting, `matmul`, reductions, reshape/transpose/permute,
 //!   activations and softmax, `concat`/`stack`/`gather_rows` as methods of `Var`; [`linear`], [`batch_norm_train`],
-//!   [`batch_norm_eval`], [`dropout_with_mask`] and the losses ([`cross_entropy`],
-//!   [`nll_loss`], [`mse_loss`], [`bce_with_logits`]) as functions.
+//!   [`batch_norm_eval`] (over `[N, C]`, `[N, C, L]`, `[N, C, H, W]`, ...), [`dropout_with_mask`]
+//!   and the losses ([`cross_entropy`], [`nll_loss`], [`mse_loss`], [`bce_with_logits`]) as
+//!   functions.
+//! * Convolutional ops over `[N, C, H, W]`: [`conv2d`] (stride, padding incl. `"same"`,
+//!   dilation, groups; im2col + strided GEMM), [`max_pool2d`], [`avg_pool2d`],
+//!   [`adaptive_avg_pool2d`], [`dropout2d`]; each has a pure shape function
+//!   ([`conv2d_output_shape`], ...) that runs the op's checks without data, for validating a
+//!   model's configuration when it is built.
 //! * Custom ops: [`Var::custom`] records any forward value with a backward closure — the
 //!   same mechanism the built-in ops use.
 //! * [`no_grad`] / [`NoGradGuard`]: evaluation without recording.
@@ -51,8 +57,11 @@ pub use error::{AutogradError, Result};
 pub use grad_mode::{is_grad_enabled, no_grad, set_grad_enabled, NoGradGuard};
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
 pub use ops::{
-    batch_norm_eval, batch_norm_train, bce_with_logits, cross_entropy, dropout, dropout_mask,
-    dropout_with_mask, linear, mse_loss, nll_loss, BatchNormOutput, Reduction,
+    adaptive_avg_pool2d, adaptive_avg_pool2d_output_shape, avg_pool2d, avg_pool2d_output_shape,
+    batch_norm_eval, batch_norm_train, bce_with_logits, conv2d, conv2d_output_shape, cross_entropy, dropout,
+    dropout2d, dropout2d_with_mask, dropout_mask, dropout_with_mask, linear, max_pool2d,
+    max_pool2d_output_shape, mse_loss, nll_loss, AvgPool2dOptions, BatchNormOutput, Conv2dOptions,
+    Conv2dPadding, MaxPool2dOptions, Reduction,
 };
 pub use var::{live_graph_nodes, live_vars, BackwardArgs, Var};
 

@@ -7,7 +7,8 @@
 //!   parse one file of it.
 //! * JSON to arrays: [`tensor`] turns a `{"shape": [..], "data": [..]}` object into an
 //!   `ndarray::ArrayD<T>` for `T` = `f32`/`f64`, [`shape`] reads a list of dimensions and
-//!   [`indices`] the class indices of a target.
+//!   [`indices`] the class indices of a target; [`field`] reads a required field of a case and
+//!   [`pair`] a per-axis hyper-parameter (an integer or two, as PyTorch's `_pair`).
 //! * Comparing: [`Tolerance`] holds the README's `atol + rtol * |reference|` criterion
 //!   ([`Tolerance::for_element`]: f64 1e-10 + 1e-9, f32 1e-6 + 1e-5); [`assert_close`],
 //!   [`assert_close_tol`], [`assert_close_scalar`] and [`assert_close_scalar_tol`] check a result
@@ -122,6 +123,36 @@ pub fn tensor<T: Element>(v: &Value) -> ArrayD<T> {
     let len = data.len();
     ArrayD::from_shape_vec(IxDyn(&dims), data)
         .unwrap_or_else(|e| panic!("tensor of shape {dims:?} with {len} data: {e}"))
+}
+
+/// The field `key` of a case object (hyper-parameter or tensor).
+///
+/// # Panics
+/// If `case` has no such field; the message names the field and lists those present, so a
+/// case missing a field fails rather than being checked with a default.
+#[track_caller]
+pub fn field<'a>(case: &'a Value, key: &str) -> &'a Value {
+    case.get(key).unwrap_or_else(|| {
+        let present: Vec<&str> =
+            case.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        panic!("golden case has no field {key:?} (fields: {present:?})")
+    })
+}
+
+/// A per-axis pair of sizes as PyTorch's `_pair` reads it: an integer `n` is `[n, n]`, a list
+/// must have exactly two non-negative integers.
+///
+/// # Panics
+/// For anything else (a float, a negative number, a list of another length).
+pub fn pair(v: &Value) -> [usize; 2] {
+    let one = |x: &Value| {
+        x.as_u64().map(|n| n as usize).unwrap_or_else(|| panic!("{x} in {v} is not a non-negative integer"))
+    };
+    match v {
+        Value::Array(xs) if xs.len() == 2 => [one(&xs[0]), one(&xs[1])],
+        Value::Number(_) => [one(v); 2],
+        _ => panic!("expected an integer or a list of two integers, got {v}"),
+    }
 }
 
 /// The class indices of a target object `{"shape": [n], "data": [..]}`.
@@ -287,7 +318,7 @@ mod tests {
 
     #[test]
     fn the_bundled_directory_holds_the_vector_files() {
-        for file in ["layers.json", "init.json", "optim.json"] {
+        for file in ["layers.json", "init.json", "optim.json", "conv.json"] {
             assert!(bundled_dir().join(file).is_file(), "{file} missing from {}", bundled_dir().display());
         }
         let layers = read_json(&bundled_dir().join("layers.json"));
@@ -343,6 +374,24 @@ mod tests {
             indices(&json!({"shape": [2], "data": [1, -1]}));
         });
         assert!(msg.contains("class index 1"), "{msg}");
+    }
+
+    #[test]
+    fn fields_are_required_and_pairs_read_as_pytorch() {
+        let case = json!({"stride": 2, "padding": [1, 0], "groups": 1});
+        assert_eq!(field(&case, "groups"), &json!(1));
+        let msg = panic_message(|| {
+            field(&json!({"stride": 2}), "dilation");
+        });
+        assert!(msg.contains("\"dilation\"") && msg.contains("stride"), "{msg}");
+        assert_eq!(pair(&case["stride"]), [2, 2]);
+        assert_eq!(pair(&case["padding"]), [1, 0]);
+        for bad in [json!([1, 2, 3]), json!(-1), json!(1.5), json!("same"), json!([1, -2])] {
+            let msg = panic_message(move || {
+                pair(&bad);
+            });
+            assert!(!msg.is_empty());
+        }
     }
 
     #[test]

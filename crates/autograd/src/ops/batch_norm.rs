@@ -1,4 +1,5 @@
-//! Fused batch normalization over `[N, C]` or `[N, C, L]` input, with its fused backward.
+//! Fused batch normalization over `[N, C]` or `[N, C, *]` input (BatchNorm1d, 2d, 3d), with
+//! its fused backward.
 
 use crate::error::{AutogradError, Result};
 use crate::var::Var;
@@ -32,11 +33,18 @@ fn dims<T: Element>(
 ) -> Result<Dims> {
     let xv = x.value();
     let s = xv.shape();
-    if s.len() != 2 && s.len() != 3 {
-        return Err(TensorError::Rank { op, expected: "input [N, C] or [N, C, L]", shape: s.to_vec() }.into());
+    if s.len() < 2 {
+        return Err(TensorError::Rank {
+            op,
+            expected: "input [N, C] or [N, C, *] (e.g. [N, C, L], [N, C, H, W])",
+            shape: s.to_vec(),
+        }
+        .into());
     }
     let c = s[1];
-    let l = if s.len() == 3 { s[2] } else { 1 };
+    // The trailing (spatial) axes are one lane per (sample, channel): `[N, C, L]` with
+    // `L = prod(s[2..])`, 1 for 2-d input.
+    let l = s[2..].iter().product();
     for (what, p) in [("weight", weight), ("bias", bias)] {
         if let Some(p) = p {
             if p.value().shape() != [c] {
@@ -51,7 +59,7 @@ fn dims<T: Element>(
 }
 
 /// Calls `f(channel, lane)` for every contiguous lane of one channel of a `[N, C, L]`
-/// row-major buffer.
+/// row-major buffer (`L` the product of the spatial axes).
 fn lanes<T>(xs: &[T], d: &Dims, mut f: impl FnMut(usize, &[T])) {
     if d.c == 0 || d.l == 0 {
         return;
@@ -81,8 +89,9 @@ fn param_or<T: Element>(p: Option<&Var<T>>, c: usize, default: f64) -> Vec<f64> 
     }
 }
 
-/// Batch normalization in training mode: per channel `c`, over the `M = N` (or `N * L`)
-/// values of that channel, `y = gamma (x - mean) / sqrt(var + eps) + beta` with the batch
+/// Batch normalization in training mode, for input `[N, C]` (BatchNorm1d), `[N, C, L]`
+/// (BatchNorm1d), `[N, C, H, W]` (BatchNorm2d) or any `[N, C, *]`: per channel `c`, over the
+/// `M = N * prod(*)` values of that channel (over `N, H, W` for images), `y = gamma (x - mean) / sqrt(var + eps) + beta` with the batch
 /// mean and the **biased** batch variance; `weight` (gamma) and `bias` (beta) are optional
 /// (`affine = false`). Statistics are accumulated in `f64`.
 ///
@@ -93,8 +102,8 @@ fn param_or<T: Element>(p: Option<&Var<T>>, c: usize, default: f64) -> Vec<f64> 
 /// (`running_var <- (1 - momentum) running_var + momentum var_unbiased`, as PyTorch).
 ///
 /// # Errors
-/// Input that is not 2-d/3-d, parameters not of shape `[C]`, or `M < 2` (PyTorch: "expected
-/// more than 1 value per channel when training").
+/// Input of fewer than 2 dimensions, parameters not of shape `[C]`, or `M < 2` (PyTorch:
+/// "expected more than 1 value per channel when training").
 pub fn batch_norm_train<T: Element>(
     x: &Var<T>,
     weight: Option<&Var<T>>,
@@ -129,7 +138,8 @@ pub fn batch_norm_train<T: Element>(
     Ok(BatchNormOutput { output, mean: mean_out, var_unbiased })
 }
 
-/// Batch normalization in evaluation mode: normalizes with the given running statistics,
+/// Batch normalization in evaluation mode, for input `[N, C, *]` as [`batch_norm_train`]:
+/// normalizes with the given running statistics,
 /// `y = gamma (x - running_mean) / sqrt(running_var + eps) + beta`. Gradients flow to the
 /// input, gamma and beta.
 ///

@@ -1,0 +1,457 @@
+//! Conformance of the convolutional ops with the PyTorch reference vectors in
+//! `testdata/golden/conv.json` (or `$NABLA_GOLDEN_DIR/conv.json`), forward and backward, in
+//! f64 and in f32.
+//!
+//! Every case of the file is checked except the `Sequential` (CNN) case, which belongs to the
+//! layer-level tests. Each case is dispatched on its `module` field and every hyper-parameter
+//! is read from the case's own fields, never from its name, so a file with other cases,
+//! shapes and hyper-parameters is checked in full. An unknown module, a missing field, a
+//! field this checker does not interpret, or a field inconsistent with the tensors fails.
+
+use nabla_autograd::{
+    adaptive_avg_pool2d, avg_pool2d, batch_norm_eval, batch_norm_train, conv2d, max_pool2d, AvgPool2dOptions,
+    Conv2dOptions, Conv2dPadding, MaxPool2dOptions, Var,
+};
+use nabla_golden::{assert_close, field, pair, tensor};
+use nabla_tensor::ndarray::{Array1, ArrayD};
+use nabla_tensor::Element;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The module of the case that this file leaves to the layer-level tests.
+const LAYER_LEVEL: &str = "Sequential";
+
+/// A case's fields, checked against the fields its module may have (`required` must all be
+/// there; `optional` may be).
+fn check_fields(name: &str, case: &Value, required: &[&str], optional: &[&str]) {
+    let obj = case.as_object().unwrap_or_else(|| panic!("case {name} is not an object"));
+    for key in required {
+        assert!(obj.contains_key(*key), "case {name}: missing field {key:?}");
+    }
+    for key in obj.keys() {
+        assert!(
+            required.contains(&key.as_str()) || optional.contains(&key.as_str()),
+            "case {name}: field {key:?} is not understood by this checker (a hyper-parameter it would ignore)"
+        );
+    }
+}
+
+fn boolean(name: &str, case: &Value, key: &str) -> bool {
+    field(case, key).as_bool().unwrap_or_else(|| panic!("case {name}: {key} is not a boolean"))
+}
+
+fn number(name: &str, case: &Value, key: &str) -> f64 {
+    field(case, key).as_f64().unwrap_or_else(|| panic!("case {name}: {key} is not a number"))
+}
+
+fn count(name: &str, case: &Value, key: &str) -> usize {
+    field(case, key).as_u64().unwrap_or_else(|| panic!("case {name}: {key} is not a non-negative integer"))
+        as usize
+}
+
+/// An optional field; JSON `null` counts as absent (PyTorch's `None`).
+fn optional<'a>(case: &'a Value, key: &str) -> Option<&'a Value> {
+    case.get(key).filter(|v| !v.is_null())
+}
+
+/// The inputs and reference tensors every case has.
+const IO: [&str; 5] = ["module", "input", "output", "grad_output", "grad_input"];
+
+/// Runs forward and backward for one case and compares output and input gradient; `params`
+/// are compared with their `grad_<name>` fields.
+fn forward_backward<T: Element>(
+    name: &str,
+    case: &Value,
+    params: &[(&str, &Var<T>)],
+    op: impl FnOnce(&Var<T>) -> Var<T>,
+) -> Var<T> {
+    let x = Var::<T>::param(tensor(field(case, "input")));
+    let y = op(&x);
+    assert_close(&format!("{name} output"), &y.value(), field(case, "output"));
+    y.backward_with(tensor(field(case, "grad_output")))
+        .unwrap_or_else(|e| panic!("case {name}: backward: {e}"));
+    {
+        let gx = x.grad().unwrap_or_else(|| panic!("case {name}: no input gradient"));
+        assert_close(&format!("{name} grad_input"), &gx, field(case, "grad_input"));
+    }
+    for (p, v) in params {
+        let g = v.grad().unwrap_or_else(|| panic!("case {name}: no gradient for {p}"));
+        assert_close(&format!("{name} grad_{p}"), &g, field(case, &format!("grad_{p}")));
+    }
+    x
+}
+
+fn conv2d_case<T: Element>(name: &str, case: &Value) {
+    let has_bias = boolean(name, case, "has_bias");
+    let mut required = IO.to_vec();
+    required.extend([
+        "weight",
+        "grad_weight",
+        "in_channels",
+        "out_channels",
+        "kernel_size",
+        "stride",
+        "padding",
+        "dilation",
+        "groups",
+        "has_bias",
+        "padding_mode",
+    ]);
+    if has_bias {
+        required.extend(["bias", "grad_bias"]);
+    }
+    check_fields(name, case, &required, &[]);
+    let mode = field(case, "padding_mode");
+    assert_eq!(mode, "zeros", "case {name}: padding_mode {mode} is not supported (zeros only)");
+    let padding = match field(case, "padding") {
+        Value::String(s) if s == "same" => Conv2dPadding::Same,
+        Value::String(s) if s == "valid" => Conv2dPadding::Valid,
+        Value::String(s) => panic!("case {name}: unknown padding {s:?}"),
+        p => Conv2dPadding::Explicit(pair(p)),
+    };
+    let opts = Conv2dOptions {
+        stride: pair(field(case, "stride")),
+        padding,
+        dilation: pair(field(case, "dilation")),
+        groups: count(name, case, "groups"),
+    };
+    let w = Var::<T>::param(tensor(field(case, "weight")));
+    let b = has_bias.then(|| Var::<T>::param(tensor(field(case, "bias"))));
+    // The layer-level fields must describe the tensors (a corrupted field fails here).
+    let (ws, xs) = (w.shape(), nabla_golden::shape(field(field(case, "input"), "shape")));
+    assert_eq!(count(name, case, "out_channels"), ws[0], "case {name}: out_channels vs weight {ws:?}");
+    assert_eq!(
+        count(name, case, "in_channels"),
+        xs[xs.len() - 3],
+        "case {name}: in_channels vs input {xs:?}"
+    );
+    assert_eq!(pair(field(case, "kernel_size")), [ws[2], ws[3]], "case {name}: kernel_size vs weight {ws:?}");
+    let mut params = vec![("weight", &w)];
+    if let Some(b) = &b {
+        params.push(("bias", b));
+    }
+    forward_backward(name, case, &params, |x| {
+        conv2d(x, &w, b.as_ref(), &opts).unwrap_or_else(|e| panic!("case {name}: {e}"))
+    });
+}
+
+/// PyTorch's pooling `stride`: absent or `None` is the kernel size.
+fn stride(case: &Value) -> Option<[usize; 2]> {
+    optional(case, "stride").map(pair)
+}
+
+fn max_pool2d_case<T: Element>(name: &str, case: &Value) {
+    let mut required = IO.to_vec();
+    required.push("kernel_size");
+    check_fields(name, case, &required, &["stride", "padding", "dilation", "ceil_mode", "return_indices"]);
+    if let Some(r) = optional(case, "return_indices") {
+        assert_eq!(r, false, "case {name}: return_indices is not supported");
+    }
+    let opts = MaxPool2dOptions {
+        kernel_size: pair(field(case, "kernel_size")),
+        stride: stride(case),
+        padding: optional(case, "padding").map_or([0, 0], pair),
+        dilation: optional(case, "dilation").map_or([1, 1], pair),
+        ceil_mode: case.get("ceil_mode").is_some() && boolean(name, case, "ceil_mode"),
+    };
+    forward_backward::<T>(name, case, &[], |x| {
+        max_pool2d(x, &opts).unwrap_or_else(|e| panic!("case {name}: {e}"))
+    });
+}
+
+fn avg_pool2d_case<T: Element>(name: &str, case: &Value) {
+    let mut required = IO.to_vec();
+    required.push("kernel_size");
+    check_fields(
+        name,
+        case,
+        &required,
+        &["stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"],
+    );
+    let opts = AvgPool2dOptions {
+        kernel_size: pair(field(case, "kernel_size")),
+        stride: stride(case),
+        padding: optional(case, "padding").map_or([0, 0], pair),
+        ceil_mode: case.get("ceil_mode").is_some() && boolean(name, case, "ceil_mode"),
+        // PyTorch's default is true.
+        count_include_pad: case.get("count_include_pad").is_none()
+            || boolean(name, case, "count_include_pad"),
+        divisor_override: optional(case, "divisor_override").map(|_| count(name, case, "divisor_override")),
+    };
+    forward_backward::<T>(name, case, &[], |x| {
+        avg_pool2d(x, &opts).unwrap_or_else(|e| panic!("case {name}: {e}"))
+    });
+}
+
+fn adaptive_avg_pool2d_case<T: Element>(name: &str, case: &Value) {
+    let mut required = IO.to_vec();
+    required.push("output_size");
+    check_fields(name, case, &required, &[]);
+    let xs = nabla_golden::shape(field(field(case, "input"), "shape"));
+    // PyTorch's `None` for an axis keeps the input's size.
+    let size = match field(case, "output_size") {
+        Value::Array(v) if v.len() == 2 => {
+            let axis = |i: usize| if v[i].is_null() { xs[xs.len() - 2 + i] } else { pair(&v[i])[0] };
+            [axis(0), axis(1)]
+        }
+        v => pair(v),
+    };
+    forward_backward::<T>(name, case, &[], |x| {
+        adaptive_avg_pool2d(x, size).unwrap_or_else(|e| panic!("case {name}: {e}"))
+    });
+}
+
+fn batch_norm2d_case<T: Element>(name: &str, case: &Value) {
+    let affine = case.get("affine").is_none() || boolean(name, case, "affine");
+    let mut required = IO.to_vec();
+    required.extend([
+        "training",
+        "eps",
+        "momentum",
+        "running_mean_before",
+        "running_var_before",
+        "running_mean_after",
+        "running_var_after",
+        "num_batches_tracked_after",
+    ]);
+    if affine {
+        required.extend(["weight", "bias", "grad_weight", "grad_bias"]);
+    }
+    check_fields(name, case, &required, &["affine", "num_batches_tracked_before", "track_running_stats"]);
+    if let Some(t) = optional(case, "track_running_stats") {
+        assert_eq!(t, true, "case {name}: track_running_stats = false is not supported by this checker");
+    }
+    let xs = nabla_golden::shape(field(field(case, "input"), "shape"));
+    assert_eq!(xs.len(), 4, "case {name}: BatchNorm2d input must be [N, C, H, W], got {xs:?}");
+    let training = boolean(name, case, "training");
+    let eps = number(name, case, "eps");
+    let tracked_before = optional(case, "num_batches_tracked_before")
+        .map_or(0, |_| count(name, case, "num_batches_tracked_before"));
+    let tracked_after = tracked_before + usize::from(training);
+    assert_eq!(
+        count(name, case, "num_batches_tracked_after"),
+        tracked_after,
+        "case {name}: num_batches_tracked"
+    );
+    // PyTorch's momentum `None` is the cumulative average 1 / num_batches_tracked.
+    let momentum = match optional(case, "momentum") {
+        Some(_) => number(name, case, "momentum"),
+        None => 1.0 / tracked_after.max(1) as f64,
+    };
+    let w = affine.then(|| Var::<T>::param(tensor(field(case, "weight"))));
+    let b = affine.then(|| Var::<T>::param(tensor(field(case, "bias"))));
+    let rm: ArrayD<T> = tensor(field(case, "running_mean_before"));
+    let rv: ArrayD<T> = tensor(field(case, "running_var_before"));
+    let mut params = Vec::new();
+    if let (Some(w), Some(b)) = (&w, &b) {
+        params.extend([("weight", w), ("bias", b)]);
+    }
+    let mut stats = None;
+    forward_backward(name, case, &params, |x| {
+        if training {
+            let out = batch_norm_train(x, w.as_ref(), b.as_ref(), eps)
+                .unwrap_or_else(|e| panic!("case {name}: {e}"));
+            stats = Some((out.mean, out.var_unbiased));
+            out.output
+        } else {
+            let rm1 = rm.view().into_dimensionality().expect("running_mean is 1-d");
+            let rv1 = rv.view().into_dimensionality().expect("running_var is 1-d");
+            batch_norm_eval(x, w.as_ref(), b.as_ref(), rm1, rv1, eps)
+                .unwrap_or_else(|e| panic!("case {name}: {e}"))
+        }
+    });
+    let (rm_after, rv_after) = match stats {
+        Some((mean, var)) => {
+            let m = T::from_f64(momentum);
+            let ema = |r: &ArrayD<T>, v: &Array1<T>| {
+                Array1::from_iter(r.iter().zip(v).map(|(&r, &v)| (T::one() - m) * r + m * v)).into_dyn()
+            };
+            (ema(&rm, &mean), ema(&rv, &var))
+        }
+        None => (rm.clone(), rv.clone()),
+    };
+    assert_close(&format!("{name} running_mean_after"), &rm_after, field(case, "running_mean_after"));
+    assert_close(&format!("{name} running_var_after"), &rv_after, field(case, "running_var_after"));
+}
+
+/// Checks every case of a parsed `conv.json` in `T` except the layer-level ones; returns the
+/// names of the cases checked.
+///
+/// # Panics
+/// On any mismatch, unknown module, missing or unknown field.
+fn check_all<T: Element>(golden: &Value) -> Vec<String> {
+    let cases = field(golden, "cases").as_object().expect("\"cases\" is an object of named cases");
+    let mut checked = Vec::new();
+    for (name, case) in cases {
+        let module =
+            field(case, "module").as_str().unwrap_or_else(|| panic!("case {name}: module is not a string"));
+        match module {
+            "Conv2d" => conv2d_case::<T>(name, case),
+            "MaxPool2d" => max_pool2d_case::<T>(name, case),
+            "AvgPool2d" => avg_pool2d_case::<T>(name, case),
+            "AdaptiveAvgPool2d" => adaptive_avg_pool2d_case::<T>(name, case),
+            "BatchNorm2d" => batch_norm2d_case::<T>(name, case),
+            LAYER_LEVEL => continue,
+            other => panic!("case {name}: unknown module {other:?}"),
+        }
+        checked.push(name.clone());
+    }
+    checked
+}
+
+#[test]
+fn every_op_level_case_matches_pytorch_in_f64_and_f32() {
+    let golden = nabla_golden::load("conv.json");
+    let names = check_all::<f64>(&golden);
+    assert_eq!(check_all::<f32>(&golden), names);
+    assert!(!names.is_empty(), "no op-level case in conv.json");
+    if !nabla_golden::is_overridden() {
+        // The bundled file: 8 Conv2d, 3 MaxPool2d, 3 AvgPool2d, 2 AdaptiveAvgPool2d and 2
+        // BatchNorm2d cases (and the CNN, checked by the layers crate).
+        assert_eq!(names.len(), 18, "{names:?}");
+    }
+}
+
+// ----- a corrupted file fails -----------------------------------------------------------------
+
+/// A temporary directory holding one modified `conv.json`, removed on drop.
+struct TempVectors(PathBuf);
+
+impl TempVectors {
+    fn with(tag: &str, golden: &Value) -> Self {
+        let dir = std::env::temp_dir().join(format!("nabla-golden-conv-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("conv.json"), serde_json::to_string(golden).expect("serialize"))
+            .expect("write");
+        TempVectors(dir)
+    }
+
+    fn path(&self) -> PathBuf {
+        self.0.join("conv.json")
+    }
+}
+
+impl Drop for TempVectors {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The panic message of checking the file at `path` in `T` (fails if it passes).
+fn failure<T: Element>(path: &Path) -> String {
+    let golden = nabla_golden::read_json(path);
+    let err = std::panic::catch_unwind(|| check_all::<T>(&golden)).expect_err("a corrupted file must fail");
+    err.downcast::<String>()
+        .map(|s| *s)
+        .unwrap_or_else(|e| e.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default())
+}
+
+/// The first case of `module` in the bundled file.
+fn first_case(golden: &Value, module: &str) -> String {
+    golden["cases"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, c)| c["module"] == module)
+        .map(|(n, _)| n.clone())
+        .unwrap_or_else(|| panic!("no {module} case"))
+}
+
+#[test]
+fn corrupted_vectors_fail() {
+    let original = nabla_golden::read_json(&nabla_golden::bundled_dir().join("conv.json"));
+    let corrupt = |what: &str, f: &dyn Fn(&mut Value) -> String| {
+        let mut g = original.clone();
+        let case = f(&mut g);
+        let tmp = TempVectors::with(what, &g);
+        for msg in [failure::<f64>(&tmp.path()), failure::<f32>(&tmp.path())] {
+            assert!(msg.contains(&case), "{what}: the failure names case {case}: {msg}");
+        }
+    };
+    // One output number changed (beyond both tolerances).
+    corrupt("output", &|g| {
+        let name = first_case(g, "Conv2d");
+        let d = &mut g["cases"][&name]["output"]["data"][3];
+        *d = (d.as_f64().unwrap() + 1e-3).into();
+        name
+    });
+    // One gradient of the weight, of a pooling input, and a running statistic.
+    corrupt("grad_weight", &|g| {
+        let name = first_case(g, "Conv2d");
+        let d = &mut g["cases"][&name]["grad_weight"]["data"][0];
+        *d = (d.as_f64().unwrap() * 1.001 + 1e-4).into();
+        name
+    });
+    corrupt("grad_input", &|g| {
+        let name = first_case(g, "MaxPool2d");
+        let d = &mut g["cases"][&name]["grad_input"]["data"][0];
+        *d = (d.as_f64().unwrap() + 0.5).into();
+        name
+    });
+    corrupt("running_var", &|g| {
+        let name = first_case(g, "BatchNorm2d");
+        let d = &mut g["cases"][&name]["running_var_after"]["data"][1];
+        *d = (d.as_f64().unwrap() + 1e-3).into();
+        name
+    });
+    // A hyper-parameter changed: the result no longer matches (or the shapes do not fit).
+    corrupt("count_include_pad", &|g| {
+        let name = g["cases"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(_, c)| c["module"] == "AvgPool2d" && c["padding"] != 0)
+            .map(|(n, _)| n.clone())
+            .unwrap();
+        let flipped = !g["cases"][&name].get("count_include_pad").and_then(Value::as_bool).unwrap_or(true);
+        g["cases"][&name]["count_include_pad"] = flipped.into();
+        name
+    });
+    corrupt("dilation", &|g| {
+        let name = first_case(g, "Conv2d");
+        g["cases"][&name]["dilation"] = serde_json::json!([2, 2]);
+        name
+    });
+    corrupt("groups", &|g| {
+        let name = first_case(g, "Conv2d");
+        g["cases"][&name]["in_channels"] = 99.into();
+        name
+    });
+    // A missing field, an unknown field, an unknown module.
+    corrupt("missing", &|g| {
+        let name = first_case(g, "Conv2d");
+        g["cases"][&name].as_object_mut().unwrap().remove("groups");
+        name
+    });
+    corrupt("unknown_field", &|g| {
+        let name = first_case(g, "MaxPool2d");
+        g["cases"][&name]["divisor_override"] = 3.into();
+        name
+    });
+    corrupt("module", &|g| {
+        let name = first_case(g, "AdaptiveAvgPool2d");
+        g["cases"][&name]["module"] = "AdaptiveMaxPool2d".into();
+        name
+    });
+}
+
+#[test]
+fn other_cases_and_hyper_parameters_are_read_from_the_fields() {
+    // A file of new cases, made from the bundled ones with other names: the checker finds
+    // them by module and checks them all (here the MaxPool2d case's -inf padding moved into a
+    // new case name, with the stride written out as PyTorch's default None).
+    let original = nabla_golden::read_json(&nabla_golden::bundled_dir().join("conv.json"));
+    let mut g = serde_json::json!({"meta": original["meta"].clone(), "cases": {}});
+    for (i, (_, case)) in original["cases"].as_object().unwrap().iter().enumerate() {
+        let mut case = case.clone();
+        if case["module"] == "MaxPool2d" && case["stride"] == case["kernel_size"] {
+            case["stride"] = Value::Null;
+        }
+        g["cases"][format!("renamed_{i}")] = case;
+    }
+    let tmp = TempVectors::with("renamed", &g);
+    let golden = nabla_golden::read_json(&tmp.path());
+    let names = check_all::<f64>(&golden);
+    assert_eq!(names.len(), original["cases"].as_object().unwrap().len() - 1);
+    assert!(names.iter().all(|n| n.starts_with("renamed_")));
+}
