@@ -26,6 +26,7 @@ mod digits;
 mod error;
 mod fashion_mnist;
 mod fetch;
+mod file;
 pub mod idx;
 mod loader;
 mod local;
@@ -86,11 +87,13 @@ macro_rules! register_dataset {
 /// the splits and the effective hyper-parameters (defaults filled in, for saving with a run).
 ///
 /// # Errors
-/// Unknown names (with suggestions), invalid hyper-parameters, missing or corrupt files.
+/// Unknown names (with suggestions), invalid hyper-parameters, missing, unreadable or
+/// corrupt files, and an empty training or test split ([`DataError::EmptySplit`]).
 pub fn load(name: &str, given: &RawParams) -> Result<(DataSplits, Params), DataError> {
     let resolved = nabla_registry::resolve::<DatasetRegistration>(name)?;
     let params = resolved.params(given)?;
     let splits = (resolved.record.load)(&params)?;
+    check_loaded(resolved.record.info.name, &splits)?;
     Ok((splits, params))
 }
 
@@ -101,7 +104,15 @@ pub fn load(name: &str, given: &RawParams) -> Result<(DataSplits, Params), DataE
 /// As [`load`].
 pub fn load_spec(spec: &str) -> Result<DataSplits, DataError> {
     let (resolved, params) = nabla_registry::resolve_spec::<DatasetRegistration>(spec)?;
-    (resolved.record.load)(&params)
+    let splits = (resolved.record.load)(&params)?;
+    check_loaded(resolved.record.info.name, &splits)?;
+    Ok(splits)
+}
+
+/// The built-in data sets name the file or setting behind an empty split themselves; this
+/// catches the data sets of plugins.
+fn check_loaded(name: &str, splits: &DataSplits) -> Result<(), DataError> {
+    common::check_not_empty(splits, name, |split| format!("its loader returned no {split} examples"))
 }
 
 #[cfg(test)]
