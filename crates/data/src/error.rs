@@ -104,12 +104,18 @@ pub enum DataError {
         found: u64,
     },
     /// Bytes follow the last item.
-    #[error("{origin}: {extra} unexpected bytes after the last item (corrupt or not an IDX file)")]
+    #[error(
+        "{origin}: {}{extra} unexpected bytes after the last item (corrupt or not an IDX file)",
+        if *at_least { "at least " } else { "" }
+    )]
     TrailingData {
         /// The file or embedded data set.
         origin: String,
-        /// How many bytes (at least) follow.
+        /// How many bytes follow (or, when `at_least`, how many were seen before stopping).
         extra: u64,
+        /// Whether more may follow: a compressed stream is not inflated past the first
+        /// excess chunk, which could be a bomb's gigabytes.
+        at_least: bool,
     },
     /// The gzip stream is corrupt.
     #[error("{origin}: corrupt gzip data: {message}")]

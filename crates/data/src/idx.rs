@@ -291,7 +291,11 @@ fn decode_stream<T: From<u8>>(
                 });
             }
             if present > size {
-                return Err(DataError::TrailingData { origin: origin.to_string(), extra: present - size });
+                return Err(DataError::TrailingData {
+                    origin: origin.to_string(),
+                    extra: present - size,
+                    at_least: false,
+                });
             }
         }
         Stream::Gzip { compressed } => {
@@ -341,7 +345,13 @@ fn decode_stream<T: From<u8>>(
     // the last member.
     let extra = read_some(&mut reader, &mut chunk).map_err(|e| stream.error(origin, e))?;
     if extra > 0 {
-        return Err(DataError::TrailingData { origin: origin.to_string(), extra: extra as u64 });
+        // Not read further: the excess of a gzip stream may inflate to gigabytes (a raw file
+        // only lands here if it grew after its length was checked).
+        return Err(DataError::TrailingData {
+            origin: origin.to_string(),
+            extra: extra as u64,
+            at_least: true,
+        });
     }
     Ok((dims, out))
 }
@@ -440,7 +450,10 @@ pub(crate) mod tests {
         let mut long = raw.clone();
         long.push(0);
         assert!(matches!(parse_images(&long, "x"), Err(DataError::TrailingData { extra: 1, .. })));
-        assert!(matches!(parse_images(&gzip(&long), "x"), Err(DataError::TrailingData { .. })));
+        let err = parse_images(&gzip(&long), "x").unwrap_err();
+        assert!(matches!(err, DataError::TrailingData { at_least: true, .. }), "{err}");
+        assert!(err.to_string().contains("at least 1 unexpected bytes"), "{err}");
+        assert!(parse_images(&long, "x").unwrap_err().to_string().contains(": 1 unexpected bytes"));
         for cut in [gz.len() - 4, gz.len() / 2, 12] {
             let err = parse_images(&gz[..cut], "x").unwrap_err();
             assert!(
