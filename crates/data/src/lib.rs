@@ -13,6 +13,9 @@
 //! * [`idx`]: the IDX reader (raw or gzip); hostile files are errors, never panics and never
 //!   large allocations.
 //! * [`fetch()`]: checked, atomic downloads of MNIST and Fashion-MNIST from a mirror list.
+//!   The HTTP client is behind the `fetch` cargo feature (off by default; the `nabla` CLI
+//!   enables it, the `nabla` facade forwards it); without it, files already present are
+//!   still verified and a needed download is [`DataError::FetchDisabled`].
 //!
 //! ```
 //! let splits = nabla_data::load_spec("digits:test_fraction=0.2,split_seed=0").unwrap();
