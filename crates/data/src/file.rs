@@ -3,7 +3,9 @@
 //! A directory, a FIFO or a dangling link where a data file should be would otherwise
 //! surface as "missing", or, for a FIFO, block the program forever in `open` waiting for a
 //! writer; so the type is checked from the path's metadata before opening and again on the
-//! opened handle (the second check catches a file swapped in between).
+//! opened handle (the second check catches a directory or device swapped in between; only
+//! a FIFO swapped in at that very instant could still block the open, which would take
+//! `O_NONBLOCK`, i.e. a `libc` dependency, to rule out).
 
 use crate::DataError;
 use std::fs::{File, FileType, Metadata};
