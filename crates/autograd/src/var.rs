@@ -3,7 +3,7 @@
 use crate::error::{AutogradError, Result};
 use crate::grad_mode::is_grad_enabled;
 use nabla_tensor::ndarray::{ArrayD, IxDyn, Zip};
-use nabla_tensor::{pool, Element, Tensor};
+use nabla_tensor::{pool, Element};
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
@@ -222,11 +222,6 @@ impl<T: Element> Var<T> {
         Self::constant(ArrayD::from_elem(IxDyn(&[]), value))
     }
 
-    /// A leaf from a [`Tensor`] (no copy).
-    pub fn from_tensor(t: Tensor<T>, requires_grad: bool) -> Self {
-        Self::leaf(t.into_array(), requires_grad)
-    }
-
     /// The result of a custom differentiable op: `output` is the forward value already
     /// computed from `inputs`' values, and `backward` maps the upstream gradient to one
     /// optional gradient per input (same shape as that input; `None` when the input needs
@@ -294,9 +289,9 @@ impl<T: Element> Var<T> {
         self.node.value.borrow_mut()
     }
 
-    /// A copy of the value as a [`Tensor`].
-    pub fn tensor(&self) -> Tensor<T> {
-        Tensor::from_array(self.value().clone())
+    /// A copy of the value, detached from the graph (for a borrow, see [`Var::value`]).
+    pub fn to_array(&self) -> ArrayD<T> {
+        self.value().clone()
     }
 
     /// The shape of the value.

@@ -48,6 +48,22 @@ pub(crate) fn normalization(p: &Params) -> Result<Normalization, DataError> {
     Ok(Normalization { scale: p.bool("scale")?, standardize })
 }
 
+/// Refuses splits without examples: training on an empty set would "succeed" with an
+/// accuracy of 0.00% and a loss of 0. `origin` says, for `training` or `test`, where the
+/// examples should have come from.
+pub(crate) fn check_not_empty(
+    splits: &DataSplits,
+    dataset: &str,
+    origin: impl Fn(&'static str) -> String,
+) -> Result<(), DataError> {
+    for (split, data) in [("training", &splits.train), ("test", &splits.test)] {
+        if data.is_empty() {
+            return Err(DataError::EmptySplit { dataset: dataset.to_string(), split, origin: origin(split) });
+        }
+    }
+    Ok(())
+}
+
 /// Applies `limit_train`, `limit_test` and the normalization.
 pub(crate) fn finish(mut splits: DataSplits, p: &Params) -> Result<DataSplits, DataError> {
     let seed = split_seed(p)?;

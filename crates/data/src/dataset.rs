@@ -36,11 +36,12 @@ impl Dataset {
                 labels: labels.len(),
             });
         }
-        if images.ncols() != image_shape[0] * image_shape[1] {
+        if image_shape[0].checked_mul(image_shape[1]) != Some(images.ncols()) {
             return Err(DataError::Invalid(format!(
-                "images have {} features, image shape {image_shape:?} needs {}",
+                "images have {} features, image shape {image_shape:?} needs {}x{}",
                 images.ncols(),
-                image_shape[0] * image_shape[1]
+                image_shape[0],
+                image_shape[1]
             )));
         }
         if num_classes == 0 || num_classes > 256 {
@@ -80,9 +81,11 @@ impl Dataset {
                 labels: labels.len(),
             });
         }
-        let features = images.rows * images.cols;
-        let pixels: Vec<f32> = images.pixels.iter().map(|&p| f32::from(p)).collect();
-        let array = Array2::from_shape_vec((images.count, features), pixels)
+        let features = images.rows.checked_mul(images.cols).ok_or_else(|| {
+            DataError::Invalid(format!("{origin}: images of {}x{} pixels", images.rows, images.cols))
+        })?;
+        // Takes the decoded buffer as it is: no copy of the data set is made.
+        let array = Array2::from_shape_vec((images.count, features), images.pixels)
             .map_err(|e| DataError::Invalid(format!("{origin}: {e}")))?;
         Dataset::new(array, labels, num_classes, [images.rows, images.cols], max_value)
     }
@@ -389,7 +392,7 @@ mod tests {
         ));
         assert!(d.subset(&[4]).is_err());
         assert_eq!(d.subset(&[3, 0]).unwrap().labels(), &[1, 0]);
-        let idx = IdxImages { count: 2, rows: 1, cols: 2, pixels: vec![1, 2, 3, 4] };
+        let idx = IdxImages { count: 2, rows: 1, cols: 2, pixels: vec![1., 2., 3., 4.] };
         assert!(matches!(
             Dataset::from_idx(idx, vec![0], 10, 255.0, "t"),
             Err(DataError::CountMismatch { .. })

@@ -1,6 +1,8 @@
 //! `digits`: scikit-learn's 8x8 handwritten digits, embedded in the binary.
 
-use crate::common::{finish, split_seed, LIMIT_TEST, LIMIT_TRAIN, SCALE, SPLIT_SEED, STANDARDIZE};
+use crate::common::{
+    check_not_empty, finish, split_seed, LIMIT_TEST, LIMIT_TRAIN, SCALE, SPLIT_SEED, STANDARDIZE,
+};
 use crate::{idx, register_dataset, stratified_split, DataError, DataSplits, Dataset};
 use nabla_registry::{Alias, ParamSpec, Params, Range};
 
@@ -26,7 +28,15 @@ pub fn digits() -> Result<Dataset, DataError> {
 /// Loads the `digits` data set: [`digits`] split by [`stratified_split`] with `test_fraction`
 /// and `split_seed`, then `limit_*` and normalization.
 fn load(p: &Params) -> Result<DataSplits, DataError> {
-    let splits = stratified_split(&digits()?, p.f64("test_fraction")?, split_seed(p)?)?;
+    let all = digits()?;
+    let test_fraction = p.f64("test_fraction")?;
+    let splits = stratified_split(&all, test_fraction, split_seed(p)?)?;
+    check_not_empty(&splits, "digits", |split| {
+        format!(
+            "test_fraction = {test_fraction} leaves no {split} example of the {} embedded digits",
+            all.len()
+        )
+    })?;
     finish(splits, p)
 }
 
@@ -83,5 +93,16 @@ mod tests {
         assert_eq!((small.train.len(), small.test.len()), (100, 50));
         assert_eq!(small.train.max_value(), 16.0);
         assert!(crate::load_spec("digits:test_fraction=1.5").is_err());
+    }
+
+    #[test]
+    fn a_test_fraction_that_empties_a_split_is_an_error() {
+        for (fraction, split) in [(0.999, "training"), (0.001, "test")] {
+            let err = crate::load_spec(&format!("digits:test_fraction={fraction}")).unwrap_err();
+            assert!(matches!(err, DataError::EmptySplit { split: s, .. } if s == split), "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains("digits") && msg.contains(&format!("{split} set is empty")), "{msg}");
+            assert!(msg.contains(&fraction.to_string()), "{msg}");
+        }
     }
 }

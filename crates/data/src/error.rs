@@ -19,6 +19,37 @@ pub enum DataError {
         /// The underlying error.
         source: io::Error,
     },
+    /// Something other than a regular file stands where a data file should be.
+    #[error("{}: expected a data file, found {found}", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What is there: `a directory`, `a FIFO (named pipe)`, `a socket`, ...
+        found: &'static str,
+    },
+    /// A data file exists but cannot be inspected or opened.
+    #[error("{}: unreadable: {reason}", path.display())]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong, in words (`permission denied (...)`, `a symbolic link whose target
+        /// does not exist`, ...).
+        reason: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The training or test split of a data set has no examples.
+    #[error(
+        "{dataset}: the {split} set is empty ({origin}); training and evaluation need at least one example"
+    )]
+    EmptySplit {
+        /// The data set.
+        dataset: String,
+        /// `training` or `test`.
+        split: &'static str,
+        /// Where the examples came from (the file, or the split that produced none).
+        origin: String,
+    },
     /// A file of a data set is not where it was looked for.
     #[error(
         "{dataset}: missing {} (looked in {searched}); download it with `nabla data fetch {dataset} --dir DIR` \
@@ -73,12 +104,18 @@ pub enum DataError {
         found: u64,
     },
     /// Bytes follow the last item.
-    #[error("{origin}: {extra} unexpected bytes after the last item (corrupt or not an IDX file)")]
+    #[error(
+        "{origin}: {}{extra} unexpected bytes after the last item (corrupt or not an IDX file)",
+        if *at_least { "at least " } else { "" }
+    )]
     TrailingData {
         /// The file or embedded data set.
         origin: String,
-        /// How many bytes (at least) follow.
+        /// How many bytes follow (or, when `at_least`, how many were seen before stopping).
         extra: u64,
+        /// Whether more may follow: a compressed stream is not inflated past the first
+        /// excess chunk, which could be a bomb's gigabytes.
+        at_least: bool,
     },
     /// The gzip stream is corrupt.
     #[error("{origin}: corrupt gzip data: {message}")]
@@ -128,6 +165,16 @@ pub enum DataError {
         name: String,
         /// Why (unknown, or nothing to download).
         message: String,
+    },
+    /// A download was needed but this build of `nabla-data` has no download client.
+    #[error(
+        "cannot download {dataset}: nabla-data was built without the `fetch` cargo feature; rebuild with \
+         `--features fetch` (the `nabla` CLI enables it), or place the files in a directory yourself \
+         and pass data_dir = DIR"
+    )]
+    FetchDisabled {
+        /// The data set.
+        dataset: String,
     },
     /// Unknown data set name or malformed spec.
     #[error(transparent)]

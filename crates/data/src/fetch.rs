@@ -7,13 +7,18 @@
 //! renamed to the final name, so a partial or unverified file never appears under the final
 //! name (and the temporary file is removed on failure). Files already present with the right
 //! checksum are not downloaded again.
+//!
+//! The HTTP client (ureq with rustls) is behind the `fetch` cargo feature, off by default so
+//! that a library user who brings their own files does not compile a TLS stack; the `nabla`
+//! CLI enables it. Without the feature the specs, checksums and the verification of files
+//! already present all work, and a file that would have to be downloaded is
+//! [`DataError::FetchDisabled`].
 
+use crate::file::open_regular;
 use crate::DataError;
 use sha2::{Digest, Sha256};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Default mirrors of MNIST, tried in order.
@@ -24,9 +29,6 @@ pub const MNIST_MIRRORS: &[&str] = &[
 
 /// Default mirror of Fashion-MNIST.
 pub const FASHION_MNIST_MIRRORS: &[&str] = &["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"];
-
-/// The largest download accepted when a file's size is not known.
-const MAX_DOWNLOAD: u64 = 1 << 30;
 
 /// One file to download, with its expected checksum.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -208,8 +210,9 @@ pub struct FetchReport {
 /// `mirrors`, or from the default mirrors when `mirrors` is empty.
 ///
 /// # Errors
-/// Unknown data sets, I/O errors on `dir`, and [`DataError::Download`] when no mirror
-/// delivered a file with the published checksum.
+/// Unknown data sets, I/O errors on `dir`, [`DataError::Download`] when no mirror delivered
+/// a file with the published checksum, and [`DataError::FetchDisabled`] when a file is not
+/// already present and this build lacks the `fetch` feature.
 pub fn fetch(dataset: &str, dir: &Path, mirrors: &[String]) -> Result<FetchReport, DataError> {
     fetch_spec(&FetchSpec::known(dataset)?.with_mirrors(mirrors), dir, &mut |_| {})
 }
@@ -235,46 +238,62 @@ pub fn fetch_spec(
             files.push(FetchedFile { path, downloaded_from: None });
             continue;
         }
-        let mut attempts = Vec::new();
-        let mut done = None;
-        for mirror in &spec.mirrors {
-            let url = if mirror.ends_with('/') {
-                format!("{mirror}{}", file.name)
-            } else {
-                format!("{mirror}/{}", file.name)
-            };
-            on_event(&FetchEvent::Trying { file: &file.name, url: &url });
-            match download(&url, dir, &path, file, spec.timeout) {
-                Ok(bytes) => {
-                    on_event(&FetchEvent::Saved { file: &file.name, url: &url, bytes });
-                    done = Some(url);
-                    break;
-                }
-                Err(reason) => {
-                    on_event(&FetchEvent::Rejected { file: &file.name, url: &url, reason: &reason });
-                    attempts.push(format!("{url}: {reason}"));
-                }
+        #[cfg(not(feature = "fetch"))]
+        return Err(DataError::FetchDisabled { dataset: spec.dataset.clone() });
+        #[cfg(feature = "fetch")]
+        files.push(download_from_mirrors(spec, dir, path, file, on_event)?);
+    }
+    Ok(FetchReport { dir: dir.to_path_buf(), files })
+}
+
+/// Tries the mirrors in order until one delivers `file` with its checksum.
+#[cfg(feature = "fetch")]
+fn download_from_mirrors(
+    spec: &FetchSpec,
+    dir: &Path,
+    path: PathBuf,
+    file: &RemoteFile,
+    on_event: &mut dyn FnMut(&FetchEvent<'_>),
+) -> Result<FetchedFile, DataError> {
+    let mut attempts = Vec::new();
+    let mut done = None;
+    for mirror in &spec.mirrors {
+        let url = if mirror.ends_with('/') {
+            format!("{mirror}{}", file.name)
+        } else {
+            format!("{mirror}/{}", file.name)
+        };
+        on_event(&FetchEvent::Trying { file: &file.name, url: &url });
+        match http::download(&url, dir, &path, file, spec.timeout) {
+            Ok(bytes) => {
+                on_event(&FetchEvent::Saved { file: &file.name, url: &url, bytes });
+                done = Some(url);
+                break;
             }
-        }
-        match done {
-            Some(url) => files.push(FetchedFile { path, downloaded_from: Some(url) }),
-            None => {
-                if attempts.is_empty() {
-                    attempts.push("no mirrors configured".to_string());
-                }
-                return Err(DataError::Download { file: file.name.clone(), attempts });
+            Err(reason) => {
+                on_event(&FetchEvent::Rejected { file: &file.name, url: &url, reason: &reason });
+                attempts.push(format!("{url}: {reason}"));
             }
         }
     }
-    Ok(FetchReport { dir: dir.to_path_buf(), files })
+    match done {
+        Some(url) => Ok(FetchedFile { path, downloaded_from: Some(url) }),
+        None => {
+            if attempts.is_empty() {
+                attempts.push("no mirrors configured".to_string());
+            }
+            Err(DataError::Download { file: file.name.clone(), attempts })
+        }
+    }
 }
 
 /// The SHA-256 of a file, lower-case hex.
 ///
 /// # Errors
-/// I/O errors naming the path.
+/// [`DataError::NotAFile`] for a directory, FIFO, ... (never opened, so a FIFO cannot
+/// block), [`DataError::Unreadable`], and read errors naming the path.
 pub fn sha256_file(path: &Path) -> Result<String, DataError> {
-    let mut f = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let (mut f, _) = open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -291,94 +310,109 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A temporary file removed on drop unless it was renamed into place.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
+/// The HTTP side of a download: one URL into a verified file.
+#[cfg(feature = "fetch")]
+mod http {
+    use super::{hex, RemoteFile};
+    use sha2::{Digest, Sha256};
+    use std::fs::{File, OpenOptions};
+    use std::io::{Read, Write};
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
 
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
+    /// The largest download accepted when a file's size is not known.
+    const MAX_DOWNLOAD: u64 = 1 << 30;
+
+    /// A temporary file removed on drop unless it was renamed into place.
+    struct TempFile {
+        path: PathBuf,
+        keep: bool,
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if !self.keep {
+                let _ = std::fs::remove_file(&self.path);
+            }
         }
     }
-}
 
-/// Whether a URL points at this machine (no proxy can reach that).
-fn is_loopback(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
-}
-
-/// Downloads `url` into a temporary file in `dir`, verifies it, and renames it to `target`;
-/// returns its size, or why it was rejected.
-fn download(
-    url: &str,
-    dir: &Path,
-    target: &Path,
-    file: &RemoteFile,
-    timeout: Duration,
-) -> Result<u64, String> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut builder = ureq::Agent::config_builder()
-        .timeout_connect(Some(timeout))
-        .timeout_per_read(Some(timeout))
-        .accept_encoding("")
-        .user_agent(concat!("nabla-data/", env!("CARGO_PKG_VERSION")));
-    if is_loopback(url) {
-        builder = builder.proxy(None);
+    /// Whether a URL points at this machine (no proxy can reach that).
+    pub(super) fn is_loopback(url: &str) -> bool {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let host = rest.split(['/', '?']).next().unwrap_or("");
+        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
     }
-    let agent = ureq::Agent::new_with_config(builder.build());
-    let response = agent.get(url).call().map_err(|e| e.to_string())?;
-    let limit = file.size.unwrap_or(MAX_DOWNLOAD);
-    let mut body = response.into_body().into_with_config().limit(limit).reader();
 
-    let temp_path = dir.join(format!(
-        ".{}.{}.{}.part",
-        file.name,
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp_path)
-        .map_err(|e| format!("cannot create {}: {e}", temp_path.display()))?;
-    let mut temp = TempFile { path: temp_path, keep: false };
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut total = 0u64;
-    loop {
-        let n = body.read(&mut buf).map_err(|e| format!("transfer failed after {total} bytes: {e}"))?;
-        if n == 0 {
-            break;
+    /// Downloads `url` into a temporary file in `dir`, verifies it, and renames it to `target`;
+    /// returns its size, or why it was rejected.
+    pub(super) fn download(
+        url: &str,
+        dir: &Path,
+        target: &Path,
+        file: &RemoteFile,
+        timeout: Duration,
+    ) -> Result<u64, String> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let mut builder = ureq::Agent::config_builder()
+            .timeout_connect(Some(timeout))
+            .timeout_per_read(Some(timeout))
+            .accept_encoding("")
+            .user_agent(concat!("nabla-data/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(url) {
+            builder = builder.proxy(None);
         }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| format!("cannot write {}: {e}", temp.path.display()))?;
-        total += n as u64;
-    }
-    if let Some(size) = file.size {
-        if total != size {
-            return Err(format!("received {total} bytes, expected {size}"));
+        let agent = ureq::Agent::new_with_config(builder.build());
+        let response = agent.get(url).call().map_err(|e| e.to_string())?;
+        let limit = file.size.unwrap_or(MAX_DOWNLOAD);
+        let mut body = response.into_body().into_with_config().limit(limit).reader();
+
+        let temp_path = dir.join(format!(
+            ".{}.{}.{}.part",
+            file.name,
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp_path)
+            .map_err(|e| format!("cannot create {}: {e}", temp_path.display()))?;
+        let mut temp = TempFile { path: temp_path, keep: false };
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        loop {
+            let n = body.read(&mut buf).map_err(|e| format!("transfer failed after {total} bytes: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(|e| format!("cannot write {}: {e}", temp.path.display()))?;
+            total += n as u64;
         }
+        if let Some(size) = file.size {
+            if total != size {
+                return Err(format!("received {total} bytes, expected {size}"));
+            }
+        }
+        let digest = hex(&hasher.finalize());
+        if !digest.eq_ignore_ascii_case(&file.sha256) {
+            return Err(format!("SHA-256 {digest} does not match the published {}", file.sha256));
+        }
+        out.sync_all().map_err(|e| format!("cannot flush {}: {e}", temp.path.display()))?;
+        drop(out);
+        std::fs::rename(&temp.path, target)
+            .map_err(|e| format!("cannot rename into {}: {e}", target.display()))?;
+        temp.keep = true;
+        // Make the rename durable (best effort; not every platform can sync a directory).
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(total)
     }
-    let digest = hex(&hasher.finalize());
-    if !digest.eq_ignore_ascii_case(&file.sha256) {
-        return Err(format!("SHA-256 {digest} does not match the published {}", file.sha256));
-    }
-    out.sync_all().map_err(|e| format!("cannot flush {}: {e}", temp.path.display()))?;
-    drop(out);
-    std::fs::rename(&temp.path, target)
-        .map_err(|e| format!("cannot rename into {}: {e}", target.display()))?;
-    temp.keep = true;
-    // Make the rename durable (best effort; not every platform can sync a directory).
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(total)
 }
 
 #[cfg(test)]
@@ -393,8 +427,71 @@ mod tests {
         assert!(FetchSpec::known("cifar10").is_err());
         let custom = FetchSpec::known("mnist").unwrap().with_mirrors(&["http://127.0.0.1:1/".to_string()]);
         assert_eq!(custom.mirrors.len(), 1);
+    }
+
+    #[cfg(feature = "fetch")]
+    #[test]
+    fn loopback_urls_bypass_proxies() {
+        use super::http::is_loopback;
         assert!(is_loopback("http://127.0.0.1:8080/x") && is_loopback("http://localhost/x"));
         assert!(!is_loopback("https://storage.googleapis.com/cvdf-datasets/mnist/"));
+    }
+
+    fn one_file(name: &str, bytes: &[u8]) -> FetchSpec {
+        let sha256 = hex(&Sha256::digest(bytes));
+        FetchSpec {
+            dataset: "tiny".into(),
+            // Nothing listens on port 1: a download attempt fails fast either way.
+            mirrors: vec!["http://127.0.0.1:1/".into()],
+            files: vec![RemoteFile { name: name.into(), sha256, size: Some(bytes.len() as u64) }],
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Without the feature, files already present are verified and anything else is an
+    /// error saying what the build lacks.
+    #[cfg(not(feature = "fetch"))]
+    #[test]
+    fn without_the_feature_a_needed_download_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = one_file("a.gz", b"payload");
+        let err = fetch_spec(&spec, tmp.path(), &mut |_| {}).unwrap_err();
+        assert!(matches!(&err, DataError::FetchDisabled { dataset } if dataset == "tiny"), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("built without the `fetch` cargo feature"), "{msg}");
+        let err = fetch("mnist", tmp.path(), &[]).unwrap_err();
+        assert!(matches!(&err, DataError::FetchDisabled { dataset } if dataset == "mnist"), "{err}");
+
+        std::fs::write(tmp.path().join("a.gz"), b"payload").unwrap();
+        let mut events = Vec::new();
+        let report = fetch_spec(&spec, tmp.path(), &mut |e| events.push(format!("{e:?}"))).unwrap();
+        assert_eq!(report.files[0].downloaded_from, None);
+        assert_eq!(events, vec!["AlreadyPresent { file: \"a.gz\" }".to_string()]);
+    }
+
+    /// With the feature, the same spec goes to the network (and fails on the closed port),
+    /// proving that the feature switches the client on.
+    #[cfg(feature = "fetch")]
+    #[test]
+    fn with_the_feature_a_needed_download_is_attempted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = fetch_spec(&one_file("a.gz", b"payload"), tmp.path(), &mut |_| {}).unwrap_err();
+        assert!(matches!(&err, DataError::Download { .. }), "{err}");
+    }
+
+    #[test]
+    fn checksumming_a_fifo_or_directory_is_an_error_not_a_hang() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = sha256_file(tmp.path()).unwrap_err();
+        assert!(matches!(err, DataError::NotAFile { found: "a directory", .. }), "{err}");
+        let fifo = tmp.path().join("pipe");
+        match std::process::Command::new("mkfifo").arg(&fifo).status() {
+            Ok(status) if status.success() => {
+                let err = sha256_file(&fifo).unwrap_err();
+                assert!(matches!(err, DataError::NotAFile { found: "a FIFO (named pipe)", .. }), "{err}");
+            }
+            other => eprintln!("note: mkfifo unavailable ({other:?}); FIFO case skipped"),
+        }
     }
 
     /// The published table agrees with the reference copies, when they are on this machine.

@@ -3,31 +3,44 @@
 //! IDX is big-endian: two zero bytes, a data-type byte (`0x08` = unsigned byte, the only type
 //! these data sets use), the number of dimensions, then one `u32` per dimension and the data
 //! in row-major order. Images are `[N, rows, cols]` (magic `00 00 08 03`), labels `[N]`
-//! (magic `00 00 08 01`).
+//! (magic `00 00 08 01`). A gzipped file may hold several gzip members one after the other
+//! (`cat a.gz b.gz`); their contents are read as one stream, as `gunzip` does.
 //!
-//! Hostile input is an error, never a panic and never a large allocation: the header is
-//! checked before any data is copied, the size it claims is compared with the bytes actually
-//! present (for gzip, with the most a deflate stream of that length can expand to, and the
-//! decompression is capped at the claimed size plus one byte), truncation and trailing bytes
-//! are detected, and the decompressed data may not exceed [`MAX_IDX_BYTES`].
+//! Hostile input is an error, never a panic, an abort or an allocation the input cannot
+//! justify:
+//! * the header's dimensions are multiplied with checked arithmetic and the product compared
+//!   with [`MAX_IDX_BYTES`] and with what the input can hold (the bytes after the header of
+//!   a raw file; for gzip, the most a deflate stream of the compressed length can expand
+//!   to) before anything is allocated;
+//! * the output is then allocated once, at the declared size (a failed allocation is an
+//!   error), and the data is decoded in small chunks straight into it, converted on the way
+//!   (images to `f32`): the input is never read whole and never copied, so loading an image
+//!   file needs the floats it yields plus a few hundred kilobytes;
+//! * truncation, trailing bytes and corrupt gzip (including every member's CRC) are detected.
 
+use crate::file::open_regular;
 use crate::DataError;
-use flate2::read::GzDecoder;
-use std::io::{ErrorKind, Read};
-use std::path::Path;
+use flate2::bufread::MultiGzDecoder;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read};
+use std::path::{Path, PathBuf};
 
-/// The largest IDX payload accepted (1 GiB; Fashion-MNIST's training images are 47 MB).
+/// The largest IDX payload accepted, in bytes (= grey levels; 1 GiB, 4 GiB as `f32`).
+/// Fashion-MNIST's training images are 47 MB.
 pub const MAX_IDX_BYTES: u64 = 1 << 30;
 
 /// Deflate cannot expand data by more than about 1032:1; a gzip file of `n` bytes therefore
-/// holds at most `n * 1032` bytes (plus a little slack for tiny files).
+/// holds at most `n * 1032` bytes (plus a little slack for tiny files), whatever the number
+/// of members.
 const MAX_DEFLATE_RATIO: u64 = 1032;
 
 /// The two magic bytes that start every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// Bytes decoded per step: the only scratch memory besides the output.
+const CHUNK: usize = 1 << 16;
+
 /// Images decoded from an IDX file: `count` images of `rows x cols` grey levels, row-major.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct IdxImages {
     /// Number of images.
     pub count: usize,
@@ -35,8 +48,9 @@ pub struct IdxImages {
     pub rows: usize,
     /// Columns of each image.
     pub cols: usize,
-    /// `count * rows * cols` grey levels, one image after the other.
-    pub pixels: Vec<u8>,
+    /// `count * rows * cols` grey levels (0 to 255, exact in `f32`), one image after the
+    /// other. Converted while decoding, so that no byte copy of the data is ever held.
+    pub pixels: Vec<f32>,
 }
 
 #[derive(Clone, Copy)]
@@ -60,6 +74,31 @@ impl Kind {
     }
 }
 
+/// How the IDX bytes arrive, and how much the input can hold.
+#[derive(Clone, Copy)]
+enum Stream {
+    /// Uncompressed, `len` bytes in all (header included).
+    Raw { len: u64 },
+    /// Gzip, `compressed` bytes in all.
+    Gzip { compressed: u64 },
+}
+
+impl Stream {
+    fn what(self) -> &'static str {
+        match self {
+            Stream::Raw { .. } => "the file",
+            Stream::Gzip { .. } => "the decompressed data",
+        }
+    }
+
+    fn error(self, origin: &str, e: io::Error) -> DataError {
+        match self {
+            Stream::Raw { .. } => DataError::Io { path: PathBuf::from(origin), source: e },
+            Stream::Gzip { .. } => gzip_error(origin, e),
+        }
+    }
+}
+
 /// Whether `bytes` start like a gzip stream.
 pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&GZIP_MAGIC)
@@ -69,10 +108,41 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 /// file in errors.
 ///
 /// # Errors
-/// Wrong magic or data type, a header claiming more data than the file holds, truncated or
-/// trailing data, corrupt gzip, zero-sized images.
+/// Wrong magic or data type, a header claiming more data than the file holds or than
+/// [`MAX_IDX_BYTES`], truncated or trailing data, corrupt gzip, zero-sized images.
 pub fn parse_images(bytes: &[u8], origin: &str) -> Result<IdxImages, DataError> {
-    let (dims, pixels) = parse(bytes, origin, Kind::Images)?;
+    images(bytes, bytes.len() as u64, origin)
+}
+
+/// Parses an IDX label file (raw or gzipped) and checks every label is below `num_classes`.
+///
+/// # Errors
+/// As [`parse_images`], plus [`DataError::BadLabel`] naming the first label out of range.
+pub fn parse_labels(bytes: &[u8], origin: &str, num_classes: usize) -> Result<Vec<u8>, DataError> {
+    labels(bytes, bytes.len() as u64, origin, num_classes)
+}
+
+/// Reads and parses an IDX image file, streaming it from disk.
+///
+/// # Errors
+/// [`DataError::NotAFile`] (a directory, FIFO, ... at `path`), [`DataError::Unreadable`],
+/// read errors naming the path, and everything [`parse_images`] reports.
+pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
+    let (file, len) = open_regular(path)?;
+    images(BufReader::with_capacity(CHUNK, file), len, &path.display().to_string())
+}
+
+/// Reads and parses an IDX label file, streaming it from disk.
+///
+/// # Errors
+/// As [`read_images`], plus [`DataError::BadLabel`].
+pub fn read_labels(path: &Path, num_classes: usize) -> Result<Vec<u8>, DataError> {
+    let (file, len) = open_regular(path)?;
+    labels(BufReader::with_capacity(CHUNK, file), len, &path.display().to_string(), num_classes)
+}
+
+fn images(input: impl BufRead, len: u64, origin: &str) -> Result<IdxImages, DataError> {
+    let (dims, pixels) = decode::<f32>(input, len, origin, Kind::Images)?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
     if rows == 0 || cols == 0 {
         return Err(DataError::BadHeader {
@@ -84,48 +154,15 @@ pub fn parse_images(bytes: &[u8], origin: &str) -> Result<IdxImages, DataError> 
     Ok(IdxImages { count, rows, cols, pixels })
 }
 
-/// Parses an IDX label file (raw or gzipped) and checks every label is below `num_classes`.
-///
-/// # Errors
-/// As [`parse_images`], plus [`DataError::BadLabel`] naming the first label out of range.
-pub fn parse_labels(bytes: &[u8], origin: &str, num_classes: usize) -> Result<Vec<u8>, DataError> {
-    let (_, labels) = parse(bytes, origin, Kind::Labels)?;
+fn labels(input: impl BufRead, len: u64, origin: &str, num_classes: usize) -> Result<Vec<u8>, DataError> {
+    let (_, labels) = decode::<u8>(input, len, origin, Kind::Labels)?;
     if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| usize::from(l) >= num_classes) {
         return Err(DataError::BadLabel { origin: origin.to_string(), index, label, num_classes });
     }
     Ok(labels)
 }
 
-/// Reads and parses an IDX image file.
-///
-/// # Errors
-/// I/O errors naming the path, and everything [`parse_images`] reports.
-pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
-    parse_images(&read_capped(path)?, &path.display().to_string())
-}
-
-/// Reads and parses an IDX label file.
-///
-/// # Errors
-/// I/O errors naming the path, and everything [`parse_labels`] reports.
-pub fn read_labels(path: &Path, num_classes: usize) -> Result<Vec<u8>, DataError> {
-    parse_labels(&read_capped(path)?, &path.display().to_string(), num_classes)
-}
-
-/// Reads a whole file, refusing files larger than any valid IDX file this reader accepts.
-fn read_capped(path: &Path) -> Result<Vec<u8>, DataError> {
-    let len = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?.len();
-    if len > MAX_IDX_BYTES + 64 {
-        return Err(DataError::TooLarge {
-            origin: path.display().to_string(),
-            claimed: len,
-            message: format!("the file is larger than the {MAX_IDX_BYTES} bytes this reader accepts"),
-        });
-    }
-    std::fs::read(path).map_err(|e| DataError::io(path, e))
-}
-
-/// Checks the magic of a header and returns the number of dimension words that follow.
+/// Checks the magic of a header against the kind expected.
 fn check_magic(magic: &[u8], origin: &str, kind: Kind) -> Result<(), DataError> {
     let bad =
         |message: String| DataError::BadHeader { origin: origin.to_string(), expected: kind.name(), message };
@@ -148,59 +185,33 @@ fn check_magic(magic: &[u8], origin: &str, kind: Kind) -> Result<(), DataError> 
     Ok(())
 }
 
-/// Decodes the dimensions and the payload size they imply (saturating).
-fn dims_and_size(words: &[u8]) -> (Vec<usize>, u64) {
-    let dims: Vec<u64> =
-        words.chunks_exact(4).map(|w| u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]))).collect();
-    let size = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).unwrap_or(u64::MAX);
-    // Each dimension is a u32, which fits in usize on the 32- and 64-bit targets we support;
-    // the product is bounded below before anything is allocated.
-    (dims.into_iter().map(|d| d as usize).collect(), size)
-}
-
 fn too_large(origin: &str, claimed: u64, message: String) -> DataError {
     DataError::TooLarge { origin: origin.to_string(), claimed, message }
 }
 
-fn parse(bytes: &[u8], origin: &str, kind: Kind) -> Result<(Vec<usize>, Vec<u8>), DataError> {
-    let header_len = 4 + 4 * usize::from(kind.ndims());
-    if is_gzip(bytes) {
-        return parse_gzip(bytes, origin, kind, header_len);
-    }
-    if bytes.len() < 4 {
-        return Err(DataError::BadHeader {
-            origin: origin.to_string(),
-            expected: kind.name(),
-            message: format!("only {} bytes, too short for a header", bytes.len()),
-        });
-    }
-    check_magic(&bytes[..4], origin, kind)?;
-    if bytes.len() < header_len {
-        return Err(DataError::BadHeader {
-            origin: origin.to_string(),
-            expected: kind.name(),
-            message: format!("only {} bytes, the header needs {header_len}", bytes.len()),
-        });
-    }
-    let (dims, size) = dims_and_size(&bytes[4..header_len]);
-    if size > MAX_IDX_BYTES {
-        return Err(too_large(
+/// The payload size the dimensions declare, refused (before anything is allocated) when the
+/// product overflows or exceeds [`MAX_IDX_BYTES`].
+fn declared_size(dims: &[u32], origin: &str) -> Result<u64, DataError> {
+    let shown = || dims.iter().map(u32::to_string).collect::<Vec<_>>().join(" x ");
+    match dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(u64::from(d))) {
+        None => Err(too_large(
+            origin,
+            u64::MAX,
+            format!(
+                "its dimensions {} overflow 64 bits; this reader accepts at most {MAX_IDX_BYTES}",
+                shown()
+            ),
+        )),
+        Some(size) if size > MAX_IDX_BYTES => Err(too_large(
             origin,
             size,
-            format!("more than the {MAX_IDX_BYTES} bytes this reader accepts"),
-        ));
+            format!("({}), more than the {MAX_IDX_BYTES} bytes this reader accepts", shown()),
+        )),
+        Some(size) => Ok(size),
     }
-    let present = (bytes.len() - header_len) as u64;
-    if present < size {
-        return Err(DataError::Truncated { origin: origin.to_string(), expected: size, found: present });
-    }
-    if present > size {
-        return Err(DataError::TrailingData { origin: origin.to_string(), extra: present - size });
-    }
-    Ok((dims, bytes[header_len..].to_vec()))
 }
 
-fn gzip_error(origin: &str, e: std::io::Error) -> DataError {
+fn gzip_error(origin: &str, e: io::Error) -> DataError {
     let message = if e.kind() == ErrorKind::UnexpectedEof {
         format!("the compressed stream ends early (truncated file): {e}")
     } else {
@@ -209,68 +220,140 @@ fn gzip_error(origin: &str, e: std::io::Error) -> DataError {
     DataError::Gzip { origin: origin.to_string(), message }
 }
 
-fn parse_gzip(
-    bytes: &[u8],
-    origin: &str,
-    kind: Kind,
-    header_len: usize,
-) -> Result<(Vec<usize>, Vec<u8>), DataError> {
-    let mut decoder = GzDecoder::new(bytes);
-    let mut header = vec![0u8; header_len];
-    let mut got = 0;
-    while got < header_len {
-        match decoder.read(&mut header[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
+/// One `read`, retried on interruption.
+fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(gzip_error(origin, e)),
+            other => return other,
         }
     }
+}
+
+/// Fills `buf` unless the input ends first; returns the bytes read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match read_some(reader, &mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+/// Decodes an IDX stream of `input_len` bytes (raw or gzip, told apart by the first bytes)
+/// into its dimensions and its items converted to `T`.
+fn decode<T: From<u8>>(
+    mut input: impl BufRead,
+    input_len: u64,
+    origin: &str,
+    kind: Kind,
+) -> Result<(Vec<usize>, Vec<T>), DataError> {
+    let head = input.fill_buf().map_err(|e| Stream::Raw { len: input_len }.error(origin, e))?;
+    if is_gzip(head) {
+        decode_stream(MultiGzDecoder::new(input), origin, kind, Stream::Gzip { compressed: input_len })
+    } else {
+        decode_stream(input, origin, kind, Stream::Raw { len: input_len })
+    }
+}
+
+fn decode_stream<T: From<u8>>(
+    mut reader: impl Read,
+    origin: &str,
+    kind: Kind,
+    stream: Stream,
+) -> Result<(Vec<usize>, Vec<T>), DataError> {
+    let bad =
+        |message: String| DataError::BadHeader { origin: origin.to_string(), expected: kind.name(), message };
+    let header_len = 4 + 4 * usize::from(kind.ndims());
+    let mut header_buf = [0u8; 16];
+    let header = &mut header_buf[..header_len];
+    let got = read_full(&mut reader, header).map_err(|e| stream.error(origin, e))?;
     if got < 4 {
-        return Err(DataError::BadHeader {
-            origin: origin.to_string(),
-            expected: kind.name(),
-            message: format!("the decompressed data has only {got} bytes, too short for a header"),
-        });
+        return Err(bad(format!("{} has only {got} bytes, too short for a header", stream.what())));
     }
     check_magic(&header[..4], origin, kind)?;
     if got < header_len {
-        return Err(DataError::BadHeader {
+        return Err(bad(format!("{} has only {got} bytes, the header needs {header_len}", stream.what())));
+    }
+    let dims: Vec<u32> =
+        header[4..].chunks_exact(4).map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]])).collect();
+    let size = declared_size(&dims, origin)?;
+    match stream {
+        Stream::Raw { len } => {
+            let present = len.saturating_sub(header_len as u64);
+            if present < size {
+                return Err(DataError::Truncated {
+                    origin: origin.to_string(),
+                    expected: size,
+                    found: present,
+                });
+            }
+            if present > size {
+                return Err(DataError::TrailingData {
+                    origin: origin.to_string(),
+                    extra: present - size,
+                    at_least: false,
+                });
+            }
+        }
+        Stream::Gzip { compressed } => {
+            let most = compressed.saturating_mul(MAX_DEFLATE_RATIO).saturating_add(1024);
+            if size > most {
+                return Err(too_large(
+                    origin,
+                    size,
+                    format!("but a gzip file of {compressed} bytes cannot hold more than {most}"),
+                ));
+            }
+        }
+    }
+    let dims =
+        dims.iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<usize>, _>>().map_err(|_| {
+            too_large(origin, size, "a dimension does not fit in this platform's usize".into())
+        })?;
+    let count = usize::try_from(size)
+        .map_err(|_| too_large(origin, size, "more items than this platform can address".into()))?;
+
+    // The one allocation of the output, at the size checked above; decoding fills it in
+    // place, so it never grows or moves.
+    let mut out: Vec<T> = Vec::new();
+    out.try_reserve_exact(count).map_err(|e| {
+        let bytes = size.saturating_mul(std::mem::size_of::<T>() as u64);
+        too_large(
+            origin,
+            size,
+            format!("and the {bytes} bytes of memory to decode it into are not available: {e}"),
+        )
+    })?;
+    let mut chunk = vec![0u8; CHUNK.min(count + 1)];
+    while out.len() < count {
+        let want = (count - out.len()).min(chunk.len());
+        let n = read_some(&mut reader, &mut chunk[..want]).map_err(|e| stream.error(origin, e))?;
+        if n == 0 {
+            return Err(DataError::Truncated {
+                origin: origin.to_string(),
+                expected: size,
+                found: out.len() as u64,
+            });
+        }
+        out.extend(chunk[..n].iter().map(|&b| T::from(b)));
+    }
+    // One more read: bytes past the last item are an error (a raw file may have grown since
+    // its length was checked), and for gzip, reaching the end verifies the CRC and length of
+    // the last member.
+    let extra = read_some(&mut reader, &mut chunk).map_err(|e| stream.error(origin, e))?;
+    if extra > 0 {
+        // Not read further: the excess of a gzip stream may inflate to gigabytes (a raw file
+        // only lands here if it grew after its length was checked).
+        return Err(DataError::TrailingData {
             origin: origin.to_string(),
-            expected: kind.name(),
-            message: format!("the decompressed data has only {got} bytes, the header needs {header_len}"),
+            extra: extra as u64,
+            at_least: true,
         });
     }
-    let (dims, size) = dims_and_size(&header[4..]);
-    if size > MAX_IDX_BYTES {
-        return Err(too_large(
-            origin,
-            size,
-            format!("more than the {MAX_IDX_BYTES} bytes this reader accepts"),
-        ));
-    }
-    let most = (bytes.len() as u64).saturating_mul(MAX_DEFLATE_RATIO).saturating_add(1024);
-    if size > most {
-        return Err(too_large(
-            origin,
-            size,
-            format!("but a gzip file of {} bytes cannot hold more than {most}", bytes.len()),
-        ));
-    }
-    // Never trust the claim for the allocation: start from what the compressed size suggests
-    // and let the vector grow only as real data arrives; read one byte past the claim to
-    // detect trailing data (and so reach the gzip trailer, whose CRC is then verified).
-    let mut data = Vec::with_capacity((size as usize).min(bytes.len().saturating_mul(8)).min(1 << 26));
-    let mut limited = decoder.take(size + 1);
-    limited.read_to_end(&mut data).map_err(|e| gzip_error(origin, e))?;
-    let found = data.len() as u64;
-    if found < size {
-        return Err(DataError::Truncated { origin: origin.to_string(), expected: size, found });
-    }
-    if found > size {
-        return Err(DataError::TrailingData { origin: origin.to_string(), extra: found - size });
-    }
-    Ok((dims, data))
+    Ok((dims, out))
 }
 
 #[cfg(test)]
@@ -310,7 +393,7 @@ pub(crate) mod tests {
         let raw = images_file(2, 3, 4, &pixels);
         let a = parse_images(&raw, "raw").unwrap();
         assert_eq!((a.count, a.rows, a.cols), (2, 3, 4));
-        assert_eq!(a.pixels, pixels);
+        assert_eq!(a.pixels, pixels.iter().map(|&p| f32::from(p)).collect::<Vec<_>>());
         assert_eq!(parse_images(&gzip(&raw), "gz").unwrap(), a);
         let labels = labels_file(&[0, 9, 3]);
         assert_eq!(parse_labels(&labels, "l", 10).unwrap(), vec![0, 9, 3]);
@@ -367,7 +450,10 @@ pub(crate) mod tests {
         let mut long = raw.clone();
         long.push(0);
         assert!(matches!(parse_images(&long, "x"), Err(DataError::TrailingData { extra: 1, .. })));
-        assert!(matches!(parse_images(&gzip(&long), "x"), Err(DataError::TrailingData { .. })));
+        let err = parse_images(&gzip(&long), "x").unwrap_err();
+        assert!(matches!(err, DataError::TrailingData { at_least: true, .. }), "{err}");
+        assert!(err.to_string().contains("at least 1 unexpected bytes"), "{err}");
+        assert!(parse_images(&long, "x").unwrap_err().to_string().contains(": 1 unexpected bytes"));
         for cut in [gz.len() - 4, gz.len() / 2, 12] {
             let err = parse_images(&gz[..cut], "x").unwrap_err();
             assert!(
@@ -387,6 +473,60 @@ pub(crate) mod tests {
         let crc_at = bad_crc.len() - 8;
         bad_crc[crc_at] ^= 1;
         assert!(matches!(parse_images(&bad_crc, "x"), Err(DataError::Gzip { .. })));
+    }
+
+    #[test]
+    fn multi_member_gzip_is_read_whole() {
+        // `cat a.gz b.gz`: the header and part of the data in one member, the rest in others
+        // (one of them empty, as `gzip` writes for an empty input).
+        let pixels: Vec<u8> = (0..120).map(|i| (i * 3) as u8).collect();
+        let raw = images_file(5, 4, 6, &pixels);
+        let mut multi = gzip(&raw[..20]);
+        multi.extend(gzip(&[]));
+        multi.extend(gzip(&raw[20..90]));
+        multi.extend(gzip(&raw[90..]));
+        let a = parse_images(&multi, "multi").unwrap();
+        assert_eq!(a, parse_images(&raw, "raw").unwrap());
+        let labels = labels_file(&[1, 2, 3, 4]);
+        let mut multi = gzip(&labels[..6]);
+        multi.extend(gzip(&labels[6..]));
+        assert_eq!(parse_labels(&multi, "multi", 10).unwrap(), vec![1, 2, 3, 4]);
+        // A second member that carries bytes past the last item is trailing data.
+        let mut long = gzip(&raw);
+        long.extend(gzip(&[0]));
+        assert!(matches!(parse_images(&long, "x"), Err(DataError::TrailingData { .. })));
+        // A damaged second member is corrupt gzip, not a short file.
+        let mut bad = gzip(&raw[..50]);
+        let mut second = gzip(&raw[50..]);
+        let crc_at = second.len() - 8;
+        second[crc_at] ^= 1;
+        bad.extend(second);
+        assert!(matches!(parse_images(&bad, "x"), Err(DataError::Gzip { .. })));
+        // Garbage after the last member is not a member: corrupt, not silently ignored.
+        let mut garbage = gzip(&raw);
+        garbage.extend([0; 8]);
+        assert!(matches!(parse_images(&garbage, "x"), Err(DataError::Gzip { .. })));
+    }
+
+    #[test]
+    fn absurd_headers_are_refused_before_allocating() {
+        // u32::MAX^3 overflows u64: a clear error, no panic, nothing allocated.
+        for gz in [false, true] {
+            let f = images_file(u32::MAX, u32::MAX, u32::MAX, &[0; 16]);
+            let f = if gz { gzip(&f) } else { f };
+            let err = parse_images(&f, "absurd").unwrap_err();
+            assert!(matches!(err, DataError::TooLarge { claimed: u64::MAX, .. }), "{err}");
+            assert!(err.to_string().contains("overflow"), "{err}");
+        }
+        // Just over the cap, in a gzip whose length would allow it: refused by the cap (a
+        // `TooLarge` before any decoding, where an attempt would report truncation).
+        let claim = MAX_IDX_BYTES + 1;
+        let f = gzip(&images_file(1, 1, claim as u32, &[]));
+        let padded: Vec<u8> =
+            f.iter().copied().chain(std::iter::repeat_n(0, (claim / 1000) as usize)).collect();
+        let err = parse_images(&padded, "cap").unwrap_err();
+        assert!(matches!(err, DataError::TooLarge { claimed, .. } if claimed == claim), "{err}");
+        assert!(err.to_string().contains(&MAX_IDX_BYTES.to_string()), "{err}");
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //! * [`idx`]: the IDX reader (raw or gzip); hostile files are errors, never panics and never
 //!   large allocations.
 //! * [`fetch()`]: checked, atomic downloads of MNIST and Fashion-MNIST from a mirror list.
+//!   The HTTP client is behind the `fetch` cargo feature (off by default; the `nabla` CLI
+//!   enables it, the `nabla` facade forwards it); without it, files already present are
+//!   still verified and a needed download is [`DataError::FetchDisabled`].
 //!
 //! ```
 //! let splits = nabla_data::load_spec("digits:test_fraction=0.2,split_seed=0").unwrap();
@@ -26,6 +29,7 @@ mod digits;
 mod error;
 mod fashion_mnist;
 mod fetch;
+mod file;
 pub mod idx;
 mod loader;
 mod local;
@@ -86,11 +90,13 @@ macro_rules! register_dataset {
 /// the splits and the effective hyper-parameters (defaults filled in, for saving with a run).
 ///
 /// # Errors
-/// Unknown names (with suggestions), invalid hyper-parameters, missing or corrupt files.
+/// Unknown names (with suggestions), invalid hyper-parameters, missing, unreadable or
+/// corrupt files, and an empty training or test split ([`DataError::EmptySplit`]).
 pub fn load(name: &str, given: &RawParams) -> Result<(DataSplits, Params), DataError> {
     let resolved = nabla_registry::resolve::<DatasetRegistration>(name)?;
     let params = resolved.params(given)?;
     let splits = (resolved.record.load)(&params)?;
+    check_loaded(resolved.record.info.name, &splits)?;
     Ok((splits, params))
 }
 
@@ -101,7 +107,15 @@ pub fn load(name: &str, given: &RawParams) -> Result<(DataSplits, Params), DataE
 /// As [`load`].
 pub fn load_spec(spec: &str) -> Result<DataSplits, DataError> {
     let (resolved, params) = nabla_registry::resolve_spec::<DatasetRegistration>(spec)?;
-    (resolved.record.load)(&params)
+    let splits = (resolved.record.load)(&params)?;
+    check_loaded(resolved.record.info.name, &splits)?;
+    Ok(splits)
+}
+
+/// The built-in data sets name the file or setting behind an empty split themselves; this
+/// catches the data sets of plugins.
+fn check_loaded(name: &str, splits: &DataSplits) -> Result<(), DataError> {
+    common::check_not_empty(splits, name, |split| format!("its loader returned no {split} examples"))
 }
 
 #[cfg(test)]

@@ -161,3 +161,33 @@ fn with_local_pool<T: Element, R>(
         None => (f.take().expect("called once"))(&mut BufferPool::default()),
     }
 }
+/// The logistic sigmoid of one value, without overflow for large `|x|`.
+///
+/// ```
+/// use nabla_tensor::sigmoid;
+/// assert_eq!(sigmoid(0.0f32), 0.5);
+/// assert!(sigmoid(-1000.0f64) == 0.0 && sigmoid(1000.0f64) == 1.0);
+/// ```
+pub fn sigmoid<T: Element>(x: T) -> T {
+    // e^-x overflows for very negative x; the equivalent form e^x / (1 + e^x) does not.
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigmoid_matches_the_formula_and_saturates_without_nan() {
+        for x in [-30.0f64, -2.5, -1e-3, 0.0, 1e-3, 2.5, 30.0] {
+            assert!((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs() < 1e-15, "{x}");
+        }
+        assert!(sigmoid(-1000.0f64) == 0.0 && sigmoid(1000.0f64) == 1.0);
+        assert!(sigmoid(-200.0f32) == 0.0 && sigmoid(200.0f32) == 1.0);
+    }
+}

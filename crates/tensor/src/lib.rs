@@ -1,17 +1,18 @@
-//! N-dimensional tensors of nabla over `ndarray`, for `f32` and `f64`, with GEMM through
-//! `matrixmultiply` and explicit, seedable randomness.
+//! The numeric base of nabla on plain `ndarray` arrays of `f32` and `f64`: GEMM through
+//! `matrixmultiply`, buffer pooling, broadcasting helpers and explicit, seedable randomness.
+//! There is no tensor type of its own: every crate passes `ndarray` arrays and views.
 //!
-//! * [`Tensor`]: an owned tensor with broadcasting arithmetic, unary math, reductions,
-//!   views, concat/stack and row gathering.
+//! * [`Element`]: the scalar types (`f32`, `f64`) and their GEMM kernels.
 //! * [`gemm_into`] / [`matmul`]: strided GEMM (`sgemm`/`dgemm`, threaded) on `ndarray`
 //!   views; transposed operands cost no copy.
 //! * [`pool`]: per-thread reuse of array buffers across training steps.
 //! * [`Rng`]: the explicit seeded generator (ChaCha8); there is no global RNG.
-//! * [`broadcast_shape`], [`broadcast_zip`], [`sum_to_shape`]: broadcasting helpers the
-//!   autograd crate builds on.
+//! * [`broadcast_shape`], [`broadcast_zip`], [`sum_to_shape`], [`sum_axes`]: broadcasting
+//!   and reduction helpers the autograd crate builds on; [`sigmoid`] of one value.
 //!
-//! Errors are [`TensorError`]s that name the operation and both shapes; see the module
-//! docs of [`Tensor`] for which APIs return `Result` and which panic.
+//! Errors are [`TensorError`]s that name the operation and both shapes. Functions return
+//! `Result` whenever shapes or axes can be wrong, except the low-level hot-path
+//! [`gemm_into`], which panics naming all three shapes ([`matmul`] is its checked form).
 
 mod element;
 mod error;
@@ -19,14 +20,14 @@ mod linalg;
 pub mod pool;
 mod rng;
 mod shape;
-mod tensor;
 
-pub use element::Element;
+pub use element::{sigmoid, Element};
 pub use error::{Result, TensorError};
 pub use linalg::{gemm_into, matmul};
 pub use rng::{Rng, RngState};
-pub use shape::{broadcast_shape, broadcast_zip, check_axis, check_permutation, reduced_shape, sum_to_shape};
-pub use tensor::{sigmoid, sum_axes, Tensor};
+pub use shape::{
+    broadcast_shape, broadcast_zip, check_axis, check_permutation, reduced_shape, sum_axes, sum_to_shape,
+};
 
 pub use ndarray;
 

@@ -135,14 +135,33 @@ pub fn check_permutation(op: &'static str, axes: &[usize], shape: &[usize]) -> R
     }
 }
 
-/// Checks that a flat length fits a shape.
-pub fn check_len(op: &'static str, shape: &[usize], len: usize) -> Result<()> {
-    let expected: usize = shape.iter().product();
-    if expected == len {
-        Ok(())
-    } else {
-        Err(TensorError::DataLength { op, shape: shape.to_vec(), expected, len })
+/// Sums a view along `axes` (duplicates count once), keeping them as length 1 when `keepdim`.
+///
+/// ```
+/// use nabla_tensor::{ndarray::arr2, sum_axes};
+/// let x = arr2(&[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).into_dyn();
+/// assert_eq!(sum_axes(&x.view(), &[0], false).unwrap().as_slice().unwrap(), &[5.0, 7.0, 9.0]);
+/// assert_eq!(sum_axes(&x.view(), &[1], true).unwrap().shape(), &[2, 1]);
+/// ```
+///
+/// # Errors
+/// [`TensorError::AxisOutOfRange`].
+pub fn sum_axes<T: Element>(x: &ArrayViewD<'_, T>, axes: &[usize], keepdim: bool) -> Result<ArrayD<T>> {
+    let out_shape = reduced_shape("sum_axes", x.shape(), axes, keepdim)?;
+    let mut sorted = axes.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut cur: Option<ArrayD<T>> = None;
+    for &ax in sorted.iter().rev() {
+        let next = match &cur {
+            None => x.sum_axis(Axis(ax)),
+            Some(c) => c.sum_axis(Axis(ax)),
+        };
+        cur = Some(next);
     }
+    let r = cur.unwrap_or_else(|| x.to_owned());
+    // Summing only drops (or, with keepdim, re-adds as 1) the reduced axes.
+    Ok(r.into_shape_with_order(IxDyn(&out_shape)).expect("same element count"))
 }
 
 #[cfg(test)]
@@ -172,6 +191,20 @@ mod tests {
         assert_eq!(r.shape(), &[] as &[usize]);
         assert_eq!(r[[]], 21.0);
         assert!(sum_to_shape(g, &[2]).is_err());
+    }
+
+    #[test]
+    fn sum_axes_reduces_views() {
+        let a: ArrayD<f64> = arr2(&[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).into_dyn();
+        assert_eq!(sum_axes(&a.view(), &[0], false).unwrap().as_slice().unwrap(), &[5.0, 7.0, 9.0]);
+        assert_eq!(sum_axes(&a.view(), &[1], true).unwrap().as_slice().unwrap(), &[6.0, 15.0]);
+        assert_eq!(sum_axes(&a.view(), &[1], true).unwrap().shape(), &[2, 1]);
+        let all = sum_axes(&a.view(), &[1, 0, 1], true).unwrap();
+        assert_eq!((all.shape(), all[[0, 0]]), (&[1usize, 1][..], 21.0));
+        assert_eq!(sum_axes(&a.view(), &[], false).unwrap(), a);
+        // A transposed (non-contiguous) view.
+        assert_eq!(sum_axes(&a.t(), &[1], false).unwrap().as_slice().unwrap(), &[5.0, 7.0, 9.0]);
+        assert!(matches!(sum_axes(&a.view(), &[2], false), Err(TensorError::AxisOutOfRange { .. })));
     }
 
     #[test]

@@ -9,8 +9,8 @@ impl<T: Element> Var<T> {
     /// Joins variables along an existing axis; the gradient is split back into the pieces.
     ///
     /// # Errors
-    /// As `Tensor::concat`: no variables, a bad axis, or other axes that differ (naming the
-    /// first and the offending shape).
+    /// `TensorError::Empty` for no variables, `AxisOutOfRange`, or `ShapeMismatch` when
+    /// another axis differs (naming the first and the offending shape).
     pub fn concat(vars: &[&Var<T>], axis: usize) -> Result<Var<T>> {
         let out = {
             let values: Vec<_> = vars.iter().map(|v| v.value()).collect();
@@ -40,7 +40,8 @@ impl<T: Element> Var<T> {
     /// Stacks variables of equal shape along a new axis `axis` (`0..=ndim`).
     ///
     /// # Errors
-    /// As `Tensor::stack`.
+    /// `TensorError::Empty` for no variables, `AxisOutOfRange` for `axis > ndim`, and
+    /// `ShapeMismatch` naming the first shape and one that differs.
     pub fn stack(vars: &[&Var<T>], axis: usize) -> Result<Var<T>> {
         let first = vars.first().ok_or(TensorError::Empty { op: "stack", what: "the variable list" })?;
         let shape = first.shape();
