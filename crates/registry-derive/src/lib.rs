@@ -25,7 +25,9 @@ use syn::{
 ///
 /// Field attribute `#[param(...)]`: `default = EXPR`, `range = NAME | EXPR` (a bare name is a
 /// `Range` constant such as `NON_NEGATIVE`), `required`, `name = "key"`, `skip` (not a
-/// hyper-parameter: filled with `Default::default()`). Struct attribute `#[hyper(...)]`:
+/// hyper-parameter: filled with `Default::default()`), `flatten` (a field whose type derives
+/// `HyperParams` itself: its keys join this struct's, for keys shared by several components;
+/// the deriving struct must not be generic then). Struct attribute `#[hyper(...)]`:
 /// `check = path` (a `fn(&Self) -> Result<(), String>` run after reading, for constraints
 /// between keys), `crate = "path"` (where `nabla_registry` is, default `::nabla_registry`).
 #[proc_macro_derive(HyperParams, attributes(param, hyper))]
@@ -148,6 +150,7 @@ struct FieldDecl {
     range: Option<Expr>,
     required: bool,
     skip: bool,
+    flatten: bool,
 }
 
 fn doc_of(attrs: &[Attribute]) -> String {
@@ -177,6 +180,7 @@ fn field_decl(field: &syn::Field) -> syn::Result<FieldDecl> {
         range: None,
         required: false,
         skip: false,
+        flatten: false,
     };
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("param")) {
         attr.parse_nested_meta(|meta| {
@@ -191,14 +195,17 @@ fn field_decl(field: &syn::Field) -> syn::Result<FieldDecl> {
                 decl.required = true;
             } else if meta.path.is_ident("skip") {
                 decl.skip = true;
+            } else if meta.path.is_ident("flatten") {
+                decl.flatten = true;
             } else {
-                return Err(meta
-                    .error("expected `default = ..`, `range = ..`, `name = \"..\"`, `required` or `skip`"));
+                return Err(meta.error(
+                    "expected `default = ..`, `range = ..`, `name = \"..\"`, `required`, `skip` or `flatten`",
+                ));
             }
             Ok(())
         })?;
     }
-    if !decl.skip && decl.doc.is_empty() {
+    if !decl.skip && !decl.flatten && decl.doc.is_empty() {
         return Err(Error::new(
             decl.ident.span(),
             "a hyper-parameter needs a doc comment: it is the key's documentation in `nabla list` and in errors",
@@ -278,7 +285,8 @@ fn hyper_params(input: &DeriveInput) -> syn::Result<Tokens> {
         return Err(Error::new(input.span(), "`HyperParams` needs a struct with named fields"));
     };
     let decls = named.named.iter().map(field_decl).collect::<syn::Result<Vec<_>>>()?;
-    let params = decls.iter().filter(|d| !d.skip);
+    let params = decls.iter().filter(|d| !d.skip && !d.flatten);
+    let flattened: Vec<&Type> = decls.iter().filter(|d| d.flatten).map(|d| &d.ty).collect();
 
     let specs = params.clone().map(|d| {
         let key = &d.key;
@@ -304,6 +312,8 @@ fn hyper_params(input: &DeriveInput) -> syn::Result<Tokens> {
         let key = &d.key;
         if d.skip {
             quote!(#ident: ::core::default::Default::default())
+        } else if d.flatten {
+            quote!(#ident: <#ty as #krate::HyperParams>::from_params(params)?)
         } else {
             quote!(#ident: <#ty as #krate::ParamValue>::read(params, #key)?)
         }
@@ -318,6 +328,42 @@ fn hyper_params(input: &DeriveInput) -> syn::Result<Tokens> {
             }
         }
     });
+    let flatten_writers = decls.iter().filter(|d| d.flatten).map(|d| {
+        let ident = &d.ident;
+        let ty = &d.ty;
+        quote!(raw.extend(<#ty as #krate::HyperParams>::to_raw(&self.#ident));)
+    });
+    let own = specs.len();
+    // Flattened structs' keys follow the struct's own, concatenated at compile time (slices
+    // cannot be joined in a const, fixed-size arrays can).
+    let schema = if flattened.is_empty() {
+        quote!(&[#(#specs),*])
+    } else {
+        quote!({
+            const OWN: [#krate::ParamSpec; #own] = [#(#specs),*];
+            const LEN: usize = #own #(+ <#flattened as #krate::HyperParams>::SCHEMA.len())*;
+            const ALL: [#krate::ParamSpec; LEN] = {
+                let mut all = [#krate::ParamSpec::bool("", false, ""); LEN];
+                let mut at = 0;
+                while at < #own {
+                    all[at] = OWN[at];
+                    at += 1;
+                }
+                #({
+                    let inner = <#flattened as #krate::HyperParams>::SCHEMA;
+                    let mut i = 0;
+                    while i < inner.len() {
+                        all[at] = inner[i];
+                        at += 1;
+                        i += 1;
+                    }
+                })*
+                let _ = at;
+                all
+            };
+            &ALL
+        })
+    };
     let check = options.check.as_ref().map(|check| {
         quote! {
             #check(&value).map_err(|message| params.invalid(message))?;
@@ -328,7 +374,7 @@ fn hyper_params(input: &DeriveInput) -> syn::Result<Tokens> {
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
         impl #impl_generics #krate::HyperParams for #name #ty_generics #where_clause {
-            const SCHEMA: &'static [#krate::ParamSpec] = &[#(#specs),*];
+            const SCHEMA: &'static [#krate::ParamSpec] = #schema;
 
             fn from_params(params: &#krate::Params) -> ::core::result::Result<Self, #krate::ParamError> {
                 let value = #name { #(#readers),* };
@@ -339,6 +385,7 @@ fn hyper_params(input: &DeriveInput) -> syn::Result<Tokens> {
             fn to_raw(&self) -> #krate::RawParams {
                 let mut raw = #krate::RawParams::new();
                 #(#writers)*
+                #(#flatten_writers)*
                 raw
             }
         }

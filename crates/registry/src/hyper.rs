@@ -64,6 +64,8 @@ pub use nabla_registry_derive::{HyperParams, ParamChoice};
 /// * `name = "key"`: the key when it differs from the field name.
 /// * `required`: no default even for an `Option`.
 /// * `skip`: not a hyper-parameter (filled with `Default::default()`).
+/// * `flatten`: the field's type derives `HyperParams` too and its keys join this struct's
+///   (after its own), so keys shared by several components are declared once.
 ///
 /// The field's doc comment is the key's documentation (required). Struct attribute
 /// `#[hyper(check = path)]` names a `fn(&Self) -> Result<(), String>` for constraints between
@@ -336,6 +338,48 @@ mod tests {
                 .unwrap();
         let err = Every::from_params(&params).unwrap_err().to_string();
         assert!(err.contains("milestones"), "{err}");
+    }
+
+    /// Keys shared by several components.
+    #[derive(Debug, PartialEq, HyperParams)]
+    #[hyper(crate = "crate", check = Shared::check)]
+    struct Shared {
+        /// a seed
+        #[param(default = 7)]
+        seed: u64,
+    }
+
+    impl Shared {
+        fn check(&self) -> Result<(), String> {
+            (self.seed != 13).then_some(()).ok_or_else(|| "unlucky".to_string())
+        }
+    }
+
+    /// A component with its own key and the shared ones.
+    #[derive(Debug, PartialEq, HyperParams)]
+    #[hyper(crate = "crate")]
+    struct WithShared {
+        /// its own
+        #[param(default = 0.5)]
+        own: f64,
+        #[param(flatten)]
+        shared: Shared,
+    }
+
+    #[test]
+    fn flattened_keys_join_the_schema_reader_and_writer() {
+        let names: Vec<&str> = WithShared::SCHEMA.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["own", "seed"]);
+        let validate = |given: &RawParams| {
+            Params::validate(ComponentKind::Dataset, "with_shared", WithShared::SCHEMA, &RawParams::new(), given)
+        };
+        let params = validate(&RawParams::new()).unwrap();
+        let value = WithShared::from_params(&params).unwrap();
+        assert_eq!(value, WithShared { own: 0.5, shared: Shared { seed: 7 } });
+        assert_eq!(value.to_raw().len(), 2);
+        let unlucky: RawParams = [("seed".to_string(), Value::Int(13))].into_iter().collect();
+        let err = WithShared::from_params(&validate(&unlucky).unwrap()).unwrap_err().to_string();
+        assert!(err.contains("unlucky"), "{err}");
     }
 
     #[derive(Clone, Copy, Debug, PartialEq, ParamChoice)]
