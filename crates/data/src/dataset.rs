@@ -174,7 +174,7 @@ impl Dataset {
 }
 
 /// How standardization statistics are computed (always on the training split only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, nabla_registry::ParamChoice)]
 pub enum Standardize {
     /// No standardization.
     #[default]
@@ -186,18 +186,6 @@ pub enum Standardize {
     /// constant in the training split gets std 1 (it is only centred), as scikit-learn's
     /// `StandardScaler` does.
     PerFeature,
-}
-
-impl Standardize {
-    /// Parses `none`, `global` or `per_feature`.
-    pub fn parse(s: &str) -> Option<Standardize> {
-        match nabla_registry::normalize(s).as_str() {
-            "none" => Some(Standardize::None),
-            "global" => Some(Standardize::Global),
-            "perfeature" => Some(Standardize::PerFeature),
-            _ => None,
-        }
-    }
 }
 
 /// Normalization applied once to both splits when loading (so batches are plain copies).

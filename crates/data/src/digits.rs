@@ -1,10 +1,8 @@
 //! `digits`: scikit-learn's 8x8 handwritten digits, embedded in the binary.
 
-use crate::common::{
-    check_not_empty, finish, split_seed, LIMIT_TEST, LIMIT_TRAIN, SCALE, SPLIT_SEED, STANDARDIZE,
-};
+use crate::common::{check_not_empty, Preparation};
 use crate::{idx, register_dataset, stratified_split, DataError, DataSplits, Dataset};
-use nabla_registry::{Alias, ParamSpec, Params, Range};
+use nabla_registry::{Alias, HyperParams};
 
 const IMAGES_GZ: &[u8] = include_bytes!("../data/digits-images-idx3-ubyte.gz");
 const LABELS_GZ: &[u8] = include_bytes!("../data/digits-labels-idx1-ubyte.gz");
@@ -25,38 +23,38 @@ pub fn digits() -> Result<Dataset, DataError> {
     Dataset::from_idx(images, labels, 10, DIGITS_MAX_VALUE, "embedded digits")
 }
 
+/// The hyper-parameters of `digits`.
+#[derive(Clone, Debug, PartialEq, HyperParams)]
+pub struct DigitsParams {
+    /// fraction of each class held out for testing
+    #[param(default = 0.2, range = Range::open(0.0, 1.0))]
+    pub test_fraction: f64,
+    /// Subsets and normalization.
+    #[param(flatten)]
+    pub prepare: Preparation,
+}
+
 /// Loads the `digits` data set: [`digits`] split by [`stratified_split`] with `test_fraction`
 /// and `split_seed`, then `limit_*` and normalization.
-fn load(p: &Params) -> Result<DataSplits, DataError> {
+fn load(p: &DigitsParams) -> Result<DataSplits, DataError> {
     let all = digits()?;
-    let test_fraction = p.f64("test_fraction")?;
-    let splits = stratified_split(&all, test_fraction, split_seed(p)?)?;
+    let test_fraction = p.test_fraction;
+    let splits = stratified_split(&all, test_fraction, p.prepare.split_seed)?;
     check_not_empty(&splits, "digits", |split| {
         format!(
             "test_fraction = {test_fraction} leaves no {split} example of the {} embedded digits",
             all.len()
         )
     })?;
-    finish(splits, p)
+    p.prepare.finish(splits)
 }
 
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec::float("test_fraction", 0.2, "fraction of each class held out for testing")
-        .range(Range::open(0.0, 1.0)),
-    SPLIT_SEED,
-    LIMIT_TRAIN,
-    LIMIT_TEST,
-    SCALE,
-    STANDARDIZE,
-];
-
-register_dataset! {
+register_dataset!(DigitsParams,
     name: "digits",
     aliases: [Alias::new("sklearn_digits")],
     summary: "scikit-learn 8x8 digits (1,797 images, embedded; seeded stratified split)",
-    params: PARAMS,
     load: load,
-}
+);
 
 #[cfg(test)]
 mod tests {
@@ -79,7 +77,7 @@ mod tests {
 
     #[test]
     fn default_split_is_stratified_scaled_and_deterministic() {
-        let s = crate::load_spec("digits").unwrap();
+        let s = nabla_registry::build::<crate::DataSplits>("digits", ()).map(|b| b.value).unwrap();
         assert_eq!(s.train.len() + s.test.len(), 1797);
         assert_eq!(s.test.len(), 359);
         let full = digits().unwrap().class_counts();
@@ -87,18 +85,34 @@ mod tests {
             assert_eq!(te, (0.2 * all as f64).round() as usize, "class {c}");
         }
         assert!(s.train.images().iter().all(|&x| (0.0..=1.0).contains(&x)));
-        assert_eq!(s, crate::load_spec("digits").unwrap());
-        assert_ne!(s.test, crate::load_spec("digits:split_seed=1").unwrap().test);
-        let small = crate::load_spec("digits:limit_train=100,limit_test=50,scale=false").unwrap();
+        assert_eq!(s, nabla_registry::build::<crate::DataSplits>("digits", ()).map(|b| b.value).unwrap());
+        assert_ne!(
+            s.test,
+            nabla_registry::build::<crate::DataSplits>("digits:split_seed=1", ())
+                .map(|b| b.value)
+                .unwrap()
+                .test
+        );
+        let small = nabla_registry::build::<crate::DataSplits>(
+            "digits:limit_train=100,limit_test=50,scale=false",
+            (),
+        )
+        .map(|b| b.value)
+        .unwrap();
         assert_eq!((small.train.len(), small.test.len()), (100, 50));
         assert_eq!(small.train.max_value(), 16.0);
-        assert!(crate::load_spec("digits:test_fraction=1.5").is_err());
+        assert!(nabla_registry::build::<crate::DataSplits>("digits:test_fraction=1.5", ())
+            .map(|b| b.value)
+            .is_err());
     }
 
     #[test]
     fn a_test_fraction_that_empties_a_split_is_an_error() {
         for (fraction, split) in [(0.999, "training"), (0.001, "test")] {
-            let err = crate::load_spec(&format!("digits:test_fraction={fraction}")).unwrap_err();
+            let err =
+                nabla_registry::build::<crate::DataSplits>(&format!("digits:test_fraction={fraction}"), ())
+                    .map(|b| b.value)
+                    .unwrap_err();
             assert!(matches!(err, DataError::EmptySplit { split: s, .. } if s == split), "{err}");
             let msg = err.to_string();
             assert!(msg.contains("digits") && msg.contains(&format!("{split} set is empty")), "{msg}");

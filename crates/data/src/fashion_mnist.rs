@@ -1,9 +1,9 @@
 //! `fashion_mnist`: Zalando's article images, read from a directory.
 
-use crate::common::{finish, DATA_DIR, LIMIT_TEST, LIMIT_TRAIN, SCALE, SPLIT_SEED, STANDARDIZE};
+use crate::common::IdxDirParams;
 use crate::local::{data_dir, load_idx_dir};
 use crate::{register_dataset, DataError, DataSplits};
-use nabla_registry::{Alias, ParamSpec, Params};
+use nabla_registry::Alias;
 
 /// Subfolders of the data directory searched (before the directory itself) for Fashion-MNIST.
 pub const FASHION_MNIST_SUBDIRS: &[&str] = &["fashion-mnist", "fashion_mnist", "FashionMNIST"];
@@ -17,17 +17,14 @@ pub const FASHION_MNIST_SUBDIRS: &[&str] = &["fashion-mnist", "fashion_mnist", "
 /// then in the directory itself, so a directory holding MNIST's files directly is only used
 /// when no such subfolder exists. Get them with `nabla data fetch fashion_mnist --dir DIR`.
 /// Licence MIT (Xiao, Rasul, Vollgraf 2017, Zalando SE).
-fn load(p: &Params) -> Result<DataSplits, DataError> {
-    let dir = data_dir(p, "fashion_mnist")?;
-    finish(load_idx_dir("fashion_mnist", &dir, FASHION_MNIST_SUBDIRS)?, p)
+fn load(p: &IdxDirParams) -> Result<DataSplits, DataError> {
+    let dir = data_dir(p.data_dir.as_deref(), "fashion_mnist")?;
+    p.prepare.finish(load_idx_dir("fashion_mnist", &dir, FASHION_MNIST_SUBDIRS)?)
 }
 
-const PARAMS: &[ParamSpec] = &[DATA_DIR, SPLIT_SEED, LIMIT_TRAIN, LIMIT_TEST, SCALE, STANDARDIZE];
-
-register_dataset! {
+register_dataset!(IdxDirParams,
     name: "fashion_mnist",
     aliases: [Alias::new("fashion")],
     summary: "Fashion-MNIST (60,000 + 10,000 28x28 article images) from data_dir or $NABLA_DATA_DIR",
-    params: PARAMS,
     load: load,
-}
+);

@@ -1,6 +1,7 @@
 //! Data sets and loaders of nabla.
 //!
-//! * Registered data sets, loaded by name with hyper-parameters ([`load`], [`load_spec`]):
+//! * Registered data sets, loaded by name with hyper-parameters through the registry's one
+//!   build API (`nabla_registry::build::<DataSplits>("mnist:limit_train=1000", ())`):
 //!   `digits` (scikit-learn's 8x8 digits, embedded in the binary: training needs no
 //!   download; seeded stratified held-out split), `mnist` and `fashion_mnist` (the standard
 //!   four IDX files from `data_dir` or `$NABLA_DATA_DIR`). Every data set accepts
@@ -18,7 +19,8 @@
 //!   still verified and a needed download is [`DataError::FetchDisabled`].
 //!
 //! ```
-//! let splits = nabla_data::load_spec("digits:test_fraction=0.2,split_seed=0").unwrap();
+//! use nabla_data::DataSplits;
+//! let splits = nabla_registry::build::<DataSplits>("digits:test_fraction=0.2,split_seed=0", ()).unwrap().value;
 //! assert_eq!(splits.train.len() + splits.test.len(), 1797);
 //! assert_eq!(splits.train.features(), 64);
 //! ```
@@ -48,7 +50,7 @@ pub use loader::{epoch_seed, Batch, DataLoader, LoaderConfig};
 pub use local::{find_idx_files, load_idx_dir, DATA_DIR_ENV, IDX_FILES};
 pub use mnist::MNIST_SUBDIRS;
 
-use nabla_registry::{Component, ComponentInfo, ComponentKind, Params, RawParams};
+use nabla_registry::{Component, ComponentInfo, ComponentKind, Params};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
@@ -77,39 +79,61 @@ impl Component for DatasetRegistration {
     }
 }
 
-/// Registers a data set by name:
-/// `register_dataset! { name: "...", aliases: [...], summary: "...", params: SCHEMA, load: fn }`.
+/// Registers a data set by name: a type deriving
+/// [`HyperParams`](nabla_registry::HyperParams) (the one declaration of its keys) and a loader
+/// taking it:
+///
+/// ```ignore
+/// register_dataset!(MyParams,
+///     name: "my_set",
+///     aliases: [Alias::new("mine")],
+///     summary: "...",
+///     load: load, // fn(&MyParams) -> Result<DataSplits, DataError>
+/// );
+/// ```
 #[macro_export]
 macro_rules! register_dataset {
-    ($($body:tt)*) => {
-        $crate::__private::nabla_registry::submit_component!($crate::DatasetRegistration { $($body)* });
+    ($params:ty,
+        name: $name:expr,
+        $(aliases: [$($alias:expr),* $(,)?],)?
+        summary: $summary:expr,
+        load: $load:expr $(,)?
+    ) => {
+        $crate::__private::nabla_registry::submit_component!($crate::DatasetRegistration {
+            name: $name,
+            aliases: [$($($alias),*)?],
+            summary: $summary,
+            params: <$params as $crate::__private::nabla_registry::HyperParams>::SCHEMA,
+            load: |params| {
+                let typed = <$params as $crate::__private::nabla_registry::HyperParams>::from_params(params)?;
+                $load(&typed)
+            },
+        });
     };
 }
 
-/// Loads a registered data set by name with raw hyper-parameters (a config table); returns
-/// the splits and the effective hyper-parameters (defaults filled in, for saving with a run).
+/// Data sets are built by name with [`nabla_registry::build`]:
+/// `build::<DataSplits>("mnist:data_dir=/data,limit_train=10000", ())` loads the splits, and
+/// [`Built::params`](nabla_registry::Built) holds the effective hyper-parameters (defaults
+/// filled in) for saving with a run.
 ///
-/// # Errors
-/// Unknown names (with suggestions), invalid hyper-parameters, missing, unreadable or
+/// Errors: unknown names (with suggestions), invalid hyper-parameters, missing, unreadable or
 /// corrupt files, and an empty training or test split ([`DataError::EmptySplit`]).
-pub fn load(name: &str, given: &RawParams) -> Result<(DataSplits, Params), DataError> {
-    let resolved = nabla_registry::resolve::<DatasetRegistration>(name)?;
-    let params = resolved.params(given)?;
-    let splits = (resolved.record.load)(&params)?;
-    check_loaded(resolved.record.info.name, &splits)?;
-    Ok((splits, params))
-}
+impl nabla_registry::Kind for DataSplits {
+    type Record = DatasetRegistration;
+    type Output = DataSplits;
+    type Context<'c> = ();
+    type Error = DataError;
 
-/// Loads a registered data set from a compact spec such as `"digits"` or
-/// `"mnist:data_dir=/data/mnist,limit_train=10000"`.
-///
-/// # Errors
-/// As [`load`].
-pub fn load_spec(spec: &str) -> Result<DataSplits, DataError> {
-    let (resolved, params) = nabla_registry::resolve_spec::<DatasetRegistration>(spec)?;
-    let splits = (resolved.record.load)(&params)?;
-    check_loaded(resolved.record.info.name, &splits)?;
-    Ok(splits)
+    fn build(
+        record: &'static DatasetRegistration,
+        params: &mut Params,
+        _: (),
+    ) -> Result<DataSplits, DataError> {
+        let splits = (record.load)(params)?;
+        check_loaded(record.info.name, &splits)?;
+        Ok(splits)
+    }
 }
 
 /// The built-in data sets name the file or setting behind an empty split themselves; this
@@ -121,7 +145,7 @@ fn check_loaded(name: &str, splits: &DataSplits) -> Result<(), DataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nabla_registry::{duplicates, list, Value};
+    use nabla_registry::{duplicates, list, RawParams, Value};
 
     #[test]
     fn data_sets_are_registered_once() {
@@ -132,19 +156,22 @@ mod tests {
 
     #[test]
     fn unknown_names_and_keys_are_errors() {
-        let err = load_spec("digit").unwrap_err().to_string();
+        let err = nabla_registry::build::<DataSplits>("digit", ()).map(|b| b.value).unwrap_err().to_string();
         assert!(err.contains("digits"), "{err}");
-        assert!(load_spec("digits:bogus=1").is_err());
-        assert!(load_spec("digits:standardize=sometimes").is_err());
+        assert!(nabla_registry::build::<DataSplits>("digits:bogus=1", ()).map(|b| b.value).is_err());
+        assert!(nabla_registry::build::<DataSplits>("digits:standardize=sometimes", ())
+            .map(|b| b.value)
+            .is_err());
         let raw: RawParams =
             [("data_dir".to_string(), Value::Str("/nonexistent/nabla".into()))].into_iter().collect();
-        let err = load("mnist", &raw).unwrap_err().to_string();
+        let err = nabla_registry::build::<DataSplits>(("mnist", &raw), ()).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/nabla") && err.contains("nabla data fetch mnist"), "{err}");
     }
 
     #[test]
     fn effective_params_are_returned() {
-        let (splits, params) = load("digits", &RawParams::new()).unwrap();
+        let nabla_registry::Built { value: splits, params } =
+            nabla_registry::build::<DataSplits>("digits", ()).unwrap();
         assert_eq!(params.f64("test_fraction").unwrap(), 0.2);
         assert_eq!(params.str("standardize").unwrap(), "none");
         assert_eq!(splits.train.num_classes(), 10);

@@ -42,7 +42,7 @@ pub fn epoch_seed(seed: u64, epoch: u64) -> u64 {
 ///
 /// ```
 /// use nabla_data::{DataLoader, LoaderConfig};
-/// let splits = nabla_data::load_spec("digits").unwrap();
+/// let splits = nabla_registry::build::<nabla_data::DataSplits>("digits", ()).map(|b| b.value).unwrap();
 /// let mut loader = DataLoader::new(&splits.train, LoaderConfig { batch_size: 64, ..Default::default() }).unwrap();
 /// let mut batch = loader.new_batch();
 /// for epoch in 0..2 {

@@ -1,7 +1,6 @@
 //! Finding and reading the four standard IDX files of MNIST-like data sets in a directory.
 
 use crate::{idx, DataError, DataSplits, Dataset};
-use nabla_registry::Params;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
@@ -17,8 +16,8 @@ pub const IDX_FILES: [&str; 4] = [
 ];
 
 /// The directory from the `data_dir` hyper-parameter, else from `$NABLA_DATA_DIR`.
-pub(crate) fn data_dir(p: &Params, dataset: &str) -> Result<PathBuf, DataError> {
-    if let Some(dir) = p.opt_str("data_dir")?.filter(|d| !d.is_empty()) {
+pub(crate) fn data_dir(given: Option<&str>, dataset: &str) -> Result<PathBuf, DataError> {
+    if let Some(dir) = given.filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
     match std::env::var_os(DATA_DIR_ENV) {

@@ -1,9 +1,8 @@
 //! `mnist`: LeCun, Cortes and Burges's handwritten digits, read from a directory.
 
-use crate::common::{finish, DATA_DIR, LIMIT_TEST, LIMIT_TRAIN, SCALE, SPLIT_SEED, STANDARDIZE};
+use crate::common::IdxDirParams;
 use crate::local::{data_dir, load_idx_dir};
 use crate::{register_dataset, DataError, DataSplits};
-use nabla_registry::{ParamSpec, Params};
 
 /// Subfolders of the data directory searched (before the directory itself) for MNIST.
 pub const MNIST_SUBDIRS: &[&str] = &["mnist", "MNIST"];
@@ -17,16 +16,13 @@ pub const MNIST_SUBDIRS: &[&str] = &["mnist", "MNIST"];
 /// looked for in its `mnist` (or `MNIST`) subfolder first, then in the directory itself.
 /// Get them with `nabla data fetch mnist --dir DIR`. Licence CC BY-SA 3.0 (LeCun, Cortes,
 /// Burges).
-fn load(p: &Params) -> Result<DataSplits, DataError> {
-    let dir = data_dir(p, "mnist")?;
-    finish(load_idx_dir("mnist", &dir, MNIST_SUBDIRS)?, p)
+fn load(p: &IdxDirParams) -> Result<DataSplits, DataError> {
+    let dir = data_dir(p.data_dir.as_deref(), "mnist")?;
+    p.prepare.finish(load_idx_dir("mnist", &dir, MNIST_SUBDIRS)?)
 }
 
-const PARAMS: &[ParamSpec] = &[DATA_DIR, SPLIT_SEED, LIMIT_TRAIN, LIMIT_TEST, SCALE, STANDARDIZE];
-
-register_dataset! {
+register_dataset!(IdxDirParams,
     name: "mnist",
     summary: "MNIST handwritten digits (60,000 + 10,000 28x28 images) from data_dir or $NABLA_DATA_DIR",
-    params: PARAMS,
     load: load,
-}
+);

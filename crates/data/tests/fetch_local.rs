@@ -6,7 +6,7 @@
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use nabla_data::{fetch_spec, load, sha256_file, FetchEvent, FetchSpec, RemoteFile, IDX_FILES};
+use nabla_data::{fetch_spec, sha256_file, FetchEvent, FetchSpec, RemoteFile, IDX_FILES};
 use nabla_registry::{RawParams, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -17,6 +17,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// Loads a data set by name through the registry's generic build (splits and effective params).
+fn load(
+    name: &str,
+    raw: &nabla_registry::RawParams,
+) -> Result<(nabla_data::DataSplits, nabla_registry::Params), nabla_data::DataError> {
+    nabla_registry::build::<nabla_data::DataSplits>((name, raw), ()).map(|b| (b.value, b.params))
+}
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), Compression::default());

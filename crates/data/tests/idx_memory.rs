@@ -7,11 +7,19 @@
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use nabla_data::{load, IDX_FILES};
+use nabla_data::IDX_FILES;
 use nabla_registry::{RawParams, Value};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Loads a data set by name through the registry's generic build (splits and effective params).
+fn load(
+    name: &str,
+    raw: &nabla_registry::RawParams,
+) -> Result<(nabla_data::DataSplits, nabla_registry::Params), nabla_data::DataError> {
+    nabla_registry::build::<nabla_data::DataSplits>((name, raw), ()).map(|b| (b.value, b.params))
+}
 
 struct Counting;
 

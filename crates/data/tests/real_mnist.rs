@@ -2,9 +2,17 @@
 //! `$NABLA_DATA_DIR`, or else from `/work/shared/data` (the project's reference copies).
 //! Without them the test prints a note and passes: the project stays self-contained.
 
-use nabla_data::{load, DATA_DIR_ENV};
+use nabla_data::DATA_DIR_ENV;
 use nabla_registry::{RawParams, Value};
 use std::path::PathBuf;
+
+/// Loads a data set by name through the registry's generic build (splits and effective params).
+fn load(
+    name: &str,
+    raw: &nabla_registry::RawParams,
+) -> Result<(nabla_data::DataSplits, nabla_registry::Params), nabla_data::DataError> {
+    nabla_registry::build::<nabla_data::DataSplits>((name, raw), ()).map(|b| (b.value, b.params))
+}
 
 fn data_root() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {

@@ -75,8 +75,9 @@ impl<'a> Ctx<'a> {
         if let (DataChoice::Mnist, Some(dir)) = (self.options.data, &self.options.data_dir) {
             raw.insert("data_dir".into(), Value::Str(dir.display().to_string()));
         }
-        let (splits, params) = nabla_data::load(name, &raw)
-            .map_err(|source| ExperimentError::data(self.experiment.name(), source))?;
+        let nabla_registry::Built { value: splits, params } =
+            nabla_registry::build::<nabla_data::DataSplits>((name, &raw), ())
+                .map_err(|source| ExperimentError::data(self.experiment.name(), source))?;
         Ok(Data { splits, params })
     }
 

@@ -371,7 +371,13 @@ mod tests {
         let names: Vec<&str> = WithShared::SCHEMA.iter().map(|p| p.name).collect();
         assert_eq!(names, ["own", "seed"]);
         let validate = |given: &RawParams| {
-            Params::validate(ComponentKind::Dataset, "with_shared", WithShared::SCHEMA, &RawParams::new(), given)
+            Params::validate(
+                ComponentKind::Dataset,
+                "with_shared",
+                WithShared::SCHEMA,
+                &RawParams::new(),
+                given,
+            )
         };
         let params = validate(&RawParams::new()).unwrap();
         let value = WithShared::from_params(&params).unwrap();

@@ -102,8 +102,9 @@ impl Trainer {
     /// Builds everything the config names. Errors name the config file, the table and the key,
     /// with the registry's suggestions for unknown names.
     pub fn new(config: TrainConfig) -> Result<Trainer, TrainError> {
-        let (data, data_params) = nabla_data::load(&config.data.name, &config.data.params)
-            .map_err(|e| config_error(&config, "data", "", e))?;
+        let nabla_registry::Built { value: data, params: data_params } =
+            nabla_registry::build::<DataSplits>((config.data.name.as_str(), &config.data.params), ())
+                .map_err(|e| config_error(&config, "data", "", e))?;
         Trainer::with_data(config, data, &data_params)
     }
 
