@@ -35,6 +35,8 @@ pub fn catalog(kind: ComponentKind) -> Vec<&'static ComponentInfo> {
         ComponentKind::Activation => infos::<nabla_layers::ActivationRegistration>(),
         ComponentKind::Loss => infos::<nabla_layers::LossRegistration>(),
         ComponentKind::Dataset => infos::<nabla_data::DatasetRegistration>(),
+        // The trainer's settings are declared like components but not registered.
+        ComponentKind::Trainer => Vec::new(),
     }
 }
 

@@ -168,8 +168,9 @@ macro_rules! integer_param {
                 })
             }
             fn to_value(&self) -> Option<Value> {
-                // Only u64/usize above i64::MAX fail here; saved configs then keep the limit.
-                Some(Value::Int(i64::try_from(*self).unwrap_or(i64::MAX)))
+                // u64/usize above i64::MAX have no integer Value: as a float they fail validation
+                // with a type error naming the key instead of being clamped silently.
+                Some(i64::try_from(*self).map(Value::Int).unwrap_or(Value::Float(*self as f64)))
             }
         }
     )*};

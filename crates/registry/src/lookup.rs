@@ -22,6 +22,9 @@ pub enum ComponentKind {
     Loss,
     /// Data sets (`digits`, `mnist`, ...).
     Dataset,
+    /// The trainer's own settings (a config's top level, `[clip]`, `[checkpoint]`): declared
+    /// like a component's hyper-parameters, but not registered (not in [`ComponentKind::ALL`]).
+    Trainer,
 }
 
 impl ComponentKind {
@@ -46,6 +49,7 @@ impl ComponentKind {
             ComponentKind::Activation => "activation",
             ComponentKind::Loss => "loss",
             ComponentKind::Dataset => "dataset",
+            ComponentKind::Trainer => "trainer",
         }
     }
 

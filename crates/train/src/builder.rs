@@ -1,14 +1,12 @@
 //! A [`TrainConfig`] built in Rust, without TOML text.
 //!
-//! The builder fills the config's fields directly, with the same defaults and the same checks
-//! as a config file, so it does not depend on how the file's top-level keys are parsed.
+//! The builder fills the config's fields directly; the defaults and the checks of the
+//! top-level values come from the one declaration of [`TrainConfig`]'s settings, as a config
+//! file's do.
 
-use crate::config::{
-    CheckpointConfig, ClipConfig, ComponentSpec, SchedulerInterval, TrainConfig, DEFAULT_BATCH_SIZE,
-    DEFAULT_CHECKPOINT_EVERY, DEFAULT_EPOCHS, DEFAULT_EVAL_BATCH_SIZE, DEFAULT_SEED,
-};
+use crate::config::{read_settings, ClipConfig, ComponentSpec, SchedulerInterval, TrainConfig};
 use crate::TrainError;
-use nabla_registry::{parse_compact, Params, RawParams, Value};
+use nabla_registry::{parse_compact, HyperParams, Params, RawParams, Value};
 
 /// A hyper-parameter value in a form the builder accepts: a [`Value`], a number, a boolean, a
 /// string, or a list of these (`[0.9, 0.98]`).
@@ -195,22 +193,11 @@ impl TrainConfigBuilder {
         TrainConfigBuilder {
             config: TrainConfig {
                 source: "<builder>".to_string(),
-                seed: DEFAULT_SEED,
-                epochs: DEFAULT_EPOCHS,
-                batch_size: DEFAULT_BATCH_SIZE,
-                eval_batch_size: DEFAULT_EVAL_BATCH_SIZE,
-                drop_last: false,
-                validation_fraction: 0.0,
                 data: empty_spec("data"),
-                layers: Vec::new(),
-                weight_init: None,
-                bias_init: None,
                 loss: empty_spec("loss"),
                 optimizer: empty_spec("optimizer"),
-                scheduler: None,
-                scheduler_interval: SchedulerInterval::default(),
-                clip: ClipConfig::default(),
-                checkpoint: CheckpointConfig { every_epochs: DEFAULT_CHECKPOINT_EVERY },
+                // The top-level values are the declared defaults, as for a file that names none.
+                ..read_settings(&RawParams::new(), "<builder>", "top level").expect("the defaults are valid")
             },
             data: None,
             loss: None,
@@ -358,35 +345,10 @@ impl TrainConfigBuilder {
         if let Some((table, message)) = error {
             return Err(err(&table, "", message));
         }
-        for (key, value) in [
-            ("epochs", config.epochs),
-            ("batch_size", config.batch_size),
-            ("eval_batch_size", config.eval_batch_size),
-        ] {
-            if value == 0 {
-                return Err(err("top level", key, "expects an integer >= 1, got 0".to_string()));
-            }
-        }
-        if i64::try_from(config.seed).is_err() {
-            return Err(err(
-                "top level",
-                "seed",
-                format!("expects an integer <= {} (a TOML integer), got {}", i64::MAX, config.seed),
-            ));
-        }
-        let fraction = config.validation_fraction;
-        if !(0.0..1.0).contains(&fraction) {
-            return Err(err(
-                "top level",
-                "validation_fraction",
-                format!("expects a number in [0, 1), got {fraction}"),
-            ));
-        }
-        for (key, value) in [("max_norm", config.clip.max_norm), ("max_value", config.clip.max_value)] {
-            if let Some(x) = value.filter(|x| !(*x > 0.0 && x.is_finite())) {
-                return Err(err("clip", key, format!("expects a positive number, got {x}")));
-            }
-        }
+        // The same declaration checks these values as checks a file's.
+        let checked: TrainConfig = read_settings(&config.to_raw(), &file, "top level")?;
+        let _: ClipConfig = read_settings(&config.clip.to_raw(), &file, "clip")?;
+        debug_assert_eq!(checked.to_raw(), config.to_raw());
         let missing = |table: &str, example: &str| {
             err(table, "", format!("missing: name the component, e.g. .{table}(\"{example}\", ())"))
         };

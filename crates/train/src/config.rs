@@ -2,26 +2,18 @@
 //! through the registry, `--set key.path=value` overrides, and the effective configuration.
 
 use crate::TrainError;
-use nabla_registry::{raw_params_from_toml, suggest, Params, RawParams, Value};
-use std::path::{Path, PathBuf};
+use nabla_registry::{
+    raw_params_from_toml, suggest, ComponentKind, HyperParams, ParamChoice, ParamError, Params, RawParams,
+    Value,
+};
 
 /// The built-in configuration used by `nabla train` without a file: the chapter-3 MLP on the
 /// embedded scikit-learn digits.
 pub const DEFAULT_CONFIG: &str = include_str!("../configs/digits_mlp.toml");
-
-/// Seed of a config that names none.
-pub(crate) const DEFAULT_SEED: u64 = 0;
-/// Epochs of a config that names none.
-pub(crate) const DEFAULT_EPOCHS: usize = 10;
-/// Training batch size of a config that names none.
-pub(crate) const DEFAULT_BATCH_SIZE: usize = 32;
-/// Evaluation batch size of a config that names none.
-pub(crate) const DEFAULT_EVAL_BATCH_SIZE: usize = 1000;
-/// Checkpoint interval (epochs) of a config that names none.
-pub(crate) const DEFAULT_CHECKPOINT_EVERY: usize = 1;
+use std::path::{Path, PathBuf};
 
 /// A component named in the config, with its (unvalidated) hyper-parameters.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ComponentSpec {
     /// The registered name (or alias) as written.
     pub name: String,
@@ -49,23 +41,32 @@ impl ComponentSpec {
 }
 
 /// Gradient clipping settings (`[clip]`).
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default, HyperParams)]
 pub struct ClipConfig {
     /// Clip the global L2 norm of all gradients to this value.
+    #[param(range = Range::open(0.0, f64::INFINITY))]
     pub max_norm: Option<f64>,
     /// Clip every gradient element to `[-max_value, max_value]`.
+    #[param(range = Range::open(0.0, f64::INFINITY))]
     pub max_value: Option<f64>,
 }
 
 /// Checkpoint settings (`[checkpoint]`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, HyperParams)]
 pub struct CheckpointConfig {
     /// Write a checkpoint every this many epochs (0: only at the end).
+    #[param(default = 1, range = NON_NEGATIVE)]
     pub every_epochs: usize,
 }
 
+impl Default for CheckpointConfig {
+    fn default() -> CheckpointConfig {
+        read_settings(&RawParams::new(), "<defaults>", "checkpoint").expect("the defaults are valid")
+    }
+}
+
 /// When the learning-rate scheduler advances.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, ParamChoice)]
 pub enum SchedulerInterval {
     /// Once per epoch, after evaluation (with the test loss as the metric for
     /// `reduce_on_plateau`); the default, as PyTorch's epoch-based schedulers are used.
@@ -75,55 +76,67 @@ pub enum SchedulerInterval {
     Step,
 }
 
-impl SchedulerInterval {
-    /// The config spelling.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            SchedulerInterval::Epoch => "epoch",
-            SchedulerInterval::Step => "step",
-        }
-    }
-}
-
 /// A complete training configuration.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Its top-level keys (`seed` ... `validation_fraction`) are declared here once, with their
+/// defaults and ranges (`#[derive(HyperParams)]`): the file reader, the builder's checks and
+/// the saved config all follow from these fields. The component tables are kept as written
+/// (`#[param(skip)]`) and validated by the registry when the trainer builds them.
+#[derive(Clone, Debug, PartialEq, HyperParams)]
 pub struct TrainConfig {
     /// Where the config came from (a path, or `<built-in digits_mlp>`), for error messages.
+    #[param(skip)]
     pub source: String,
-    /// Seed of every random draw (initialization, shuffling, dropout).
+    /// seed of every random draw (initialization, shuffling, dropout)
+    #[param(default = 0, range = Range::closed(0.0, 9.223372036854775807e18))]
     pub seed: u64,
-    /// Number of epochs.
+    /// number of epochs
+    #[param(default = 10, range = Range::at_least(1.0))]
     pub epochs: usize,
-    /// Training batch size.
+    /// training batch size
+    #[param(default = 32, range = Range::at_least(1.0))]
     pub batch_size: usize,
-    /// Evaluation batch size.
+    /// evaluation batch size
+    #[param(default = 1000, range = Range::at_least(1.0))]
     pub eval_batch_size: usize,
-    /// Drop the last incomplete training batch of an epoch.
+    /// drop the last incomplete training batch of an epoch
+    #[param(default = false)]
     pub drop_last: bool,
-    /// Fraction of the training split held out (stratified, seeded by `seed`) as a validation
+    /// fraction of the training split held out (stratified, seeded by seed) as a validation
     /// split, evaluated every epoch and fed to epoch-wise schedulers such as
-    /// `reduce_on_plateau`; 0 (the default) evaluates on the test split only.
+    /// reduce_on_plateau; 0 evaluates on the test split only
+    #[param(default = 0.0, range = UNIT_HALF_OPEN)]
     pub validation_fraction: f64,
     /// The data set (`[data]`, `name` plus the data set's hyper-parameters, including its
     /// normalization: `scale`, `standardize`).
+    #[param(skip)]
     pub data: ComponentSpec,
     /// The layers, in order (`[[model.layers]]`).
+    #[param(skip)]
     pub layers: Vec<ComponentSpec>,
     /// Weight initializer for layers that do not name their own (`[model] weight_init`).
+    #[param(skip)]
     pub weight_init: Option<String>,
     /// Bias initializer for layers that do not name their own (`[model] bias_init`).
+    #[param(skip)]
     pub bias_init: Option<String>,
     /// The loss (`[loss]`).
+    #[param(skip)]
     pub loss: ComponentSpec,
     /// The optimizer (`[optimizer]`).
+    #[param(skip)]
     pub optimizer: ComponentSpec,
     /// The learning-rate scheduler (`[scheduler]`), if any.
+    #[param(skip)]
     pub scheduler: Option<ComponentSpec>,
     /// When the scheduler steps (`[scheduler] interval = "epoch" | "step"`).
+    #[param(skip)]
     pub scheduler_interval: SchedulerInterval,
     /// Gradient clipping.
+    #[param(skip)]
     pub clip: ClipConfig,
     /// Checkpointing.
+    #[param(skip)]
     pub checkpoint: CheckpointConfig,
 }
 
@@ -184,13 +197,7 @@ impl TrainConfig {
     /// to an equal config. Every key of the file format is written here, and only here: the
     /// trainer's effective config is this table of the config with its components validated.
     pub fn to_toml(&self) -> toml::Table {
-        let mut t = toml::Table::new();
-        t.insert("seed".into(), toml::Value::Integer(self.seed as i64));
-        t.insert("epochs".into(), toml::Value::Integer(self.epochs as i64));
-        t.insert("batch_size".into(), toml::Value::Integer(self.batch_size as i64));
-        t.insert("eval_batch_size".into(), toml::Value::Integer(self.eval_batch_size as i64));
-        t.insert("drop_last".into(), toml::Value::Boolean(self.drop_last));
-        t.insert("validation_fraction".into(), toml::Value::Float(self.validation_fraction));
+        let mut t = raw_to_toml(&self.to_raw());
         t.insert("data".into(), toml::Value::Table(self.data.to_toml()));
         let mut model = toml::Table::new();
         if let Some(w) = &self.weight_init {
@@ -209,19 +216,11 @@ impl TrainConfig {
             table.insert("interval".into(), self.scheduler_interval.as_str().into());
             t.insert("scheduler".into(), toml::Value::Table(table));
         }
-        let mut clip = toml::Table::new();
-        if let Some(n) = self.clip.max_norm {
-            clip.insert("max_norm".into(), toml::Value::Float(n));
-        }
-        if let Some(v) = self.clip.max_value {
-            clip.insert("max_value".into(), toml::Value::Float(v));
-        }
+        let clip = raw_to_toml(&self.clip.to_raw());
         if !clip.is_empty() {
             t.insert("clip".into(), toml::Value::Table(clip));
         }
-        let mut checkpoint = toml::Table::new();
-        checkpoint.insert("every_epochs".into(), toml::Value::Integer(self.checkpoint.every_epochs as i64));
-        t.insert("checkpoint".into(), toml::Value::Table(checkpoint));
+        t.insert("checkpoint".into(), toml::Value::Table(raw_to_toml(&self.checkpoint.to_raw())));
         t
     }
 
@@ -318,22 +317,6 @@ struct Parser {
     file: String,
 }
 
-const TOP_KEYS: &[&str] = &[
-    "seed",
-    "epochs",
-    "batch_size",
-    "eval_batch_size",
-    "drop_last",
-    "validation_fraction",
-    "data",
-    "model",
-    "loss",
-    "optimizer",
-    "scheduler",
-    "clip",
-    "checkpoint",
-];
-
 impl Parser {
     fn err(&self, table: &str, key: &str, message: impl Into<String>) -> TrainError {
         TrainError::Config {
@@ -360,38 +343,6 @@ impl Parser {
             }
         }
         Ok(())
-    }
-
-    fn uint(
-        &self,
-        table: &toml::Table,
-        name: &str,
-        key: &str,
-        default: u64,
-        min: u64,
-    ) -> Result<u64, TrainError> {
-        match table.get(key) {
-            None => Ok(default),
-            Some(toml::Value::Integer(i)) if *i >= min as i64 => Ok(*i as u64),
-            Some(v) => Err(self.err(name, key, format!("expects an integer >= {min}, got {v}"))),
-        }
-    }
-
-    fn float(&self, table: &toml::Table, name: &str, key: &str) -> Result<Option<f64>, TrainError> {
-        match table.get(key) {
-            None => Ok(None),
-            Some(toml::Value::Float(x)) if *x > 0.0 && x.is_finite() => Ok(Some(*x)),
-            Some(toml::Value::Integer(i)) if *i > 0 => Ok(Some(*i as f64)),
-            Some(v) => Err(self.err(name, key, format!("expects a positive number, got {v}"))),
-        }
-    }
-
-    fn boolean(&self, table: &toml::Table, name: &str, key: &str, default: bool) -> Result<bool, TrainError> {
-        match table.get(key) {
-            None => Ok(default),
-            Some(toml::Value::Boolean(b)) => Ok(*b),
-            Some(v) => Err(self.err(name, key, format!("expects true or false, got {v}"))),
-        }
     }
 
     fn string(&self, table: &toml::Table, name: &str, key: &str) -> Result<Option<String>, TrainError> {
@@ -452,25 +403,12 @@ impl Parser {
     }
 
     fn config(&self, root: &toml::Table) -> Result<TrainConfig, TrainError> {
-        self.check_keys(root, "top level", TOP_KEYS)?;
-        let seed = self.uint(root, "top level", "seed", DEFAULT_SEED, 0)?;
-        let epochs = self.uint(root, "top level", "epochs", DEFAULT_EPOCHS as u64, 1)? as usize;
-        let batch_size = self.uint(root, "top level", "batch_size", DEFAULT_BATCH_SIZE as u64, 1)? as usize;
-        let eval_batch_size =
-            self.uint(root, "top level", "eval_batch_size", DEFAULT_EVAL_BATCH_SIZE as u64, 1)? as usize;
-        let drop_last = self.boolean(root, "top level", "drop_last", false)?;
-        let validation_fraction = match root.get("validation_fraction") {
-            None => 0.0,
-            Some(toml::Value::Float(x)) if (0.0..1.0).contains(x) => *x,
-            Some(toml::Value::Integer(0)) => 0.0,
-            Some(v) => {
-                return Err(self.err(
-                    "top level",
-                    "validation_fraction",
-                    format!("expects a number in [0, 1), got {v}"),
-                ))
-            }
-        };
+        let settings: toml::Table = root
+            .iter()
+            .filter(|(k, _)| !TOP_TABLES.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut config: TrainConfig = self.settings(&settings, "top level")?;
 
         let data = self.required_component(root, "data", &[])?;
 
@@ -510,47 +448,34 @@ impl Parser {
         let optimizer = self.required_component(root, "optimizer", &[])?;
         let (scheduler, scheduler_interval) = match self.sub_table(root, "scheduler")? {
             Some(t) => {
-                let interval = match self.string(t, "scheduler", "interval")?.as_deref() {
-                    None | Some("epoch") => SchedulerInterval::Epoch,
-                    Some("step") => SchedulerInterval::Step,
-                    Some(other) => {
+                let interval = match t.get("interval") {
+                    None => SchedulerInterval::default(),
+                    Some(toml::Value::String(s)) => SchedulerInterval::from_option(&normalize_choice(s))
+                        .ok_or_else(|| {
+                            self.err("scheduler", "interval", format!("expects epoch or step, got '{s}'"))
+                        })?,
+                    Some(v) => {
                         return Err(self.err(
                             "scheduler",
                             "interval",
-                            format!("expects epoch or step, got '{other}'"),
+                            format!("expects epoch or step, got {v}"),
                         ))
                     }
                 };
                 (Some(self.component(t, "scheduler", &["interval"])?), interval)
             }
-            None => (None, SchedulerInterval::Epoch),
+            None => (None, SchedulerInterval::default()),
         };
         let clip = match self.sub_table(root, "clip")? {
-            Some(t) => {
-                self.check_keys(t, "clip", &["max_norm", "max_value"])?;
-                ClipConfig {
-                    max_norm: self.float(t, "clip", "max_norm")?,
-                    max_value: self.float(t, "clip", "max_value")?,
-                }
-            }
+            Some(t) => self.settings(t, "clip")?,
             None => ClipConfig::default(),
         };
         let checkpoint = match self.sub_table(root, "checkpoint")? {
-            Some(t) => {
-                self.check_keys(t, "checkpoint", &["every_epochs"])?;
-                let every = self.uint(t, "checkpoint", "every_epochs", DEFAULT_CHECKPOINT_EVERY as u64, 0)?;
-                CheckpointConfig { every_epochs: every as usize }
-            }
-            None => CheckpointConfig { every_epochs: DEFAULT_CHECKPOINT_EVERY },
+            Some(t) => self.settings(t, "checkpoint")?,
+            None => CheckpointConfig::default(),
         };
+        config.source = self.file.clone();
         Ok(TrainConfig {
-            source: self.file.clone(),
-            seed,
-            epochs,
-            batch_size,
-            eval_batch_size,
-            drop_last,
-            validation_fraction,
             data,
             layers,
             weight_init,
@@ -561,8 +486,69 @@ impl Parser {
             scheduler_interval,
             clip,
             checkpoint,
+            ..config
         })
     }
+
+    /// Reads a table of the trainer's own settings against their declaration.
+    fn settings<H: HyperParams>(&self, table: &toml::Table, name: &str) -> Result<H, TrainError> {
+        let raw = raw_params_from_toml(table, name).map_err(|m| self.err(name, "", m))?;
+        read_settings(&raw, &self.file, name)
+    }
+}
+
+/// The tables of a config; every other top-level key is one of [`TrainConfig`]'s settings.
+const TOP_TABLES: &[&str] = &["data", "model", "loss", "optimizer", "scheduler", "clip", "checkpoint"];
+
+/// Validates raw settings against `H`'s declaration; errors name the file, table and key as
+/// the rest of a config's errors do.
+pub(crate) fn read_settings<H: HyperParams>(
+    raw: &RawParams,
+    file: &str,
+    table: &str,
+) -> Result<H, TrainError> {
+    let config_error = |key: &str, message: String| TrainError::Config {
+        file: file.to_string(),
+        table: table.to_string(),
+        key: key.to_string(),
+        message,
+    };
+    let params = Params::validate(ComponentKind::Trainer, table, H::SCHEMA, &RawParams::new(), raw)
+        .map_err(|e| settings_error(e, &config_error))?;
+    H::from_params(&params).map_err(|e| settings_error(e, &config_error))
+}
+
+/// A registry error about a setting, in the words of a config error.
+fn settings_error(e: ParamError, config_error: &dyn Fn(&str, String) -> TrainError) -> TrainError {
+    match e {
+        ParamError::UnknownKey { key, suggestions, accepted, .. } => {
+            let hint = suggestions.first().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
+            let mut allowed = accepted;
+            if let Some(table_keys) = (allowed.iter().any(|k| k == "seed")).then_some(TOP_TABLES) {
+                allowed.extend(table_keys.iter().map(|t| t.to_string()));
+            }
+            config_error(&key, format!("unknown key{hint}; allowed: {}", allowed.join(", ")))
+        }
+        ParamError::WrongType { key, expected, given, .. } => {
+            config_error(&key, format!("expects {expected}, got {given}"))
+        }
+        ParamError::OutOfRange { key, expected, given, .. } => {
+            config_error(&key, format!("expects {expected}, got {given}"))
+        }
+        ParamError::Missing { key, doc, .. } => config_error(&key, format!("missing ({doc})")),
+        ParamError::Invalid { message, .. } => config_error("", message),
+        other => config_error("", other.to_string()),
+    }
+}
+
+/// Raw settings as a TOML table.
+fn raw_to_toml(raw: &RawParams) -> toml::Table {
+    raw.iter().map(|(k, v)| (k.clone(), v.to_toml())).collect()
+}
+
+/// The spelling a choice is stored in: lower case with underscores.
+fn normalize_choice(s: &str) -> String {
+    s.trim().to_lowercase().replace('-', "_")
 }
 
 /// Where a run writes its files (`--out DIR`, default `runs/<timestamp>`).
