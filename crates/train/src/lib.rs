@@ -10,18 +10,19 @@
 //! println!("test accuracy {:.2}%", 100.0 * summary.final_metrics.test_accuracy);
 //! ```
 
-mod checkpoint;
+pub mod checkpoint;
 mod config;
 mod error;
-mod files;
+pub mod files;
 mod metrics;
 mod trainer;
 
+pub use checkpoint::{evaluate_checkpoint, load_for_eval, EvalModel, Evaluation};
 pub use config::{
     apply_override, default_run_dir, CheckpointConfig, ClipConfig, ComponentSpec, SchedulerInterval,
     TrainConfig, DEFAULT_CONFIG,
 };
 pub use error::TrainError;
-pub use files::{read_safetensors, to_safetensors, write_atomic, TensorFile};
+pub use files::{read_safetensors, to_safetensors, write_atomic, Dtype, FileDigest, RawTensor, TensorFile};
 pub use metrics::{format_epoch, EpochMetrics, MetricsLog};
-pub use trainer::{count_correct, evaluate_checkpoint, Progress, RunOptions, RunSummary, Trainer};
+pub use trainer::{count_correct, Progress, RunOptions, RunSummary, Trainer};

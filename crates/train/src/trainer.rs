@@ -1,7 +1,7 @@
 //! The training loop: build every component by name, train and evaluate per epoch, report,
 //! checkpoint and resume.
 
-use crate::checkpoint::{self, Checkpoint};
+use crate::checkpoint::{self, Checkpoint, LoadedCheckpoint};
 use crate::config::{SchedulerInterval, TrainConfig};
 use crate::metrics::{format_epoch, EpochMetrics, MetricsLog};
 use crate::{write_atomic, TrainError};
@@ -512,7 +512,7 @@ impl Trainer {
         let ckpt = Checkpoint {
             epoch: self.epochs_done,
             step: self.steps_done,
-            tensors: model_tensors(&self.model),
+            model: checkpoint::model_state(&self.model),
             optimizer: self.optimizer.state_dict(),
             scheduler: self.scheduler.as_ref().map(|s| s.state()),
             rngs,
@@ -524,7 +524,7 @@ impl Trainer {
     /// restores its latest checkpoint; [`Trainer::run`] then continues where it stopped.
     /// `extra_epochs` raises the epoch count beyond the saved config's.
     pub fn resume(run_dir: &Path, epochs: Option<usize>) -> Result<Trainer, TrainError> {
-        let mut config = TrainConfig::from_file(&run_dir.join("config.toml"), &[])?;
+        let mut config = checkpoint::read_run_config(run_dir)?;
         if let Some(e) = epochs {
             config.epochs = e;
         }
@@ -534,8 +534,10 @@ impl Trainer {
         Ok(trainer)
     }
 
-    fn restore(&mut self, ckpt: Checkpoint) -> Result<(), TrainError> {
-        load_model_tensors(&mut self.model, &ckpt.tensors)?;
+    fn restore(&mut self, ckpt: LoadedCheckpoint) -> Result<(), TrainError> {
+        checkpoint::check_progress(self, &ckpt)?;
+        // Resuming converts nothing, so there are no notes to pass on.
+        checkpoint::restore_model(&mut self.model, &ckpt.model, checkpoint::Conversions::Refuse)?;
         self.optimizer.load_state_dict(&ckpt.optimizer)?;
         match (&mut self.scheduler, &ckpt.scheduler) {
             (Some(s), Some(state)) => {
@@ -560,47 +562,6 @@ impl Trainer {
         self.epochs_done = ckpt.epoch;
         self.steps_done = ckpt.step;
         Ok(())
-    }
-}
-
-fn model_tensors(model: &Sequential<f32>) -> std::collections::BTreeMap<String, ArrayD<f32>> {
-    let mut tensors = std::collections::BTreeMap::new();
-    model.visit_parameters("", &mut |name, p| {
-        tensors.insert(name.to_string(), p.value().clone());
-    });
-    model.visit_buffers("", &mut |name, b| {
-        tensors.insert(name.to_string(), b.clone());
-    });
-    tensors
-}
-
-fn load_model_tensors(
-    model: &mut Sequential<f32>,
-    tensors: &std::collections::BTreeMap<String, ArrayD<f32>>,
-) -> Result<(), TrainError> {
-    let mut problems = Vec::new();
-    let mut used = 0usize;
-    let mut take = |name: &str, target: &mut ArrayD<f32>| match tensors.get(name) {
-        Some(saved) if saved.shape() == target.shape() => {
-            target.assign(saved);
-            used += 1;
-        }
-        Some(saved) => problems.push(format!(
-            "'{name}' has shape {:?} in the checkpoint, {:?} in the model",
-            saved.shape(),
-            target.shape()
-        )),
-        None => problems.push(format!("'{name}' is missing from the checkpoint")),
-    };
-    model.visit_parameters("", &mut |name, p| take(name, &mut p.value_mut()));
-    model.visit_buffers_mut("", &mut |name, b| take(name, b));
-    if used != tensors.len() && problems.is_empty() {
-        problems.push(format!("the checkpoint has {} tensors the model does not", tensors.len() - used));
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(TrainError::Checkpoint(problems.join("; ")))
     }
 }
 
@@ -673,32 +634,6 @@ fn evaluate_model(
     model.set_training(true);
     let n = seen.max(1) as f64;
     Ok((loss_sum / n, correct as f64 / n))
-}
-
-/// Loads the model of a run directory's latest checkpoint and evaluates it on the held-out
-/// split of its data set (or of `data_override`, a data-set spec such as `mnist`).
-/// Returns (loss, accuracy, number of samples).
-pub fn evaluate_checkpoint(
-    run_dir: &Path,
-    data_override: Option<&str>,
-) -> Result<(f64, f64, usize), TrainError> {
-    let mut config = TrainConfig::from_file(&run_dir.join("config.toml"), &[])?;
-    if let Some(spec) = data_override {
-        let (name, params) = nabla_registry::parse_compact(spec).map_err(|e| TrainError::Config {
-            file: "--data".into(),
-            table: "data".into(),
-            key: "name".into(),
-            message: e.to_string(),
-        })?;
-        config.data.name = name;
-        config.data.params = params;
-    }
-    let mut trainer = Trainer::new(config)?;
-    let ckpt = checkpoint::load(run_dir)?;
-    load_model_tensors(&mut trainer.model, &ckpt.tensors)?;
-    let n = trainer.data.test.len();
-    let (loss, acc) = trainer.evaluate()?;
-    Ok((loss, acc, n))
 }
 
 #[cfg(test)]
