@@ -99,7 +99,16 @@ pub(crate) struct LoadedCheckpoint {
     pub optimizer: StateDict<f32>,
     pub scheduler: Option<Scalars>,
     pub rngs: Vec<(String, RngState)>,
+    dir: PathBuf,
     trainer_json: PathBuf,
+}
+
+impl LoadedCheckpoint {
+    /// An error about the checkpoint as a whole (optimizer or scheduler state spans two
+    /// files), naming its directory.
+    pub(crate) fn error(&self, e: impl std::fmt::Display) -> TrainError {
+        file_error(&self.dir, e.to_string())
+    }
 }
 
 /// Scalars keep their exact bits: `f64` values as hexadecimal bit patterns (JSON has no
@@ -429,6 +438,7 @@ pub(crate) fn load(run_dir: &Path) -> Result<LoadedCheckpoint, TrainError> {
         optimizer: StateDict { arrays, scalars: scalars_from_json(json.optimizer_scalars, &json_path)? },
         scheduler: json.scheduler.map(|s| scalars_from_json(s, &json_path)).transpose()?,
         rngs,
+        dir: ckpt.dir,
         trainer_json: json_path,
     })
 }

@@ -538,10 +538,10 @@ impl Trainer {
         checkpoint::check_progress(self, &ckpt)?;
         // Resuming converts nothing, so there are no notes to pass on.
         checkpoint::restore_model(&mut self.model, &ckpt.model, checkpoint::Conversions::Refuse)?;
-        self.optimizer.load_state_dict(&ckpt.optimizer)?;
+        self.optimizer.load_state_dict(&ckpt.optimizer).map_err(|e| ckpt.error(e))?;
         match (&mut self.scheduler, &ckpt.scheduler) {
             (Some(s), Some(state)) => {
-                s.load_state(state)?;
+                s.load_state(state).map_err(|e| ckpt.error(e))?;
             }
             (None, None) => {}
             _ => {
