@@ -11,7 +11,7 @@ use nabla_layers::{
     BatchNorm1d, CrossEntropy, Gelu, GeluApproximate, LeakyRelu, Linear, LogSoftmax, Loss, Module, Mse, Relu,
     Sequential, Sigmoid, Softmax, Tanh, Target,
 };
-use nabla_tensor::ndarray::{ArrayD, Ix1, IxDyn};
+use nabla_tensor::ndarray::{ArrayD, Ix1};
 use nabla_tensor::Element;
 use serde_json::Value;
 

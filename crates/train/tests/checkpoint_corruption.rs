@@ -332,9 +332,12 @@ fn a_header_that_lies_about_a_tensor_names_it() {
     assert!(load_for_eval(&run.dir, None).is_ok());
 }
 
+/// A change to a model file's tensors.
+type Edit = Box<dyn Fn(&mut BTreeMap<String, RawTensor>)>;
+
 #[test]
 fn wrong_dtypes_shapes_and_missing_or_extra_tensors() {
-    let cases: Vec<(Box<dyn Fn(&mut BTreeMap<String, RawTensor>)>, Vec<&str>)> = vec![
+    let cases: Vec<(Edit, Vec<&str>)> = vec![
         (
             Box::new(|t| {
                 let w = t["0.weight"].clone();
