@@ -269,8 +269,17 @@ fn list(kind: Option<String>) -> Result<(), String> {
 
 fn eval(run_dir: PathBuf, data: Option<String>, data_dir: Option<PathBuf>) -> Result<(), String> {
     let typed = data_dir_override(data_dir.as_deref())?;
-    let (loss, acc, n) = evaluate_checkpoint(&run_dir, data.as_deref(), &typed).map_err(|e| e.to_string())?;
-    println!("{}: test accuracy {:.2}% and loss {:.4} on {n} samples", run_dir.display(), 100.0 * acc, loss);
+    let e = evaluate_checkpoint(&run_dir, data.as_deref(), &typed).map_err(|e| e.to_string())?;
+    for note in &e.notes {
+        eprintln!("note: {note}");
+    }
+    println!(
+        "{}: test accuracy {:.2}% and loss {:.4} on {} samples",
+        run_dir.display(),
+        100.0 * e.accuracy,
+        e.loss,
+        e.samples
+    );
     Ok(())
 }
 

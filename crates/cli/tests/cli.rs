@@ -188,3 +188,38 @@ fn plot_draws_two_runs_side_by_side() {
     assert!(!missing.status.success());
     assert!(text(&missing).1.contains("metrics.jsonl"), "{:?}", text(&missing));
 }
+
+#[test]
+fn eval_takes_a_pytorch_state_dict_and_notes_the_conversion() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let ckpt = run.join("checkpoint-epoch0001");
+    std::fs::create_dir_all(&ckpt).unwrap();
+    let config = "[data]\nname = \"digits\"\n[[model.layers]]\nname = \"linear\"\nout_features = 8\n\
+                  [[model.layers]]\nname = \"batch_norm1d\"\n[[model.layers]]\nname = \"relu\"\n\
+                  [[model.layers]]\nname = \"linear\"\nout_features = 10\n[loss]\nname = \"cross_entropy\"\n\
+                  [optimizer]\nname = \"sgd\"\nlr = 0.1\n";
+    std::fs::write(run.join("config.toml"), config).unwrap();
+    let r = run.to_str().unwrap();
+
+    let none = nabla(&["eval", r]);
+    assert_eq!(none.status.code(), Some(1));
+    assert_eq!(text(&none).1.trim(), format!("error: {r} has no checkpoint yet (no 'latest' file)"));
+
+    let torch = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/torch/mlp_bf16.safetensors");
+    std::fs::copy(torch, ckpt.join("model.safetensors")).unwrap();
+    std::fs::write(run.join("latest"), "checkpoint-epoch0001").unwrap();
+    let eval = nabla(&["eval", r]);
+    let (stdout, stderr) = text(&eval);
+    assert!(eval.status.success(), "{stderr}");
+    assert!(stdout.contains("test accuracy") && stdout.contains("on 359 samples"), "{stdout}");
+    assert!(
+        stderr.contains("note: ") && stderr.contains("stored as BF16 converted to f32 (exactly)"),
+        "{stderr}"
+    );
+
+    std::fs::write(run.join("latest"), "../elsewhere").unwrap();
+    let outside = nabla(&["eval", r]);
+    assert_eq!(outside.status.code(), Some(1));
+    assert!(text(&outside).1.contains("which leaves the run directory"), "{:?}", text(&outside));
+}

@@ -362,7 +362,7 @@ impl Session {
 
 /// Runs the model on `x` without recording, and calls `visit(child index, child name, child
 /// output)` for every layer. In evaluation mode, or in training mode (batch statistics, as a
-/// training step sees them) with every buffer and generator saved before and restored after,
+/// training step sees them) with every buffer, counter and generator saved before and restored after,
 /// so that the probe changes nothing.
 pub(crate) fn probe(
     trainer: &mut Trainer,
@@ -375,7 +375,7 @@ pub(crate) fn probe(
     let saved = training.then(|| {
         let mut rngs = Vec::new();
         model.visit_rngs_mut("", &mut |_, r| rngs.push(r.state()));
-        (model.buffers(), rngs)
+        (model.buffers(), model.counters(), rngs)
     });
     model.set_training(training);
     let mut h = Var::constant(x.clone().into_dyn());
@@ -392,11 +392,17 @@ pub(crate) fn probe(
             }
         }
     }
-    if let Some((buffers, rngs)) = saved {
+    if let Some((buffers, counters, rngs)) = saved {
         let mut buffers = buffers.into_iter();
         model.visit_buffers_mut("", &mut |_, b| {
             if let Some((_, saved)) = buffers.next() {
                 b.assign(&saved);
+            }
+        });
+        let mut counters = counters.into_iter();
+        model.visit_counters_mut("", &mut |_, n| {
+            if let Some((_, saved)) = counters.next() {
+                *n = saved;
             }
         });
         let mut rngs = rngs.into_iter();
@@ -553,6 +559,7 @@ mod tests {
         let mut s = Session::new("t".into(), &mlp, "sgd", &data, data.splits.clone(), 32, 0, 1).unwrap();
         let (x, _) = head(&data.splits.train, 64);
         let before = s.trainer.model().buffers();
+        let counters_before = s.trainer.model().counters();
         let mut rng_before = Vec::new();
         s.trainer.model_mut().visit_rngs_mut("", &mut |_, r| rng_before.push(r.state()));
         let mut bn_out = None;
@@ -565,6 +572,7 @@ mod tests {
         let (m, sd) = bn_out.unwrap();
         assert!(m.abs() < 1e-3 && (sd - 1.0).abs() < 1e-2, "batch statistics normalize: {m} {sd}");
         assert_eq!(s.trainer.model().buffers(), before, "running statistics restored");
+        assert_eq!(s.trainer.model().counters(), counters_before, "batch counters restored");
         let mut rng_after = Vec::new();
         s.trainer.model_mut().visit_rngs_mut("", &mut |_, r| rng_after.push(r.state()));
         assert_eq!(rng_after, rng_before, "dropout generator restored");

@@ -30,8 +30,9 @@ use nabla_tensor::Element;
 /// initialized to 1, and `beta`, initialized to 0), `track_running_stats` = true.
 ///
 /// Parameters: `weight` (gamma), `bias` (beta). Buffers: `running_mean` (starts at 0),
-/// `running_var` (starts at 1), and `num_batches_tracked`, a 0-d array of the element type
-/// holding the count (exact up to 2^24 batches in `f32`).
+/// `running_var` (starts at 1). Counter ([`Module::visit_counters`]): `num_batches_tracked`,
+/// a `u64` (PyTorch's 0-d `int64` buffer of the same name; exact where an `f32` would stop
+/// counting at 2^24).
 #[derive(Debug)]
 pub struct BatchNorm1d<T: Element = f32> {
     num_features: usize,
@@ -50,7 +51,7 @@ type MeanVar<'a, T> = (ArrayView1<'a, T>, ArrayView1<'a, T>);
 struct RunningStats<T: Element> {
     mean: ArrayD<T>,
     var: ArrayD<T>,
-    num_batches_tracked: ArrayD<T>,
+    num_batches_tracked: u64,
 }
 
 impl<T: Element> BatchNorm1d<T> {
@@ -92,7 +93,7 @@ impl<T: Element> BatchNorm1d<T> {
         let running = track_running_stats.then(|| RunningStats {
             mean: ArrayD::zeros(c.clone()),
             var: ArrayD::ones(c),
-            num_batches_tracked: ArrayD::zeros(IxDyn(&[])),
+            num_batches_tracked: 0,
         });
         Ok(BatchNorm1d { num_features, eps, momentum, weight, bias, running, training: true })
     }
@@ -188,10 +189,7 @@ impl<T: Element> BatchNorm1d<T> {
 
     /// How many training batches updated the running statistics, when tracked.
     pub fn num_batches_tracked(&self) -> Option<u64> {
-        self.running
-            .as_ref()
-            .and_then(|r| r.num_batches_tracked.iter().next())
-            .map(|&v| Element::to_f64(v) as u64)
+        self.running.as_ref().map(|r| r.num_batches_tracked)
     }
 
     /// The running statistics as `[C]` views, after checking that restored buffers still have
@@ -199,15 +197,6 @@ impl<T: Element> BatchNorm1d<T> {
     fn checked_running(&self) -> Result<Option<MeanVar<'_, T>>, LayerError> {
         let Some(r) = &self.running else { return Ok(None) };
         let c = self.num_features;
-        if r.num_batches_tracked.len() != 1 {
-            return Err(LayerError::invalid(
-                "batch_norm1d",
-                format!(
-                    "buffer num_batches_tracked has shape {:?}, expected one element",
-                    r.num_batches_tracked.shape()
-                ),
-            ));
-        }
         Ok(Some((channel_view("running_mean", &r.mean, c)?, channel_view("running_var", &r.var, c)?)))
     }
 }
@@ -266,7 +255,7 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
                 Zip::from(&mut r.var)
                     .and(&out.var_unbiased.view().into_dyn())
                     .for_each(|r, &b| *r = keep * *r + m * b);
-                r.num_batches_tracked.mapv_inplace(|n| n + T::one());
+                r.num_batches_tracked = r.num_batches_tracked.saturating_add(1);
             }
         }
         Ok(out.output)
@@ -285,7 +274,18 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
         if let Some(r) = &self.running {
             f(&join_name(prefix, "running_mean"), &r.mean);
             f(&join_name(prefix, "running_var"), &r.var);
-            f(&join_name(prefix, "num_batches_tracked"), &r.num_batches_tracked);
+        }
+    }
+
+    fn visit_counters(&self, prefix: &str, f: &mut dyn FnMut(&str, u64)) {
+        if let Some(r) = &self.running {
+            f(&join_name(prefix, "num_batches_tracked"), r.num_batches_tracked);
+        }
+    }
+
+    fn visit_counters_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut u64)) {
+        if let Some(r) = &mut self.running {
+            f(&join_name(prefix, "num_batches_tracked"), &mut r.num_batches_tracked);
         }
     }
 
@@ -293,7 +293,6 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
         if let Some(r) = &mut self.running {
             f(&join_name(prefix, "running_mean"), &mut r.mean);
             f(&join_name(prefix, "running_var"), &mut r.var);
-            f(&join_name(prefix, "num_batches_tracked"), &mut r.num_batches_tracked);
         }
     }
 
@@ -448,17 +447,26 @@ mod tests {
         let buffers = bn.buffers();
         assert_eq!(
             buffers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-            ["running_mean", "running_var", "num_batches_tracked"]
+            ["running_mean", "running_var"]
         );
-        assert_eq!(buffers[2].1.shape(), &[] as &[usize]);
+        assert_eq!(bn.counters(), [("num_batches_tracked".to_string(), 0)]);
         bn.visit_buffers_mut("1", &mut |name, b| match name {
             "1.running_mean" => b.fill(2.0),
             "1.running_var" => b.fill(4.0),
-            "1.num_batches_tracked" => b.fill(7.0),
             other => panic!("unexpected buffer {other}"),
         });
-        assert_eq!(bn.num_batches_tracked(), Some(7));
         assert!(bn.running_var().unwrap().iter().all(|&v| v == 4.0));
+        // Past 2^24, where an f32 count would stop moving.
+        bn.visit_counters_mut("1", &mut |name, n| {
+            assert_eq!(name, "1.num_batches_tracked");
+            *n = (1 << 24) + 1;
+        });
+        assert_eq!(bn.num_batches_tracked(), Some((1 << 24) + 1));
+        bn.forward(&Var::constant(
+            ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0.0, 1.0, 2.0, 3.0, 4.0, 6.0]).unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(bn.num_batches_tracked(), Some((1 << 24) + 2));
         bn.visit_buffers_mut("", &mut |name, b| {
             if name == "running_mean" {
                 *b = ArrayD::zeros(IxDyn(&[5]));

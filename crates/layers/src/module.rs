@@ -30,8 +30,12 @@ pub fn join_name(prefix: &str, name: &str) -> String {
 ///   checkpoints and optimizer state can be keyed by name. A `Var` is a shared handle: the
 ///   optimizer updates the module's parameter through it.
 /// * Buffers are non-trainable state saved with a checkpoint (BatchNorm's `running_mean`,
-///   `running_var`, `num_batches_tracked`); they can be restored through
+///   `running_var`); they can be restored through
 ///   [`visit_buffers_mut`](Module::visit_buffers_mut).
+/// * Counters are integer state (BatchNorm's `num_batches_tracked`), kept as `u64` so that
+///   they stay exact (an `f32` stops counting at 2^24) and saved as PyTorch saves them, 0-d
+///   `int64` tensors under the same dotted names
+///   ([`visit_counters`](Module::visit_counters)).
 /// * Generators ([`visit_rngs_mut`](Module::visit_rngs_mut)) let a checkpoint save and
 ///   restore Dropout's mask stream, so a resumed run draws exactly the masks of an
 ///   uninterrupted one.
@@ -77,6 +81,19 @@ pub trait Module<T: Element = f32> {
         let _ = (prefix, f);
     }
 
+    /// Calls `f` with the dotted name and the value of every counter: integer state that
+    /// PyTorch's `state_dict` holds as a 0-d `int64` tensor (BatchNorm's
+    /// `num_batches_tracked`). The default has none.
+    fn visit_counters(&self, prefix: &str, f: &mut dyn FnMut(&str, u64)) {
+        let _ = (prefix, f);
+    }
+
+    /// As [`visit_counters`](Module::visit_counters), mutably: to restore counters from a
+    /// checkpoint, or to put them back after a probe that ran in training mode.
+    fn visit_counters_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut u64)) {
+        let _ = (prefix, f);
+    }
+
     /// Calls `f` with the dotted name and the generator of every module that draws random
     /// numbers while running (Dropout's mask generator, named `rng`), so that its state can
     /// be saved ([`Rng::state`]) and restored (assign [`Rng::from_state`]). The default has
@@ -108,6 +125,13 @@ pub trait Module<T: Element = f32> {
     fn buffers(&self) -> Vec<(String, ArrayD<T>)> {
         let mut out = Vec::new();
         self.visit_buffers("", &mut |name, b| out.push((name.to_string(), b.clone())));
+        out
+    }
+
+    /// Every counter with its dotted name, in visiting order.
+    fn counters(&self) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        self.visit_counters("", &mut |name, n| out.push((name.to_string(), n)));
         out
     }
 
@@ -159,6 +183,12 @@ impl<T: Element, M: Module<T> + ?Sized> Module<T> for Box<M> {
     }
     fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut ArrayD<T>)) {
         (**self).visit_buffers_mut(prefix, f)
+    }
+    fn visit_counters(&self, prefix: &str, f: &mut dyn FnMut(&str, u64)) {
+        (**self).visit_counters(prefix, f)
+    }
+    fn visit_counters_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut u64)) {
+        (**self).visit_counters_mut(prefix, f)
     }
     fn visit_rngs_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Rng)) {
         (**self).visit_rngs_mut(prefix, f)

@@ -122,6 +122,18 @@ impl<T: Element> Module<T> for Sequential<T> {
         }
     }
 
+    fn visit_counters(&self, prefix: &str, f: &mut dyn FnMut(&str, u64)) {
+        for (i, child) in self.children.iter().enumerate() {
+            child.visit_counters(&join_name(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn visit_counters_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut u64)) {
+        for (i, child) in self.children.iter_mut().enumerate() {
+            child.visit_counters_mut(&join_name(prefix, &i.to_string()), f);
+        }
+    }
+
     fn visit_rngs_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Rng)) {
         for (i, child) in self.children.iter_mut().enumerate() {
             child.visit_rngs_mut(&join_name(prefix, &i.to_string()), f);
@@ -175,7 +187,8 @@ mod tests {
         let names: Vec<String> = m.parameters().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["0.weight", "0.bias", "1.weight", "1.bias", "4.weight"]);
         let buffers: Vec<String> = m.buffers().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(buffers, ["1.running_mean", "1.running_var", "1.num_batches_tracked"]);
+        assert_eq!(buffers, ["1.running_mean", "1.running_var"]);
+        assert_eq!(m.counters(), [("1.num_batches_tracked".to_string(), 0)]);
         let nested = Sequential::<f64>::new().with(Tanh::new()).with(model(&mut Rng::seed(0)));
         assert_eq!(nested.parameters()[0].0, "1.0.weight");
         let mut rngs = Vec::new();

@@ -325,6 +325,18 @@ impl<T: Element, R: UpdateRule> Optimizer<T> for RuleOptimizer<T, R> {
 
         let used_arrays = state.len() * self.rule.buffers().len();
         if used_arrays != dict.arrays.len() || used_scalars != dict.scalars.len() {
+            // A parameter's state is introduced by its `step` counter, so without that counter
+            // its buffers and scalars look like strays; the counter is what is missing.
+            let orphan = dict.arrays.keys().chain(dict.scalars.keys()).find_map(|key| {
+                let (name, field) = key.rsplit_once('.')?;
+                let owned = self.rule.buffers().contains(&field)
+                    || self.rule.scalars().iter().any(|(s, _)| *s == field);
+                let step = format!("{name}.step");
+                (owned && !dict.scalars.contains_key(&step)).then_some(step)
+            });
+            if let Some(step) = orphan {
+                return Err(missing(step));
+            }
             let known = |key: &str| -> bool {
                 if key == "lr" {
                     return true;
@@ -486,6 +498,13 @@ mod tests {
         d.arrays.insert("a.exp_avg".into(), arr1(&[0.0, 0.0]).into_dyn());
         let err = opt().load_state_dict(&d).unwrap_err();
         assert!(matches!(err, OptimError::UnexpectedState { ref key, .. } if key == "a.exp_avg"), "{err}");
+        let mut d = good.clone();
+        d.scalars.remove("a.step");
+        assert_eq!(
+            opt().load_state_dict(&d).unwrap_err(),
+            OptimError::MissingState { owner: "accumulate".into(), key: "a.step".into() },
+            "the state of 'a' without its step counter: the counter is missing, not the rest unexpected"
+        );
         let mut d = good.clone();
         d.scalars.insert("a.step".into(), Scalar::F64(1.0));
         assert!(matches!(opt().load_state_dict(&d).unwrap_err(), OptimError::BadState { .. }));

@@ -88,7 +88,7 @@ pub struct TrainConfig {
     #[param(skip)]
     pub source: String,
     /// seed of every random draw (initialization, shuffling, dropout)
-    #[param(default = 0, range = Range::closed(0.0, 9.223372036854775807e18))]
+    #[param(default = 0, range = Range::closed(0.0, 9.223_372_036_854_776e18))]
     pub seed: u64,
     /// number of epochs
     #[param(default = 10, range = Range::at_least(1.0))]

@@ -49,6 +49,31 @@ pub enum TrainError {
     /// A checkpoint is missing, malformed or does not fit the model.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// A checkpoint file is missing, too large, corrupt, malformed or does not fit the model.
+    #[error("{}: {message}", path.display())]
+    CheckpointFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// One tensor of a checkpoint file is corrupt, of an unusable dtype or shape, missing, or
+    /// does not fit the model.
+    #[error("{}: tensor '{tensor}' {message}", path.display())]
+    CheckpointTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The run directory has no checkpoint to resume or evaluate.
+    #[error("{} has no checkpoint yet (no 'latest' file)", run_dir.display())]
+    NoCheckpoint {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
     /// Building or running a layer or loss failed.
     #[error(transparent)]
     Layer(#[from] nabla_layers::LayerError),

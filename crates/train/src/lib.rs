@@ -12,24 +12,25 @@
 //! ```
 
 mod builder;
-mod checkpoint;
+pub mod checkpoint;
 mod config;
 mod error;
-mod files;
+pub mod files;
 pub mod hooks;
 mod metrics;
 mod trainer;
 
 pub use builder::{IntoParams, IntoValue, TrainConfigBuilder};
+pub use checkpoint::{evaluate_checkpoint, load_for_eval, EvalModel, Evaluation};
 pub use config::{
     apply_override, default_run_dir, CheckpointConfig, ClipConfig, ComponentSpec, SchedulerInterval,
     TrainConfig, DEFAULT_CONFIG,
 };
 pub use error::TrainError;
-pub use files::{read_safetensors, to_safetensors, write_atomic, TensorFile};
+pub use files::{read_safetensors, to_safetensors, write_atomic, Dtype, FileDigest, RawTensor, TensorFile};
 pub use hooks::{EpochStart, StepInfo, TrainHook};
 pub use metrics::{format_epoch, EpochMetrics, MetricsLog};
-pub use trainer::{count_correct, evaluate_checkpoint, Progress, RunOptions, RunSummary, Trainer};
+pub use trainer::{count_correct, Progress, RunOptions, RunSummary, Trainer};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -1,7 +1,7 @@
 //! The training loop: build every component by name, train and evaluate per epoch, report,
 //! checkpoint and resume.
 
-use crate::checkpoint::{self, Checkpoint};
+use crate::checkpoint::{self, Checkpoint, LoadedCheckpoint};
 use crate::config::{SchedulerInterval, TrainConfig};
 use crate::hooks::{EpochStart, MetricsLogHook, ProgressHook, StepInfo, TrainHook};
 use crate::metrics::{EpochMetrics, MetricsLog};
@@ -517,7 +517,7 @@ impl Trainer {
         let ckpt = Checkpoint {
             epoch: self.epochs_done,
             step: self.steps_done,
-            tensors: model_tensors(&self.model),
+            model: checkpoint::model_state(&self.model),
             optimizer: self.optimizer.state_dict(),
             scheduler: self.scheduler.as_ref().map(|s| s.state()),
             rngs,
@@ -540,7 +540,7 @@ impl Trainer {
         epochs: Option<usize>,
         overrides: &[(&str, Value)],
     ) -> Result<Trainer, TrainError> {
-        let mut config = TrainConfig::from_run_dir(run_dir)?;
+        let mut config = checkpoint::read_run_config(run_dir)?;
         for (path, value) in overrides {
             config.set(path, value.clone())?;
         }
@@ -553,12 +553,14 @@ impl Trainer {
         Ok(trainer)
     }
 
-    fn restore(&mut self, ckpt: Checkpoint) -> Result<(), TrainError> {
-        load_model_tensors(&mut self.model, &ckpt.tensors)?;
-        self.optimizer.load_state_dict(&ckpt.optimizer)?;
+    fn restore(&mut self, ckpt: LoadedCheckpoint) -> Result<(), TrainError> {
+        checkpoint::check_progress(self, &ckpt)?;
+        // Resuming converts nothing, so there are no notes to pass on.
+        checkpoint::restore_model(&mut self.model, &ckpt.model, checkpoint::Conversions::Refuse)?;
+        self.optimizer.load_state_dict(&ckpt.optimizer).map_err(|e| ckpt.error(e))?;
         match (&mut self.scheduler, &ckpt.scheduler) {
             (Some(s), Some(state)) => {
-                s.load_state(state)?;
+                s.load_state(state).map_err(|e| ckpt.error(e))?;
             }
             (None, None) => {}
             _ => {
@@ -579,47 +581,6 @@ impl Trainer {
         self.epochs_done = ckpt.epoch;
         self.steps_done = ckpt.step;
         Ok(())
-    }
-}
-
-fn model_tensors(model: &Sequential<f32>) -> std::collections::BTreeMap<String, ArrayD<f32>> {
-    let mut tensors = std::collections::BTreeMap::new();
-    model.visit_parameters("", &mut |name, p| {
-        tensors.insert(name.to_string(), p.value().clone());
-    });
-    model.visit_buffers("", &mut |name, b| {
-        tensors.insert(name.to_string(), b.clone());
-    });
-    tensors
-}
-
-fn load_model_tensors(
-    model: &mut Sequential<f32>,
-    tensors: &std::collections::BTreeMap<String, ArrayD<f32>>,
-) -> Result<(), TrainError> {
-    let mut problems = Vec::new();
-    let mut used = 0usize;
-    let mut take = |name: &str, target: &mut ArrayD<f32>| match tensors.get(name) {
-        Some(saved) if saved.shape() == target.shape() => {
-            target.assign(saved);
-            used += 1;
-        }
-        Some(saved) => problems.push(format!(
-            "'{name}' has shape {:?} in the checkpoint, {:?} in the model",
-            saved.shape(),
-            target.shape()
-        )),
-        None => problems.push(format!("'{name}' is missing from the checkpoint")),
-    };
-    model.visit_parameters("", &mut |name, p| take(name, &mut p.value_mut()));
-    model.visit_buffers_mut("", &mut |name, b| take(name, b));
-    if used != tensors.len() && problems.is_empty() {
-        problems.push(format!("the checkpoint has {} tensors the model does not", tensors.len() - used));
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(TrainError::Checkpoint(problems.join("; ")))
     }
 }
 
@@ -671,37 +632,6 @@ fn evaluate_model(
     model.set_training(was_training);
     let n = seen.max(1) as f64;
     Ok((loss_sum / n, correct as f64 / n))
-}
-
-/// Loads the model of a run directory's latest checkpoint and evaluates it on the held-out
-/// split of its data set (or of `data_override`, a data-set spec such as `mnist`), after the
-/// typed `overrides` of the saved config (applied as [`TrainConfig::set`] does, after the data
-/// override: `("data.data_dir", Value::Str(dir))`). Returns (loss, accuracy, number of samples).
-pub fn evaluate_checkpoint(
-    run_dir: &Path,
-    data_override: Option<&str>,
-    overrides: &[(&str, Value)],
-) -> Result<(f64, f64, usize), TrainError> {
-    let mut config = TrainConfig::from_run_dir(run_dir)?;
-    if let Some(spec) = data_override {
-        let (name, params) = nabla_registry::parse_compact(spec).map_err(|e| TrainError::Config {
-            file: "--data".into(),
-            table: "data".into(),
-            key: "name".into(),
-            message: e.to_string(),
-        })?;
-        config.data.name = name;
-        config.data.params = params;
-    }
-    for (path, value) in overrides {
-        config.set(path, value.clone())?;
-    }
-    let mut trainer = Trainer::new(config)?;
-    let ckpt = checkpoint::load(run_dir)?;
-    load_model_tensors(&mut trainer.model, &ckpt.tensors)?;
-    let n = trainer.data.test.len();
-    let (loss, acc) = trainer.evaluate()?;
-    Ok((loss, acc, n))
 }
 
 #[cfg(test)]
