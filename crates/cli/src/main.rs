@@ -41,12 +41,35 @@ enum Command {
         /// Threads for matrix products (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Start from the weights (and buffers) of a safetensors file (a nabla checkpoint or a
+        /// PyTorch state_dict) or of a run directory's latest checkpoint, strictly checked.
+        #[arg(long, value_name = "FILE_OR_RUN", conflicts_with = "resume")]
+        init_from: Option<PathBuf>,
+        /// With --init-from: load the tensors whose name and shape match and list the rest
+        /// (fine-tuning a changed head) instead of requiring an exact fit.
+        #[arg(long, requires = "init_from")]
+        partial: bool,
         /// Print the effective configuration and exit.
         #[arg(long)]
         print_config: bool,
         /// Print nothing but errors and the final summary line.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Write the step-0 state of a config (its initialized model, effective config and a
+    /// checkpoint at epoch 0) into a run directory, without training.
+    Init {
+        /// The config file (without one: the built-in digits MLP).
+        config: Option<PathBuf>,
+        /// Override a config value, e.g. `--set seed=3`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// The run directory to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Directory of data files (the data set's data_dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// List registered components (all kinds, or one: optimizers, schedulers, initializers,
     /// layers, activations, losses, datasets).
@@ -161,6 +184,48 @@ fn set_threads(threads: Option<usize>) {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// A new trainer from a config file (or the built-in one), `--set` overrides, the data
+/// directory and an epoch count.
+fn new_trainer(
+    config: Option<&Path>,
+    overrides: &[String],
+    data_dir: Option<&Path>,
+    epochs: Option<usize>,
+) -> Result<Trainer, String> {
+    let typed = data_dir_override(data_dir)?;
+    let mut cfg = match config {
+        Some(path) => TrainConfig::from_file(path, overrides),
+        None => {
+            TrainConfig::from_toml_str(nabla::train::DEFAULT_CONFIG, "<built-in digits_mlp.toml>", overrides)
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    for (path, value) in &typed {
+        cfg.set(path, value.clone()).map_err(|e| e.to_string())?;
+    }
+    if let Some(e) = epochs {
+        cfg.epochs = e;
+    }
+    Trainer::new(cfg).map_err(|e| e.to_string())
+}
+
+/// Prints what `--init-from` loaded.
+fn report_init(report: &nabla::train::InitReport, quiet: bool) {
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
+    if !quiet {
+        eprintln!("nabla: {} tensors loaded from {}", report.loaded.len(), report.source.display());
+    }
+    if !report.kept.is_empty() {
+        eprintln!("nabla: kept at their initial values: {}", report.kept.join(", "));
+    }
+    if !report.unused.is_empty() {
+        eprintln!("nabla: not used from the file: {}", report.unused.join(", "));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn train(
     config: Option<PathBuf>,
     overrides: Vec<String>,
@@ -168,30 +233,23 @@ fn train(
     resume: Option<PathBuf>,
     epochs: Option<usize>,
     data_dir: Option<PathBuf>,
+    init: Option<(PathBuf, bool)>,
     print_config: bool,
     quiet: bool,
 ) -> Result<(), String> {
     let progress = if quiet { Progress::Quiet } else { Progress::Auto };
-    let typed = data_dir_override(data_dir.as_deref())?;
     let (mut trainer, out_dir) = match resume {
-        Some(dir) => (Trainer::resume_with(&dir, epochs, &typed).map_err(|e| e.to_string())?, dir),
+        Some(dir) => {
+            let typed = data_dir_override(data_dir.as_deref())?;
+            (Trainer::resume_with(&dir, epochs, &typed).map_err(|e| e.to_string())?, dir)
+        }
         None => {
-            let mut cfg = match &config {
-                Some(path) => TrainConfig::from_file(path, &overrides),
-                None => TrainConfig::from_toml_str(
-                    nabla::train::DEFAULT_CONFIG,
-                    "<built-in digits_mlp.toml>",
-                    &overrides,
-                ),
+            let mut trainer = new_trainer(config.as_deref(), &overrides, data_dir.as_deref(), epochs)?;
+            if let Some((source, partial)) = init {
+                let report = nabla::train::init_from(trainer.model_mut(), &source, !partial)
+                    .map_err(|e| e.to_string())?;
+                report_init(&report, quiet);
             }
-            .map_err(|e| e.to_string())?;
-            for (path, value) in &typed {
-                cfg.set(path, value.clone()).map_err(|e| e.to_string())?;
-            }
-            if let Some(e) = epochs {
-                cfg.epochs = e;
-            }
-            let trainer = Trainer::new(cfg).map_err(|e| e.to_string())?;
             (trainer, out.unwrap_or_else(nabla::train::default_run_dir))
         }
     };
@@ -330,6 +388,29 @@ fn experiment(
     Ok(())
 }
 
+/// `nabla init`: the step-0 state of a config in a run directory (never over an existing run).
+fn init(
+    config: Option<PathBuf>,
+    overrides: Vec<String>,
+    out: PathBuf,
+    data_dir: Option<PathBuf>,
+) -> Result<(), String> {
+    let has_files = std::fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if has_files {
+        return Err(format!(
+            "{} is not empty; nabla init writes only into a new or empty directory",
+            out.display()
+        ));
+    }
+    let mut trainer = new_trainer(config.as_deref(), &overrides, data_dir.as_deref(), None)?;
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    nabla::train::write_atomic(&out.join("config.toml"), trainer.effective_config().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let ckpt = trainer.save_checkpoint(&out).map_err(|e| e.to_string())?;
+    println!("wrote the step-0 state of the config: {}", ckpt.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // A bug must still end in one readable line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
@@ -337,9 +418,23 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train { config, overrides, out, resume, epochs, data_dir, threads, print_config, quiet } => {
+        Command::Init { config, overrides, out, data_dir } => init(config, overrides, out, data_dir),
+        Command::Train {
+            config,
+            overrides,
+            out,
+            resume,
+            epochs,
+            data_dir,
+            threads,
+            init_from,
+            partial,
+            print_config,
+            quiet,
+        } => {
+            let init = init_from.map(|source| (source, partial));
             set_threads(threads);
-            train(config, overrides, out, resume, epochs, data_dir, print_config, quiet)
+            train(config, overrides, out, resume, epochs, data_dir, init, print_config, quiet)
         }
         Command::List { kind } => list(kind),
         Command::Plot { runs, out } => match nabla_experiments::plot_runs(&runs, out.as_deref()) {

@@ -223,3 +223,72 @@ fn eval_takes_a_pytorch_state_dict_and_notes_the_conversion() {
     assert_eq!(outside.status.code(), Some(1));
     assert!(text(&outside).1.contains("which leaves the run directory"), "{:?}", text(&outside));
 }
+
+#[test]
+fn init_writes_step_zero_and_init_from_starts_from_given_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero = dir.path().join("zero");
+    let z = zero.to_str().unwrap();
+    let out = nabla(&["init", "--out", z, "--set", "seed=5"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(std::fs::read_to_string(zero.join("latest")).unwrap(), "checkpoint-epoch0000");
+    let eval = nabla(&["eval", z]);
+    assert!(eval.status.success(), "{:?}", text(&eval));
+    // Never over an existing run.
+    assert!(!nabla(&["init", "--out", z]).status.success());
+
+    // A run started from the step-0 weights of seed 5 equals a run of seed 5's init (the
+    // weights are the same; shuffling and dropout follow the run's own seed 5 too).
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    let common = ["--quiet", "--epochs", "1", "--set", "data.limit_train=200", "--set", "seed=5"];
+    let run_a = nabla(&[&["train", "--out", a.to_str().unwrap()][..], &common[..]].concat());
+    assert!(run_a.status.success(), "{:?}", text(&run_a));
+    let run_b =
+        nabla(&[&["train", "--out", b.to_str().unwrap(), "--init-from", z][..], &common[..]].concat());
+    assert!(run_b.status.success(), "{:?}", text(&run_b));
+    let model = |run: &Path| std::fs::read(run.join("checkpoint-epoch0001/model.safetensors")).unwrap();
+    assert_eq!(model(&a), model(&b), "init-from the step-0 state changes nothing");
+
+    // Strict loading names what does not fit; --partial loads the rest and lists it.
+    let head = ["--set", "model.layers.4.out_features=128"];
+    let strict = nabla(
+        &[
+            &[
+                "train",
+                "--quiet",
+                "--epochs",
+                "1",
+                "--out",
+                dir.path().join("c").to_str().unwrap(),
+                "--init-from",
+                z,
+            ][..],
+            &head[..],
+        ]
+        .concat(),
+    );
+    assert!(!strict.status.success());
+    let err = text(&strict).1;
+    assert!(err.contains("'4.weight'") && err.contains("shape"), "{err}");
+    let partial = nabla(
+        &[
+            &[
+                "train",
+                "--epochs",
+                "1",
+                "--out",
+                dir.path().join("d").to_str().unwrap(),
+                "--init-from",
+                z,
+                "--partial",
+            ][..],
+            &head[..],
+        ]
+        .concat(),
+    );
+    assert!(partial.status.success(), "{:?}", text(&partial));
+    let err = text(&partial).1;
+    assert!(err.contains("kept at their initial values") && err.contains("'8.weight'"), "{err}");
+    assert!(!err.contains("'8.bias'"), "the unchanged output bias is loaded: {err}");
+}

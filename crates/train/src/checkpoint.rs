@@ -685,3 +685,114 @@ pub fn evaluate_checkpoint(
     let (loss, accuracy) = trainer.evaluate()?;
     Ok(Evaluation { loss, accuracy, samples, checkpoint, notes })
 }
+
+/// What [`init_from`] loaded into the model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InitReport {
+    /// The file the weights came from.
+    pub source: PathBuf,
+    /// The model's tensors that were set from the file, by name.
+    pub loaded: Vec<String>,
+    /// The model's tensors left at their initial values, each with the reason (missing from
+    /// the file, or another shape there). Empty in strict mode.
+    pub kept: Vec<String>,
+    /// The file's tensors the model has no place for. Empty in strict mode.
+    pub unused: Vec<String>,
+    /// Notes on dtype conversions (a PyTorch file in F64, F16 or BF16).
+    pub notes: Vec<String>,
+}
+
+/// The model file that `source` names: a `.safetensors` file itself, or the latest
+/// checkpoint's `model.safetensors` of a run directory (verified against its manifest).
+fn weights_file(source: &Path) -> Result<TensorFile, TrainError> {
+    if source.is_dir() {
+        let ckpt = latest_dir(source)?;
+        let model_path = ckpt.file(MODEL_FILE)?;
+        return match ckpt.manifest()? {
+            Some(m) => {
+                read_safetensors(&model_path, Some(m.digest(&ckpt.dir.join(MANIFEST_FILE), MODEL_FILE)?))
+            }
+            None => read_safetensors(&model_path, None),
+        };
+    }
+    read_safetensors(source, None)
+}
+
+/// Starts a model from the weights (parameters, buffers and counters) of `source`: a
+/// safetensors file (a nabla checkpoint's `model.safetensors`, or a PyTorch `state_dict`
+/// saved with `safetensors.torch.save_file`) or a run directory (its latest checkpoint).
+///
+/// `strict`: every tensor of the model must be in the file with its shape and the file must
+/// have no other, as PyTorch's `load_state_dict(strict=True)`; the error names every missing,
+/// unexpected and mis-shaped tensor. Otherwise (fine-tuning a changed head) the tensors with a
+/// matching name and shape are loaded and the report lists the rest. F64, F16 and BF16 tensors
+/// are converted to f32 with notes.
+///
+/// # Errors
+/// An unreadable or corrupt file (naming the tensor), and in strict mode any mismatch.
+pub fn init_from(model: &mut Sequential<f32>, source: &Path, strict: bool) -> Result<InitReport, TrainError> {
+    let file = weights_file(source)?;
+    let mut report = InitReport { source: file.path().to_path_buf(), ..InitReport::default() };
+    if strict {
+        report.notes = restore_model(model, &file, Conversions::Allow)?;
+        let state = model_state(model);
+        report.loaded = state.floats.keys().chain(state.counters.keys()).cloned().collect();
+        return Ok(report);
+    }
+    let wanted = model_state(model);
+    let mut floats = BTreeMap::new();
+    for (name, target) in &wanted.floats {
+        if !file.tensors().contains_key(name) {
+            report.kept.push(format!("'{name}' (not in the file)"));
+            continue;
+        }
+        let (array, conversion) = file.f32(name)?;
+        if array.shape() != target.shape() {
+            report.kept.push(format!(
+                "'{name}' (shape {:?} in the file, {:?} in the model)",
+                array.shape(),
+                target.shape()
+            ));
+            continue;
+        }
+        if let Some(c) = conversion {
+            report.notes.push(format!(
+                "{}: '{name}' stored as {} converted to f32",
+                file.path().display(),
+                c.from
+            ));
+        }
+        floats.insert(name.clone(), array);
+    }
+    let mut counters = BTreeMap::new();
+    for name in wanted.counters.keys() {
+        if file.tensors().contains_key(name) {
+            counters.insert(name.clone(), file.counter(name)?.0);
+        } else {
+            report.kept.push(format!("'{name}' (not in the file)"));
+        }
+    }
+    report.unused = file
+        .tensors()
+        .keys()
+        .filter(|k| !wanted.floats.contains_key(*k) && !wanted.counters.contains_key(*k))
+        .cloned()
+        .collect();
+    model.visit_parameters("", &mut |name, p| {
+        if let Some(a) = floats.get(name) {
+            p.value_mut().assign(a);
+        }
+    });
+    model.visit_buffers_mut("", &mut |name, b| {
+        if let Some(a) = floats.get(name) {
+            b.assign(a);
+        }
+    });
+    model.visit_counters_mut("", &mut |name, n| {
+        if let Some(&v) = counters.get(name) {
+            *n = v;
+        }
+    });
+    report.loaded = floats.keys().chain(counters.keys()).cloned().collect();
+    Ok(report)
+}

@@ -21,7 +21,7 @@ mod metrics;
 mod trainer;
 
 pub use builder::{IntoParams, IntoValue, TrainConfigBuilder};
-pub use checkpoint::{evaluate_checkpoint, load_for_eval, EvalModel, Evaluation};
+pub use checkpoint::{evaluate_checkpoint, init_from, load_for_eval, EvalModel, Evaluation, InitReport};
 pub use config::{
     apply_override, default_run_dir, CheckpointConfig, ClipConfig, ComponentSpec, SchedulerInterval,
     TrainConfig, DEFAULT_CONFIG,
