@@ -100,22 +100,10 @@ pub enum OnnxError {
 
     /// A tensor in the checkpoint does not have the shape the config implies.
     #[error(
-        "model.layers[{index}] ('{layer}'): tensor '{tensor}' in {file} has shape {found:?}, the config implies {expected:?}"
+        "model.layers[{}] ('{}'): tensor '{}' in {} has shape {:?}, the config implies {:?}",
+        .0.index, .0.layer, .0.tensor, .0.file, .0.found, .0.expected
     )]
-    TensorShape {
-        /// The layer's position.
-        index: usize,
-        /// Its name as written.
-        layer: String,
-        /// The state-dict name.
-        tensor: String,
-        /// The checkpoint file.
-        file: String,
-        /// The shape the layer's hyper-parameters and input imply.
-        expected: Vec<usize>,
-        /// The shape in the checkpoint.
-        found: Vec<usize>,
-    },
+    TensorShape(Box<TensorMismatch>),
 
     /// The checkpoint has tensors that no layer of the config uses: config and checkpoint
     /// disagree (for example `bias = false` but a bias was saved).
@@ -138,4 +126,21 @@ pub enum OnnxError {
     /// Bytes that are not an ONNX model.
     #[error("not an ONNX model: {0}")]
     Decode(#[from] prost::DecodeError),
+}
+
+/// The details of [`OnnxError::TensorShape`] (boxed: they would make every result large).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorMismatch {
+    /// The layer's position.
+    pub index: usize,
+    /// Its name as written.
+    pub layer: String,
+    /// The state-dict name.
+    pub tensor: String,
+    /// The checkpoint file.
+    pub file: String,
+    /// The shape the layer's hyper-parameters and input imply.
+    pub expected: Vec<usize>,
+    /// The shape in the checkpoint.
+    pub found: Vec<usize>,
 }

@@ -96,9 +96,11 @@ fn features_from_layers(model: &RunModel) -> Option<usize> {
         let tensor = |param: &str| model.tensors.get(&layer.tensor_name(param)).map(|t| t.shape().to_vec());
         match find(&spec.name)?.name {
             "linear" => {
-                return layer.opt_positive("in_features").ok().flatten().or_else(|| match tensor("weight")?[..] {
-                    [_, inp] => Some(inp),
-                    _ => None,
+                return layer.opt_positive("in_features").ok().flatten().or_else(|| {
+                    match tensor("weight")?[..] {
+                        [_, inp] => Some(inp),
+                        _ => None,
+                    }
                 })
             }
             "batch_norm1d" => {
@@ -109,7 +111,11 @@ fn features_from_layers(model: &RunModel) -> Option<usize> {
             }
             "unflatten" => {
                 let sizes = layer.int_list("unflattened_size").ok()??;
-                return if sizes.iter().all(|&s| s >= 1) { Some(sizes.iter().map(|&s| s as usize).product()) } else { None };
+                return if sizes.iter().all(|&s| s >= 1) {
+                    Some(sizes.iter().map(|&s| s as usize).product())
+                } else {
+                    None
+                };
             }
             // These keep a flat input's size.
             "relu" | "sigmoid" | "tanh" | "leaky_relu" | "gelu" | "softmax" | "log_softmax" | "identity"
@@ -123,7 +129,11 @@ fn features_from_layers(model: &RunModel) -> Option<usize> {
 /// The input size per sample: the option, the layers, or the data set.
 fn input_features(model: &RunModel, options: &ExportOptions) -> Result<usize, OnnxError> {
     if let Some(f) = options.input_features {
-        return if f >= 1 { Ok(f) } else { Err(OnnxError::Options("input_features must be at least 1".into())) };
+        return if f >= 1 {
+            Ok(f)
+        } else {
+            Err(OnnxError::Options("input_features must be at least 1".into()))
+        };
     }
     if let Some(f) = features_from_layers(model) {
         return Ok(f);
@@ -150,10 +160,15 @@ fn input_features(model: &RunModel, options: &ExportOptions) -> Result<usize, On
 }
 
 fn tensor_type(shape: &[usize]) -> TypeProto {
-    let batch = Dimension { value: Some(dimension::Value::DimParam(BATCH_DIM.to_string())), ..Default::default() };
-    let dims = std::iter::once(batch)
-        .chain(shape.iter().map(|&d| Dimension { value: Some(dimension::Value::DimValue(d as i64)), ..Default::default() }))
-        .collect();
+    let batch =
+        Dimension { value: Some(dimension::Value::DimParam(BATCH_DIM.to_string())), ..Default::default() };
+    let dims =
+        std::iter::once(batch)
+            .chain(shape.iter().map(|&d| Dimension {
+                value: Some(dimension::Value::DimValue(d as i64)),
+                ..Default::default()
+            }))
+            .collect();
     TypeProto {
         value: Some(type_proto::Value::TensorType(type_proto::Tensor {
             elem_type: DataType::Float as i32,

@@ -1,7 +1,9 @@
 //! A small builder over the generated protobuf types: nodes, attributes and initializers of
 //! one graph, with unique value names.
 
-use crate::proto::{attribute_proto::AttributeType, tensor_proto::DataType, AttributeProto, NodeProto, TensorProto};
+use crate::proto::{
+    attribute_proto::AttributeType, tensor_proto::DataType, AttributeProto, NodeProto, TensorProto,
+};
 use std::collections::BTreeSet;
 
 /// The nodes and initializers of the graph being built.
@@ -28,7 +30,13 @@ impl Graph {
 
     /// Appends a node of the default domain whose single output is a fresh name derived from
     /// `output`; returns that name.
-    pub fn node(&mut self, op: &str, inputs: &[&str], output: &str, attributes: Vec<AttributeProto>) -> String {
+    pub fn node(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        output: &str,
+        attributes: Vec<AttributeProto>,
+    ) -> String {
         let output = self.fresh(output);
         self.nodes.push(NodeProto {
             name: format!("{output}/{op}"),
@@ -103,7 +111,12 @@ impl Graph {
 
 /// An integer attribute.
 pub(crate) fn int(name: &str, value: i64) -> AttributeProto {
-    AttributeProto { name: name.to_string(), r#type: AttributeType::Int as i32, i: value, ..Default::default() }
+    AttributeProto {
+        name: name.to_string(),
+        r#type: AttributeType::Int as i32,
+        i: value,
+        ..Default::default()
+    }
 }
 
 /// A list-of-integers attribute.
@@ -118,7 +131,12 @@ pub(crate) fn ints(name: &str, values: &[i64]) -> AttributeProto {
 
 /// A float attribute.
 pub(crate) fn float(name: &str, value: f32) -> AttributeProto {
-    AttributeProto { name: name.to_string(), r#type: AttributeType::Float as i32, f: value, ..Default::default() }
+    AttributeProto {
+        name: name.to_string(),
+        r#type: AttributeType::Float as i32,
+        f: value,
+        ..Default::default()
+    }
 }
 
 /// A string attribute.

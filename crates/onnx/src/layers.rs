@@ -7,7 +7,7 @@
 
 use crate::graph::{float, int, ints, string, Graph};
 use crate::params::{Layer, Padding};
-use crate::{OnnxError, Tensor};
+use crate::{OnnxError, Tensor, TensorMismatch};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A value flowing between layers: its graph name and its shape without the batch dimension.
@@ -42,14 +42,14 @@ impl<'a> Lowering<'a> {
             file: self.file.to_string(),
         })?;
         if t.shape() != expected {
-            return Err(OnnxError::TensorShape {
+            return Err(OnnxError::TensorShape(Box::new(TensorMismatch {
                 index: layer.index,
                 layer: layer.name.to_string(),
                 tensor: name,
                 file: self.file.to_string(),
                 expected: expected.to_vec(),
                 found: t.shape().to_vec(),
-            });
+            })));
         }
         self.used.insert(name.clone());
         Ok(self.graph.init_f32_named(&name, t.shape(), t.data()))
@@ -150,7 +150,13 @@ fn pass(_: &mut Lowering<'_>, _: &Layer<'_>, x: Flow) -> Result<Flow, OnnxError>
     Ok(x)
 }
 
-fn unary(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow, op: &str, attributes: Vec<crate::proto::AttributeProto>) -> Flow {
+fn unary(
+    low: &mut Lowering<'_>,
+    layer: &Layer<'_>,
+    x: Flow,
+    op: &str,
+    attributes: Vec<crate::proto::AttributeProto>,
+) -> Flow {
     let name = low.graph.node(op, &[&x.name], &layer.value_name(&op.to_ascii_lowercase()), attributes);
     Flow { name, shape: x.shape }
 }
@@ -265,10 +271,9 @@ fn linear(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow, On
 
 fn batch_norm1d(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow, OnnxError> {
     if !(x.shape.len() == 1 || x.shape.len() == 2) {
-        return Err(layer.shape_error(format!(
-            "expects an input [N, C] or [N, C, L], got [N, {}]",
-            dims(&x.shape)
-        )));
+        return Err(
+            layer.shape_error(format!("expects an input [N, C] or [N, C, L], got [N, {}]", dims(&x.shape)))
+        );
     }
     batch_norm(low, layer, x)
 }
@@ -405,15 +410,15 @@ fn unflatten(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow,
     let size = x.shape[dim - 1];
     let unknown = sizes.iter().filter(|&&s| s == -1).count();
     if unknown > 1 || sizes.iter().any(|&s| s == 0 || s < -1) {
-        return Err(layer.param_error(
-            "unflattened_size",
-            format!("{sizes:?}: sizes must be >= 1, with at most one -1"),
-        ));
+        return Err(layer
+            .param_error("unflattened_size", format!("{sizes:?}: sizes must be >= 1, with at most one -1")));
     }
     let known: usize = sizes.iter().filter(|&&s| s > 0).map(|&s| s as usize).product();
     let resolved: Vec<usize> = if unknown == 1 {
         if known == 0 || size % known != 0 {
-            return Err(layer.shape_error(format!("unflattened_size {sizes:?} does not divide dimension {dim} of size {size}")));
+            return Err(layer.shape_error(format!(
+                "unflattened_size {sizes:?} does not divide dimension {dim} of size {size}"
+            )));
         }
         sizes.iter().map(|&s| if s == -1 { size / known } else { s as usize }).collect()
     } else {
@@ -443,7 +448,15 @@ fn image(layer: &Layer<'_>, x: &Flow) -> Result<[usize; 3], OnnxError> {
 }
 
 /// Output size of a convolution or pool along one dimension, as PyTorch computes it.
-fn out_size(input: usize, pad_total: usize, kernel: usize, stride: usize, dilation: usize, ceil: bool, pad_begin: usize) -> Option<usize> {
+fn out_size(
+    input: usize,
+    pad_total: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    ceil: bool,
+    pad_begin: usize,
+) -> Option<usize> {
     let span = dilation * (kernel - 1) + 1;
     let padded = input + pad_total;
     if padded < span {
@@ -471,7 +484,11 @@ struct Window {
 impl Window {
     fn attributes(&self, with_dilations: bool) -> Vec<crate::proto::AttributeProto> {
         let i = |v: &[usize]| v.iter().map(|&x| x as i64).collect::<Vec<_>>();
-        let mut a = vec![ints("kernel_shape", &i(&self.kernel)), ints("strides", &i(&self.stride)), ints("pads", &i(&self.pads))];
+        let mut a = vec![
+            ints("kernel_shape", &i(&self.kernel)),
+            ints("strides", &i(&self.stride)),
+            ints("pads", &i(&self.pads)),
+        ];
         if with_dilations {
             a.push(ints("dilations", &i(&self.dilation)));
         }
@@ -482,14 +499,22 @@ impl Window {
         let mut out = [0; 2];
         for (axis, input) in [h, w].into_iter().enumerate() {
             let pad_total = self.pads[axis] + self.pads[axis + 2];
-            out[axis] = out_size(input, pad_total, self.kernel[axis], self.stride[axis], self.dilation[axis], self.ceil, self.pads[axis])
-                .filter(|&o| o >= 1)
-                .ok_or_else(|| {
-                    layer.shape_error(format!(
-                        "kernel {:?} (dilation {:?}) does not fit the input {h}x{w} with padding {:?}",
-                        self.kernel, self.dilation, self.pads
-                    ))
-                })?;
+            out[axis] = out_size(
+                input,
+                pad_total,
+                self.kernel[axis],
+                self.stride[axis],
+                self.dilation[axis],
+                self.ceil,
+                self.pads[axis],
+            )
+            .filter(|&o| o >= 1)
+            .ok_or_else(|| {
+                layer.shape_error(format!(
+                    "kernel {:?} (dilation {:?}) does not fit the input {h}x{w} with padding {:?}",
+                    self.kernel, self.dilation, self.pads
+                ))
+            })?;
         }
         Ok(out)
     }
@@ -503,7 +528,9 @@ fn conv2d(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow, On
         }
     }
     let out_channels = layer.required_positive("out_channels")?;
-    let kernel = layer.pair("kernel_size", 1)?.ok_or_else(|| layer.param_error("kernel_size", "missing (required)"))?;
+    let kernel = layer
+        .pair("kernel_size", 1)?
+        .ok_or_else(|| layer.param_error("kernel_size", "missing (required)"))?;
     let stride = layer.pair("stride", 1)?.unwrap_or([1, 1]);
     let dilation = layer.pair("dilation", 1)?.unwrap_or([1, 1]);
     let groups = layer.opt_positive("groups")?.unwrap_or(1);
@@ -530,7 +557,9 @@ fn conv2d(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow, On
         "replicate" => Some("edge"),
         "circular" if low.opset >= 19 => Some("wrap"),
         "circular" => {
-            return Err(layer.param_error("padding_mode", "circular padding needs opset 19 or newer (Pad mode wrap)"))
+            return Err(
+                layer.param_error("padding_mode", "circular padding needs opset 19 or newer (Pad mode wrap)")
+            )
         }
         other => {
             return Err(layer.param_error(
@@ -542,19 +571,23 @@ fn conv2d(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow, On
     let window = Window { kernel, stride, dilation, pads, ceil: false };
     let [oh, ow] = window.output(layer, h, w)?;
     let weight = low.tensor(layer, "weight", &[out_channels, c / groups, kernel[0], kernel[1]])?;
-    let bias = if layer.bool("bias", true)? { Some(low.tensor(layer, "bias", &[out_channels])?) } else { None };
+    let bias =
+        if layer.bool("bias", true)? { Some(low.tensor(layer, "bias", &[out_channels])?) } else { None };
 
     let g = &mut low.graph;
     let (input, window) = match pad_mode {
         None => (x.name.clone(), window),
         Some(mode) => {
             if mode == "reflect" && (pads[0].max(pads[2]) >= h || pads[1].max(pads[3]) >= w) {
-                return Err(layer.shape_error(format!("reflect padding {pads:?} must be smaller than the input {h}x{w}")));
+                return Err(layer.shape_error(format!(
+                    "reflect padding {pads:?} must be smaller than the input {h}x{w}"
+                )));
             }
             // ONNX Pad lists all begins, then all ends, for every axis (batch and channel too).
             let p = |i: usize| pads[i] as i64;
             let amounts = g.init_i64(&layer.value_name("pads"), &[0, 0, p(0), p(1), 0, 0, p(2), p(3)]);
-            let padded = g.node("Pad", &[&x.name, &amounts], &layer.value_name("pad"), vec![string("mode", mode)]);
+            let padded =
+                g.node("Pad", &[&x.name, &amounts], &layer.value_name("pad"), vec![string("mode", mode)]);
             (padded, Window { pads: [0; 4], ..window })
         }
     };
@@ -571,7 +604,9 @@ fn conv2d(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow, On
 /// Kernel, stride (default: the kernel) and padding of a pool, with PyTorch's limit of half
 /// the kernel on the padding.
 fn pool_window(layer: &Layer<'_>, dilation: [usize; 2]) -> Result<Window, OnnxError> {
-    let kernel = layer.pair("kernel_size", 1)?.ok_or_else(|| layer.param_error("kernel_size", "missing (required)"))?;
+    let kernel = layer
+        .pair("kernel_size", 1)?
+        .ok_or_else(|| layer.param_error("kernel_size", "missing (required)"))?;
     let stride = layer.pair("stride", 1)?.unwrap_or(kernel);
     let [ph, pw] = layer.pair("padding", 0)?.unwrap_or([0, 0]);
     if ph > kernel[0] / 2 || pw > kernel[1] / 2 {
@@ -587,7 +622,9 @@ fn pool_window(layer: &Layer<'_>, dilation: [usize; 2]) -> Result<Window, OnnxEr
 fn max_pool2d(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow, OnnxError> {
     let [c, h, w] = image(layer, &x)?;
     if layer.bool("return_indices", false)? {
-        return Err(layer.param_error("return_indices", "a pool returning indices is not a Sequential layer output"));
+        return Err(
+            layer.param_error("return_indices", "a pool returning indices is not a Sequential layer output")
+        );
     }
     let dilation = layer.pair("dilation", 1)?.unwrap_or([1, 1]);
     let window = pool_window(layer, dilation)?;
@@ -615,9 +652,12 @@ fn avg_pool2d(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow
 
 fn adaptive_avg_pool2d(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow, OnnxError> {
     let [c, h, w] = image(layer, &x)?;
-    let [oh, ow] = layer.pair("output_size", 1)?.ok_or_else(|| layer.param_error("output_size", "missing (required)"))?;
+    let [oh, ow] = layer
+        .pair("output_size", 1)?
+        .ok_or_else(|| layer.param_error("output_size", "missing (required)"))?;
     if [oh, ow] == [1, 1] {
-        let name = low.graph.node("GlobalAveragePool", &[&x.name], &layer.value_name("global_avg_pool"), vec![]);
+        let name =
+            low.graph.node("GlobalAveragePool", &[&x.name], &layer.value_name("global_avg_pool"), vec![]);
         return Ok(Flow { name, shape: vec![c, 1, 1] });
     }
     // Adaptive windows are all equal, and do not overlap, exactly when the sizes divide.
@@ -632,7 +672,12 @@ fn adaptive_avg_pool2d(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Re
     }
     let kernel = [h / oh, w / ow];
     let window = Window { kernel, stride: kernel, dilation: [1, 1], pads: [0; 4], ceil: false };
-    let name = low.graph.node("AveragePool", &[&x.name], &layer.value_name("adaptive_avg_pool"), window.attributes(false));
+    let name = low.graph.node(
+        "AveragePool",
+        &[&x.name],
+        &layer.value_name("adaptive_avg_pool"),
+        window.attributes(false),
+    );
     Ok(Flow { name, shape: vec![c, oh, ow] })
 }
 

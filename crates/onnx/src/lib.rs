@@ -37,7 +37,7 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
 }
 
-pub use error::OnnxError;
+pub use error::{OnnxError, TensorMismatch};
 pub use export::{
     decode, encode, export_model, export_run, exportable_layers, ir_version, write_onnx, ExportOptions,
     OutputHead, BATCH_DIM, DEFAULT_OPSET, INPUT_NAME, MAX_OPSET, MIN_OPSET,

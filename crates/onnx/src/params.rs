@@ -78,7 +78,9 @@ impl Layer<'_> {
     pub fn i64(&self, key: &str, default: i64) -> Result<i64, OnnxError> {
         match self.params.get(key) {
             None => Ok(default),
-            Some(v) => integer(v).ok_or_else(|| self.param_error(key, format!("expects an integer, got {v}"))),
+            Some(v) => {
+                integer(v).ok_or_else(|| self.param_error(key, format!("expects an integer, got {v}")))
+            }
         }
     }
 
@@ -111,7 +113,9 @@ impl Layer<'_> {
             None => Ok(None),
             Some(toml::Value::Array(items)) => items
                 .iter()
-                .map(|v| integer(v).ok_or_else(|| self.param_error(key, format!("expects integers, got {v}"))))
+                .map(|v| {
+                    integer(v).ok_or_else(|| self.param_error(key, format!("expects integers, got {v}")))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
             Some(v) => Err(self.param_error(key, format!("expects a list of integers, got {v}"))),
@@ -123,11 +127,12 @@ impl Layer<'_> {
     /// absent; every entry must be at least `min`.
     pub fn pair(&self, key: &str, min: usize) -> Result<Option<[usize; 2]>, OnnxError> {
         let Some(value) = self.params.get(key) else { return Ok(None) };
-        let bad = || {
-            self.param_error(key, format!("expects an integer >= {min} or a pair of them, got {value}"))
-        };
+        let bad =
+            || self.param_error(key, format!("expects an integer >= {min} or a pair of them, got {value}"));
         let items: Vec<i64> = match value {
-            toml::Value::Array(items) => items.iter().map(integer).collect::<Option<Vec<_>>>().ok_or_else(bad)?,
+            toml::Value::Array(items) => {
+                items.iter().map(integer).collect::<Option<Vec<_>>>().ok_or_else(bad)?
+            }
             toml::Value::String(s) => parse_int_tuple(s).ok_or_else(bad)?,
             v => vec![integer(v).ok_or_else(bad)?],
         };

@@ -93,7 +93,8 @@ pub(crate) fn read_capped(path: &Path, limit: u64, hint: &'static str) -> Result
 
 fn component(value: &toml::Value, context: &str, file: &str) -> Result<ComponentTable, OnnxError> {
     let bad = |message: String| OnnxError::Config { file: file.to_string(), message };
-    let table = value.as_table().ok_or_else(|| bad(format!("{context} is a {}, not a table", value.type_str())))?;
+    let table =
+        value.as_table().ok_or_else(|| bad(format!("{context} is a {}, not a table", value.type_str())))?;
     let name = match table.get("name") {
         Some(toml::Value::String(s)) => s.clone(),
         Some(v) => return Err(bad(format!("{context}.name is a {}, not a string", v.type_str()))),
@@ -133,7 +134,8 @@ fn dtype_name(dtype: Dtype) -> String {
 /// Decodes a safetensors file's float32 tensors; `file` names it in errors.
 pub(crate) fn decode_safetensors(bytes: &[u8], path: &Path) -> Result<BTreeMap<String, Tensor>, OnnxError> {
     let bad = |message: String| OnnxError::Checkpoint { path: path.to_path_buf(), message };
-    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
+    let st =
+        SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
     let mut tensors = BTreeMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
@@ -144,8 +146,9 @@ pub(crate) fn decode_safetensors(bytes: &[u8], path: &Path) -> Result<BTreeMap<S
         }
         let data: Vec<f32> =
             view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        let tensor = Tensor::new(view.shape().to_vec(), data)
-            .ok_or_else(|| bad(format!("tensor '{name}': its data does not fill shape {:?}", view.shape())))?;
+        let tensor = Tensor::new(view.shape().to_vec(), data).ok_or_else(|| {
+            bad(format!("tensor '{name}': its data does not fill shape {:?}", view.shape()))
+        })?;
         tensors.insert(name, tensor);
     }
     Ok(tensors)

@@ -52,7 +52,10 @@ fn digits_run_decodes_to_the_expected_graph() {
     assert_eq!(back.opset_import[0].domain, "");
     assert_eq!(back.producer_name, "nabla");
     assert_eq!(back.producer_version, env!("CARGO_PKG_VERSION"));
-    assert!(back.metadata_props.iter().any(|p| p.key == "nabla.checkpoint" && p.value == "checkpoint-epoch0001"));
+    assert!(back
+        .metadata_props
+        .iter()
+        .any(|p| p.key == "nabla.checkpoint" && p.value == "checkpoint-epoch0001"));
     // Linear -> BatchNorm1d -> ReLU -> Dropout, twice, then Linear: the dropouts vanish.
     assert_eq!(
         ops(&back),
@@ -72,10 +75,15 @@ fn digits_run_decodes_to_the_expected_graph() {
     assert_eq!(g.node[6].output, ["logits"]);
 
     // Initializers: exactly the checkpoint's tensors but num_batches_tracked, same bits.
-    let checkpoint = nabla_train::read_safetensors::<f32>(&run.join("checkpoint-epoch0001/model.safetensors")).unwrap();
+    let checkpoint =
+        nabla_train::read_safetensors::<f32>(&run.join("checkpoint-epoch0001/model.safetensors")).unwrap();
     let inits: BTreeMap<&str, _> = g.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
-    let expected: Vec<&str> =
-        checkpoint.arrays.keys().map(String::as_str).filter(|k| !k.ends_with("num_batches_tracked")).collect();
+    let expected: Vec<&str> = checkpoint
+        .arrays
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !k.ends_with("num_batches_tracked"))
+        .collect();
     assert_eq!(inits.keys().copied().collect::<Vec<_>>(), expected);
     for name in expected {
         let (t, a) = (inits[name], &checkpoint.arrays[name]);
@@ -91,7 +99,8 @@ fn digits_run_decodes_to_the_expected_graph() {
     assert_eq!(sg.node.last().unwrap().op_type, "Softmax");
     assert_eq!(attr_int(sg.node.last().unwrap(), "axis"), 1);
     assert_eq!(sg.output[0].name, "probabilities");
-    let log = export_run(&run, &ExportOptions { head: OutputHead::LogSoftmax, ..Default::default() }).unwrap();
+    let log =
+        export_run(&run, &ExportOptions { head: OutputHead::LogSoftmax, ..Default::default() }).unwrap();
     assert_eq!(log.graph.as_ref().unwrap().output[0].name, "log_probabilities");
     assert!(matches!(decode(b"\xff\xff\xff"), Err(OnnxError::Decode(_))));
 }
@@ -221,7 +230,10 @@ fn activations_gelu_forms_and_opsets() {
 fn errors_name_the_layer_the_tensor_and_the_file() {
     let linear = "[[model.layers]]\nname = \"linear\"\nout_features = 3\n";
     let e = export_model(
-        &synthetic(&format!("{linear}[[model.layers]]\nname = \"lstm\"\n"), &[("0.weight", &[3, 2]), ("0.bias", &[3])]),
+        &synthetic(
+            &format!("{linear}[[model.layers]]\nname = \"lstm\"\n"),
+            &[("0.weight", &[3, 2]), ("0.bias", &[3])],
+        ),
         &ExportOptions::default(),
     )
     .unwrap_err()
@@ -237,9 +249,12 @@ fn errors_name_the_layer_the_tensor_and_the_file() {
         .unwrap_err()
         .to_string();
     assert_eq!(e, "model.layers[0] ('linear'): tensor '0.bias' is missing from test.safetensors");
-    let e = export_model(&synthetic(linear, &[("0.weight", &[3, 2]), ("0.bias", &[4])]), &ExportOptions::default())
-        .unwrap_err()
-        .to_string();
+    let e = export_model(
+        &synthetic(linear, &[("0.weight", &[3, 2]), ("0.bias", &[4])]),
+        &ExportOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("tensor '0.bias' in test.safetensors has shape [4], the config implies [3]"), "{e}");
     let e = export_model(
         &synthetic(linear, &[("0.weight", &[3, 2]), ("0.bias", &[3])]),
@@ -249,9 +264,10 @@ fn errors_name_the_layer_the_tensor_and_the_file() {
     .to_string();
     assert!(e.contains("'0.weight' in test.safetensors has shape [3, 2], the config implies [3, 5]"), "{e}");
     let bad = "[[model.layers]]\nname = \"leaky_relu\"\nnegative_slope = \"steep\"\n";
-    let e = export_model(&synthetic(bad, &[]), &ExportOptions { input_features: Some(2), ..Default::default() })
-        .unwrap_err()
-        .to_string();
+    let e =
+        export_model(&synthetic(bad, &[]), &ExportOptions { input_features: Some(2), ..Default::default() })
+            .unwrap_err()
+            .to_string();
     assert_eq!(e, "model.layers[0] ('leaky_relu'): negative_slope: expects a number, got \"steep\"");
 
     // Nothing fixes the input size and there is no data set to ask.
@@ -279,7 +295,8 @@ fn run_directory_problems_are_errors_naming_the_file() {
     assert!(e.contains("latest") && e.contains("no checkpoint yet"), "{e}");
     std::fs::write(dir.path().join("latest"), "checkpoint-epoch0001").unwrap();
     std::fs::create_dir(dir.path().join("checkpoint-epoch0001")).unwrap();
-    std::fs::write(dir.path().join("checkpoint-epoch0001/model.safetensors"), b"\x10\0\0\0\0\0\0\0{}").unwrap();
+    std::fs::write(dir.path().join("checkpoint-epoch0001/model.safetensors"), b"\x10\0\0\0\0\0\0\0{}")
+        .unwrap();
     let e = export_run(dir.path(), &ExportOptions::default()).unwrap_err().to_string();
     assert!(e.contains("model.safetensors: not a valid safetensors file"), "{e}");
     std::fs::write(dir.path().join("config.toml"), vec![b'#'; 2 << 20]).unwrap();
@@ -394,7 +411,11 @@ fn convolution_pool_and_reshape_mappings() {
     let g = model.graph.as_ref().unwrap();
     let init = |name: &str| g.initializer.iter().find(|t| t.name == name).unwrap();
     let i64s = |name: &str| {
-        init(name).raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>()
+        init(name)
+            .raw_data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+            .collect::<Vec<_>>()
     };
     assert_eq!(dims(&model, false), ["batch", "64"], "the input size from unflatten");
     assert_eq!(i64s(&g.node[0].input[1]), [0, 1, 8, 8], "batch copied, then the per-sample shape");
@@ -439,7 +460,12 @@ fn convolution_shapes_and_settings_are_checked() {
         export_model(&m, &ExportOptions::default()).unwrap_err().to_string()
     };
     let e = with(1, "out_channels", toml::Value::Integer(5));
-    assert!(e.contains("tensor '1.weight' in test.safetensors has shape [4, 1, 3, 3], the config implies [5, 1, 3, 3]"), "{e}");
+    assert!(
+        e.contains(
+            "tensor '1.weight' in test.safetensors has shape [4, 1, 3, 3], the config implies [5, 1, 3, 3]"
+        ),
+        "{e}"
+    );
     let e = with(1, "in_channels", toml::Value::Integer(3));
     assert!(e.contains("in_channels = 3, but 1 channels flow in"), "{e}");
     let e = with(6, "stride", toml::Value::Integer(2));
@@ -457,7 +483,9 @@ fn convolution_shapes_and_settings_are_checked() {
     let e = with(9, "output_size", toml::Value::Integer(3));
     assert!(e.contains("does not divide the input 2x2"), "{e}");
     let mut m = base.clone();
-    m.layers[0].params.insert("unflattened_size".into(), toml::Value::Array(vec![1.into(), 8.into(), 9.into()]));
+    m.layers[0]
+        .params
+        .insert("unflattened_size".into(), toml::Value::Array(vec![1.into(), 8.into(), 9.into()]));
     let e = export_model(&m, &ExportOptions { input_features: Some(64), ..Default::default() }).unwrap_err();
     assert!(e.to_string().contains("has 72 elements, dimension 1 has 64"), "{e}");
 

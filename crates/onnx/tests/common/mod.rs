@@ -43,7 +43,9 @@ pub enum Ort {
 }
 
 /// Runs `model` on `x` under ONNX Runtime: Python from `$NABLA_PYTHON`, else `python3`.
-pub fn ort_run(model: &Path, x: &Array2<f32>, work: &Path) -> Ort {
+/// `batch_statistics`: the model normalizes with its batch's statistics, so one row alone
+/// gives another output than within the batch.
+pub fn ort_run(model: &Path, x: &Array2<f32>, work: &Path, batch_statistics: bool) -> Ort {
     let python = std::env::var("NABLA_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ort_check.py");
     let input = work.join(format!("{}.in.f32", model.file_name().unwrap().to_string_lossy()));
@@ -51,7 +53,12 @@ pub fn ort_run(model: &Path, x: &Array2<f32>, work: &Path) -> Ort {
     let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&input, bytes).unwrap();
     let shape = format!("{},{}", x.nrows(), x.ncols());
-    let run = Command::new(&python).arg(&script).arg(model).arg(&input).arg(&shape).arg(&output).output();
+    let mut command = Command::new(&python);
+    command.arg(&script).arg(model).arg(&input).arg(&shape).arg(&output);
+    if batch_statistics {
+        command.arg("--batch-statistics");
+    }
+    let run = command.output();
     let out = match run {
         Ok(out) => out,
         Err(e) => return Ort::Skipped(format!("cannot run '{python}': {e}")),
