@@ -22,6 +22,9 @@ pub const MIN_OPSET: i64 = 17;
 /// The newest opset the exporter writes.
 pub const MAX_OPSET: i64 = 22;
 
+/// The largest input size accepted in [`ExportOptions::input_features`].
+pub const MAX_INPUT_FEATURES: usize = 1 << 31;
+
 /// The name of the graph's input.
 pub const INPUT_NAME: &str = "input";
 
@@ -111,11 +114,12 @@ fn features_from_layers(model: &RunModel) -> Option<usize> {
             }
             "unflatten" => {
                 let sizes = layer.int_list("unflattened_size").ok()??;
-                return if sizes.iter().all(|&s| s >= 1) {
-                    Some(sizes.iter().map(|&s| s as usize).product())
-                } else {
-                    None
-                };
+                if sizes.iter().any(|&s| s < 1) {
+                    return None;
+                }
+                return crate::layers::checked_product(
+                    &sizes.iter().map(|&s| s as usize).collect::<Vec<_>>(),
+                );
             }
             // These keep a flat input's size.
             "relu" | "sigmoid" | "tanh" | "leaky_relu" | "gelu" | "softmax" | "log_softmax" | "identity"
@@ -129,10 +133,10 @@ fn features_from_layers(model: &RunModel) -> Option<usize> {
 /// The input size per sample: the option, the layers, or the data set.
 fn input_features(model: &RunModel, options: &ExportOptions) -> Result<usize, OnnxError> {
     if let Some(f) = options.input_features {
-        return if f >= 1 {
+        return if (1..=MAX_INPUT_FEATURES).contains(&f) {
             Ok(f)
         } else {
-            Err(OnnxError::Options("input_features must be at least 1".into()))
+            Err(OnnxError::Options(format!("input_features must be in 1..={MAX_INPUT_FEATURES}, got {f}")))
         };
     }
     if let Some(f) = features_from_layers(model) {

@@ -353,6 +353,11 @@ fn batch_norm(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow
     Ok(Flow { name, shape: x.shape })
 }
 
+/// The product of `dims`, `None` on overflow.
+pub(crate) fn checked_product(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
 fn dims(shape: &[usize]) -> String {
     shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
 }
@@ -383,8 +388,10 @@ fn flatten(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow, O
         ));
     }
     // Per-sample dimensions start - 1 ..= end - 1 merge into one.
+    let merged = checked_product(&x.shape[start - 1..end])
+        .ok_or_else(|| layer.shape_error(format!("flattening [N, {}] overflows", dims(&x.shape))))?;
     let mut shape = x.shape[..start - 1].to_vec();
-    shape.push(x.shape[start - 1..end].iter().product());
+    shape.push(merged);
     shape.extend_from_slice(&x.shape[end..]);
     let name = if start == 1 && end == rank - 1 {
         low.graph.node("Flatten", &[&x.name], &layer.value_name("flatten"), vec![int("axis", 1)])
@@ -413,7 +420,9 @@ fn unflatten(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow,
         return Err(layer
             .param_error("unflattened_size", format!("{sizes:?}: sizes must be >= 1, with at most one -1")));
     }
-    let known: usize = sizes.iter().filter(|&&s| s > 0).map(|&s| s as usize).product();
+    let positive: Vec<usize> = sizes.iter().filter(|&&s| s > 0).map(|&s| s as usize).collect();
+    let known = checked_product(&positive)
+        .ok_or_else(|| layer.param_error("unflattened_size", format!("{sizes:?}: the product overflows")))?;
     let resolved: Vec<usize> = if unknown == 1 {
         if known == 0 || size % known != 0 {
             return Err(layer.shape_error(format!(
@@ -457,15 +466,11 @@ fn out_size(
     ceil: bool,
     pad_begin: usize,
 ) -> Option<usize> {
-    let span = dilation * (kernel - 1) + 1;
-    let padded = input + pad_total;
-    if padded < span {
-        return None;
-    }
-    let numerator = padded - span;
+    let span = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
+    let numerator = input.checked_add(pad_total)?.checked_sub(span)?;
     let mut out = if ceil { numerator.div_ceil(stride) } else { numerator / stride } + 1;
     // PyTorch (and ONNX) drop a last window that would start inside the end padding.
-    if ceil && (out - 1) * stride >= input + pad_begin {
+    if ceil && (out - 1).checked_mul(stride)? >= input.checked_add(pad_begin)? {
         out -= 1;
     }
     Some(out)

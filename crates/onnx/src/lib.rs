@@ -23,6 +23,11 @@
 //! The protobuf types are generated at build time by prost from the vendored
 //! `proto/onnx.proto3` (ONNX 1.22.0, Apache-2.0), parsed by protox: no `protoc` is needed.
 
+/// The README's Rust example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
+
 mod error;
 mod export;
 mod graph;
@@ -40,6 +45,6 @@ pub mod proto {
 pub use error::{OnnxError, TensorMismatch};
 pub use export::{
     decode, encode, export_model, export_run, exportable_layers, ir_version, write_onnx, ExportOptions,
-    OutputHead, BATCH_DIM, DEFAULT_OPSET, INPUT_NAME, MAX_OPSET, MIN_OPSET,
+    OutputHead, BATCH_DIM, DEFAULT_OPSET, INPUT_NAME, MAX_INPUT_FEATURES, MAX_OPSET, MIN_OPSET,
 };
 pub use run::{ComponentTable, RunModel, Tensor, MAX_CHECKPOINT_BYTES, MAX_CONFIG_BYTES, MAX_LATEST_BYTES};

@@ -4,6 +4,10 @@
 
 use crate::OnnxError;
 
+/// The largest size, count or stride read from a config: far above any real layer, and low
+/// enough that the shape arithmetic on such values cannot overflow.
+pub(crate) const MAX_SIZE: i64 = 1 << 24;
+
 /// One `[[model.layers]]` entry being exported.
 pub(crate) struct Layer<'a> {
     /// Its position, which is also its state-dict prefix (`3.weight`).
@@ -89,8 +93,8 @@ impl Layer<'_> {
         match self.params.get(key) {
             None => Ok(None),
             Some(v) => match integer(v) {
-                Some(i) if i >= 1 => Ok(Some(i as usize)),
-                _ => Err(self.param_error(key, format!("expects an integer >= 1, got {v}"))),
+                Some(i) if (1..=MAX_SIZE).contains(&i) => Ok(Some(i as usize)),
+                _ => Err(self.param_error(key, format!("expects an integer in 1..={MAX_SIZE}, got {v}"))),
             },
         }
     }
@@ -127,8 +131,12 @@ impl Layer<'_> {
     /// absent; every entry must be at least `min`.
     pub fn pair(&self, key: &str, min: usize) -> Result<Option<[usize; 2]>, OnnxError> {
         let Some(value) = self.params.get(key) else { return Ok(None) };
-        let bad =
-            || self.param_error(key, format!("expects an integer >= {min} or a pair of them, got {value}"));
+        let bad = || {
+            self.param_error(
+                key,
+                format!("expects an integer in {min}..={MAX_SIZE} or a pair of them, got {value}"),
+            )
+        };
         let items: Vec<i64> = match value {
             toml::Value::Array(items) => {
                 items.iter().map(integer).collect::<Option<Vec<_>>>().ok_or_else(bad)?
@@ -141,7 +149,7 @@ impl Layer<'_> {
             [a, b] => [a, b],
             _ => return Err(bad()),
         };
-        if pair.iter().any(|&x| x < min as i64) {
+        if pair.iter().any(|&x| x < min as i64 || x > MAX_SIZE) {
             return Err(bad());
         }
         Ok(Some([pair[0] as usize, pair[1] as usize]))
@@ -161,8 +169,8 @@ impl Layer<'_> {
             Err(_) => Err(self.param_error(
                 key,
                 format!(
-                    "expects an integer >= 0, a pair of them, \"same\" or \"valid\", got {}",
-                    self.params[key]
+                    "expects an integer in 0..={MAX_SIZE}, a pair of them, \"same\" or \"valid\", got {}",
+                    self.params.get(key).map(ToString::to_string).unwrap_or_default()
                 ),
             )),
         }

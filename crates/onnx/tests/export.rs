@@ -489,6 +489,22 @@ fn convolution_shapes_and_settings_are_checked() {
     let e = export_model(&m, &ExportOptions { input_features: Some(64), ..Default::default() }).unwrap_err();
     assert!(e.to_string().contains("has 72 elements, dimension 1 has 64"), "{e}");
 
+    // Absurd sizes are errors, not overflows.
+    let e = with(1, "kernel_size", toml::Value::Integer(1 << 40));
+    assert!(e.contains("kernel_size: expects an integer in 1..=16777216"), "{e}");
+    let e = with(8, "padding", toml::Value::Array(vec![(1i64 << 40).into(), 0.into()]));
+    assert!(e.contains("padding: expects an integer in 0..=16777216, a pair"), "{e}");
+    let mut m = base.clone();
+    let huge = toml::Value::Integer(1 << 40);
+    m.layers[0]
+        .params
+        .insert("unflattened_size".into(), toml::Value::Array(vec![huge.clone(), huge, (-1).into()]));
+    let e = export_model(&m, &ExportOptions { input_features: Some(64), ..Default::default() }).unwrap_err();
+    assert!(e.to_string().contains("the product overflows"), "{e}");
+    let e = export_model(&m, &ExportOptions { input_features: Some(usize::MAX), ..Default::default() })
+        .unwrap_err();
+    assert!(e.to_string().contains("input_features must be in 1..="), "{e}");
+
     // Conv without an image input, and replicate / circular padding per opset.
     let flat = synthetic(
         "[[model.layers]]\nname = \"conv2d\"\nout_channels = 2\nkernel_size = 1\n",
