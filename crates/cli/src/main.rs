@@ -118,6 +118,33 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Export the evaluation-mode model of a run's latest checkpoint (ONNX).
+    Export {
+        /// The run directory (with config.toml and latest).
+        run_dir: PathBuf,
+        /// The model format; only `onnx` for now.
+        #[arg(long)]
+        format: String,
+        /// The model file to write, e.g. model.onnx.
+        #[arg(long)]
+        out: PathBuf,
+        /// Append a softmax over the classes (output `probabilities`).
+        #[arg(long, conflicts_with = "log_softmax")]
+        softmax: bool,
+        /// Append a log-softmax over the classes (output `log_probabilities`).
+        #[arg(long)]
+        log_softmax: bool,
+        /// The ONNX opset (17 to 22; default 20).
+        #[arg(long)]
+        opset: Option<i64>,
+        /// Input features per sample, when neither the layers nor the data set tell.
+        #[arg(long)]
+        input_features: Option<usize>,
+        /// Directory of data files (sets NABLA_DATA_DIR), read only when the layers do not
+        /// fix the input size.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Plot the training and test loss and accuracy per epoch of one or more runs in one
     /// figure (SVG and a PNG copy beside it).
     Plot {
@@ -341,6 +368,51 @@ fn eval(run_dir: PathBuf, data: Option<String>, data_dir: Option<PathBuf>) -> Re
     Ok(())
 }
 
+struct ExportArgs {
+    run_dir: PathBuf,
+    format: String,
+    out: PathBuf,
+    softmax: bool,
+    log_softmax: bool,
+    opset: Option<i64>,
+    input_features: Option<usize>,
+    data_dir: Option<PathBuf>,
+}
+
+fn export(args: ExportArgs) -> Result<(), String> {
+    use nabla::onnx::{export_run, write_onnx, ExportOptions, OutputHead};
+    if !args.format.eq_ignore_ascii_case("onnx") {
+        return Err(format!("--format '{}' is not supported; the only export format is onnx", args.format));
+    }
+    let head = match (args.softmax, args.log_softmax) {
+        (true, _) => OutputHead::Softmax,
+        (false, true) => OutputHead::LogSoftmax,
+        (false, false) => OutputHead::Logits,
+    };
+    let mut options = ExportOptions {
+        head,
+        input_features: args.input_features,
+        data_dir: args.data_dir.map(|d| d.display().to_string()),
+        ..ExportOptions::default()
+    };
+    if let Some(opset) = args.opset {
+        options.opset = opset;
+    }
+    let model = export_run(&args.run_dir, &options).map_err(|e| e.to_string())?;
+    let bytes = write_onnx(&model, &args.out).map_err(|e| e.to_string())?;
+    let graph = model.graph.unwrap_or_default();
+    println!(
+        "wrote {} ({bytes} bytes): opset {}, {} nodes, {} initializers, input '{}' -> output '{}'",
+        args.out.display(),
+        options.opset,
+        graph.node.len(),
+        graph.initializer.len(),
+        graph.input.first().map_or("", |v| v.name.as_str()),
+        graph.output.first().map_or("", |v| v.name.as_str()),
+    );
+    Ok(())
+}
+
 fn experiment(
     names: Vec<String>,
     quick: bool,
@@ -447,6 +519,9 @@ fn main() -> ExitCode {
         Command::Data { command: DataCommand::Fetch { name, dir, mirrors } } => fetch(&name, &dir, &mirrors),
         Command::Experiment { names, quick, data, data_dir, seeds, out, quiet } => {
             experiment(names, quick, data, data_dir, seeds, out, quiet)
+        }
+        Command::Export { run_dir, format, out, softmax, log_softmax, opset, input_features, data_dir } => {
+            export(ExportArgs { run_dir, format, out, softmax, log_softmax, opset, input_features, data_dir })
         }
         Command::Eval { run_dir, data, data_dir } => eval(run_dir, data, data_dir),
     };

@@ -14,6 +14,7 @@ pub use nabla_autograd as autograd;
 pub use nabla_data as data;
 pub use nabla_init as init;
 pub use nabla_layers as layers;
+pub use nabla_onnx as onnx;
 pub use nabla_optim as optim;
 pub use nabla_registry as registry;
 pub use nabla_tensor as tensor;
