@@ -180,7 +180,8 @@ impl<T: Element> Module<T> for Linear<T> {
 
 /// Builds an initializer from a compact spec for `linear`'s `key`.
 fn initializer(spec: &str, key: &str) -> Result<Box<dyn Initializer>, LayerError> {
-    nabla_init::build(spec)
+    nabla_registry::build::<dyn Initializer>(spec, ())
+        .map(|built| built.value)
         .map_err(|e| LayerError::Init { context: format!("linear {key} '{spec}'"), source: Box::new(e) })
 }
 
@@ -275,7 +276,7 @@ mod tests {
         assert_eq!(*again.bias().unwrap().value(), *l.bias().unwrap().value());
         let empty = Linear::<f32>::new(0, 4, true, &mut rng).unwrap();
         assert!(empty.bias().unwrap().value().iter().all(|&v| v == 0.0));
-        let orthogonal = nabla_init::build("orthogonal").unwrap();
+        let orthogonal = nabla_registry::build::<dyn Initializer>("orthogonal", ()).unwrap().value;
         let err = Linear::<f32>::with_init(3, 2, true, &TorchLinearDefault, orthogonal.as_ref(), &mut rng)
             .unwrap_err();
         assert!(err.to_string().contains("linear bias_init 'orthogonal'"), "{err}");
