@@ -224,6 +224,7 @@ mod tests {
         for n in Nonlinearity::ALL {
             assert_eq!(n.as_str().parse::<Nonlinearity>().unwrap(), n);
         }
+        assert_eq!(Nonlinearity::ALL.map(|n| n.as_str()).as_slice(), Nonlinearity::OPTIONS);
         assert_eq!("Fan-Out".parse::<FanMode>().unwrap(), FanMode::FanOut);
         assert!("fan_avg".parse::<FanMode>().is_err());
     }

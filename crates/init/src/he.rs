@@ -187,6 +187,15 @@ mod tests {
     }
 
     #[test]
+    fn default_is_the_declared_defaults() {
+        use nabla_registry::{ComponentKind, Params, RawParams};
+        let none = RawParams::new();
+        let p = Params::validate(ComponentKind::Initializer, "he_uniform", HeConfig::SCHEMA, &none, &none)
+            .unwrap();
+        assert_eq!(HeConfig::from_params(&p).unwrap(), HeConfig::default());
+    }
+
+    #[test]
     fn bias_uses_the_weight_fans() {
         let weight_fans = crate::fans(&[16, 50]).unwrap();
         let d = HeUniform::default().distribution(&[16], Role::Bias { weight_fans }).unwrap();

@@ -290,25 +290,12 @@ macro_rules! register_initializer {
     (name: $($body:tt)*) => {
         $crate::__private::nabla_registry::submit_component!($crate::InitializerRegistration { name: $($body)* });
     };
-    ($ty:ty, params: $params:ty,
-        name: $name:expr,
-        $(aliases: [$($alias:expr),* $(,)?],)?
-        summary: $summary:expr $(,)?
-    ) => {
-        $crate::__private::nabla_registry::submit_component!($crate::InitializerRegistration {
-            name: $name,
-            aliases: [$($($alias),*)?],
-            summary: $summary,
-            params: <$params as $crate::__private::nabla_registry::HyperParams>::SCHEMA,
-            build: $crate::__private::build_typed::<$params, $ty>,
-        });
+    ($ty:ty, params: $params:ty, $($rest:tt)*) => {
+        $crate::__private::nabla_registry::submit_typed!($crate::InitializerRegistration, $params,
+            { build: $crate::__private::build_typed::<$params, $ty> }, $($rest)*);
     };
-    ($ty:ty,
-        name: $name:expr,
-        $(aliases: [$($alias:expr),* $(,)?],)?
-        summary: $summary:expr $(,)?
-    ) => {
-        $crate::register_initializer!($ty, params: $ty, name: $name, $(aliases: [$($alias),*],)? summary: $summary);
+    ($ty:ty, $($rest:tt)*) => {
+        $crate::register_initializer!($ty, params: $ty, $($rest)*);
     };
 }
 

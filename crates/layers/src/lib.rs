@@ -139,7 +139,7 @@ pub(crate) fn build_loss(
 mod tests {
     use super::*;
     use nabla_autograd::Var;
-    use nabla_registry::{build, duplicates, list, resolve, Built, RawParams, Value};
+    use nabla_registry::{build, duplicates, list, resolve, Built, ComponentKind, RawParams, Value};
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;
 
@@ -190,6 +190,27 @@ mod tests {
             m.forward(&x).unwrap();
             assert!(!m.describe().is_empty());
         }
+    }
+
+    /// The component read from its declared defaults.
+    fn declared_defaults<H: nabla_registry::HyperParams>() -> H {
+        let none = RawParams::new();
+        let p =
+            nabla_registry::Params::validate(ComponentKind::Layer, "probe", H::SCHEMA, &none, &none).unwrap();
+        H::from_params(&p).unwrap()
+    }
+
+    #[test]
+    fn rust_defaults_are_the_declared_defaults() {
+        assert_eq!(declared_defaults::<Flatten>(), Flatten::default());
+        assert_eq!(declared_defaults::<LeakyRelu>(), LeakyRelu::default());
+        assert_eq!(declared_defaults::<Gelu>(), Gelu::default());
+        assert_eq!(declared_defaults::<Softmax>(), Softmax::default());
+        assert_eq!(declared_defaults::<LogSoftmax>(), LogSoftmax::default());
+        assert_eq!(declared_defaults::<CrossEntropy>(), CrossEntropy::default());
+        assert_eq!(declared_defaults::<Mse>(), Mse::default());
+        assert_eq!(declared_defaults::<Nll>(), Nll::default());
+        assert_eq!(declared_defaults::<BceWithLogits>(), BceWithLogits::default());
     }
 
     #[test]

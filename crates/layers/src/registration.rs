@@ -353,27 +353,21 @@ macro_rules! register_layer {
     (name: $($body:tt)*) => {
         $crate::__private::nabla_registry::submit_component!($crate::LayerRegistration { name: $($body)* });
     };
+    (@category $category:expr, $ty:ty, $($rest:tt)*) => {
+        $crate::__private::nabla_registry::submit_typed!($crate::LayerRegistration, $ty,
+            { category: $category, build: $crate::__private::build_layer::<$ty> }, $($rest)*);
+    };
     ($ty:ty,
         name: $name:expr,
         $(aliases: [$($alias:expr),* $(,)?],)?
         category: $category:ident,
         summary: $summary:expr $(,)?
     ) => {
-        $crate::__private::nabla_registry::submit_component!($crate::LayerRegistration {
-            name: $name,
-            aliases: [$($($alias),*)?],
-            summary: $summary,
-            params: <$ty as $crate::__private::nabla_registry::HyperParams>::SCHEMA,
-            category: $crate::LayerCategory::$category,
-            build: $crate::__private::build_layer::<$ty>,
-        });
+        $crate::register_layer!(@category $crate::LayerCategory::$category, $ty,
+            name: $name, $(aliases: [$($alias),*],)? summary: $summary);
     };
-    ($ty:ty,
-        name: $name:expr,
-        $(aliases: [$($alias:expr),* $(,)?],)?
-        summary: $summary:expr $(,)?
-    ) => {
-        $crate::register_layer!($ty, name: $name, $(aliases: [$($alias),*],)? category: Layer, summary: $summary);
+    ($ty:ty, $($rest:tt)*) => {
+        $crate::register_layer!(@category $crate::LayerCategory::Layer, $ty, $($rest)*);
     };
 }
 
@@ -388,18 +382,9 @@ macro_rules! register_loss {
     (name: $($body:tt)*) => {
         $crate::__private::nabla_registry::submit_component!($crate::LossRegistration { name: $($body)* });
     };
-    ($ty:ty,
-        name: $name:expr,
-        $(aliases: [$($alias:expr),* $(,)?],)?
-        summary: $summary:expr $(,)?
-    ) => {
-        $crate::__private::nabla_registry::submit_component!($crate::LossRegistration {
-            name: $name,
-            aliases: [$($($alias),*)?],
-            summary: $summary,
-            params: <$ty as $crate::__private::nabla_registry::HyperParams>::SCHEMA,
-            build: $crate::__private::build_loss::<$ty>,
-        });
+    ($ty:ty, $($rest:tt)*) => {
+        $crate::__private::nabla_registry::submit_typed!($crate::LossRegistration, $ty,
+            { build: $crate::__private::build_loss::<$ty> }, $($rest)*);
     };
 }
 
