@@ -440,9 +440,9 @@ mod tests {
     #[test]
     fn shapes_that_do_not_fit_fail_at_build_time() {
         let mut ctx = BuildContext::new([3, 5], Rng::seed(0));
-        let err = build::<dyn Module<f32>>("bn", &mut ctx).unwrap();
+        let bn = build::<dyn Module<f32>>("bn", &mut ctx).unwrap();
         assert_eq!(
-            err.value.describe(),
+            bn.value.describe(),
             "BatchNorm1d(3, eps=1e-5, momentum=0.1, affine=true, track_running_stats=true)"
         );
         let err = build::<dyn Module<f32>>("softmax:dim=3", &mut ctx).unwrap_err().to_string();
