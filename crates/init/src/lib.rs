@@ -88,7 +88,7 @@ pub mod __private {
     pub use nabla_registry;
     use nabla_registry::{ParamError, Params};
 
-    /// The factory [`register_initializer!`] uses: reads the hyper-parameters `P` (derived
+    /// The factory [`register_initializer!`](crate::register_initializer) uses: reads the hyper-parameters `P` (derived
     /// [`HyperParams`](nabla_registry::HyperParams), which checks them) and turns them into the
     /// initializer `I` (`P` itself, or a type made from it).
     pub fn build_typed<P, I>(params: &Params) -> Result<Box<dyn Initializer>, ParamError>
