@@ -1,7 +1,7 @@
 //! The `nabla` command-line tool: thin argument parsing and printing over the library.
 
 use clap::{Parser, Subcommand};
-use nabla::registry::{ComponentInfo, ComponentKind, Value};
+use nabla::registry::{ComponentInfo, Value};
 use nabla::train::{evaluate_checkpoint, Progress, RunOptions, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -323,17 +323,17 @@ fn describe_params(info: &ComponentInfo) -> Vec<String> {
 }
 
 fn list(kind: Option<String>) -> Result<(), String> {
-    let kinds: Vec<ComponentKind> = match kind {
-        None => ComponentKind::ALL.to_vec(),
-        Some(k) => vec![ComponentKind::parse(&k).ok_or_else(|| {
-            let names: Vec<&str> = ComponentKind::ALL.iter().map(|k| k.as_str()).collect();
+    let sections = match kind {
+        None => nabla::sections(),
+        Some(k) => vec![nabla::section(&k).ok_or_else(|| {
+            let names: Vec<&str> = nabla::sections().iter().map(|s| s.name).collect();
             format!("unknown kind '{k}'; kinds: {}", names.join(", "))
         })?],
     };
-    for kind in kinds {
-        let infos = nabla::catalog(kind);
-        let plural = if kind.as_str().ends_with('s') { "es" } else { "s" };
-        println!("{kind}{plural} ({}):", infos.len());
+    for section in sections {
+        let infos = section.components;
+        let plural = if section.name.ends_with('s') { "es" } else { "s" };
+        println!("{}{plural} ({}):", section.name, infos.len());
         let width = infos.iter().map(|i| i.name.len()).max().unwrap_or(0);
         for info in infos {
             let aliases: Vec<&str> = info.aliases.iter().map(|a| a.name).collect();

@@ -1,13 +1,15 @@
 //! `constant(value)`: every element `value`.
 
-use crate::{param_error, register_initializer, Distribution, InitError, Initializer, Role};
-use nabla_registry::ParamSpec;
+use crate::{register_initializer, Distribution, InitError, Initializer, Role, Validate};
+use nabla_registry::HyperParams;
 
 /// Fills with a constant (PyTorch `constant_(tensor, val)`).
 ///
 /// Hyper-parameters: `value` (required, finite).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = crate::check)]
 pub struct Constant {
+    /// the value of every element
     value: f64,
 }
 
@@ -17,18 +19,24 @@ impl Constant {
     /// # Errors
     /// [`InitError::Invalid`] when `value` is not finite.
     pub fn new(value: f64) -> Result<Constant, InitError> {
-        if !value.is_finite() {
-            return Err(InitError::Invalid {
-                initializer: "constant",
-                message: format!("value must be finite, got {value}"),
-            });
-        }
-        Ok(Constant { value })
+        Constant { value }.validated()
     }
 
     /// The value.
     pub fn value(&self) -> f64 {
         self.value
+    }
+}
+
+impl Validate for Constant {
+    fn validate(&self) -> Result<(), InitError> {
+        if self.value.is_finite() {
+            return Ok(());
+        }
+        Err(InitError::Invalid {
+            initializer: "constant",
+            message: format!("value must be finite, got {}", self.value),
+        })
     }
 }
 
@@ -41,14 +49,7 @@ impl Initializer for Constant {
     }
 }
 
-const PARAMS: &[ParamSpec] = &[ParamSpec::float("value", 0.0, "the value of every element").required()];
-
-register_initializer! {
-    name: "constant",
-    summary: "every element equal to `value`",
-    params: PARAMS,
-    build: |p| Ok(Box::new(Constant::new(p.f64("value")?).map_err(|e| param_error(p, e))?)),
-}
+register_initializer!(Constant, name: "constant", summary: "every element equal to `value`");
 
 #[cfg(test)]
 mod tests {

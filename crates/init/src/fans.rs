@@ -1,7 +1,7 @@
 //! Fans (PyTorch's `_calculate_fan_in_and_fan_out`) and gains (`torch.nn.init.calculate_gain`).
 
 use crate::InitError;
-use std::fmt;
+use nabla_registry::ParamChoice;
 use std::str::FromStr;
 
 /// The fans of a weight tensor, as PyTorch computes them.
@@ -53,8 +53,9 @@ pub fn fans(shape: &[usize]) -> Result<Fans, InitError> {
     Ok(Fans { fan_in: shape[1] * receptive_field, fan_out: shape[0] * receptive_field, receptive_field })
 }
 
-/// Which fan a variance-scaling initializer divides by (PyTorch's `mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Which fan a variance-scaling initializer divides by (PyTorch's `mode`; the hyper-parameter
+/// spellings are `fan_in` and `fan_out`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ParamChoice)]
 pub enum FanMode {
     /// Preserve the variance of the activations in the forward pass.
     FanIn,
@@ -65,29 +66,31 @@ pub enum FanMode {
 impl FanMode {
     /// `"fan_in"` or `"fan_out"`.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            FanMode::FanIn => "fan_in",
-            FanMode::FanOut => "fan_out",
-        }
+        ParamChoice::as_str(self)
     }
 }
 
 impl FromStr for FanMode {
     type Err = InitError;
+    /// Parses `fan_in` or `fan_out`, case-, hyphen- and underscore-insensitively.
     fn from_str(s: &str) -> Result<FanMode, InitError> {
-        match nabla_registry::normalize(s).as_str() {
-            "fanin" => Ok(FanMode::FanIn),
-            "fanout" => Ok(FanMode::FanOut),
-            _ => Err(InitError::Invalid {
-                initializer: "fan mode",
-                message: format!("mode must be fan_in or fan_out, got '{s}'"),
-            }),
-        }
+        parse_choice(s).ok_or_else(|| InitError::Invalid {
+            initializer: "fan mode",
+            message: format!("mode must be fan_in or fan_out, got '{s}'"),
+        })
     }
 }
 
-/// The nonlinearities [`calculate_gain`] knows, with PyTorch's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The variant of a choice spelled `s` up to case, hyphens and underscores.
+fn parse_choice<C: ParamChoice>(s: &str) -> Option<C> {
+    let key = nabla_registry::normalize(s);
+    C::OPTIONS.iter().find(|o| nabla_registry::normalize(o) == key).and_then(|o| C::from_option(o))
+}
+
+/// The nonlinearities [`calculate_gain`] knows, with PyTorch's names (`leaky_relu`,
+/// `conv_transpose2d`, ...), which are also the spellings of the `nonlinearity`
+/// hyper-parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ParamChoice)]
 pub enum Nonlinearity {
     /// Identity, gain 1.
     Linear,
@@ -134,20 +137,7 @@ impl Nonlinearity {
 
     /// PyTorch's name (`"leaky_relu"`, ...).
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Nonlinearity::Linear => "linear",
-            Nonlinearity::Conv1d => "conv1d",
-            Nonlinearity::Conv2d => "conv2d",
-            Nonlinearity::Conv3d => "conv3d",
-            Nonlinearity::ConvTranspose1d => "conv_transpose1d",
-            Nonlinearity::ConvTranspose2d => "conv_transpose2d",
-            Nonlinearity::ConvTranspose3d => "conv_transpose3d",
-            Nonlinearity::Sigmoid => "sigmoid",
-            Nonlinearity::Tanh => "tanh",
-            Nonlinearity::Relu => "relu",
-            Nonlinearity::LeakyRelu => "leaky_relu",
-            Nonlinearity::Selu => "selu",
-        }
+        ParamChoice::as_str(self)
     }
 
     /// The recommended gain; `param` is the negative slope of `leaky_relu` (`None` means
@@ -182,21 +172,11 @@ impl Nonlinearity {
     }
 }
 
-impl fmt::Display for Nonlinearity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for Nonlinearity {
     type Err = InitError;
     /// Parses PyTorch's names, case-, hyphen- and underscore-insensitively.
     fn from_str(s: &str) -> Result<Nonlinearity, InitError> {
-        let key = nabla_registry::normalize(s);
-        Nonlinearity::ALL
-            .into_iter()
-            .find(|n| nabla_registry::normalize(n.as_str()) == key)
-            .ok_or_else(|| InitError::UnsupportedNonlinearity { name: s.to_string() })
+        parse_choice(s).ok_or_else(|| InitError::UnsupportedNonlinearity { name: s.to_string() })
     }
 }
 
@@ -244,6 +224,7 @@ mod tests {
         for n in Nonlinearity::ALL {
             assert_eq!(n.as_str().parse::<Nonlinearity>().unwrap(), n);
         }
+        assert_eq!(Nonlinearity::ALL.map(|n| n.as_str()).as_slice(), Nonlinearity::OPTIONS);
         assert_eq!("Fan-Out".parse::<FanMode>().unwrap(), FanMode::FanOut);
         assert!("fan_avg".parse::<FanMode>().is_err());
     }

@@ -17,16 +17,23 @@
 //! aliases are plain aliases with the same defaults.
 
 use crate::{
-    nonzero, param_error, register_initializer, Distribution, FanMode, InitError, Initializer, Nonlinearity,
-    Role,
+    nonzero, register_initializer, Distribution, FanMode, InitError, Initializer, Nonlinearity, Role,
+    Validate,
 };
-use nabla_registry::{Alias, ParamError, ParamSpec, Params};
+use nabla_registry::{Alias, HyperParams};
 
-/// The shared settings of [`HeNormal`] and [`HeUniform`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The shared settings (hyper-parameters) of [`HeNormal`] and [`HeUniform`].
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = crate::check)]
 pub struct HeConfig {
+    /// fan_in keeps forward variance, fan_out backward
+    #[param(default = "fan_in")]
     mode: FanMode,
+    /// the activation after the layer, for the gain
+    #[param(default = "relu")]
     nonlinearity: Nonlinearity,
+    /// negative slope of leaky_relu (only with nonlinearity = leaky_relu)
+    #[param(default = 0.0)]
     a: f64,
 }
 
@@ -45,6 +52,25 @@ impl HeConfig {
     /// [`InitError::Invalid`] when `a` is not finite, or is non-zero with a nonlinearity
     /// other than `leaky_relu`.
     pub fn new(mode: FanMode, nonlinearity: Nonlinearity, a: f64) -> Result<HeConfig, InitError> {
+        HeConfig { mode, nonlinearity, a }.validated()
+    }
+
+    /// `calculate_gain(nonlinearity, a)`.
+    pub fn gain(&self) -> f64 {
+        // `a` was checked to be finite, the only failure of `gain`.
+        self.nonlinearity.gain(Some(self.a)).unwrap_or(f64::NAN)
+    }
+
+    /// `gain / sqrt(fan)`, as PyTorch computes it.
+    fn std(&self, name: &'static str, shape: &[usize], role: Role) -> Result<f64, InitError> {
+        let fan = nonzero(role.fans(shape)?.get(self.mode), name, self.mode.as_str(), shape)?;
+        Ok(self.gain() / fan.sqrt())
+    }
+}
+
+impl Validate for HeConfig {
+    fn validate(&self) -> Result<(), InitError> {
+        let HeConfig { nonlinearity, a, .. } = *self;
         if !a.is_finite() {
             return Err(InitError::Invalid {
                 initializer: "he",
@@ -60,25 +86,7 @@ impl HeConfig {
                 ),
             });
         }
-        Ok(HeConfig { mode, nonlinearity, a })
-    }
-
-    /// `calculate_gain(nonlinearity, a)`.
-    pub fn gain(&self) -> f64 {
-        // `a` was checked to be finite, the only failure of `gain`.
-        self.nonlinearity.gain(Some(self.a)).unwrap_or(f64::NAN)
-    }
-
-    /// `gain / sqrt(fan)`, as PyTorch computes it.
-    fn std(&self, name: &'static str, shape: &[usize], role: Role) -> Result<f64, InitError> {
-        let fan = nonzero(role.fans(shape)?.get(self.mode), name, self.mode.as_str(), shape)?;
-        Ok(self.gain() / fan.sqrt())
-    }
-
-    fn from_params(p: &Params) -> Result<HeConfig, ParamError> {
-        let mode = p.str("mode")?.parse::<FanMode>().map_err(|e| param_error(p, e))?;
-        let nonlinearity = p.str("nonlinearity")?.parse::<Nonlinearity>().map_err(|e| param_error(p, e))?;
-        HeConfig::new(mode, nonlinearity, p.f64("a")?).map_err(|e| param_error(p, e))
+        Ok(())
     }
 }
 
@@ -97,6 +105,18 @@ pub struct HeNormal(pub HeConfig);
 /// Hyper-parameters as [`HeNormal`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct HeUniform(pub HeConfig);
+
+impl From<HeConfig> for HeNormal {
+    fn from(config: HeConfig) -> HeNormal {
+        HeNormal(config)
+    }
+}
+
+impl From<HeConfig> for HeUniform {
+    fn from(config: HeConfig) -> HeUniform {
+        HeUniform(config)
+    }
+}
 
 impl Initializer for HeNormal {
     fn name(&self) -> &'static str {
@@ -117,47 +137,17 @@ impl Initializer for HeUniform {
     }
 }
 
-const NONLINEARITIES: &[&str] = &[
-    "linear",
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "conv_transpose1d",
-    "conv_transpose2d",
-    "conv_transpose3d",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "selu",
-];
-
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec::choice(
-        "mode",
-        &["fan_in", "fan_out"],
-        "fan_in",
-        "fan_in keeps forward variance, fan_out backward",
-    ),
-    ParamSpec::choice("nonlinearity", NONLINEARITIES, "relu", "the activation after the layer, for the gain"),
-    ParamSpec::float("a", 0.0, "negative slope of leaky_relu (only with nonlinearity = leaky_relu)"),
-];
-
-register_initializer! {
+register_initializer!(HeNormal, params: HeConfig,
     name: "he_normal",
     aliases: [Alias::new("kaiming_normal")],
     summary: "N(0, gain^2/fan), gain sqrt(2) for relu (He et al. 2015)",
-    params: PARAMS,
-    build: |p| Ok(Box::new(HeNormal(HeConfig::from_params(p)?))),
-}
+);
 
-register_initializer! {
+register_initializer!(HeUniform, params: HeConfig,
     name: "he_uniform",
     aliases: [Alias::new("kaiming_uniform")],
     summary: "U(±gain*sqrt(3/fan)), gain sqrt(2) for relu (He et al. 2015)",
-    params: PARAMS,
-    build: |p| Ok(Box::new(HeUniform(HeConfig::from_params(p)?))),
-}
+);
 
 #[cfg(test)]
 mod tests {
@@ -194,6 +184,15 @@ mod tests {
             HeNormal::default().distribution(&[5], Role::Weight),
             Err(InitError::NoFans { .. })
         ));
+    }
+
+    #[test]
+    fn default_is_the_declared_defaults() {
+        use nabla_registry::{ComponentKind, Params, RawParams};
+        let none = RawParams::new();
+        let p = Params::validate(ComponentKind::Initializer, "he_uniform", HeConfig::SCHEMA, &none, &none)
+            .unwrap();
+        assert_eq!(HeConfig::from_params(&p).unwrap(), HeConfig::default());
     }
 
     #[test]

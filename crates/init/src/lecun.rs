@@ -7,6 +7,7 @@
 //! initializer of its own.
 
 use crate::{nonzero, register_initializer, Distribution, InitError, Initializer, Role};
+use nabla_registry::HyperParams;
 
 /// `N(0, 1/fan_in)`: standard deviation `1 / sqrt(fan_in)` (LeCun et al. 1998).
 ///
@@ -14,12 +15,12 @@ use crate::{nonzero, register_initializer, Distribution, InitError, Initializer,
 /// instead draws a truncated normal at ±2 std rescaled by 1/0.8796 to the same variance.
 /// No hyper-parameters; needs fans (a tensor of at least 2 dimensions, or a bias given its
 /// weight's fans).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
 pub struct LecunNormal;
 
 /// `U(-bound, bound)` with `bound = sqrt(3 / fan_in)`: variance `1 / fan_in`
 /// (LeCun et al. 1998). No hyper-parameters; needs fans.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
 pub struct LecunUniform;
 
 fn lecun_std(name: &'static str, shape: &[usize], role: Role) -> Result<f64, InitError> {
@@ -46,19 +47,9 @@ impl Initializer for LecunUniform {
     }
 }
 
-register_initializer! {
-    name: "lecun_normal",
-    summary: "N(0, 1/fan_in) (LeCun et al. 1998)",
-    params: &[],
-    build: |_| Ok(Box::new(LecunNormal)),
-}
+register_initializer!(LecunNormal, name: "lecun_normal", summary: "N(0, 1/fan_in) (LeCun et al. 1998)");
 
-register_initializer! {
-    name: "lecun_uniform",
-    summary: "U(±sqrt(3/fan_in)) (LeCun et al. 1998)",
-    params: &[],
-    build: |_| Ok(Box::new(LecunUniform)),
-}
+register_initializer!(LecunUniform, name: "lecun_uniform", summary: "U(±sqrt(3/fan_in)) (LeCun et al. 1998)");
 
 #[cfg(test)]
 mod tests {

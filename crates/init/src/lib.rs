@@ -16,15 +16,20 @@
 //! * Registered: `zeros`, `ones`, `constant`, `uniform`, `normal`, `trunc_normal`,
 //!   `lecun_normal`, `lecun_uniform`, `xavier_normal`, `xavier_uniform` (aliases `glorot_*`),
 //!   `he_normal`, `he_uniform` (aliases `kaiming_*`), `orthogonal`, `torch_linear_default`.
+//!   Each declares its hyper-parameters once, as the fields of a struct deriving
+//!   [`HyperParams`](nabla_registry::HyperParams), and is registered with
+//!   [`register_initializer!`]; build one by name with
+//!   `nabla_registry::build::<dyn Initializer>(spec, ())`.
 //!
 //! Filling an empty tensor (a zero-sized dimension) is a no-op that succeeds, as in PyTorch.
 //! Nothing here panics on user input.
 //!
 //! ```
-//! use nabla_init::{build, fans};
+//! use nabla_init::{fans, Initializer};
+//! use nabla_registry::build;
 //! use nabla_tensor::{ndarray::Array2, Rng};
 //!
-//! let init = build("he_uniform:mode=fan_in").unwrap();
+//! let init = build::<dyn Initializer>("he_uniform:mode=fan_in", ()).unwrap().value;
 //! let mut w = Array2::<f32>::zeros((256, 784));
 //! init.fill_f32(w.view_mut().into_dyn(), &mut Rng::seed(0)).unwrap();
 //! let bound = (6.0f32 / 784.0).sqrt();
@@ -32,7 +37,7 @@
 //!
 //! // A bias with PyTorch's default: U(±1/sqrt(fan_in of the weight)).
 //! let mut b = nabla_tensor::ndarray::Array1::<f32>::zeros(256);
-//! let linear = build("torch_linear_default").unwrap();
+//! let linear = build::<dyn Initializer>("torch_linear_default", ()).unwrap().value;
 //! linear.fill_bias_f32(b.view_mut().into_dyn(), fans(w.shape()).unwrap(), &mut Rng::seed(1)).unwrap();
 //! assert!(b.iter().all(|x| x.abs() <= 1.0 / 28.0));
 //! ```
@@ -67,7 +72,7 @@ pub use uniform::Uniform;
 pub use xavier::{XavierNormal, XavierUniform};
 pub use zeros::Zeros;
 
-use nabla_registry::{Component, ComponentInfo, ComponentKind, ParamError, Params, RawParams};
+use nabla_registry::{Component, ComponentInfo, ComponentKind, ParamError, Params};
 use nabla_tensor::ndarray::ArrayViewMutD;
 use nabla_tensor::{Element, Rng};
 use std::fmt;
@@ -79,7 +84,20 @@ struct ReadmeDoctest;
 
 #[doc(hidden)]
 pub mod __private {
+    use crate::Initializer;
     pub use nabla_registry;
+    use nabla_registry::{ParamError, Params};
+
+    /// The factory [`register_initializer!`](crate::register_initializer) uses: reads the hyper-parameters `P` (derived
+    /// [`HyperParams`](nabla_registry::HyperParams), which checks them) and turns them into the
+    /// initializer `I` (`P` itself, or a type made from it).
+    pub fn build_typed<P, I>(params: &Params) -> Result<Box<dyn Initializer>, ParamError>
+    where
+        P: nabla_registry::HyperParams,
+        I: Initializer + From<P> + 'static,
+    {
+        Ok(Box::new(I::from(P::from_params(params)?)))
+    }
 }
 
 /// What a tensor is, for the initializers that care.
@@ -190,7 +208,9 @@ pub fn fill_bias<T: Element, I: Initializer + ?Sized>(
     fill_role(init, out, Role::Bias { weight_fans }, rng)
 }
 
-/// The registration record of an initializer (collected with `inventory`).
+/// The registration record of an initializer (collected with `inventory`). Submit one with
+/// [`register_initializer!`].
+#[derive(Debug)]
 pub struct InitializerRegistration {
     /// Name, aliases, summary, module and hyper-parameter schema.
     pub info: ComponentInfo,
@@ -207,43 +227,102 @@ impl Component for InitializerRegistration {
     }
 }
 
-/// Registers an initializer by name:
-/// `register_initializer! { name: "...", aliases: [...], summary: "...", params: SCHEMA, build: |p| ... }`.
+/// Initializers are built by name with [`nabla_registry::build`] (no context):
+///
+/// ```
+/// use nabla_init::{Initializer, Role};
+/// let he = nabla_registry::build::<dyn Initializer>("kaiming_uniform:mode=fan_out", ()).unwrap();
+/// assert_eq!(he.value.name(), "he_uniform");
+/// assert_eq!(he.params.get("nonlinearity"), Some(&nabla_registry::Value::Str("relu".into())));
+/// let bound = he.value.distribution(&[10, 20], Role::Weight).unwrap().bounds().unwrap().1;
+/// assert!((bound - (6.0f64 / 10.0).sqrt()).abs() < 1e-15); // fan_out = 10
+/// ```
+impl nabla_registry::Kind for dyn Initializer {
+    type Record = InitializerRegistration;
+    type Output = Box<dyn Initializer>;
+    type Context<'c> = ();
+    type Error = InitError;
+
+    fn build(
+        record: &'static InitializerRegistration,
+        params: &mut Params,
+        _: (),
+    ) -> Result<Box<dyn Initializer>, InitError> {
+        Ok((record.build)(params)?)
+    }
+}
+
+/// Registers an initializer: a type implementing [`Initializer`] and
+/// [`HyperParams`](nabla_registry::HyperParams) (derived: its fields are the hyper-parameters),
+/// with name, optional aliases and summary:
+///
+/// ```
+/// use nabla_init::{register_initializer, Distribution, InitError, Initializer, Role};
+/// use nabla_registry::HyperParams;
+///
+/// /// Every element `2 * value`.
+/// #[derive(Debug, HyperParams)]
+/// struct Twice {
+///     /// half of every element
+///     #[param(default = 1.0)]
+///     value: f64,
+/// }
+///
+/// impl Initializer for Twice {
+///     fn name(&self) -> &'static str { "twice" }
+///     fn distribution(&self, _: &[usize], _: Role) -> Result<Distribution, InitError> {
+///         Ok(Distribution::Constant(2.0 * self.value))
+///     }
+/// }
+///
+/// register_initializer!(Twice, name: "twice", summary: "every element 2 * value");
+///
+/// let init = nabla_registry::build::<dyn Initializer>("twice:value=0.25", ()).unwrap().value;
+/// assert_eq!(init.distribution(&[3], Role::Weight).unwrap(), Distribution::Constant(0.5));
+/// ```
+///
+/// `register_initializer!(HeNormal, params: HeConfig, ...)` registers an initializer built
+/// from another hyper-parameter type (`HeNormal: From<HeConfig>`), for initializers that share
+/// one declaration. The explicit form `register_initializer! { name: ..., summary: ...,
+/// params: SCHEMA, build: factory }` fills the record itself.
 #[macro_export]
 macro_rules! register_initializer {
-    ($($body:tt)*) => {
-        $crate::__private::nabla_registry::submit_component!($crate::InitializerRegistration { $($body)* });
+    (name: $($body:tt)*) => {
+        $crate::__private::nabla_registry::submit_component!($crate::InitializerRegistration { name: $($body)* });
+    };
+    ($ty:ty, params: $params:ty, $($rest:tt)*) => {
+        $crate::__private::nabla_registry::submit_typed!($crate::InitializerRegistration, $params,
+            { build: $crate::__private::build_typed::<$params, $ty> }, $($rest)*);
+    };
+    ($ty:ty, $($rest:tt)*) => {
+        $crate::register_initializer!($ty, params: $ty, $($rest)*);
     };
 }
 
-/// Builds an initializer from a compact spec such as `"he_uniform"` or
-/// `"trunc_normal:std=0.02,a=-0.04,b=0.04"`.
-///
-/// # Errors
-/// Unknown names (with suggestions) and invalid hyper-parameters.
-pub fn build(spec: &str) -> Result<Box<dyn Initializer>, InitError> {
-    let (resolved, params) = nabla_registry::resolve_spec::<InitializerRegistration>(spec)?;
-    Ok((resolved.record.build)(&params)?)
-}
+/// The constraints of an initializer's hyper-parameters that the schema cannot state (finite
+/// values, `low <= high`), checked once for the constructor and the registry alike.
+pub(crate) trait Validate: Sized {
+    /// Checks the hyper-parameters.
+    fn validate(&self) -> Result<(), InitError>;
 
-/// Builds an initializer from a name and raw hyper-parameters (a config table), returning the
-/// effective, validated hyper-parameters too (defaults filled in, for saving with a run).
-///
-/// # Errors
-/// Unknown names (with suggestions) and invalid hyper-parameters.
-pub fn build_named(name: &str, given: &RawParams) -> Result<(Box<dyn Initializer>, Params), InitError> {
-    let resolved = nabla_registry::resolve::<InitializerRegistration>(name)?;
-    let params = resolved.params(given)?;
-    let init = (resolved.record.build)(&params)?;
-    Ok((init, params))
-}
-
-/// Maps a constructor's error to the hyper-parameter error of a registry build.
-pub(crate) fn param_error(p: &Params, e: InitError) -> ParamError {
-    match e {
-        InitError::Param(e) => *e,
-        other => p.invalid(other.to_string()),
+    /// `self` when valid: what a constructor returns.
+    fn validated(self) -> Result<Self, InitError> {
+        self.validate().map(|()| self)
     }
+}
+
+/// [`Validate::validate`] as a `#[hyper(check)]`: the registry reports the message as an
+/// invalid hyper-parameter of the initializer.
+pub(crate) fn check<V: Validate>(v: &V) -> Result<(), String> {
+    v.validate().map_err(|e| e.to_string())
+}
+
+/// Checks a `gain` hyper-parameter: finite and `>= 0`.
+pub(crate) fn check_gain(initializer: &'static str, gain: f64) -> Result<(), InitError> {
+    if gain.is_finite() && gain >= 0.0 {
+        return Ok(());
+    }
+    Err(InitError::Invalid { initializer, message: format!("gain must be finite and >= 0, got {gain}") })
 }
 
 /// The fan a variance-scaling initializer divides by, or [`InitError::ZeroFan`].
@@ -260,10 +339,16 @@ pub(crate) fn nonzero(
     }
 }
 
+/// Builds an initializer from a compact spec, for the unit tests.
+#[cfg(test)]
+pub(crate) fn build(spec: &str) -> Result<Box<dyn Initializer>, InitError> {
+    nabla_registry::build::<dyn Initializer>(spec, ()).map(|built| built.value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nabla_registry::{duplicates, list};
+    use nabla_registry::{duplicates, list, RawParams};
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
 
     #[test]
@@ -300,7 +385,8 @@ mod tests {
         assert!(build("he_uniform:mode=fan_avg").is_err());
         assert!(build("uniform:low=1,high=0").is_err());
         assert!(build("constant").is_err(), "constant needs a value");
-        let (init, params) = build_named("glorot_uniform", &RawParams::new()).unwrap();
+        let nabla_registry::Built { value: init, params } =
+            nabla_registry::build::<dyn Initializer>(("glorot_uniform", &RawParams::new()), ()).unwrap();
         assert_eq!(init.name(), "xavier_uniform");
         assert_eq!(params.f64("gain").unwrap(), 1.0);
     }
@@ -313,7 +399,7 @@ mod tests {
             } else {
                 RawParams::new()
             };
-            let (init, _) = build_named(record.info.name, &raw).unwrap();
+            let init = nabla_registry::build::<dyn Initializer>((record.info.name, &raw), ()).unwrap().value;
             let draw = |seed| {
                 let mut a = ArrayD::<f32>::zeros(IxDyn(&[12, 5, 3]));
                 init.fill_f32(a.view_mut(), &mut Rng::seed(seed)).unwrap();

@@ -1,15 +1,20 @@
 //! `normal(mean, std)`: `N(mean, std^2)`.
 
-use crate::{param_error, register_initializer, Distribution, InitError, Initializer, Role};
-use nabla_registry::{ParamSpec, Range};
+use crate::{register_initializer, Distribution, InitError, Initializer, Role, Validate};
+use nabla_registry::{Alias, HyperParams};
 
 /// Draws every element from `N(mean, std^2)` (PyTorch `normal_(tensor, mean=0, std=1)`);
 /// `normal:std=0.02` is the GPT-2/BERT embedding initialization.
 ///
 /// Hyper-parameters: `mean` (default 0), `std` (default 1, `>= 0`).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = crate::check)]
 pub struct Normal {
+    /// mean
+    #[param(default = 0.0)]
     mean: f64,
+    /// standard deviation
+    #[param(default = 1.0, range = NON_NEGATIVE)]
     std: f64,
 }
 
@@ -19,13 +24,20 @@ impl Normal {
     /// # Errors
     /// [`InitError::Invalid`] unless `mean` is finite and `std` finite and `>= 0`.
     pub fn new(mean: f64, std: f64) -> Result<Normal, InitError> {
-        if !(mean.is_finite() && std.is_finite() && std >= 0.0) {
-            return Err(InitError::Invalid {
-                initializer: "normal",
-                message: format!("needs a finite mean and a finite std >= 0, got mean {mean}, std {std}"),
-            });
+        Normal { mean, std }.validated()
+    }
+}
+
+impl Validate for Normal {
+    fn validate(&self) -> Result<(), InitError> {
+        let Normal { mean, std } = *self;
+        if mean.is_finite() && std.is_finite() && std >= 0.0 {
+            return Ok(());
         }
-        Ok(Normal { mean, std })
+        Err(InitError::Invalid {
+            initializer: "normal",
+            message: format!("needs a finite mean and a finite std >= 0, got mean {mean}, std {std}"),
+        })
     }
 }
 
@@ -38,18 +50,7 @@ impl Initializer for Normal {
     }
 }
 
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec::float("mean", 0.0, "mean"),
-    ParamSpec::float("std", 1.0, "standard deviation").range(Range::NON_NEGATIVE),
-];
-
-register_initializer! {
-    name: "normal",
-    aliases: [nabla_registry::Alias::new("gaussian")],
-    summary: "N(mean, std^2)",
-    params: PARAMS,
-    build: |p| Ok(Box::new(Normal::new(p.f64("mean")?, p.f64("std")?).map_err(|e| param_error(p, e))?)),
-}
+register_initializer!(Normal, name: "normal", aliases: [Alias::new("gaussian")], summary: "N(mean, std^2)");
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,10 @@
 //! `ones`: every element 1.
 
 use crate::{register_initializer, Distribution, InitError, Initializer, Role};
+use nabla_registry::{Alias, HyperParams};
 
 /// Fills with `1` (PyTorch `ones_`), for example BatchNorm's scale; no hyper-parameters.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
 pub struct Ones;
 
 impl Initializer for Ones {
@@ -15,13 +16,7 @@ impl Initializer for Ones {
     }
 }
 
-register_initializer! {
-    name: "ones",
-    aliases: [nabla_registry::Alias::new("one")],
-    summary: "every element 1",
-    params: &[],
-    build: |_| Ok(Box::new(Ones)),
-}
+register_initializer!(Ones, name: "ones", aliases: [Alias::new("one")], summary: "every element 1");
 
 #[cfg(test)]
 mod tests {

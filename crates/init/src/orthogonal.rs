@@ -1,7 +1,7 @@
 //! `orthogonal(gain)`: a (semi-)orthogonal matrix times `gain`.
 
-use crate::{param_error, register_initializer, Distribution, InitError, Initializer, Role};
-use nabla_registry::{ParamSpec, Range};
+use crate::{register_initializer, Distribution, InitError, Initializer, Role, Validate};
+use nabla_registry::HyperParams;
 
 /// Fills the tensor, viewed as a matrix `[rows, cols] = [shape[0], numel / shape[0]]`, with
 /// `gain * Q` where `Q` has orthonormal rows (`rows <= cols`: `W W^T = gain^2 I`) or
@@ -15,8 +15,11 @@ use nabla_registry::{ParamSpec, Range};
 ///
 /// Hyper-parameters: `gain` (default 1, `>= 0`). Needs at least 2 dimensions (a bias cannot be
 /// orthogonal). Costs `O(rows * cols * min(rows, cols))` once, at initialization.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = crate::check)]
 pub struct Orthogonal {
+    /// scale factor (see calculate_gain)
+    #[param(default = 1.0, range = NON_NEGATIVE)]
     gain: f64,
 }
 
@@ -26,13 +29,13 @@ impl Orthogonal {
     /// # Errors
     /// [`InitError::Invalid`] unless `gain` is finite and `>= 0`.
     pub fn new(gain: f64) -> Result<Orthogonal, InitError> {
-        if !(gain.is_finite() && gain >= 0.0) {
-            return Err(InitError::Invalid {
-                initializer: "orthogonal",
-                message: format!("gain must be finite and >= 0, got {gain}"),
-            });
-        }
-        Ok(Orthogonal { gain })
+        Orthogonal { gain }.validated()
+    }
+}
+
+impl Validate for Orthogonal {
+    fn validate(&self) -> Result<(), InitError> {
+        crate::check_gain("orthogonal", self.gain)
     }
 }
 
@@ -48,15 +51,10 @@ impl Initializer for Orthogonal {
     }
 }
 
-const PARAMS: &[ParamSpec] =
-    &[ParamSpec::float("gain", 1.0, "scale factor (see calculate_gain)").range(Range::NON_NEGATIVE)];
-
-register_initializer! {
+register_initializer!(Orthogonal,
     name: "orthogonal",
     summary: "gain * a random (semi-)orthogonal matrix (Saxe et al. 2014)",
-    params: PARAMS,
-    build: |p| Ok(Box::new(Orthogonal::new(p.f64("gain")?).map_err(|e| param_error(p, e))?)),
-}
+);
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! `reset_parameters`.
 
 use crate::{nonzero, register_initializer, Distribution, InitError, Initializer, Nonlinearity, Role};
+use nabla_registry::{Alias, HyperParams};
 
 /// PyTorch's default for Linear and convolution layers.
 ///
@@ -15,7 +16,7 @@ use crate::{nonzero, register_initializer, Distribution, InitError, Initializer,
 /// Filling a 1-d tensor as a weight is an error ([`InitError::NoFans`]): a bias needs its
 /// weight's fans. He et al. (2015) for the formula; the `a = sqrt(5)` choice is PyTorch's
 /// (it reproduces the older Lua Torch `U(±1/sqrt(fan_in))` default). No hyper-parameters.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
 pub struct TorchLinearDefault;
 
 impl Initializer for TorchLinearDefault {
@@ -41,13 +42,11 @@ impl Initializer for TorchLinearDefault {
     }
 }
 
-register_initializer! {
+register_initializer!(TorchLinearDefault,
     name: "torch_linear_default",
-    aliases: [nabla_registry::Alias::new("pytorch_default")],
+    aliases: [Alias::new("pytorch_default")],
     summary: "PyTorch Linear default: weight and bias U(±1/sqrt(fan_in))",
-    params: &[],
-    build: |_| Ok(Box::new(TorchLinearDefault)),
-}
+);
 
 #[cfg(test)]
 mod tests {

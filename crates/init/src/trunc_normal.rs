@@ -1,8 +1,8 @@
 //! `trunc_normal(mean, std, a, b)`: `N(mean, std^2)` restricted to `[a, b]`.
 
 use crate::distribution::TruncatedSampler;
-use crate::{param_error, register_initializer, Distribution, InitError, Initializer, Role};
-use nabla_registry::{ParamSpec, Range};
+use crate::{register_initializer, Distribution, InitError, Initializer, Role, Validate};
+use nabla_registry::{Alias, HyperParams};
 
 /// Draws every element from `N(mean, std^2)` conditioned on `[a, b]` (PyTorch
 /// `trunc_normal_(tensor, mean=0, std=1, a=-2, b=2)`; the ViT/timm initialization with
@@ -16,11 +16,20 @@ use nabla_registry::{ParamSpec, Range};
 ///
 /// Hyper-parameters: `mean` (default 0), `std` (default 1, `> 0`), `a` (default -2),
 /// `b` (default 2), `a < b`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = crate::check)]
 pub struct TruncNormal {
+    /// mean of the untruncated normal
+    #[param(default = 0.0)]
     mean: f64,
+    /// standard deviation of the untruncated normal
+    #[param(default = 1.0, range = POSITIVE)]
     std: f64,
+    /// lower cut-off (absolute value)
+    #[param(default = -2.0)]
     a: f64,
+    /// upper cut-off (absolute value)
+    #[param(default = 2.0)]
     b: f64,
 }
 
@@ -31,8 +40,14 @@ impl TruncNormal {
     /// [`InitError::Invalid`] unless `mean` is finite, `std > 0` finite, `a < b`, and `[a, b]`
     /// lies within 1000 standard deviations of the mean.
     pub fn new(mean: f64, std: f64, a: f64, b: f64) -> Result<TruncNormal, InitError> {
-        TruncatedSampler::new(mean, std, a, b)?;
-        Ok(TruncNormal { mean, std, a, b })
+        TruncNormal { mean, std, a, b }.validated()
+    }
+}
+
+impl Validate for TruncNormal {
+    /// The sampler's own checks: they are exactly what makes sampling possible.
+    fn validate(&self) -> Result<(), InitError> {
+        TruncatedSampler::new(self.mean, self.std, self.a, self.b).map(drop)
     }
 }
 
@@ -45,23 +60,11 @@ impl Initializer for TruncNormal {
     }
 }
 
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec::float("mean", 0.0, "mean of the untruncated normal"),
-    ParamSpec::float("std", 1.0, "standard deviation of the untruncated normal").range(Range::POSITIVE),
-    ParamSpec::float("a", -2.0, "lower cut-off (absolute value)"),
-    ParamSpec::float("b", 2.0, "upper cut-off (absolute value)"),
-];
-
-register_initializer! {
+register_initializer!(TruncNormal,
     name: "trunc_normal",
-    aliases: [nabla_registry::Alias::new("truncated_normal")],
+    aliases: [Alias::new("truncated_normal")],
     summary: "N(mean, std^2) restricted to [a, b]",
-    params: PARAMS,
-    build: |p| {
-        let init = TruncNormal::new(p.f64("mean")?, p.f64("std")?, p.f64("a")?, p.f64("b")?);
-        Ok(Box::new(init.map_err(|e| param_error(p, e))?))
-    },
-}
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,15 +1,20 @@
 //! `uniform(low, high)`: `U(low, high)`.
 
-use crate::{param_error, register_initializer, Distribution, InitError, Initializer, Role};
-use nabla_registry::ParamSpec;
+use crate::{register_initializer, Distribution, InitError, Initializer, Role, Validate};
+use nabla_registry::HyperParams;
 
 /// Draws every element from `U(low, high)` (PyTorch `uniform_(tensor, a=0, b=1)`; PyTorch
 /// calls the bounds `a` and `b`). Mean `(low + high)/2`, variance `(high - low)^2 / 12`.
 ///
 /// Hyper-parameters: `low` (default 0), `high` (default 1), finite with `low <= high`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = crate::check)]
 pub struct Uniform {
+    /// lower bound (PyTorch's `a`)
+    #[param(default = 0.0)]
     low: f64,
+    /// upper bound (PyTorch's `b`)
+    #[param(default = 1.0)]
     high: f64,
 }
 
@@ -19,13 +24,20 @@ impl Uniform {
     /// # Errors
     /// [`InitError::Invalid`] unless both are finite and `low <= high`.
     pub fn new(low: f64, high: f64) -> Result<Uniform, InitError> {
-        if !(low.is_finite() && high.is_finite() && low <= high) {
-            return Err(InitError::Invalid {
-                initializer: "uniform",
-                message: format!("needs finite low <= high, got low = {low}, high = {high}"),
-            });
+        Uniform { low, high }.validated()
+    }
+}
+
+impl Validate for Uniform {
+    fn validate(&self) -> Result<(), InitError> {
+        let Uniform { low, high } = *self;
+        if low.is_finite() && high.is_finite() && low <= high {
+            return Ok(());
         }
-        Ok(Uniform { low, high })
+        Err(InitError::Invalid {
+            initializer: "uniform",
+            message: format!("needs finite low <= high, got low = {low}, high = {high}"),
+        })
     }
 }
 
@@ -38,17 +50,7 @@ impl Initializer for Uniform {
     }
 }
 
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec::float("low", 0.0, "lower bound (PyTorch's `a`)"),
-    ParamSpec::float("high", 1.0, "upper bound (PyTorch's `b`)"),
-];
-
-register_initializer! {
-    name: "uniform",
-    summary: "U(low, high)",
-    params: PARAMS,
-    build: |p| Ok(Box::new(Uniform::new(p.f64("low")?, p.f64("high")?).map_err(|e| param_error(p, e))?)),
-}
+register_initializer!(Uniform, name: "uniform", summary: "U(low, high)");
 
 #[cfg(test)]
 mod tests {

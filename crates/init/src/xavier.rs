@@ -5,15 +5,20 @@
 //! neural networks", AISTATS: a compromise between keeping the forward activations'
 //! variance (`1/fan_in`) and the backward gradients' variance (`1/fan_out`).
 
-use crate::{nonzero, param_error, register_initializer, Distribution, InitError, Initializer, Role};
-use nabla_registry::{Alias, ParamSpec, Range};
+use crate::{
+    check_gain, nonzero, register_initializer, Distribution, InitError, Initializer, Role, Validate,
+};
+use nabla_registry::{Alias, HyperParams};
 
 /// `N(0, std^2)` with `std = gain * sqrt(2 / (fan_in + fan_out))` (Glorot & Bengio 2010;
 /// PyTorch `xavier_normal_(tensor, gain=1)`).
 ///
 /// Hyper-parameters: `gain` (default 1, `>= 0`; `calculate_gain("tanh")` = 5/3 for tanh nets).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = crate::check)]
 pub struct XavierNormal {
+    /// scale factor (see calculate_gain)
+    #[param(default = 1.0, range = NON_NEGATIVE)]
     gain: f64,
 }
 
@@ -22,20 +27,12 @@ pub struct XavierNormal {
 /// initialization"; PyTorch `xavier_uniform_(tensor, gain=1)`).
 ///
 /// Hyper-parameters: `gain` (default 1, `>= 0`).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = crate::check)]
 pub struct XavierUniform {
+    /// scale factor (see calculate_gain)
+    #[param(default = 1.0, range = NON_NEGATIVE)]
     gain: f64,
-}
-
-fn check_gain(name: &'static str, gain: f64) -> Result<f64, InitError> {
-    if gain.is_finite() && gain >= 0.0 {
-        Ok(gain)
-    } else {
-        Err(InitError::Invalid {
-            initializer: name,
-            message: format!("gain must be finite and >= 0, got {gain}"),
-        })
-    }
 }
 
 /// `gain * sqrt(2 / (fan_in + fan_out))`, as PyTorch computes it.
@@ -51,7 +48,13 @@ impl XavierNormal {
     /// # Errors
     /// [`InitError::Invalid`] unless `gain` is finite and `>= 0`.
     pub fn new(gain: f64) -> Result<XavierNormal, InitError> {
-        Ok(XavierNormal { gain: check_gain("xavier_normal", gain)? })
+        XavierNormal { gain }.validated()
+    }
+}
+
+impl Validate for XavierNormal {
+    fn validate(&self) -> Result<(), InitError> {
+        check_gain("xavier_normal", self.gain)
     }
 }
 
@@ -61,7 +64,13 @@ impl XavierUniform {
     /// # Errors
     /// [`InitError::Invalid`] unless `gain` is finite and `>= 0`.
     pub fn new(gain: f64) -> Result<XavierUniform, InitError> {
-        Ok(XavierUniform { gain: check_gain("xavier_uniform", gain)? })
+        XavierUniform { gain }.validated()
+    }
+}
+
+impl Validate for XavierUniform {
+    fn validate(&self) -> Result<(), InitError> {
+        check_gain("xavier_uniform", self.gain)
     }
 }
 
@@ -84,24 +93,17 @@ impl Initializer for XavierUniform {
     }
 }
 
-const PARAMS: &[ParamSpec] =
-    &[ParamSpec::float("gain", 1.0, "scale factor (see calculate_gain)").range(Range::NON_NEGATIVE)];
-
-register_initializer! {
+register_initializer!(XavierNormal,
     name: "xavier_normal",
     aliases: [Alias::new("glorot_normal")],
     summary: "N(0, gain^2 * 2/(fan_in+fan_out)) (Glorot & Bengio 2010)",
-    params: PARAMS,
-    build: |p| Ok(Box::new(XavierNormal::new(p.f64("gain")?).map_err(|e| param_error(p, e))?)),
-}
+);
 
-register_initializer! {
+register_initializer!(XavierUniform,
     name: "xavier_uniform",
     aliases: [Alias::new("glorot_uniform")],
     summary: "U(±gain*sqrt(6/(fan_in+fan_out))) (Glorot & Bengio 2010)",
-    params: PARAMS,
-    build: |p| Ok(Box::new(XavierUniform::new(p.f64("gain")?).map_err(|e| param_error(p, e))?)),
-}
+);
 
 #[cfg(test)]
 mod tests {

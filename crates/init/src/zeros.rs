@@ -1,9 +1,10 @@
 //! `zeros`: every element 0.
 
 use crate::{register_initializer, Distribution, InitError, Initializer, Role};
+use nabla_registry::{Alias, HyperParams};
 
 /// Fills with `0` (PyTorch `zeros_`). The usual bias initializer; no hyper-parameters.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
 pub struct Zeros;
 
 impl Initializer for Zeros {
@@ -15,13 +16,7 @@ impl Initializer for Zeros {
     }
 }
 
-register_initializer! {
-    name: "zeros",
-    aliases: [nabla_registry::Alias::new("zero")],
-    summary: "every element 0",
-    params: &[],
-    build: |_| Ok(Box::new(Zeros)),
-}
+register_initializer!(Zeros, name: "zeros", aliases: [Alias::new("zero")], summary: "every element 0");
 
 #[cfg(test)]
 mod tests {

@@ -6,9 +6,7 @@
 //! also checked against the empirical tolerances of the README.
 
 use nabla_golden::{assert_close_scalar_tol, Tolerance};
-use nabla_init::{
-    build_named, calculate_gain, fans, Distribution, FanMode, HeConfig, Initializer, Nonlinearity, Role,
-};
+use nabla_init::{calculate_gain, fans, Distribution, FanMode, HeConfig, Initializer, Nonlinearity, Role};
 use nabla_registry::{RawParams, Value};
 use nabla_tensor::ndarray::{ArrayD, Ix2, IxDyn};
 use nabla_tensor::Rng;
@@ -155,7 +153,9 @@ fn fans_bounds_and_stds_match_pytorch() {
         for (id, entry) in s["initializers"].as_object().unwrap() {
             let ctx = format!("{ctx} {id}");
             let (name, params, bias, gain) = mapping(id, entry);
-            let (init, _) = build_named(name, &params).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            let init = nabla_registry::build::<dyn Initializer>((name, &params), ())
+                .unwrap_or_else(|e| panic!("{ctx}: {e}"))
+                .value;
             let dist = if bias {
                 our_fans
                     .clone()

@@ -2,10 +2,14 @@
 //! mean and variance of large draws match the formulas within tolerances that scale with
 //! 1/sqrt(n); orthogonal draws satisfy `W W^T = gain^2 I` (or `W^T W`).
 
-use nabla_init::{build, Distribution, Initializer, Role};
+use nabla_init::{Distribution, InitError, Initializer, Role};
 use nabla_tensor::ndarray::{ArrayD, Ix2, IxDyn};
 use nabla_tensor::Rng;
 use proptest::prelude::*;
+
+fn build(spec: &str) -> Result<Box<dyn Initializer>, InitError> {
+    nabla_registry::build::<dyn Initializer>(spec, ()).map(|built| built.value)
+}
 
 const SPECS: &[&str] = &[
     "he_uniform",

@@ -1,9 +1,9 @@
 //! `batch_norm1d` (alias `bn`): batch normalization over `[N, C]` or `[N, C, L]` input.
 
 use crate::module::join_name;
-use crate::{register_layer, LayerError, Module};
+use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module};
 use nabla_autograd::{batch_norm_eval, batch_norm_train, Var};
-use nabla_registry::{Alias, ParamSpec, Range};
+use nabla_registry::{Alias, HyperParams};
 use nabla_tensor::ndarray::{ArrayD, ArrayView1, Ix1, IxDyn, Zip};
 use nabla_tensor::Element;
 
@@ -25,9 +25,10 @@ use nabla_tensor::Element;
 /// The forward and backward are the fused ops [`batch_norm_train`] / [`batch_norm_eval`]
 /// (statistics accumulated in `f64`).
 ///
-/// Hyper-parameters: `num_features` (`C`; default: the features flowing in, which it must
-/// equal when given), `eps` = 1e-5, `momentum` = 0.1, `affine` = true (learnable `gamma`,
-/// initialized to 1, and `beta`, initialized to 0), `track_running_stats` = true.
+/// Hyper-parameters ([`BatchNorm1dConfig`]): `num_features` (`C`; default: the channels of
+/// the samples flowing in, which it must equal when given), `eps` = 1e-5, `momentum` = 0.1,
+/// `affine` = true (learnable `gamma`, initialized to 1, and `beta`, initialized to 0),
+/// `track_running_stats` = true.
 ///
 /// Parameters: `weight` (gamma), `bias` (beta). Buffers: `running_mean` (starts at 0),
 /// `running_var` (starts at 1). Counter ([`Module::visit_counters`]): `num_batches_tracked`,
@@ -201,6 +202,17 @@ impl<T: Element> BatchNorm1d<T> {
     }
 }
 
+/// The channels of a sample `[C]` or `[C, L]`; `None` for other shapes.
+fn channels(sample: &[usize]) -> Option<usize> {
+    matches!(sample.len(), 1 | 2).then(|| sample[0])
+}
+
+impl<T: Element> BatchNorm1d<T> {
+    fn wrong_input(&self, expected: &str) -> LayerError {
+        LayerError::invalid("batch_norm1d", format!("expected {expected}"))
+    }
+}
+
 /// A buffer as a `[c]` view, or an error naming it when a restore changed its shape.
 fn channel_view<'a, T: Element>(
     what: &str,
@@ -222,16 +234,12 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
     }
 
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        let c = self.num_features;
-        {
-            let value = input.value();
-            let shape = value.shape();
-            if !(shape.len() == 2 || shape.len() == 3) || shape[1] != c {
-                return Err(LayerError::invalid(
-                    "batch_norm1d",
-                    format!("expected input [N, {c}] or [N, {c}, L], got shape {shape:?}"),
-                ));
-            }
+        let shape = input.shape();
+        if shape.is_empty() || channels(&shape[1..]) != Some(self.num_features) {
+            return Err(self.wrong_input(&format!(
+                "input [N, {c}] or [N, {c}, L], got shape {shape:?}",
+                c = self.num_features
+            )));
         }
         let running = self.checked_running()?;
         if let (false, Some((mean, var))) = (self.training, running) {
@@ -259,6 +267,15 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
             }
         }
         Ok(out.output)
+    }
+
+    /// Samples `[C]` or `[C, L]` with `C = num_features`, unchanged.
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        if channels(input) != Some(self.num_features) {
+            let c = self.num_features;
+            return Err(self.wrong_input(&format!("samples [{c}] or [{c}, L], got {input:?}")));
+        }
+        Ok(input.to_vec())
     }
 
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
@@ -316,42 +333,50 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
     }
 }
 
-register_layer! {
+/// The hyper-parameters of [`BatchNorm1d`] (registry name `batch_norm1d`, alias `bn`); see
+/// there for their meaning.
+#[derive(Clone, Debug, PartialEq, HyperParams)]
+pub struct BatchNorm1dConfig {
+    /// number of channels C (default: the features flowing in)
+    #[param(range = Range::at_least(1.0))]
+    pub num_features: Option<usize>,
+    /// added to the variance for numerical stability
+    #[param(default = 1e-5, range = POSITIVE)]
+    pub eps: f64,
+    /// weight of the batch statistics in the running averages
+    #[param(default = 0.1, range = UNIT)]
+    pub momentum: f64,
+    /// learn a per-channel scale gamma and shift beta
+    #[param(default = true)]
+    pub affine: bool,
+    /// keep running statistics and use them in evaluation
+    #[param(default = true)]
+    pub track_running_stats: bool,
+}
+
+impl BuildLayer for BatchNorm1dConfig {
+    fn build_layer(&mut self, ctx: &mut BuildContext) -> Result<Box<dyn Module<f32>>, LayerError> {
+        let input = &ctx.input_shape;
+        let Some(inferred) = channels(input) else {
+            return Err(LayerError::invalid(
+                "batch_norm1d",
+                format!("expected samples [C] or [C, L], got {input:?}"),
+            ));
+        };
+        let what = if input.len() == 1 { "features" } else { "channels" };
+        let c = ctx.infer("batch_norm1d", "num_features", self.num_features, inferred, what)?;
+        self.num_features = Some(c);
+        let layer =
+            BatchNorm1d::<f32>::new(c, self.eps, self.momentum, self.affine, self.track_running_stats)?;
+        Ok(Box::new(layer))
+    }
+}
+
+register_layer!(BatchNorm1dConfig,
     name: "batch_norm1d",
     aliases: [Alias::new("bn")],
     summary: "batch normalization over [N, C] or [N, C, L] with running statistics",
-    params: &[
-        ParamSpec::int("num_features", 0, "number of channels C (default: the features flowing in)")
-            .range(Range::at_least(1.0))
-            .unset(),
-        ParamSpec::float("eps", 1e-5, "added to the variance for numerical stability").range(Range::POSITIVE),
-        ParamSpec::float("momentum", 0.1, "weight of the batch statistics in the running averages").range(Range::UNIT),
-        ParamSpec::bool("affine", true, "learn a per-channel scale gamma and shift beta"),
-        ParamSpec::bool("track_running_stats", true, "keep running statistics and use them in evaluation"),
-    ],
-    build: |p, ctx| {
-        let c = match p.opt_usize("num_features")? {
-            Some(c) if c != ctx.in_features => {
-                return Err(p
-                    .invalid(format!(
-                        "num_features = {c}, but the features flowing into this layer number {}; \
-                         leave num_features out to take it from the previous layer",
-                        ctx.in_features
-                    ))
-                    .into())
-            }
-            Some(c) => c,
-            None => ctx.in_features,
-        };
-        Ok(Box::new(BatchNorm1d::<f32>::new(
-            c,
-            p.f64("eps")?,
-            p.f64("momentum")?,
-            p.bool("affine")?,
-            p.bool("track_running_stats")?,
-        )?))
-    },
-}
+);
 
 #[cfg(test)]
 mod tests {
@@ -497,15 +522,16 @@ mod tests {
 
     #[test]
     fn registry_infers_num_features() {
-        let mut rng = Rng::seed(0);
-        let mut ctx = BuildContext::new(5, &mut rng);
+        let mut ctx = BuildContext::new([5], Rng::seed(0));
         for name in ["batch_norm1d", "bn", "BatchNorm1d", "batchnorm1d"] {
             let m = build_module(name, &RawParams::new(), &mut ctx).unwrap();
             assert_eq!(
                 m.describe(),
                 "BatchNorm1d(5, eps=1e-5, momentum=0.1, affine=true, track_running_stats=true)"
             );
-            assert_eq!(m.out_features(5), 5);
+            assert_eq!(m.output_shape(&[5]).unwrap(), [5]);
+            assert_eq!(m.output_shape(&[5, 7]).unwrap(), [5, 7]);
+            assert!(m.output_shape(&[4]).is_err() && m.output_shape(&[5, 1, 1]).is_err());
         }
         let wrong: RawParams = [("num_features".to_string(), Value::Int(4))].into_iter().collect();
         assert!(build_module("bn", &wrong, &mut ctx).is_err());
@@ -514,5 +540,10 @@ mod tests {
                 .into_iter()
                 .collect();
         assert!(build_module("bn", &right, &mut ctx).unwrap().parameters().is_empty());
+        let mut sequence = BuildContext::new([6, 10], Rng::seed(0));
+        let err = build_module("bn", &wrong, &mut sequence).unwrap_err().to_string();
+        assert!(err.contains("the channels flowing into this layer number 6"), "{err}");
+        let mut image = BuildContext::new([1, 2, 3], Rng::seed(0));
+        assert!(build_module("bn", &RawParams::new(), &mut image).is_err());
     }
 }

@@ -1,9 +1,9 @@
 //! `dropout`: inverted dropout with the module's own seeded generator.
 
 use crate::module::join_name;
-use crate::{register_layer, LayerError, Module};
+use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module};
 use nabla_autograd::{dropout_mask, dropout_with_mask, Var};
-use nabla_registry::{ParamSpec, Range};
+use nabla_registry::HyperParams;
 use nabla_tensor::{Element, Rng};
 
 /// Inverted dropout, PyTorch's `nn.Dropout`; Srivastava et al. (2014), "Dropout: A Simple Way
@@ -19,8 +19,8 @@ use nabla_tensor::{Element, Rng};
 /// through [`Module::visit_rngs_mut`] for checkpoints. One mask is one pooled buffer filled
 /// in a single pass (no per-element allocation).
 ///
-/// Hyper-parameters: `p` = 0.5, in `[0, 1)` (`p = 1` would zero everything and divide by
-/// zero; it is an error, as is anything outside the range).
+/// Hyper-parameters ([`DropoutConfig`]): `p` = 0.5, in `[0, 1)` (`p = 1` would zero everything
+/// and divide by zero; it is an error, as is anything outside the range).
 #[derive(Clone, Debug)]
 pub struct Dropout {
     p: f64,
@@ -86,12 +86,25 @@ impl<T: Element> Module<T> for Dropout {
     }
 }
 
-register_layer! {
+/// The hyper-parameters of [`Dropout`] (registry name `dropout`); its mask generator is forked
+/// from the model's generator.
+#[derive(Clone, Debug, PartialEq, HyperParams)]
+pub struct DropoutConfig {
+    /// probability of zeroing an element
+    #[param(default = 0.5, range = UNIT_HALF_OPEN)]
+    pub p: f64,
+}
+
+impl BuildLayer for DropoutConfig {
+    fn build_layer(&mut self, ctx: &mut BuildContext) -> Result<Box<dyn Module<f32>>, LayerError> {
+        Ok(Box::new(Dropout::new(self.p, ctx.rng.fork())?))
+    }
+}
+
+register_layer!(DropoutConfig,
     name: "dropout",
     summary: "inverted dropout: zero with probability p, scale the rest by 1/(1-p) in training",
-    params: &[ParamSpec::float("p", 0.5, "probability of zeroing an element").range(Range::UNIT_HALF_OPEN)],
-    build: |p, ctx| Ok(Box::new(Dropout::new(p.f64("p")?, ctx.rng.fork())?)),
-}
+);
 
 #[cfg(test)]
 mod tests {
@@ -167,8 +180,7 @@ mod tests {
             let err = Dropout::new(p, Rng::seed(0)).unwrap_err().to_string();
             assert!(err.contains("[0, 1)"), "{err}");
         }
-        let mut rng = Rng::seed(0);
-        let mut ctx = BuildContext::new(4, &mut rng);
+        let mut ctx = BuildContext::new([4], Rng::seed(0));
         let one: RawParams = [("p".to_string(), Value::Float(1.0))].into_iter().collect();
         assert!(build_module("dropout", &one, &mut ctx).is_err());
     }
@@ -176,13 +188,12 @@ mod tests {
     #[test]
     fn registry_forks_the_model_generator() {
         let build = |seed| {
-            let mut rng = Rng::seed(seed);
-            let mut ctx = BuildContext::new(4, &mut rng);
+            let mut ctx = BuildContext::new([4], Rng::seed(seed));
             let mut m = build_module("dropout", &RawParams::new(), &mut ctx).unwrap();
             assert_eq!(m.describe(), "Dropout(p=0.5)");
             let y = m.forward(&Var::constant(ArrayD::from_elem(IxDyn(&[8, 4]), 1.0f32))).unwrap();
             let v = y.value().clone();
-            (v, rng)
+            (v, ctx.rng)
         };
         let (a, rng_a) = build(4);
         let (b, rng_b) = build(4);

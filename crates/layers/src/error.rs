@@ -15,7 +15,8 @@ pub enum LayerError {
     /// out of range, too few values per channel for batch statistics, ...
     #[error(transparent)]
     Autograd(#[from] AutogradError),
-    /// An unknown loss name (with suggestions), or two registrations claiming one name.
+    /// An unknown loss name (with suggestions), or two registrations claiming one name. (An
+    /// unknown layer name is [`LayerError::UnknownModule`].)
     #[error(transparent)]
     Registry(Box<RegistryError>),
     /// Invalid hyper-parameters: an unknown key, a wrong type, a value out of range, a
@@ -30,7 +31,8 @@ pub enum LayerError {
         /// What went wrong.
         source: Box<InitError>,
     },
-    /// A name that is neither a registered layer nor a registered activation.
+    /// A name that is no registered layer (activations included), with the closest names and
+    /// every name by category.
     #[error(
         "unknown layer or activation '{name}'{}; registered layers: {}; registered activations: {}",
         did_you_mean(suggestions),
@@ -96,15 +98,6 @@ impl LayerError {
         match self {
             LayerError::InLayer { source, .. } => source.root(),
             other => other,
-        }
-    }
-}
-
-impl From<RegistryError> for LayerError {
-    fn from(e: RegistryError) -> LayerError {
-        match e {
-            RegistryError::Param(p) => LayerError::Param(Box::new(p)),
-            other => LayerError::Registry(Box::new(other)),
         }
     }
 }

@@ -1,9 +1,9 @@
 //! `flatten`: merge a range of dimensions into one.
 
-use crate::activations::resolve_dim;
-use crate::{register_layer, LayerError, Module};
+use crate::activations::{resolve_dim, training_flag};
+use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
-use nabla_registry::ParamSpec;
+use nabla_registry::HyperParams;
 use nabla_tensor::Element;
 
 /// Merges dimensions `start_dim..=end_dim` into one, PyTorch's `nn.Flatten`: with the
@@ -11,29 +11,36 @@ use nabla_tensor::Element;
 /// `[N, d1 * d2 * ...]`. Negative dimensions count from the end.
 ///
 /// When the shape does not change (a `[N, F]` input) the input variable itself is returned
-/// (no copy); otherwise the elements are copied once, in row-major order. The number of
-/// features per sample (what [`Module::out_features`] tracks) is unchanged.
+/// (no copy); otherwise the elements are copied once, in row-major order. The dimensions count
+/// the batch axis, as in PyTorch, so in a model (where [`Module::output_shape`] sees samples
+/// without it) `start_dim` 0 would merge the batch into the features and is an error, unless
+/// it merges nothing (`end_dim` 0).
 ///
 /// Hyper-parameters: `start_dim` = 1, `end_dim` = -1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, HyperParams)]
 pub struct Flatten {
+    /// first dimension to flatten (negative: from the end)
+    #[param(default = 1)]
     start_dim: i64,
+    /// last dimension to flatten (negative: from the end)
+    #[param(default = -1)]
     end_dim: i64,
-    training: bool,
+    #[param(skip)]
+    training: TrainingMode,
 }
 
 impl Flatten {
     /// Flattens `start_dim..=end_dim` (checked against the input at forward time).
     pub fn new(start_dim: i64, end_dim: i64) -> Self {
-        Flatten { start_dim, end_dim, training: true }
+        Flatten { start_dim, end_dim, training: TrainingMode::default() }
     }
 
-    /// The shape of the output for an input of `shape`.
+    /// The shape of the output for a whole input (batch axis included) of `shape`.
     ///
     /// # Errors
     /// [`LayerError::Invalid`] for a 0-d input, dimensions out of range, or `start_dim`
     /// after `end_dim`.
-    pub fn output_shape(&self, shape: &[usize]) -> Result<Vec<usize>, LayerError> {
+    pub fn flattened_shape(&self, shape: &[usize]) -> Result<Vec<usize>, LayerError> {
         if shape.is_empty() {
             return Err(LayerError::invalid("flatten", "cannot flatten a 0-d input"));
         }
@@ -69,35 +76,39 @@ impl<T: Element> Module<T> for Flatten {
 
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
         let shape = input.shape();
-        let out = self.output_shape(&shape)?;
+        let out = self.flattened_shape(&shape)?;
         if out == shape {
             return Ok(input.clone());
         }
         Ok(input.reshape(&out)?)
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        // The batch size does not matter: flatten a batch of one and drop its axis.
+        let batch: Vec<usize> = std::iter::once(1).chain(input.iter().copied()).collect();
+        let start = resolve_dim("flatten", self.start_dim, batch.len())?;
+        let end = resolve_dim("flatten", self.end_dim, batch.len())?;
+        if start == 0 && end > 0 {
+            return Err(LayerError::invalid(
+                "flatten",
+                format!(
+                    "start_dim {} merges the batch axis into the features of samples {input:?}; \
+                     a layer of a model keeps the batch axis (use start_dim = 1)",
+                    self.start_dim
+                ),
+            ));
+        }
+        Ok(self.flattened_shape(&batch)?.split_off(1))
     }
 
-    fn is_training(&self) -> bool {
-        self.training
-    }
+    training_flag!();
 
     fn describe(&self) -> String {
         format!("Flatten(start_dim={}, end_dim={})", self.start_dim, self.end_dim)
     }
 }
 
-register_layer! {
-    name: "flatten",
-    summary: "merges dimensions start_dim..=end_dim into one",
-    params: &[
-        ParamSpec::int("start_dim", 1, "first dimension to flatten (negative: from the end)"),
-        ParamSpec::int("end_dim", -1, "last dimension to flatten (negative: from the end)"),
-    ],
-    build: |p, _| Ok(Box::new(Flatten::new(p.i64("start_dim")?, p.i64("end_dim")?))),
-}
+register_layer!(Flatten, name: "flatten", summary: "merges dimensions start_dim..=end_dim into one");
 
 #[cfg(test)]
 mod tests {
@@ -118,24 +129,37 @@ mod tests {
 
     #[test]
     fn ranges_and_no_copy_when_already_flat() {
-        assert_eq!(Flatten::new(0, 1).output_shape(&[2, 3, 4]).unwrap(), vec![6, 4]);
-        assert_eq!(Flatten::new(-2, -1).output_shape(&[2, 3, 4]).unwrap(), vec![2, 12]);
-        assert_eq!(Flatten::new(1, 1).output_shape(&[2, 3, 4]).unwrap(), vec![2, 3, 4]);
-        assert!(Flatten::new(2, 1).output_shape(&[2, 3, 4]).is_err());
-        assert!(Flatten::new(1, 3).output_shape(&[2, 3, 4]).is_err());
-        assert!(Flatten::default().output_shape(&[]).is_err());
+        assert_eq!(Flatten::new(0, 1).flattened_shape(&[2, 3, 4]).unwrap(), vec![6, 4]);
+        assert_eq!(Flatten::new(-2, -1).flattened_shape(&[2, 3, 4]).unwrap(), vec![2, 12]);
+        assert_eq!(Flatten::new(1, 1).flattened_shape(&[2, 3, 4]).unwrap(), vec![2, 3, 4]);
+        assert!(Flatten::new(2, 1).flattened_shape(&[2, 3, 4]).is_err());
+        assert!(Flatten::new(1, 3).flattened_shape(&[2, 3, 4]).is_err());
+        assert!(Flatten::default().flattened_shape(&[]).is_err());
         let x = Var::<f32>::constant(ArrayD::zeros(IxDyn(&[4, 5])));
         assert!(Module::<f32>::forward(&mut Flatten::default(), &x).unwrap().ptr_eq(&x));
     }
 
     #[test]
+    fn sample_shapes_leave_the_batch_axis_alone() {
+        let f = |start, end, sample: &[usize]| Module::<f32>::output_shape(&Flatten::new(start, end), sample);
+        assert_eq!(f(1, -1, &[3, 4, 5]).unwrap(), [60]);
+        assert_eq!(f(2, 3, &[3, 4, 5]).unwrap(), [3, 20]);
+        assert_eq!(f(-2, -1, &[3, 4, 5]).unwrap(), [3, 20]);
+        assert_eq!(f(1, -1, &[12]).unwrap(), [12]);
+        assert_eq!(f(0, 0, &[12]).unwrap(), [12]);
+        let err = f(0, -1, &[3, 4]).unwrap_err().to_string();
+        assert!(err.contains("batch axis"), "{err}");
+        assert!(f(1, 4, &[3, 4]).is_err());
+    }
+
+    #[test]
     fn registered() {
-        let mut rng = nabla_tensor::Rng::seed(0);
-        let mut ctx = crate::BuildContext::new(12, &mut rng);
+        let mut ctx = crate::BuildContext::new([3, 4], nabla_tensor::Rng::seed(0));
         let mut m = crate::build_module("flatten", &Default::default(), &mut ctx).unwrap();
         let y = m.forward(&Var::constant(ArrayD::zeros(IxDyn(&[2, 3, 4])))).unwrap();
         assert_eq!(y.shape(), vec![2, 12]);
-        assert_eq!(m.out_features(12), 12);
+        assert_eq!(m.output_shape(&[3, 4]).unwrap(), [12]);
+        assert_eq!(m.output_shape(&[12]).unwrap(), [12]);
         assert_eq!(m.describe(), "Flatten(start_dim=1, end_dim=-1)");
     }
 }

@@ -1,28 +1,25 @@
 //! `identity`: the module that returns its input.
 
-use crate::{register_layer, LayerError, Module};
+use crate::activations::training_flag;
+use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
+use nabla_registry::HyperParams;
 use nabla_tensor::Element;
 
 /// The identity `y = x`, PyTorch's `nn.Identity`: returns the input variable itself (no copy,
 /// no graph node). A placeholder, for example to switch a layer off in a config.
 ///
 /// No hyper-parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, HyperParams)]
 pub struct Identity {
-    training: bool,
+    #[param(skip)]
+    training: TrainingMode,
 }
 
 impl Identity {
     /// An identity.
     pub fn new() -> Self {
-        Identity { training: true }
-    }
-}
-
-impl Default for Identity {
-    fn default() -> Self {
-        Identity::new()
+        Identity::default()
     }
 }
 
@@ -35,25 +32,14 @@ impl<T: Element> Module<T> for Identity {
         Ok(input.clone())
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
+    training_flag!();
 
     fn describe(&self) -> String {
         "Identity()".to_string()
     }
 }
 
-register_layer! {
-    name: "identity",
-    summary: "returns its input unchanged",
-    params: &[],
-    build: |_, _| Ok(Box::new(Identity::new())),
-}
+register_layer!(Identity, name: "identity", summary: "returns its input unchanged");
 
 #[cfg(test)]
 mod tests {
@@ -67,10 +53,8 @@ mod tests {
         assert!(y.ptr_eq(&x));
         y.mul_scalar(3.0).sum().backward().unwrap();
         assert_eq!(*x.grad().unwrap(), arr2(&[[3.0, 3.0]]).into_dyn());
-        let mut rng = nabla_tensor::Rng::seed(0);
-        let m =
-            crate::build_module("identity", &Default::default(), &mut crate::BuildContext::new(2, &mut rng))
-                .unwrap();
-        assert_eq!((m.describe(), m.out_features(7)), ("Identity()".to_string(), 7));
+        let mut ctx = crate::BuildContext::new([2], nabla_tensor::Rng::seed(0));
+        let m = crate::build_module("identity", &Default::default(), &mut ctx).unwrap();
+        assert_eq!((m.describe(), m.output_shape(&[7, 3]).unwrap()), ("Identity()".to_string(), vec![7, 3]));
     }
 }

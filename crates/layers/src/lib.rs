@@ -1,18 +1,24 @@
 //! Layers, activations and losses of nabla, registered by name so that a model can be
 //! written as a list of named layers in a config.
 //!
-//! * [`Module`]: the object-safe layer trait — `forward`, parameters with PyTorch's
-//!   `state_dict` names (`0.weight`), buffers (BatchNorm's running statistics), training and
-//!   evaluation modes, generators for checkpoints. [`Sequential`] chains modules.
+//! * [`Module`]: the object-safe layer trait — `forward`, the output shape of a sample,
+//!   parameters with PyTorch's `state_dict` names (`0.weight`), buffers (BatchNorm's running
+//!   statistics), training and evaluation modes, generators for checkpoints. [`Sequential`]
+//!   chains modules.
 //! * Layers: [`Linear`] (weight and bias initializers chosen by name), [`Flatten`],
 //!   [`Identity`], [`Dropout`], [`BatchNorm1d`]. Activations: [`Relu`], [`Sigmoid`],
 //!   [`Tanh`], [`LeakyRelu`], [`Gelu`] (exact and tanh), [`Softmax`], [`LogSoftmax`].
 //! * [`Loss`] with [`Target`]s: [`CrossEntropy`] (label smoothing), [`Nll`], [`Mse`],
 //!   [`BceWithLogits`].
-//! * The registry kinds [`ComponentKind::Layer`](nabla_registry::ComponentKind::Layer),
-//!   `Activation` and `Loss`: records [`LayerRegistration`], [`ActivationRegistration`],
-//!   [`LossRegistration`], macros [`register_layer!`], [`register_activation!`],
-//!   [`register_loss!`], and [`build_module`] / [`build_loss`] to build by name.
+//! * The registry kinds [`ComponentKind::Layer`](nabla_registry::ComponentKind::Layer) (layers
+//!   and activations, told apart by [`LayerCategory`] in listings only) and `Loss`: records
+//!   [`LayerRegistration`], [`LossRegistration`], macros [`register_layer!`],
+//!   [`register_loss!`]; build by name with [`nabla_registry::build`] for `dyn Module<f32>`
+//!   (given a [`BuildContext`]: the sample shape flowing in and the model's generator) and
+//!   `dyn Loss<f32>`. Every component declares its hyper-parameters once, deriving
+//!   [`HyperParams`](nabla_registry::HyperParams): on itself ([`Relu`], [`Flatten`],
+//!   [`CrossEntropy`], ...) or on a config struct ([`LinearConfig`], [`BatchNorm1dConfig`],
+//!   [`DropoutConfig`]) implementing [`BuildLayer`].
 //!
 //! Modules are generic over the element type (`f32`, `f64`) through their constructors; the
 //! registry builds `f32` modules. Everything runs on `nabla-autograd`'s fused ops (`linear`
@@ -20,11 +26,11 @@
 //!
 //! | name (aliases) | kind | hyper-parameters (defaults) |
 //! | --- | --- | --- |
-//! | `linear` | layer | `out_features` (required), `in_features` (from the context), `bias` true, `weight_init` / `bias_init` (model default, else `torch_linear_default`) |
+//! | `linear` | layer | `out_features` (required), `in_features` (from the input), `bias` true, `weight_init` / `bias_init` (model default, else `torch_linear_default`) |
 //! | `flatten` | layer | `start_dim` 1, `end_dim` -1 |
 //! | `identity` | layer | — |
 //! | `dropout` | layer | `p` 0.5 in `[0, 1)` |
-//! | `batch_norm1d` (`bn`) | layer | `num_features` (from the context), `eps` 1e-5, `momentum` 0.1, `affine` true, `track_running_stats` true |
+//! | `batch_norm1d` (`bn`) | layer | `num_features` (from the input), `eps` 1e-5, `momentum` 0.1, `affine` true, `track_running_stats` true |
 //! | `relu`, `sigmoid`, `tanh` | activation | — |
 //! | `leaky_relu` | activation | `negative_slope` 0.01 |
 //! | `gelu` | activation | `approximate` none \| tanh |
@@ -36,33 +42,31 @@
 //! (`BatchNorm1d`, `LeakyReLU`, `GELU`) work too.
 //!
 //! ```
-//! use nabla_layers::{build_loss, build_module, BuildContext, Module, Sequential, Target};
+//! use nabla_layers::{BuildContext, Loss, Module, Sequential, Target};
 //! use nabla_autograd::Var;
-//! use nabla_registry::{RawParams, Value};
+//! use nabla_registry::{build, RawParams, Spec};
 //! use nabla_tensor::Rng;
 //!
-//! // A model from a list of (name, hyper-parameters), as the trainer builds it.
-//! let layers: Vec<(&str, RawParams)> = vec![
-//!     ("linear", [("out_features".to_string(), Value::Int(16))].into_iter().collect()),
-//!     ("bn", RawParams::new()),
-//!     ("relu", RawParams::new()),
-//!     ("dropout", [("p".to_string(), Value::Float(0.1))].into_iter().collect()),
-//!     ("linear", [("out_features".to_string(), Value::Int(3))].into_iter().collect()),
+//! // A model from a list of (name, hyper-parameters), as the trainer builds it: each layer's
+//! // input size comes from the shape flowing out of the one before.
+//! let layers = vec![
+//!     Spec::new("linear").with("out_features", 16),
+//!     Spec::new("bn"),
+//!     Spec::new("relu"),
+//!     Spec::new("dropout").with("p", 0.1),
+//!     Spec::new("linear").with("out_features", 3),
 //! ];
-//! let mut rng = Rng::seed(0);
+//! let mut ctx = BuildContext::new([4], Rng::seed(0));
 //! let mut model = Sequential::new();
-//! let mut features = 4;
-//! for (name, params) in &layers {
-//!     let mut ctx = BuildContext::new(features, &mut rng);
-//!     let module = build_module(name, params, &mut ctx).unwrap();
-//!     features = module.out_features(features);
-//!     model.push(module);
+//! for spec in &layers {
+//!     model.push(build::<dyn Module<f32>>(spec, &mut ctx).unwrap().value);
 //! }
+//! assert_eq!(ctx.input_shape, [3]);
 //! let names: Vec<String> = model.parameters().into_iter().map(|(n, _)| n).collect();
 //! assert_eq!(names, ["0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias"]);
 //!
-//! let x = Var::constant(rng.normal_array::<f32>(&[8, 4], 0.0, 1.0));
-//! let loss = build_loss("cross_entropy", &RawParams::new()).unwrap();
+//! let x = Var::constant(ctx.rng.normal_array::<f32>(&[8, 4], 0.0, 1.0));
+//! let loss = build::<dyn Loss<f32>>(("cross_entropy", &RawParams::new()), ()).unwrap().value;
 //! let l = loss.forward(&model.forward(&x).unwrap(), &Target::Classes(&[0, 1, 2, 0, 1, 2, 0, 1])).unwrap();
 //! l.backward().unwrap();
 //! assert!(model.parameters().iter().all(|(_, p)| p.grad().is_some()));
@@ -81,18 +85,16 @@ mod registration;
 mod sequential;
 
 pub use activations::{Gelu, GeluApproximate, LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
-pub use batch_norm1d::BatchNorm1d;
-pub use dropout::Dropout;
+pub use batch_norm1d::{BatchNorm1d, BatchNorm1dConfig};
+pub use dropout::{Dropout, DropoutConfig};
 pub use error::LayerError;
 pub use flatten::Flatten;
 pub use identity::Identity;
-pub use linear::{Linear, DEFAULT_INIT};
+pub use linear::{Linear, LinearConfig, DEFAULT_INIT};
 pub use losses::{BceWithLogits, CrossEntropy, Loss, Mse, Nll, Target};
-pub use module::{join_name, Module};
+pub use module::{join_name, Module, TrainingMode};
 pub use registration::{
-    build_loss, build_loss_with_params, build_module, build_module_with_params, resolve_module,
-    ActivationRegistration, BuildContext, LayerRegistration, LossFactory, LossRegistration, ModuleFactory,
-    ModuleRecord, INFERRED_FEATURE_KEYS,
+    BuildContext, BuildLayer, LayerCategory, LayerRegistration, LossFactory, LossRegistration, ModuleFactory,
 };
 pub use sequential::Sequential;
 
@@ -106,14 +108,38 @@ struct ReadmeDoctest;
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::registration::{build_layer, build_loss};
     pub use nabla_registry;
+}
+
+/// Builds one layer by name on `ctx`'s input for the unit tests, leaving `ctx.input_shape` as
+/// it was so that a test can build several layers for the same input.
+#[cfg(test)]
+pub(crate) fn build_module(
+    name: &str,
+    params: &nabla_registry::RawParams,
+    ctx: &mut BuildContext,
+) -> Result<Box<dyn Module<f32>>, LayerError> {
+    let input = ctx.input_shape.clone();
+    let built = nabla_registry::build::<dyn Module<f32>>((name, params), &mut *ctx);
+    ctx.input_shape = input;
+    built.map(|b| b.value)
+}
+
+/// Builds a loss by name for the unit tests.
+#[cfg(test)]
+pub(crate) fn build_loss(
+    name: &str,
+    params: &nabla_registry::RawParams,
+) -> Result<Box<dyn Loss<f32>>, LayerError> {
+    nabla_registry::build::<dyn Loss<f32>>((name, params), ()).map(|b| b.value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use nabla_autograd::Var;
-    use nabla_registry::{duplicates, list, normalize, RawParams, Value};
+    use nabla_registry::{build, duplicates, list, resolve, Built, ComponentKind, RawParams, Value};
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;
 
@@ -122,46 +148,42 @@ mod tests {
         ["gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "softmax", "tanh"];
     const LOSSES: [&str; 4] = ["bce_with_logits", "cross_entropy", "mse", "nll"];
 
+    fn names(category: LayerCategory) -> Vec<&'static str> {
+        list::<LayerRegistration>()
+            .into_iter()
+            .filter(|r| r.category == category)
+            .map(|r| r.info.name)
+            .collect()
+    }
+
     #[test]
-    fn every_name_is_registered_once_and_kinds_do_not_overlap() {
+    fn every_name_is_registered_once_in_its_category() {
+        // One kind for layers and activations: no activation can be shadowed by a layer.
         assert!(duplicates::<LayerRegistration>().is_empty(), "{:?}", duplicates::<LayerRegistration>());
-        assert!(duplicates::<ActivationRegistration>().is_empty());
         assert!(duplicates::<LossRegistration>().is_empty());
-        let names =
-            |infos: Vec<&nabla_registry::ComponentInfo>| infos.iter().map(|i| i.name).collect::<Vec<_>>();
-        assert_eq!(names(list::<LayerRegistration>().iter().map(|r| &r.info).collect()), LAYERS);
-        assert_eq!(names(list::<ActivationRegistration>().iter().map(|r| &r.info).collect()), ACTIVATIONS);
-        assert_eq!(names(list::<LossRegistration>().iter().map(|r| &r.info).collect()), LOSSES);
-        let layer_keys: Vec<String> = list::<LayerRegistration>()
-            .iter()
-            .flat_map(|r| std::iter::once(r.info.name).chain(r.info.aliases.iter().map(|a| a.name)))
-            .map(normalize)
-            .collect();
-        for r in list::<ActivationRegistration>() {
-            for n in std::iter::once(r.info.name).chain(r.info.aliases.iter().map(|a| a.name)) {
-                assert!(!layer_keys.contains(&normalize(n)), "activation {n} is shadowed by a layer");
-            }
-        }
+        assert_eq!(names(LayerCategory::Layer), LAYERS);
+        assert_eq!(names(LayerCategory::Activation), ACTIVATIONS);
+        let losses: Vec<&str> = list::<LossRegistration>().iter().map(|r| r.info.name).collect();
+        assert_eq!(losses, LOSSES);
         assert!(list::<LayerRegistration>().iter().all(|r| r.info.name != "sequential"));
     }
 
     #[test]
     fn every_layer_and_activation_builds_with_defaults_and_runs() {
         for name in LAYERS.iter().chain(ACTIVATIONS.iter()) {
-            let mut rng = Rng::seed(0);
-            let mut ctx = BuildContext::new(6, &mut rng);
+            let mut ctx = BuildContext::new([6], Rng::seed(0));
             let raw: RawParams = if *name == "linear" {
                 [("out_features".to_string(), Value::Int(3))].into_iter().collect()
             } else {
                 RawParams::new()
             };
-            let (mut m, params) = build_module_with_params(name, &raw, &mut ctx).unwrap();
+            let Built { value: mut m, params } = build::<dyn Module<f32>>((*name, &raw), &mut ctx).unwrap();
             assert_eq!(m.name(), *name);
             assert_eq!(params.component(), *name);
             assert!(m.is_training());
             let x = Var::constant(Rng::seed(1).normal_array::<f32>(&[4, 6], 0.0, 1.0));
             let y = m.forward(&x).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(y.shape(), vec![4, m.out_features(6)], "{name}");
+            assert_eq!(y.shape()[1..], ctx.input_shape, "{name}: the context moves on to the output shape");
             assert!(y.value().iter().all(|v| v.is_finite()), "{name}");
             m.eval();
             assert!(!m.is_training());
@@ -170,13 +192,34 @@ mod tests {
         }
     }
 
+    /// The component read from its declared defaults.
+    fn declared_defaults<H: nabla_registry::HyperParams>() -> H {
+        let none = RawParams::new();
+        let p =
+            nabla_registry::Params::validate(ComponentKind::Layer, "probe", H::SCHEMA, &none, &none).unwrap();
+        H::from_params(&p).unwrap()
+    }
+
+    #[test]
+    fn rust_defaults_are_the_declared_defaults() {
+        assert_eq!(declared_defaults::<Flatten>(), Flatten::default());
+        assert_eq!(declared_defaults::<LeakyRelu>(), LeakyRelu::default());
+        assert_eq!(declared_defaults::<Gelu>(), Gelu::default());
+        assert_eq!(declared_defaults::<Softmax>(), Softmax::default());
+        assert_eq!(declared_defaults::<LogSoftmax>(), LogSoftmax::default());
+        assert_eq!(declared_defaults::<CrossEntropy>(), CrossEntropy::default());
+        assert_eq!(declared_defaults::<Mse>(), Mse::default());
+        assert_eq!(declared_defaults::<Nll>(), Nll::default());
+        assert_eq!(declared_defaults::<BceWithLogits>(), BceWithLogits::default());
+    }
+
     #[test]
     fn every_loss_builds_with_defaults_and_runs() {
         let out = Var::param(Rng::seed(2).normal_array::<f32>(&[4, 3], 0.0, 1.0));
         let classes = [0, 2, 1, 1];
         let probs = ArrayD::from_elem(IxDyn(&[4, 3]), 1.0f32 / 3.0);
         for name in LOSSES {
-            let (loss, params) = build_loss_with_params(name, &RawParams::new()).unwrap();
+            let Built { value: loss, params } = build::<dyn Loss<f32>>(name, ()).unwrap();
             assert_eq!(loss.name(), name);
             assert_eq!(params.str("reduction").unwrap(), "mean");
             let l = loss.forward(&out, &Target::Classes(&classes)).unwrap();
@@ -192,9 +235,8 @@ mod tests {
     }
 
     #[test]
-    fn unknown_modules_list_both_kinds() {
-        let mut rng = Rng::seed(0);
-        let mut ctx = BuildContext::new(4, &mut rng);
+    fn unknown_modules_list_both_categories() {
+        let mut ctx = BuildContext::new([4], Rng::seed(0));
         let err = build_module("lineer", &RawParams::new(), &mut ctx).unwrap_err();
         let LayerError::UnknownModule { suggestions, layers, activations, .. } = &err else {
             panic!("unexpected {err:?}")
@@ -213,9 +255,9 @@ mod tests {
             build_module("relu", &[("slope".to_string(), Value::Float(0.1))].into_iter().collect(), &mut ctx)
                 .unwrap_err()
                 .to_string();
-        assert!(err.contains("activation 'relu' has no hyper-parameter 'slope'"), "{err}");
-        let (record, _) = resolve_module("ReLU", &RawParams::new()).unwrap();
-        assert_eq!(record.kind(), nabla_registry::ComponentKind::Activation);
-        assert_eq!(resolve_module("bn", &RawParams::new()).unwrap().0.info().name, "batch_norm1d");
+        assert!(err.contains("layer 'relu' has no hyper-parameter 'slope'"), "{err}");
+        let relu = resolve::<LayerRegistration>("ReLU").unwrap();
+        assert_eq!(relu.record.category, LayerCategory::Activation);
+        assert_eq!(resolve::<LayerRegistration>("bn").unwrap().info().name, "batch_norm1d");
     }
 }

@@ -1,10 +1,10 @@
 //! `linear`: the fully connected layer.
 
 use crate::module::join_name;
-use crate::{register_layer, BuildContext, LayerError, Module};
+use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module};
 use nabla_autograd::{linear, Var};
 use nabla_init::{fans, fill, fill_bias, Initializer, TorchLinearDefault};
-use nabla_registry::{ParamSpec, Params, Range};
+use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::{ArrayD, IxDyn};
 use nabla_tensor::{Element, Rng};
 
@@ -20,18 +20,8 @@ pub const DEFAULT_INIT: &str = "torch_linear_default";
 /// The forward is the fused [`linear`] op: one strided GEMM against the transposed view of
 /// `W`, accumulating onto the bias rows (no transpose copy, no separate bias add).
 ///
-/// Hyper-parameters (registry):
-/// * `out_features` (required, `>= 1`);
-/// * `in_features` (optional): taken from the build context (the size of the features
-///   flowing in); when given it must equal that size;
-/// * `bias` = true;
-/// * `weight_init`, `bias_init`: initializers in the compact form (`"he_uniform:mode=fan_out"`,
-///   `"zeros"`), resolved through `nabla-init`'s registry; unset, they default to the
-///   model's `default_weight_init` / `default_bias_init`, and then to
-///   `torch_linear_default` — PyTorch's `U(±1/sqrt(in_features))` for both, the bias using the
-///   weight's `fan_in`. The weight is drawn before the bias, from the model's generator.
-///
-/// Parameters: `weight`, `bias` (in that order).
+/// Hyper-parameters (registry): [`LinearConfig`]. Parameters: `weight`, `bias` (in that
+/// order).
 #[derive(Debug)]
 pub struct Linear<T: Element = f32> {
     weight: Var<T>,
@@ -149,8 +139,17 @@ impl<T: Element> Module<T> for Linear<T> {
         Ok(linear(input, &self.weight, self.bias.as_ref())?)
     }
 
-    fn out_features(&self, _in_features: usize) -> usize {
-        self.out_size()
+    /// `[..., in_features]` to `[..., out_features]`.
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        match input.split_last() {
+            Some((&last, rest)) if last == self.in_features() => {
+                Ok(rest.iter().copied().chain([self.out_size()]).collect())
+            }
+            _ => Err(LayerError::invalid(
+                "linear",
+                format!("expected samples of shape [..., {}], got {input:?}", self.in_features()),
+            )),
+        }
     }
 
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
@@ -178,56 +177,64 @@ impl<T: Element> Module<T> for Linear<T> {
     }
 }
 
+/// The hyper-parameters of [`Linear`] (registry name `linear`):
+///
+/// * `out_features` (required, `>= 1`);
+/// * `in_features` (optional): taken from the build context (the size of the last axis of the
+///   samples flowing in); when given it must equal that size;
+/// * `bias` = true;
+/// * `weight_init`, `bias_init`: initializers in the compact form (`"he_uniform:mode=fan_out"`,
+///   `"zeros"`), resolved through `nabla-init`'s registry; unset, they default to the
+///   model's `default_weight_init` / `default_bias_init`, and then to
+///   `torch_linear_default` — PyTorch's `U(±1/sqrt(in_features))` for both, the bias using the
+///   weight's `fan_in`. The weight is drawn before the bias, from the model's generator.
+#[derive(Clone, Debug, PartialEq, HyperParams)]
+pub struct LinearConfig {
+    /// size of each output sample
+    #[param(range = Range::at_least(1.0))]
+    pub out_features: usize,
+    /// size of each input sample (default: from the previous layer)
+    #[param(range = Range::at_least(1.0))]
+    pub in_features: Option<usize>,
+    /// learn an additive bias
+    #[param(default = true)]
+    pub bias: bool,
+    /// weight initializer, compact form (default: the model's, else torch_linear_default)
+    pub weight_init: Option<String>,
+    /// bias initializer, compact form (default: the model's, else torch_linear_default)
+    pub bias_init: Option<String>,
+}
+
 /// Builds an initializer from a compact spec for `linear`'s `key`.
 fn initializer(spec: &str, key: &str) -> Result<Box<dyn Initializer>, LayerError> {
-    nabla_init::build(spec)
+    nabla_registry::build::<dyn Initializer>(spec, ())
+        .map(|built| built.value)
         .map_err(|e| LayerError::Init { context: format!("linear {key} '{spec}'"), source: Box::new(e) })
 }
 
-fn build(p: &Params, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Module<f32>>, LayerError> {
-    let out_features = p.usize("out_features")?;
-    if let Some(given) = p.opt_usize("in_features")? {
-        if given != ctx.in_features {
-            return Err(p
-                .invalid(format!(
-                    "in_features = {given}, but the features flowing into this layer number {}; \
-                     leave in_features out to take it from the previous layer",
-                    ctx.in_features
-                ))
-                .into());
-        }
+impl BuildLayer for LinearConfig {
+    fn build_layer(&mut self, ctx: &mut BuildContext) -> Result<Box<dyn Module<f32>>, LayerError> {
+        let in_features =
+            ctx.infer("linear", "in_features", self.in_features, ctx.features("linear")?, "features")?;
+        self.in_features = Some(in_features);
+        let spec = |own: &Option<String>, model: &Option<String>| {
+            own.as_deref().or(model.as_deref()).unwrap_or(DEFAULT_INIT).to_string()
+        };
+        let weight_init = initializer(&spec(&self.weight_init, &ctx.default_weight_init), "weight_init")?;
+        let bias_init = initializer(&spec(&self.bias_init, &ctx.default_bias_init), "bias_init")?;
+        let layer = Linear::<f32>::with_init(
+            in_features,
+            self.out_features,
+            self.bias,
+            weight_init.as_ref(),
+            bias_init.as_ref(),
+            &mut ctx.rng,
+        )?;
+        Ok(Box::new(layer))
     }
-    let weight_spec = p.opt_str("weight_init")?.or(ctx.default_weight_init).unwrap_or(DEFAULT_INIT);
-    let bias_spec = p.opt_str("bias_init")?.or(ctx.default_bias_init).unwrap_or(DEFAULT_INIT);
-    let weight_init = initializer(weight_spec, "weight_init")?;
-    let bias_init = initializer(bias_spec, "bias_init")?;
-    let layer = Linear::<f32>::with_init(
-        ctx.in_features,
-        out_features,
-        p.bool("bias")?,
-        weight_init.as_ref(),
-        bias_init.as_ref(),
-        ctx.rng,
-    )?;
-    Ok(Box::new(layer))
 }
 
-register_layer! {
-    name: "linear",
-    summary: "fully connected layer y = x W^T + b",
-    params: &[
-        ParamSpec::int("out_features", 0, "size of each output sample").range(Range::at_least(1.0)).required(),
-        ParamSpec::int("in_features", 0, "size of each input sample (default: from the previous layer)")
-            .range(Range::at_least(1.0))
-            .unset(),
-        ParamSpec::bool("bias", true, "learn an additive bias"),
-        ParamSpec::string("weight_init", DEFAULT_INIT, "weight initializer, compact form (default: the model's, else torch_linear_default)")
-            .unset(),
-        ParamSpec::string("bias_init", DEFAULT_INIT, "bias initializer, compact form (default: the model's, else torch_linear_default)")
-            .unset(),
-    ],
-    build: build,
-}
+register_layer!(LinearConfig, name: "linear", summary: "fully connected layer y = x W^T + b");
 
 #[cfg(test)]
 mod tests {
@@ -247,7 +254,12 @@ mod tests {
         let mut l = Linear::<f64>::from_arrays(w, Some(arr1(&[0.5, -0.5]).into_dyn())).unwrap();
         let y = l.forward(&Var::constant(arr2(&[[1.0, 1.0, 1.0], [2.0, 0.0, -2.0]]).into_dyn())).unwrap();
         assert_eq!(*y.value(), arr2(&[[6.5, -1.0], [-3.5, -1.5]]).into_dyn());
-        assert_eq!((l.in_features(), l.out_size(), Module::<f64>::out_features(&l, 3)), (3, 2, 2));
+        assert_eq!((l.in_features(), l.out_size()), (3, 2));
+        assert_eq!(Module::<f64>::output_shape(&l, &[3]).unwrap(), [2]);
+        assert_eq!(Module::<f64>::output_shape(&l, &[7, 3]).unwrap(), [7, 2]);
+        let err = Module::<f64>::output_shape(&l, &[4]).unwrap_err().to_string();
+        assert!(err.contains("[..., 3]") && err.contains("[4]"), "{err}");
+        assert!(Module::<f64>::output_shape(&l, &[]).is_err());
         let names: Vec<String> = l.parameters().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["weight", "bias"]);
         assert_eq!(l.describe(), "Linear(in_features=3, out_features=2, bias=true)");
@@ -275,7 +287,7 @@ mod tests {
         assert_eq!(*again.bias().unwrap().value(), *l.bias().unwrap().value());
         let empty = Linear::<f32>::new(0, 4, true, &mut rng).unwrap();
         assert!(empty.bias().unwrap().value().iter().all(|&v| v == 0.0));
-        let orthogonal = nabla_init::build("orthogonal").unwrap();
+        let orthogonal = nabla_registry::build::<dyn Initializer>("orthogonal", ()).unwrap().value;
         let err = Linear::<f32>::with_init(3, 2, true, &TorchLinearDefault, orthogonal.as_ref(), &mut rng)
             .unwrap_err();
         assert!(err.to_string().contains("linear bias_init 'orthogonal'"), "{err}");
@@ -301,10 +313,9 @@ mod tests {
 
     #[test]
     fn registry_takes_in_features_from_the_context_and_named_initializers() {
-        let mut rng = Rng::seed(0);
-        let mut ctx = BuildContext::new(6, &mut rng);
+        let mut ctx = BuildContext::new([6], Rng::seed(0));
         let l = build_module("linear", &raw(&[("out_features", Value::Int(3))]), &mut ctx).unwrap();
-        assert_eq!(l.out_features(6), 3);
+        assert_eq!(l.output_shape(&[6]).unwrap(), [3]);
         assert_eq!(l.describe(), "Linear(in_features=6, out_features=3, bias=true)");
         let given = raw(&[("out_features", Value::Int(3)), ("in_features", Value::Int(5))]);
         let err = build_module("linear", &given, &mut ctx).unwrap_err().to_string();
@@ -329,12 +340,10 @@ mod tests {
 
     #[test]
     fn model_defaults_apply_when_the_layer_names_none() {
-        let mut rng = Rng::seed(0);
         let mut ctx = BuildContext {
-            in_features: 4,
-            rng: &mut rng,
-            default_weight_init: Some("ones"),
-            default_bias_init: Some("constant:value=-1"),
+            default_weight_init: Some("ones".into()),
+            default_bias_init: Some("constant:value=-1".into()),
+            ..BuildContext::new([4], Rng::seed(0))
         };
         let l = build_module("linear", &raw(&[("out_features", Value::Int(2))]), &mut ctx).unwrap();
         let params = l.parameters();

@@ -1,4 +1,5 @@
-//! The [`Module`] trait: forward, named parameters and buffers, train/eval mode.
+//! The [`Module`] trait: forward, the output shape, named parameters and buffers, train/eval
+//! mode.
 
 use crate::LayerError;
 use nabla_autograd::Var;
@@ -41,9 +42,14 @@ pub fn join_name(prefix: &str, name: &str) -> String {
 ///   uninterrupted one.
 /// * Modules start in training mode, as in PyTorch.
 ///
+/// * [`output_shape`](Module::output_shape) maps the shape of one sample (without the batch
+///   axis: `[features]` for flat data, `[C, H, W]` for images) to the shape of its output, so a
+///   model built from a list of layers infers each layer's input size and rejects shapes that
+///   do not fit when it is built, not at the first batch.
+///
 /// Implementors write `name`, `forward`, `set_training`, `is_training` and `describe`, plus the
-/// visitors of what they own; everything else is provided. A module that changes the feature
-/// size must override [`out_features`](Module::out_features).
+/// visitors of what they own; everything else is provided. A module that changes the shape, or
+/// accepts only some shapes, must override [`output_shape`](Module::output_shape).
 pub trait Module<T: Element = f32> {
     /// The registered name of the module (`"linear"`, `"relu"`, `"sequential"`).
     fn name(&self) -> &str;
@@ -55,11 +61,14 @@ pub trait Module<T: Element = f32> {
     /// ops; a container names the position of the failing child ([`LayerError::InLayer`]).
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError>;
 
-    /// The size of the feature axis of the output for an input with `in_features` features
-    /// (what the trainer tracks when it builds a model from a list of layers). The default
-    /// is the identity, right for activations, normalization and dropout.
-    fn out_features(&self, in_features: usize) -> usize {
-        in_features
+    /// The shape of one output sample for input samples of shape `input` (both without the
+    /// batch axis). The default is the identity, right for elementwise activations and
+    /// dropout.
+    ///
+    /// # Errors
+    /// An input shape the module cannot take ([`LayerError::Invalid`], naming the shapes).
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        Ok(input.to_vec())
     }
 
     /// Calls `f` with the dotted name (under `prefix`) and the variable of every parameter,
@@ -158,6 +167,30 @@ pub trait Module<T: Element = f32> {
     }
 }
 
+/// The training-mode flag of a module. It starts in training mode, as PyTorch's modules do, and
+/// so does its `Default`: a module that derives its hyper-parameters
+/// ([`HyperParams`](nabla_registry::HyperParams)) marks this field `#[param(skip)]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TrainingMode(bool);
+
+impl Default for TrainingMode {
+    fn default() -> TrainingMode {
+        TrainingMode(true)
+    }
+}
+
+impl TrainingMode {
+    /// Whether in training mode.
+    pub fn is_training(&self) -> bool {
+        self.0
+    }
+
+    /// Switches training (`true`) or evaluation (`false`) mode.
+    pub fn set(&mut self, training: bool) {
+        self.0 = training;
+    }
+}
+
 /// Prints [`Module::describe`], so that `Box<dyn Module>` works with `{:?}` and `unwrap_err`.
 impl<T: Element> std::fmt::Debug for dyn Module<T> + '_ {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -172,8 +205,8 @@ impl<T: Element, M: Module<T> + ?Sized> Module<T> for Box<M> {
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
         (**self).forward(input)
     }
-    fn out_features(&self, in_features: usize) -> usize {
-        (**self).out_features(in_features)
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        (**self).output_shape(input)
     }
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
         (**self).visit_parameters(prefix, f)

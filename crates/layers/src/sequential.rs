@@ -100,8 +100,12 @@ impl<T: Element> Module<T> for Sequential<T> {
         Ok(x)
     }
 
-    fn out_features(&self, in_features: usize) -> usize {
-        self.children.iter().fold(in_features, |n, child| child.out_features(n))
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        let mut shape = input.to_vec();
+        for (i, child) in self.children.iter().enumerate() {
+            shape = child.output_shape(&shape).map_err(|e| e.in_layer(i, child.name()))?;
+        }
+        Ok(shape)
     }
 
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
@@ -196,7 +200,9 @@ mod tests {
         nested.visit_rngs_mut("", &mut |name, _| rngs.push(name.to_string()));
         assert_eq!(rngs, ["1.3.rng"]);
         assert_eq!(m.num_parameters(), 12 + 4 + 4 + 4 + 8);
-        assert_eq!(m.out_features(3), 2);
+        assert_eq!(m.output_shape(&[3]).unwrap(), [2]);
+        let err = m.output_shape(&[4]).unwrap_err();
+        assert!(matches!(&err, LayerError::InLayer { path, .. } if path == "0"), "{err}");
         assert_eq!(m.len(), 5);
         assert_eq!(
             m.iter().map(|c| c.name()).collect::<Vec<_>>(),

@@ -20,25 +20,71 @@ pub use nabla_registry as registry;
 pub use nabla_tensor as tensor;
 pub use nabla_train as train;
 
+use nabla_layers::{LayerCategory, LayerRegistration};
 use nabla_registry::{Component, ComponentInfo, ComponentKind, RegistryError};
 
 fn infos<C: Component>() -> Vec<&'static ComponentInfo> {
     nabla_registry::list::<C>().into_iter().map(|c| c.info()).collect()
 }
 
-/// Every registered component of a kind (built-in and linked plugins), sorted by name.
+/// Every registered component of a kind (built-in and linked plugins), sorted by name. The
+/// layers include the activations (see [`sections`] for them apart).
 pub fn catalog(kind: ComponentKind) -> Vec<&'static ComponentInfo> {
     match kind {
         ComponentKind::Optimizer => infos::<nabla_optim::OptimizerRegistration>(),
         ComponentKind::Scheduler => infos::<nabla_optim::SchedulerRegistration>(),
         ComponentKind::Initializer => infos::<nabla_init::InitializerRegistration>(),
-        ComponentKind::Layer => infos::<nabla_layers::LayerRegistration>(),
-        ComponentKind::Activation => infos::<nabla_layers::ActivationRegistration>(),
+        ComponentKind::Layer => infos::<LayerRegistration>(),
         ComponentKind::Loss => infos::<nabla_layers::LossRegistration>(),
         ComponentKind::Dataset => infos::<nabla_data::DatasetRegistration>(),
         // The trainer's settings are declared like components but not registered.
         ComponentKind::Trainer => Vec::new(),
     }
+}
+
+/// One heading of a listing such as `nabla list`: a kind, or for the layers one category
+/// (layers proper, activations).
+#[derive(Clone, Debug)]
+pub struct Section {
+    /// The heading in the singular (`optimizer`, `layer`, `activation`, ...).
+    pub name: &'static str,
+    /// Its components, sorted by name.
+    pub components: Vec<&'static ComponentInfo>,
+}
+
+/// The sections of a full listing, in display order: every kind, the layers split by
+/// category.
+///
+/// ```
+/// let sections = nabla::sections();
+/// let names: Vec<&str> = sections.iter().map(|s| s.name).collect();
+/// assert_eq!(names, ["optimizer", "scheduler", "initializer", "layer", "activation", "loss", "dataset"]);
+/// assert!(nabla::section("activations").unwrap().components.iter().any(|c| c.name == "relu"));
+/// ```
+pub fn sections() -> Vec<Section> {
+    let layers = |category: LayerCategory| {
+        let records = nabla_registry::list::<LayerRegistration>().into_iter();
+        Section {
+            name: category.as_str(),
+            components: records.filter(|r| r.category == category).map(|r| &r.info).collect(),
+        }
+    };
+    ComponentKind::ALL
+        .into_iter()
+        .flat_map(|kind| match kind {
+            ComponentKind::Layer => LayerCategory::ALL.map(layers).to_vec(),
+            other => vec![Section { name: other.as_str(), components: catalog(other) }],
+        })
+        .collect()
+}
+
+/// The section called `name` (singular or plural, any case: `activations`, `Optimizer`,
+/// `lr_scheduler`), if there is one.
+pub fn section(name: &str) -> Option<Section> {
+    let wanted = LayerCategory::parse(name)
+        .map(|c| c.as_str())
+        .or_else(|| ComponentKind::parse(name).map(|k| k.as_str()))?;
+    sections().into_iter().find(|s| s.name == wanted)
 }
 
 /// Every name clash among the registered components of all kinds (empty when the registry is
@@ -47,8 +93,7 @@ pub fn registry_conflicts() -> Vec<RegistryError> {
     let mut all = nabla_registry::duplicates::<nabla_optim::OptimizerRegistration>();
     all.extend(nabla_registry::duplicates::<nabla_optim::SchedulerRegistration>());
     all.extend(nabla_registry::duplicates::<nabla_init::InitializerRegistration>());
-    all.extend(nabla_registry::duplicates::<nabla_layers::LayerRegistration>());
-    all.extend(nabla_registry::duplicates::<nabla_layers::ActivationRegistration>());
+    all.extend(nabla_registry::duplicates::<LayerRegistration>());
     all.extend(nabla_registry::duplicates::<nabla_layers::LossRegistration>());
     all.extend(nabla_registry::duplicates::<nabla_data::DatasetRegistration>());
     all

@@ -21,7 +21,8 @@ use syn::{
     GenericArgument, Lit, LitStr, Path, PathArguments, Type,
 };
 
-/// Derives `nabla_registry::HyperParams` for a struct with named fields.
+/// Derives `nabla_registry::HyperParams` for a struct with named fields, or a unit struct
+/// (no hyper-parameters).
 ///
 /// Field attribute `#[param(...)]`: `default = EXPR`, `range = NAME | EXPR` (a bare name is a
 /// `Range` constant such as `NON_NEGATIVE`), `required`, `name = "key"`, `skip` (not a
@@ -281,10 +282,18 @@ fn hyper_params(input: &DeriveInput) -> syn::Result<Tokens> {
             "`HyperParams` is derived for structs; use `ParamChoice` for enums",
         ));
     };
-    let Fields::Named(named) = &data.fields else {
-        return Err(Error::new(input.span(), "`HyperParams` needs a struct with named fields"));
+    // A unit struct is a component without hyper-parameters (`zeros`, `relu`): an empty schema.
+    let fields: Vec<&syn::Field> = match &data.fields {
+        Fields::Named(named) => named.named.iter().collect(),
+        Fields::Unit => Vec::new(),
+        Fields::Unnamed(_) => {
+            return Err(Error::new(
+                input.span(),
+                "`HyperParams` needs a struct with named fields or a unit struct",
+            ))
+        }
     };
-    let decls = named.named.iter().map(field_decl).collect::<syn::Result<Vec<_>>>()?;
+    let decls = fields.into_iter().map(field_decl).collect::<syn::Result<Vec<_>>>()?;
     let params = decls.iter().filter(|d| !d.skip && !d.flatten);
     let flattened: Vec<&Type> = decls.iter().filter(|d| d.flatten).map(|d| &d.ty).collect();
 
@@ -376,12 +385,15 @@ fn hyper_params(input: &DeriveInput) -> syn::Result<Tokens> {
         impl #impl_generics #krate::HyperParams for #name #ty_generics #where_clause {
             const SCHEMA: &'static [#krate::ParamSpec] = #schema;
 
+            // A struct without keys (only skipped fields, or none) does not read `params`.
+            #[allow(unused_variables)]
             fn from_params(params: &#krate::Params) -> ::core::result::Result<Self, #krate::ParamError> {
                 let value = #name { #(#readers),* };
                 #check
                 ::core::result::Result::Ok(value)
             }
 
+            #[allow(unused_mut)]
             fn to_raw(&self) -> #krate::RawParams {
                 let mut raw = #krate::RawParams::new();
                 #(#writers)*

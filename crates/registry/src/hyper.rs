@@ -53,7 +53,8 @@ use crate::{ParamError, ParamType, Params, RawParams, Value};
 pub use nabla_registry_derive::{HyperParams, ParamChoice};
 
 /// The hyper-parameters of a component, declared once as a struct: its schema, its reader and
-/// its writer. Derive it (`#[derive(HyperParams)]`, see the [module docs](self)).
+/// its writer. Derive it (`#[derive(HyperParams)]`, see the [module docs](self)); on a unit
+/// struct the derive gives an empty schema (a component without hyper-parameters).
 ///
 /// Field attribute `#[param(...)]`:
 /// * `default = EXPR`: the default (a literal of the field's type; a string for choices; an
@@ -387,6 +388,26 @@ mod tests {
         let unlucky: RawParams = [("seed".to_string(), Value::Int(13))].into_iter().collect();
         let err = WithShared::from_params(&validate(&unlucky).unwrap()).unwrap_err().to_string();
         assert!(err.contains("unlucky"), "{err}");
+    }
+
+    /// A component without hyper-parameters.
+    #[derive(Debug, PartialEq, HyperParams)]
+    #[hyper(crate = "crate")]
+    struct Nothing;
+
+    #[test]
+    fn a_unit_struct_has_an_empty_schema() {
+        assert!(Nothing::SCHEMA.is_empty());
+        let params = Params::validate(
+            ComponentKind::Layer,
+            "nothing",
+            Nothing::SCHEMA,
+            &RawParams::new(),
+            &RawParams::new(),
+        )
+        .unwrap();
+        assert_eq!(Nothing::from_params(&params).unwrap(), Nothing);
+        assert!(Nothing.to_raw().is_empty());
     }
 
     #[derive(Clone, Copy, Debug, PartialEq, ParamChoice)]

@@ -120,3 +120,29 @@ macro_rules! submit_component {
         }
     };
 }
+
+/// Submits the record of a component whose hyper-parameters are the derived
+/// [`HyperParams`] of `$params`: [`submit_component!`] with the schema taken from
+/// `<$params as HyperParams>::SCHEMA` and the kind's own fields in braces, followed by the
+/// component's name, optional aliases and summary. A kind's
+/// `register_<kind>!(Type, name: .., aliases: [..], summary: ..)` passes its arguments on:
+///
+/// ```ignore
+/// nabla_registry::submit_typed!(LossRecord, Huber, { build: build_huber }, name: "huber", summary: "Huber loss");
+/// ```
+#[macro_export]
+macro_rules! submit_typed {
+    ($record:path, $params:ty, { $($field:ident : $value:expr),* $(,)? },
+        name: $name:expr,
+        $(aliases: [$($alias:expr),* $(,)?],)?
+        summary: $summary:expr $(,)?
+    ) => {
+        $crate::submit_component!($record {
+            name: $name,
+            aliases: [$($($alias),*)?],
+            summary: $summary,
+            params: <$params as $crate::HyperParams>::SCHEMA,
+            $($field: $value),*
+        });
+    };
+}

@@ -14,10 +14,9 @@ pub enum ComponentKind {
     Scheduler,
     /// Parameter initializers (`he_uniform`, ...).
     Initializer,
-    /// Layers (`linear`, `batch_norm1d`, `dropout`, ...).
+    /// Layers (`linear`, `batch_norm1d`, `dropout`, ...), activation functions (`relu`,
+    /// `gelu`, ...) included: every entry of a model's layer list is one of these.
     Layer,
-    /// Activation functions (`relu`, `gelu`, ...).
-    Activation,
     /// Loss functions (`cross_entropy`, `mse`, ...).
     Loss,
     /// Data sets (`digits`, `mnist`, ...).
@@ -29,12 +28,11 @@ pub enum ComponentKind {
 
 impl ComponentKind {
     /// Every kind, in display order.
-    pub const ALL: [ComponentKind; 7] = [
+    pub const ALL: [ComponentKind; 6] = [
         ComponentKind::Optimizer,
         ComponentKind::Scheduler,
         ComponentKind::Initializer,
         ComponentKind::Layer,
-        ComponentKind::Activation,
         ComponentKind::Loss,
         ComponentKind::Dataset,
     ];
@@ -46,7 +44,6 @@ impl ComponentKind {
             ComponentKind::Scheduler => "scheduler",
             ComponentKind::Initializer => "initializer",
             ComponentKind::Layer => "layer",
-            ComponentKind::Activation => "activation",
             ComponentKind::Loss => "loss",
             ComponentKind::Dataset => "dataset",
             ComponentKind::Trainer => "trainer",

@@ -230,3 +230,42 @@ fn kinds_parse_from_singular_and_plural() {
     assert_eq!(ComponentKind::parse("datasets"), Some(ComponentKind::Dataset));
     assert_eq!(ComponentKind::parse("widget"), None);
 }
+
+/// A test kind for typed registrations.
+pub struct Typed {
+    /// Common record.
+    pub info: ComponentInfo,
+    /// Factory.
+    pub build: fn(&Params) -> Result<f64, ParamError>,
+}
+nabla_registry::inventory::collect!(Typed);
+impl Component for Typed {
+    const KIND: ComponentKind = ComponentKind::Scheduler;
+    fn info(&self) -> &ComponentInfo {
+        &self.info
+    }
+}
+
+/// A component registered with `submit_typed!`: the schema comes from its derive.
+#[derive(Debug, nabla_registry::HyperParams)]
+struct Decay {
+    /// decay factor
+    #[param(default = 0.5, range = UNIT)]
+    gamma: f64,
+}
+
+nabla_registry::submit_typed!(Typed, Decay, { build: |p| Ok(<Decay as nabla_registry::HyperParams>::from_params(p)?.gamma) },
+    name: "decay",
+    aliases: [Alias::new("exponential")],
+    summary: "typed registration probe",
+);
+
+#[test]
+fn typed_registrations_take_the_schema_from_the_derive() {
+    let found = resolve::<Typed>("exponential").unwrap();
+    assert_eq!(found.info().name, "decay");
+    assert_eq!(found.info().params.len(), 1);
+    assert_eq!(found.info().params[0].doc, "decay factor");
+    let p = found.params(&none()).unwrap();
+    assert_eq!((found.record.build)(&p).unwrap(), 0.5);
+}

@@ -8,9 +8,7 @@ use crate::metrics::{EpochMetrics, MetricsLog};
 use crate::{write_atomic, TrainError};
 use nabla_autograd::{NoGradGuard, Var};
 use nabla_data::{stratified_split, DataLoader, DataSplits, Dataset, LoaderConfig};
-use nabla_layers::{
-    build_loss_with_params, build_module_with_params, BuildContext, Loss, Module, Sequential, Target,
-};
+use nabla_layers::{BuildContext, Loss, Module, Sequential, Target};
 use nabla_optim::{clip_grad_norm, clip_grad_value, grad_norm, Optimizer, ParamMut, Scheduler};
 use nabla_registry::{Params, Value};
 use nabla_tensor::{pool, Rng};
@@ -124,37 +122,40 @@ impl Trainer {
             (data, None)
         };
 
-        // Model: every layer by name, the input size of each inferred from the one before.
+        // Model: every layer by name; the context carries the shape flowing out of each layer
+        // into the next, from which input sizes are inferred.
         let mut rng = Rng::seed(config.seed);
-        let mut init_rng = rng.fork();
+        let mut ctx = BuildContext {
+            default_weight_init: config.weight_init.clone(),
+            default_bias_init: config.bias_init.clone(),
+            ..BuildContext::new([data.train.features()], rng.fork())
+        };
         let mut model = Sequential::new();
-        let mut features = data.train.features();
         let mut layer_params = Vec::new();
         for spec in &config.layers {
-            let mut ctx = BuildContext {
-                in_features: features,
-                rng: &mut init_rng,
-                default_weight_init: config.weight_init.as_deref(),
-                default_bias_init: config.bias_init.as_deref(),
-            };
-            let (module, params) = build_module_with_params(&spec.name, &spec.params, &mut ctx)
-                .map_err(|e| config_error(&config, &spec.table, "", e))?;
+            let nabla_registry::Built { value: module, params } =
+                nabla_registry::build::<dyn Module<f32>>((spec.name.as_str(), &spec.params), &mut ctx)
+                    .map_err(|e| config_error(&config, &spec.table, "", e))?;
             layer_params.push(params);
-            features = module.out_features(features);
             model.push(module);
         }
         let classes = data.train.num_classes();
-        if features != classes {
+        if ctx.input_shape != [classes] {
+            let ends = match ctx.input_shape.as_slice() {
+                [n] => format!("{n} outputs"),
+                shape => format!("outputs of shape {shape:?}"),
+            };
             return Err(config_error(
                 &config,
                 "model.layers",
                 "out_features",
-                format!("the model ends with {features} outputs but the data set has {classes} classes"),
+                format!("the model ends with {ends} but the data set has {classes} classes"),
             ));
         }
 
-        let (loss, loss_params) = build_loss_with_params(&config.loss.name, &config.loss.params)
-            .map_err(|e| config_error(&config, "loss", "", e))?;
+        let nabla_registry::Built { value: loss, params: loss_params } =
+            nabla_registry::build::<dyn Loss<f32>>((config.loss.name.as_str(), &config.loss.params), ())
+                .map_err(|e| config_error(&config, "loss", "", e))?;
         let nabla_registry::Built { value: mut optimizer, params: opt_params } =
             nabla_registry::build::<dyn Optimizer<f32>>(
                 (config.optimizer.name.as_str(), &config.optimizer.params),

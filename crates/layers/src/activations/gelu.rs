@@ -1,13 +1,13 @@
 //! `gelu`: the Gaussian error linear unit, exact or with the tanh approximation.
 
 use crate::activations::training_flag;
-use crate::{register_activation, LayerError, Module};
+use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
-use nabla_registry::ParamSpec;
+use nabla_registry::{HyperParams, ParamChoice};
 use nabla_tensor::Element;
 
-/// Which form of GELU to compute (PyTorch's `approximate`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Which form of GELU to compute (PyTorch's `approximate`: `"none"` or `"tanh"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ParamChoice)]
 pub enum GeluApproximate {
     /// The exact `x Phi(x)` (`approximate = "none"`, the default).
     #[default]
@@ -19,10 +19,7 @@ pub enum GeluApproximate {
 impl GeluApproximate {
     /// `"none"` or `"tanh"`.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            GeluApproximate::None => "none",
-            GeluApproximate::Tanh => "tanh",
-        }
+        ParamChoice::as_str(self)
     }
 }
 
@@ -34,16 +31,19 @@ impl GeluApproximate {
 /// Both are evaluated in `f64` and rounded, as PyTorch's `GELU(approximate=...)`.
 ///
 /// Hyper-parameters: `approximate` = `none` | `tanh` (default `none`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, HyperParams)]
 pub struct Gelu {
+    /// none: exact erf form; tanh: tanh approximation
+    #[param(default = "none")]
     approximate: GeluApproximate,
-    training: bool,
+    #[param(skip)]
+    training: TrainingMode,
 }
 
 impl Gelu {
     /// A GELU of the given form.
     pub fn new(approximate: GeluApproximate) -> Self {
-        Gelu { approximate, training: true }
+        Gelu { approximate, training: TrainingMode::default() }
     }
 
     /// The form computed.
@@ -75,15 +75,11 @@ impl<T: Element> Module<T> for Gelu {
     }
 }
 
-register_activation! {
+register_layer!(Gelu,
     name: "gelu",
+    category: Activation,
     summary: "Gaussian error linear unit x Phi(x) (exact or tanh approximation)",
-    params: &[ParamSpec::choice("approximate", &["none", "tanh"], "none", "none: exact erf form; tanh: tanh approximation")],
-    build: |p, _| {
-        let approximate = if p.str("approximate")? == "tanh" { GeluApproximate::Tanh } else { GeluApproximate::None };
-        Ok(Box::new(Gelu::new(approximate)))
-    },
-}
+);
 
 #[cfg(test)]
 mod tests {
@@ -109,8 +105,8 @@ mod tests {
         assert_eq!(build_and_run("gelu", RawParams::new()).describe(), "GELU(approximate='none')");
         let raw: RawParams = [("approximate".to_string(), Value::Str("tanh".into()))].into_iter().collect();
         assert_eq!(build_and_run("gelu", raw).describe(), "GELU(approximate='tanh')");
-        let mut rng = nabla_tensor::Rng::seed(0);
+        let mut ctx = crate::BuildContext::new([4], nabla_tensor::Rng::seed(0));
         let bad: RawParams = [("approximate".to_string(), Value::Str("erf".into()))].into_iter().collect();
-        assert!(crate::build_module("gelu", &bad, &mut crate::BuildContext::new(4, &mut rng)).is_err());
+        assert!(crate::build_module("gelu", &bad, &mut ctx).is_err());
     }
 }

@@ -1,19 +1,23 @@
 //! `leaky_relu`: ReLU with a small slope for negative inputs.
 
 use crate::activations::training_flag;
-use crate::{register_activation, LayerError, Module};
+use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
-use nabla_registry::ParamSpec;
+use nabla_registry::HyperParams;
 use nabla_tensor::Element;
 
 /// The leaky ReLU `leaky_relu(x) = x` for `x > 0`, else `negative_slope * x`, elementwise;
 /// the gradient at `x = 0` is `negative_slope` (as PyTorch). Maas, Hannun and Ng (2013).
 ///
 /// Hyper-parameters: `negative_slope` = 0.01 (PyTorch's default).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
+#[hyper(check = Self::check)]
 pub struct LeakyRelu {
+    /// slope for negative inputs
+    #[param(default = 0.01)]
     negative_slope: f64,
-    training: bool,
+    #[param(skip)]
+    training: TrainingMode,
 }
 
 impl LeakyRelu {
@@ -22,13 +26,18 @@ impl LeakyRelu {
     /// # Errors
     /// [`LayerError::Invalid`] for a slope that is not finite.
     pub fn new(negative_slope: f64) -> Result<Self, LayerError> {
-        if !negative_slope.is_finite() {
-            return Err(LayerError::invalid(
-                "leaky_relu",
-                format!("negative_slope must be finite, got {negative_slope}"),
-            ));
+        let relu = LeakyRelu { negative_slope, training: TrainingMode::default() };
+        relu.check().map_err(|message| LayerError::invalid("leaky_relu", message))?;
+        Ok(relu)
+    }
+
+    /// What the constructor and the registry check.
+    fn check(&self) -> Result<(), String> {
+        if self.negative_slope.is_finite() {
+            Ok(())
+        } else {
+            Err(format!("negative_slope must be finite, got {}", self.negative_slope))
         }
-        Ok(LeakyRelu { negative_slope, training: true })
     }
 
     /// The slope for negative inputs.
@@ -40,7 +49,7 @@ impl LeakyRelu {
 impl Default for LeakyRelu {
     /// Slope 0.01.
     fn default() -> Self {
-        LeakyRelu { negative_slope: 0.01, training: true }
+        LeakyRelu { negative_slope: 0.01, training: TrainingMode::default() }
     }
 }
 
@@ -57,12 +66,11 @@ impl<T: Element> Module<T> for LeakyRelu {
     }
 }
 
-register_activation! {
+register_layer!(LeakyRelu,
     name: "leaky_relu",
+    category: Activation,
     summary: "leaky ReLU: x for x > 0, else negative_slope * x",
-    params: &[ParamSpec::float("negative_slope", 0.01, "slope for negative inputs")],
-    build: |p, _| Ok(Box::new(LeakyRelu::new(p.f64("negative_slope")?)?)),
-}
+);
 
 #[cfg(test)]
 mod tests {
@@ -90,5 +98,10 @@ mod tests {
         let raw: RawParams = [("negative_slope".to_string(), Value::Float(0.2))].into_iter().collect();
         assert_eq!(build_and_run("leaky_relu", raw).describe(), "LeakyReLU(negative_slope=0.2)");
         assert_eq!(build_and_run("LeakyReLU", RawParams::new()).describe(), "LeakyReLU(negative_slope=0.01)");
+        let mut ctx = crate::BuildContext::new([4], nabla_tensor::Rng::seed(0));
+        let inf: RawParams =
+            [("negative_slope".to_string(), Value::Float(f64::INFINITY))].into_iter().collect();
+        let err = crate::build_module("leaky_relu", &inf, &mut ctx).unwrap_err().to_string();
+        assert!(err.contains("negative_slope must be finite"), "{err}");
     }
 }

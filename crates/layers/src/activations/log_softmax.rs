@@ -1,9 +1,9 @@
 //! `log_softmax`: logarithm of the softmax along a dimension.
 
 use crate::activations::{resolve_dim, training_flag};
-use crate::{register_activation, LayerError, Module};
+use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
-use nabla_registry::ParamSpec;
+use nabla_registry::HyperParams;
 use nabla_tensor::Element;
 
 /// The log-softmax along dimension `dim`: `log_softmax(x)_i = x_i - m - log sum_j e^(x_j - m)`
@@ -11,16 +11,19 @@ use nabla_tensor::Element;
 /// `g - e^y sum(g)`. Followed by the `nll` loss it gives the cross-entropy.
 ///
 /// Hyper-parameters: `dim` = 1 (negative values count from the end, as PyTorch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, HyperParams)]
 pub struct LogSoftmax {
+    /// the dimension to normalize along (negative: from the end)
+    #[param(default = 1)]
     dim: i64,
-    training: bool,
+    #[param(skip)]
+    training: TrainingMode,
 }
 
 impl LogSoftmax {
     /// A log-softmax along `dim` (checked against the input at forward time).
     pub fn new(dim: i64) -> Self {
-        LogSoftmax { dim, training: true }
+        LogSoftmax { dim, training: TrainingMode::default() }
     }
 
     /// The dimension.
@@ -44,18 +47,18 @@ impl<T: Element> Module<T> for LogSoftmax {
         let axis = resolve_dim("log_softmax", self.dim, input.ndim())?;
         Ok(input.log_softmax(axis)?)
     }
+    /// Checks `dim` against the samples (and their batch axis), then the identity.
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        resolve_dim("log_softmax", self.dim, input.len() + 1)?;
+        Ok(input.to_vec())
+    }
     training_flag!();
     fn describe(&self) -> String {
         format!("LogSoftmax(dim={})", self.dim)
     }
 }
 
-register_activation! {
-    name: "log_softmax",
-    summary: "log of the softmax along a dimension",
-    params: &[ParamSpec::int("dim", 1, "the dimension to normalize along (negative: from the end)")],
-    build: |p, _| Ok(Box::new(LogSoftmax::new(p.i64("dim")?))),
-}
+register_layer!(LogSoftmax, name: "log_softmax", category: Activation, summary: "log of the softmax along a dimension");
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,9 @@
 //!
 //! They are generic over the element type (`impl<T: Element> Module<T>`), keep a training
 //! flag only to report it (they behave the same in both modes), and run one fused op of
-//! `nabla-autograd` each.
+//! `nabla-autograd` each. Each derives [`HyperParams`](nabla_registry::HyperParams) on itself
+//! (its fields are its hyper-parameters) and is registered as a layer of category
+//! `Activation`.
 
 mod gelu;
 mod leaky_relu;
@@ -23,14 +25,14 @@ pub use tanh::Tanh;
 
 use crate::LayerError;
 
-/// `set_training` / `is_training` over a `training: bool` field.
+/// `set_training` / `is_training` over a `training: TrainingMode` field.
 macro_rules! training_flag {
     () => {
         fn set_training(&mut self, training: bool) {
-            self.training = training;
+            self.training.set(training);
         }
         fn is_training(&self) -> bool {
-            self.training
+            self.training.is_training()
         }
     };
 }
@@ -105,12 +107,11 @@ pub(crate) mod testing {
 
     /// Builds `name` from the registry with `params` and runs it on a batch.
     pub fn build_and_run(name: &str, params: RawParams) -> Box<dyn Module<f32>> {
-        let mut rng = Rng::seed(0);
-        let mut ctx = BuildContext::new(4, &mut rng);
+        let mut ctx = BuildContext::new([4], Rng::seed(0));
         let mut m = build_module(name, &params, &mut ctx).unwrap();
         let y = m.forward(&Var::constant(input().mapv(|v| v as f32))).unwrap();
         assert_eq!(y.shape(), vec![3, 4]);
-        assert_eq!(m.out_features(4), 4);
+        assert_eq!(m.output_shape(&[4]).unwrap(), [4]);
         assert!(m.parameters().is_empty());
         m
     }

@@ -1,29 +1,25 @@
 //! `relu`: the rectified linear unit.
 
 use crate::activations::training_flag;
-use crate::{register_activation, LayerError, Module};
+use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
+use nabla_registry::HyperParams;
 use nabla_tensor::Element;
 
 /// The rectified linear unit `relu(x) = max(x, 0)`, elementwise; the gradient is 1 for
 /// `x > 0` and 0 otherwise (0 at `x = 0`, as PyTorch). Nair and Hinton (2010).
 ///
 /// No hyper-parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, HyperParams)]
 pub struct Relu {
-    training: bool,
+    #[param(skip)]
+    training: TrainingMode,
 }
 
 impl Relu {
     /// A ReLU (in training mode, which changes nothing for it).
     pub fn new() -> Self {
-        Relu { training: true }
-    }
-}
-
-impl Default for Relu {
-    fn default() -> Self {
-        Relu::new()
+        Relu::default()
     }
 }
 
@@ -40,12 +36,7 @@ impl<T: Element> Module<T> for Relu {
     }
 }
 
-register_activation! {
-    name: "relu",
-    summary: "rectified linear unit max(x, 0)",
-    params: &[],
-    build: |_, _| Ok(Box::new(Relu::new())),
-}
+register_layer!(Relu, name: "relu", category: Activation, summary: "rectified linear unit max(x, 0)");
 
 #[cfg(test)]
 mod tests {

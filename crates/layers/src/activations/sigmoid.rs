@@ -1,29 +1,25 @@
 //! `sigmoid`: the logistic function.
 
 use crate::activations::training_flag;
-use crate::{register_activation, LayerError, Module};
+use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
+use nabla_registry::HyperParams;
 use nabla_tensor::Element;
 
 /// The logistic sigmoid `sigmoid(x) = 1 / (1 + e^-x)`, elementwise; the gradient is
 /// `y (1 - y)`.
 ///
 /// No hyper-parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, HyperParams)]
 pub struct Sigmoid {
-    training: bool,
+    #[param(skip)]
+    training: TrainingMode,
 }
 
 impl Sigmoid {
     /// A sigmoid.
     pub fn new() -> Self {
-        Sigmoid { training: true }
-    }
-}
-
-impl Default for Sigmoid {
-    fn default() -> Self {
-        Sigmoid::new()
+        Sigmoid::default()
     }
 }
 
@@ -40,12 +36,7 @@ impl<T: Element> Module<T> for Sigmoid {
     }
 }
 
-register_activation! {
-    name: "sigmoid",
-    summary: "logistic sigmoid 1 / (1 + e^-x)",
-    params: &[],
-    build: |_, _| Ok(Box::new(Sigmoid::new())),
-}
+register_layer!(Sigmoid, name: "sigmoid", category: Activation, summary: "logistic sigmoid 1 / (1 + e^-x)");
 
 #[cfg(test)]
 mod tests {

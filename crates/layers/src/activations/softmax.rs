@@ -1,9 +1,9 @@
 //! `softmax`: normalized exponentials along a dimension.
 
 use crate::activations::{resolve_dim, training_flag};
-use crate::{register_activation, LayerError, Module};
+use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
-use nabla_registry::ParamSpec;
+use nabla_registry::HyperParams;
 use nabla_tensor::Element;
 
 /// The softmax along dimension `dim`: `softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m)` with
@@ -12,16 +12,19 @@ use nabla_tensor::Element;
 ///
 /// Hyper-parameters: `dim` = 1 (the class axis of `[N, C]`; negative values count from the
 /// end, as PyTorch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, HyperParams)]
 pub struct Softmax {
+    /// the dimension to normalize along (negative: from the end)
+    #[param(default = 1)]
     dim: i64,
-    training: bool,
+    #[param(skip)]
+    training: TrainingMode,
 }
 
 impl Softmax {
     /// A softmax along `dim` (checked against the input at forward time).
     pub fn new(dim: i64) -> Self {
-        Softmax { dim, training: true }
+        Softmax { dim, training: TrainingMode::default() }
     }
 
     /// The dimension.
@@ -45,18 +48,18 @@ impl<T: Element> Module<T> for Softmax {
         let axis = resolve_dim("softmax", self.dim, input.ndim())?;
         Ok(input.softmax(axis)?)
     }
+    /// Checks `dim` against the samples (and their batch axis), then the identity.
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        resolve_dim("softmax", self.dim, input.len() + 1)?;
+        Ok(input.to_vec())
+    }
     training_flag!();
     fn describe(&self) -> String {
         format!("Softmax(dim={})", self.dim)
     }
 }
 
-register_activation! {
-    name: "softmax",
-    summary: "softmax along a dimension",
-    params: &[ParamSpec::int("dim", 1, "the dimension to normalize along (negative: from the end)")],
-    build: |p, _| Ok(Box::new(Softmax::new(p.i64("dim")?))),
-}
+register_layer!(Softmax, name: "softmax", category: Activation, summary: "softmax along a dimension");
 
 #[cfg(test)]
 mod tests {

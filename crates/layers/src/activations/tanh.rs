@@ -1,29 +1,25 @@
 //! `tanh`: the hyperbolic tangent.
 
 use crate::activations::training_flag;
-use crate::{register_activation, LayerError, Module};
+use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
+use nabla_registry::HyperParams;
 use nabla_tensor::Element;
 
 /// The hyperbolic tangent `tanh(x) = (e^x - e^-x) / (e^x + e^-x)`, elementwise; the gradient
 /// is `1 - y^2`.
 ///
 /// No hyper-parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, HyperParams)]
 pub struct Tanh {
-    training: bool,
+    #[param(skip)]
+    training: TrainingMode,
 }
 
 impl Tanh {
     /// A tanh.
     pub fn new() -> Self {
-        Tanh { training: true }
-    }
-}
-
-impl Default for Tanh {
-    fn default() -> Self {
-        Tanh::new()
+        Tanh::default()
     }
 }
 
@@ -40,12 +36,7 @@ impl<T: Element> Module<T> for Tanh {
     }
 }
 
-register_activation! {
-    name: "tanh",
-    summary: "hyperbolic tangent",
-    params: &[],
-    build: |_, _| Ok(Box::new(Tanh::new())),
-}
+register_layer!(Tanh, name: "tanh", category: Activation, summary: "hyperbolic tangent");
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,9 @@
 //! `bce_with_logits`: binary cross-entropy of logits.
 
-use crate::losses::{dense_target, reduction_name, reduction_param, Loss, Target, REDUCTION};
+use crate::losses::{dense_target, Loss, ReductionParam, Target};
 use crate::{register_loss, LayerError};
 use nabla_autograd::{bce_with_logits, Reduction, Var};
+use nabla_registry::HyperParams;
 use nabla_tensor::Element;
 
 /// Binary cross-entropy of logits `x` against targets `t` in `[0, 1]`, PyTorch's
@@ -18,20 +19,22 @@ use nabla_tensor::Element;
 /// the target; for an output `[N, C]` with `C > 1`, one-hot rows (one-vs-rest).
 ///
 /// Hyper-parameters: `reduction` = `mean` | `sum`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
 pub struct BceWithLogits {
-    reduction: Reduction,
+    /// how per-sample losses are combined: mean | sum
+    #[param(default = "mean")]
+    reduction: ReductionParam,
 }
 
 impl BceWithLogits {
     /// A binary cross-entropy with `reduction`.
     pub fn new(reduction: Reduction) -> Self {
-        BceWithLogits { reduction }
+        BceWithLogits { reduction: ReductionParam(reduction) }
     }
 
     /// The reduction.
     pub fn reduction(&self) -> Reduction {
-        self.reduction
+        self.reduction.0
     }
 }
 
@@ -42,20 +45,18 @@ impl<T: Element> Loss<T> for BceWithLogits {
 
     fn forward(&self, output: &Var<T>, target: &Target<'_, T>) -> Result<Var<T>, LayerError> {
         let t = dense_target("bce_with_logits", output, target)?;
-        Ok(bce_with_logits(output, &t, self.reduction)?)
+        Ok(bce_with_logits(output, &t, self.reduction.0)?)
     }
 
     fn describe(&self) -> String {
-        format!("bce_with_logits(reduction={})", reduction_name(self.reduction))
+        format!("bce_with_logits(reduction={})", self.reduction.as_str())
     }
 }
 
-register_loss! {
+register_loss!(BceWithLogits,
     name: "bce_with_logits",
     summary: "binary cross-entropy of logits (sigmoid fused in)",
-    params: &[REDUCTION],
-    build: |p| Ok(Box::new(BceWithLogits::new(reduction_param(p)?))),
-}
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,9 @@
 //! `cross_entropy` (alias `ce`): softmax cross-entropy of logits.
 
-use crate::losses::{reduction_name, reduction_param, Loss, Target, REDUCTION};
+use crate::losses::{Loss, ReductionParam, Target};
 use crate::{register_loss, LayerError};
 use nabla_autograd::{cross_entropy, Reduction, Var};
-use nabla_registry::{Alias, ParamSpec, Range};
+use nabla_registry::{Alias, HyperParams};
 use nabla_tensor::ndarray::ArrayViewD;
 use nabla_tensor::{pool, Element};
 
@@ -20,17 +20,14 @@ use nabla_tensor::{pool, Element};
 /// Hyper-parameters: `label_smoothing` = 0 (in `[0, 1]`), `reduction` = `mean` | `sum`.
 /// Class indices go through the fused [`cross_entropy`] op; probability targets through
 /// `log_softmax`, a product and a sum.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
 pub struct CrossEntropy {
+    /// weight s of the uniform distribution mixed into the target
+    #[param(default = 0.0, range = UNIT)]
     label_smoothing: f64,
-    reduction: Reduction,
-}
-
-impl Default for CrossEntropy {
-    /// No label smoothing, mean reduction.
-    fn default() -> Self {
-        CrossEntropy { label_smoothing: 0.0, reduction: Reduction::Mean }
-    }
+    /// how per-sample losses are combined: mean | sum
+    #[param(default = "mean")]
+    reduction: ReductionParam,
 }
 
 impl CrossEntropy {
@@ -45,7 +42,7 @@ impl CrossEntropy {
                 format!("label_smoothing must be in [0, 1], got {label_smoothing}"),
             ));
         }
-        Ok(CrossEntropy { label_smoothing, reduction })
+        Ok(CrossEntropy { label_smoothing, reduction: ReductionParam(reduction) })
     }
 
     /// The label smoothing.
@@ -55,7 +52,7 @@ impl CrossEntropy {
 
     /// The reduction.
     pub fn reduction(&self) -> Reduction {
-        self.reduction
+        self.reduction.0
     }
 
     fn with_probabilities<T: Element>(
@@ -82,7 +79,7 @@ impl CrossEntropy {
             q.mapv_inplace(|v| v * keep + spread);
         }
         let per_element = x.log_softmax(1)?.mul(&Var::constant(q))?;
-        Ok(match self.reduction {
+        Ok(match self.reduction.0 {
             Reduction::None => per_element.sum_axes(&[1], false)?.neg(),
             Reduction::Sum => per_element.sum().neg(),
             Reduction::Mean => per_element.sum().mul_scalar(T::from_f64(-1.0 / n as f64)),
@@ -98,7 +95,7 @@ impl<T: Element> Loss<T> for CrossEntropy {
     fn forward(&self, output: &Var<T>, target: &Target<'_, T>) -> Result<Var<T>, LayerError> {
         match target {
             Target::Classes(classes) => {
-                Ok(cross_entropy(output, classes, self.label_smoothing, self.reduction)?)
+                Ok(cross_entropy(output, classes, self.label_smoothing, self.reduction.0)?)
             }
             Target::Values(p) => self.with_probabilities(output, p),
         }
@@ -108,22 +105,16 @@ impl<T: Element> Loss<T> for CrossEntropy {
         format!(
             "cross_entropy(label_smoothing={}, reduction={})",
             self.label_smoothing,
-            reduction_name(self.reduction)
+            self.reduction.as_str()
         )
     }
 }
 
-register_loss! {
+register_loss!(CrossEntropy,
     name: "cross_entropy",
     aliases: [Alias::new("ce")],
     summary: "softmax cross-entropy of logits against class indices or probabilities",
-    params: &[
-        ParamSpec::float("label_smoothing", 0.0, "weight s of the uniform distribution mixed into the target")
-            .range(Range::UNIT),
-        REDUCTION,
-    ],
-    build: |p| Ok(Box::new(CrossEntropy::new(p.f64("label_smoothing")?, reduction_param(p)?)?)),
-}
+);
 
 #[cfg(test)]
 mod tests {

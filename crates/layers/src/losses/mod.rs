@@ -13,7 +13,7 @@ pub use nll::Nll;
 
 use crate::LayerError;
 use nabla_autograd::{Reduction, Var};
-use nabla_registry::{ParamError, ParamSpec, Params};
+use nabla_registry::{ParamError, ParamType, ParamValue, Params, Value};
 use nabla_tensor::ndarray::{ArrayD, ArrayViewD};
 use nabla_tensor::{pool, Element};
 
@@ -65,30 +65,37 @@ impl<T: Element> std::fmt::Debug for dyn Loss<T> + '_ {
     }
 }
 
-/// The `reduction` hyper-parameter shared by every loss (`mean` or `sum`; `none` is not
-/// offered by the registry because a trained loss must be a scalar).
-pub(crate) const REDUCTION: ParamSpec = ParamSpec::choice(
-    "reduction",
-    &["mean", "sum"],
-    "mean",
-    "how per-sample losses are combined: mean | sum",
-);
+/// The `reduction` hyper-parameter of every loss: the registry offers `mean` and `sum` only,
+/// because a trained loss must be a scalar, while the constructors also take
+/// [`Reduction::None`] (per-sample losses). A choice over a type of `nabla-autograd`, so its
+/// [`ParamValue`] is written here rather than derived.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReductionParam(pub(crate) Reduction);
 
-/// Reads the `reduction` hyper-parameter.
-pub(crate) fn reduction_param(p: &Params) -> Result<Reduction, ParamError> {
-    match p.str("reduction")? {
-        "sum" => Ok(Reduction::Sum),
-        "mean" => Ok(Reduction::Mean),
-        other => Err(p.invalid(format!("reduction must be mean or sum, got '{other}'"))),
+impl ReductionParam {
+    /// PyTorch's spelling.
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self.0 {
+            Reduction::Mean => "mean",
+            Reduction::Sum => "sum",
+            Reduction::None => "none",
+        }
     }
 }
 
-/// PyTorch's spelling of a reduction.
-pub(crate) fn reduction_name(r: Reduction) -> &'static str {
-    match r {
-        Reduction::Mean => "mean",
-        Reduction::Sum => "sum",
-        Reduction::None => "none",
+impl ParamValue for ReductionParam {
+    const TYPE: ParamType = ParamType::Choice(&["mean", "sum"]);
+
+    fn read(params: &Params, key: &str) -> Result<Self, ParamError> {
+        match params.str(key)? {
+            "mean" => Ok(ReductionParam(Reduction::Mean)),
+            "sum" => Ok(ReductionParam(Reduction::Sum)),
+            other => Err(params.invalid(format!("{key} must be mean or sum, got '{other}'"))),
+        }
+    }
+
+    fn to_value(&self) -> Option<Value> {
+        Some(Value::Str(self.as_str().to_string()))
     }
 }
 

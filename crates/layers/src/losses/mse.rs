@@ -1,9 +1,9 @@
 //! `mse`: mean squared error.
 
-use crate::losses::{dense_target, reduction_name, reduction_param, Loss, Target, REDUCTION};
+use crate::losses::{dense_target, Loss, ReductionParam, Target};
 use crate::{register_loss, LayerError};
 use nabla_autograd::{mse_loss, Reduction, Var};
-use nabla_registry::Alias;
+use nabla_registry::{Alias, HyperParams};
 use nabla_tensor::Element;
 
 /// Mean squared error, PyTorch's `MSELoss`:
@@ -16,20 +16,22 @@ use nabla_tensor::Element;
 /// output `[N]` or `[N, 1]`.
 ///
 /// Hyper-parameters: `reduction` = `mean` | `sum`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
 pub struct Mse {
-    reduction: Reduction,
+    /// how per-sample losses are combined: mean | sum
+    #[param(default = "mean")]
+    reduction: ReductionParam,
 }
 
 impl Mse {
     /// A mean squared error with `reduction`.
     pub fn new(reduction: Reduction) -> Self {
-        Mse { reduction }
+        Mse { reduction: ReductionParam(reduction) }
     }
 
     /// The reduction.
     pub fn reduction(&self) -> Reduction {
-        self.reduction
+        self.reduction.0
     }
 }
 
@@ -40,21 +42,19 @@ impl<T: Element> Loss<T> for Mse {
 
     fn forward(&self, output: &Var<T>, target: &Target<'_, T>) -> Result<Var<T>, LayerError> {
         let t = dense_target("mse", output, target)?;
-        Ok(mse_loss(output, &t, self.reduction)?)
+        Ok(mse_loss(output, &t, self.reduction.0)?)
     }
 
     fn describe(&self) -> String {
-        format!("mse(reduction={})", reduction_name(self.reduction))
+        format!("mse(reduction={})", self.reduction.as_str())
     }
 }
 
-register_loss! {
+register_loss!(Mse,
     name: "mse",
     aliases: [Alias::new("mse_loss")],
     summary: "mean squared error",
-    params: &[REDUCTION],
-    build: |p| Ok(Box::new(Mse::new(reduction_param(p)?))),
-}
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,9 @@
 //! `nll`: negative log-likelihood of log-probabilities.
 
-use crate::losses::{reduction_name, reduction_param, Loss, Target, REDUCTION};
+use crate::losses::{Loss, ReductionParam, Target};
 use crate::{register_loss, LayerError};
 use nabla_autograd::{nll_loss, Reduction, Var};
-use nabla_registry::Alias;
+use nabla_registry::{Alias, HyperParams};
 use nabla_tensor::Element;
 
 /// Negative log-likelihood of log-probabilities `x: [N, C]` (the output of a `log_softmax`
@@ -16,20 +16,22 @@ use nabla_tensor::Element;
 /// for class probabilities). `log_softmax` followed by `nll` equals `cross_entropy`.
 ///
 /// Hyper-parameters: `reduction` = `mean` | `sum`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
 pub struct Nll {
-    reduction: Reduction,
+    /// how per-sample losses are combined: mean | sum
+    #[param(default = "mean")]
+    reduction: ReductionParam,
 }
 
 impl Nll {
     /// A negative log-likelihood with `reduction`.
     pub fn new(reduction: Reduction) -> Self {
-        Nll { reduction }
+        Nll { reduction: ReductionParam(reduction) }
     }
 
     /// The reduction.
     pub fn reduction(&self) -> Reduction {
-        self.reduction
+        self.reduction.0
     }
 }
 
@@ -40,7 +42,7 @@ impl<T: Element> Loss<T> for Nll {
 
     fn forward(&self, output: &Var<T>, target: &Target<'_, T>) -> Result<Var<T>, LayerError> {
         match target {
-            Target::Classes(classes) => Ok(nll_loss(output, classes, self.reduction)?),
+            Target::Classes(classes) => Ok(nll_loss(output, classes, self.reduction.0)?),
             Target::Values(_) => Err(LayerError::invalid(
                 "nll",
                 "expects class indices as targets, got values; use cross_entropy for class probabilities",
@@ -49,17 +51,15 @@ impl<T: Element> Loss<T> for Nll {
     }
 
     fn describe(&self) -> String {
-        format!("nll(reduction={})", reduction_name(self.reduction))
+        format!("nll(reduction={})", self.reduction.as_str())
     }
 }
 
-register_loss! {
+register_loss!(Nll,
     name: "nll",
     aliases: [Alias::new("nll_loss")],
     summary: "negative log-likelihood of log-probabilities against class indices",
-    params: &[REDUCTION],
-    build: |p| Ok(Box::new(Nll::new(reduction_param(p)?))),
-}
+);
 
 #[cfg(test)]
 mod tests {
