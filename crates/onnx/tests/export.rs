@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{attr, attr_int, attr_ints, ops, train};
+use common::{attr, attr_int, attr_ints, conv_config, ops, tensors, train};
 use nabla_onnx::proto::{tensor_proto::DataType, tensor_shape_proto::dimension, ModelProto};
 use nabla_onnx::{
     decode, encode, export_model, export_run, write_onnx, ExportOptions, OnnxError, OutputHead, RunModel,
@@ -105,34 +105,8 @@ fn digits_run_decodes_to_the_expected_graph() {
     assert!(matches!(decode(b"\xff\xff\xff"), Err(OnnxError::Decode(_))));
 }
 
-/// Deterministic pseudo-random values (no generator needed for synthetic tensors).
-fn values(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        })
-        .collect()
-}
-
-fn tensors(specs: &[(&str, &[usize])]) -> BTreeMap<String, Tensor> {
-    specs
-        .iter()
-        .enumerate()
-        .map(|(i, (name, shape))| {
-            let n = shape.iter().product();
-            let mut v = values(n, i as u32);
-            if name.ends_with("running_var") {
-                v.iter_mut().for_each(|x| *x = x.abs() + 0.5);
-            }
-            (name.to_string(), Tensor::new(shape.to_vec(), v).unwrap())
-        })
-        .collect()
-}
-
 fn synthetic(config: &str, specs: &[(&str, &[usize])]) -> RunModel {
-    RunModel::from_config_str(config, "test.toml", tensors(specs), "test.safetensors").unwrap()
+    RunModel::from_config_str(config, "test.toml", tensors(specs, 0), "test.safetensors").unwrap()
 }
 
 #[test]
@@ -306,71 +280,6 @@ fn run_directory_problems_are_errors_naming_the_file() {
     assert!(matches!(e, OnnxError::Io { .. }), "{e}");
 }
 
-const CONV: &str = r#"
-[[model.layers]]
-name = "unflatten"
-dim = 1
-unflattened_size = [1, 8, 8]
-
-[[model.layers]]
-name = "conv2d"
-in_channels = 1
-out_channels = 4
-kernel_size = 3
-padding = 1
-
-[[model.layers]]
-name = "batch_norm2d"
-eps = 1e-5
-
-[[model.layers]]
-name = "relu"
-
-[[model.layers]]
-name = "max_pool2d"
-kernel_size = 2
-ceil_mode = true
-
-[[model.layers]]
-name = "dropout2d"
-p = 0.1
-
-[[model.layers]]
-name = "conv2d"
-out_channels = 6
-kernel_size = [4, 2]
-padding = "same"
-groups = 2
-bias = false
-
-[[model.layers]]
-name = "avg_pool2d"
-kernel_size = 3
-stride = 1
-padding = 1
-count_include_pad = false
-
-[[model.layers]]
-name = "conv2d"
-out_channels = 6
-kernel_size = 3
-stride = 2
-dilation = [1, 2]
-padding_mode = "reflect"
-padding = [1, 2]
-
-[[model.layers]]
-name = "adaptive_avg_pool2d"
-output_size = 1
-
-[[model.layers]]
-name = "flatten"
-
-[[model.layers]]
-name = "linear"
-out_features = 10
-"#;
-
 fn conv_specs() -> Vec<(&'static str, &'static [usize])> {
     vec![
         ("1.weight", &[4, 1, 3, 3]),
@@ -390,7 +299,9 @@ fn conv_specs() -> Vec<(&'static str, &'static [usize])> {
 
 #[test]
 fn convolution_pool_and_reshape_mappings() {
-    let model = export_model(&synthetic(CONV, &conv_specs()), &ExportOptions::default()).unwrap();
+    let model =
+        export_model(&synthetic(&conv_config([1, 8, 8], "1"), &conv_specs()), &ExportOptions::default())
+            .unwrap();
     assert_eq!(
         ops(&model),
         [
@@ -453,7 +364,7 @@ fn convolution_pool_and_reshape_mappings() {
 
 #[test]
 fn convolution_shapes_and_settings_are_checked() {
-    let base = synthetic(CONV, &conv_specs());
+    let base = synthetic(&conv_config([1, 8, 8], "1"), &conv_specs());
     let with = |index: usize, key: &str, value: toml::Value| {
         let mut m = base.clone();
         m.layers[index].params.insert(key.to_string(), value);

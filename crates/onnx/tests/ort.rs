@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{argmax, max_diff, nabla_forward, ort_run, skip, train, Ort};
+use common::{argmax, conv_config, max_diff, nabla_forward, ort_run, skip, tensors, train, values, Ort};
 use nabla_onnx::{export_model, export_run, write_onnx, ExportOptions, OutputHead, RunModel, Tensor};
 use ndarray::{Array2, Axis};
 use std::collections::BTreeMap;
@@ -187,17 +187,6 @@ fn every_activation_bias_free_and_batch_statistics_match_onnx_runtime() {
     }
 }
 
-/// Deterministic values in [-0.5, 0.5).
-fn values(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        })
-        .collect()
-}
-
 /// One sample's `[C, H, W]` image.
 #[derive(Clone)]
 struct Image {
@@ -252,7 +241,7 @@ fn pooled(n: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> usize
     out
 }
 
-/// A direct implementation of the layers of `CONV_ORT`, with PyTorch's semantics, to check
+/// A direct implementation of the layers of `common::conv_config`, with PyTorch's semantics, to check
 /// what ONNX Runtime computes from the exported attributes.
 fn reference(x: &[f32], t: &BTreeMap<String, Tensor>, adaptive: [usize; 2]) -> Vec<f32> {
     let w = |n: &str| t[n].data();
@@ -358,69 +347,6 @@ fn reference(x: &[f32], t: &BTreeMap<String, Tensor>, adaptive: [usize; 2]) -> V
     (0..10).map(|o| bl[o] + (0..flat.len()).map(|i| wl[o * flat.len() + i] * flat[i]).sum::<f32>()).collect()
 }
 
-/// Convolutions, pools and reshapes as the layers engineer's `torch.nn` names spell them.
-const CONV_ORT: &str = r#"
-[[model.layers]]
-name = "unflatten"
-dim = 1
-unflattened_size = [2, 9, 7]
-
-[[model.layers]]
-name = "conv2d"
-out_channels = 4
-kernel_size = 3
-padding = 1
-
-[[model.layers]]
-name = "batch_norm2d"
-
-[[model.layers]]
-name = "relu"
-
-[[model.layers]]
-name = "max_pool2d"
-kernel_size = 2
-ceil_mode = true
-
-[[model.layers]]
-name = "dropout2d"
-
-[[model.layers]]
-name = "conv2d"
-out_channels = 6
-kernel_size = [4, 2]
-padding = "same"
-groups = 2
-bias = false
-
-[[model.layers]]
-name = "avg_pool2d"
-kernel_size = 3
-stride = 1
-padding = 1
-count_include_pad = false
-
-[[model.layers]]
-name = "conv2d"
-out_channels = 6
-kernel_size = 3
-stride = 2
-dilation = [1, 2]
-padding = [1, 2]
-padding_mode = "reflect"
-
-[[model.layers]]
-name = "adaptive_avg_pool2d"
-output_size = OUTPUT
-
-[[model.layers]]
-name = "flatten"
-
-[[model.layers]]
-name = "linear"
-out_features = 10
-"#;
-
 #[test]
 fn convolutions_and_pools_match_a_direct_implementation_under_onnx_runtime() {
     let dir = tempfile::tempdir().unwrap();
@@ -440,18 +366,8 @@ fn convolutions_and_pools_match_a_direct_implementation_under_onnx_runtime() {
             ("11.weight", vec![10, flat]),
             ("11.bias", vec![10]),
         ];
-        let tensors: BTreeMap<String, Tensor> = specs
-            .iter()
-            .enumerate()
-            .map(|(i, (name, shape))| {
-                let mut v = values(shape.iter().product(), i as u32 + 7);
-                if name.ends_with("running_var") {
-                    v.iter_mut().for_each(|x| *x = x.abs() + 0.5);
-                }
-                (name.to_string(), Tensor::new(shape.clone(), v).unwrap())
-            })
-            .collect();
-        let config = CONV_ORT.replace("OUTPUT", spelled);
+        let tensors = tensors(&specs, 7);
+        let config = conv_config([2, 9, 7], spelled);
         let model =
             RunModel::from_config_str(&config, "conv.toml", tensors.clone(), "conv.safetensors").unwrap();
         let onnx = export_model(&model, &ExportOptions::default()).unwrap();

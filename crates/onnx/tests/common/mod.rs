@@ -6,8 +6,10 @@
 use nabla_autograd::{NoGradGuard, Var};
 use nabla_layers::Module;
 use nabla_onnx::proto::{attribute_proto::AttributeType, AttributeProto, NodeProto};
+use nabla_onnx::Tensor;
 use nabla_train::{RunOptions, TrainConfig, Trainer};
 use ndarray::{Array2, Axis};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -131,3 +133,100 @@ pub fn attr_int(node: &NodeProto, name: &str) -> i64 {
 pub fn ops(model: &nabla_onnx::proto::ModelProto) -> Vec<String> {
     model.graph.as_ref().unwrap().node.iter().map(|n| n.op_type.clone()).collect()
 }
+
+/// Deterministic pseudo-random values in [-0.5, 0.5) (no generator needed for synthetic tensors).
+pub fn values(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
+/// Synthetic tensors of the given names and shapes, the `i`-th seeded with `first_seed + i`;
+/// running variances made positive.
+pub fn tensors<S: AsRef<[usize]>>(specs: &[(&str, S)], first_seed: u32) -> BTreeMap<String, Tensor> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, (name, shape))| {
+            let shape = shape.as_ref();
+            let mut v = values(shape.iter().product(), first_seed + i as u32);
+            if name.ends_with("running_var") {
+                v.iter_mut().for_each(|x| *x = x.abs() + 0.5);
+            }
+            (name.to_string(), Tensor::new(shape.to_vec(), v).unwrap())
+        })
+        .collect()
+}
+
+/// Convolutions, pools and reshapes as `torch.nn` names them, on `[channels, height, width]`
+/// images, ending in `adaptive_avg_pool2d` to `output_size` (TOML: `1` or `[1, 2]`) and a linear
+/// layer to 10 classes. Parameters: 1 (conv), 2 (batch norm), 6 and 8 (convs), 11 (linear).
+pub fn conv_config(image: [usize; 3], output_size: &str) -> String {
+    CONV.replace("IMAGE", &format!("{image:?}")).replace("OUTPUT", output_size)
+}
+
+const CONV: &str = r#"
+[[model.layers]]
+name = "unflatten"
+dim = 1
+unflattened_size = IMAGE
+
+[[model.layers]]
+name = "conv2d"
+out_channels = 4
+kernel_size = 3
+padding = 1
+
+[[model.layers]]
+name = "batch_norm2d"
+
+[[model.layers]]
+name = "relu"
+
+[[model.layers]]
+name = "max_pool2d"
+kernel_size = 2
+ceil_mode = true
+
+[[model.layers]]
+name = "dropout2d"
+
+[[model.layers]]
+name = "conv2d"
+out_channels = 6
+kernel_size = [4, 2]
+padding = "same"
+groups = 2
+bias = false
+
+[[model.layers]]
+name = "avg_pool2d"
+kernel_size = 3
+stride = 1
+padding = 1
+count_include_pad = false
+
+[[model.layers]]
+name = "conv2d"
+out_channels = 6
+kernel_size = 3
+stride = 2
+dilation = [1, 2]
+padding = [1, 2]
+padding_mode = "reflect"
+
+[[model.layers]]
+name = "adaptive_avg_pool2d"
+output_size = OUTPUT
+
+[[model.layers]]
+name = "flatten"
+
+[[model.layers]]
+name = "linear"
+out_features = 10
+"#;
