@@ -9,45 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-const CONFIG: &str = r#"
-seed = 5
-epochs = 1
-batch_size = 32
-
-[data]
-name = "digits"
-limit_train = 64
-
-[[model.layers]]
-name = "linear"
-out_features = 16
-
-[[model.layers]]
-name = "batch_norm1d"
-
-[[model.layers]]
-name = "relu"
-
-[[model.layers]]
-name = "dropout"
-p = 0.2
-
-[[model.layers]]
-name = "linear"
-out_features = 10
-
-[loss]
-name = "cross_entropy"
-
-[optimizer]
-name = "adam"
-lr = 1e-3
-
-[scheduler]
-name = "step"
-step_size = 1
-gamma = 0.5
-"#;
+const CONFIG: &str = include_str!("fixtures/checkpoint.toml");
 
 const CKPT: &str = "checkpoint-epoch0001";
 

@@ -7,48 +7,7 @@ use nabla_train::{
     EpochMetrics, EpochStart, RunOptions, RunSummary, StepInfo, TrainConfig, TrainError, TrainHook, Trainer,
 };
 
-const SMALL: &str = r#"
-seed = 3
-epochs = 2
-batch_size = 32
-
-[data]
-name = "digits"
-limit_train = 320
-
-[model]
-weight_init = "he_uniform"
-
-[[model.layers]]
-name = "linear"
-out_features = 32
-
-[[model.layers]]
-name = "batch_norm1d"
-
-[[model.layers]]
-name = "relu"
-
-[[model.layers]]
-name = "dropout"
-p = 0.2
-
-[[model.layers]]
-name = "linear"
-out_features = 10
-
-[loss]
-name = "cross_entropy"
-
-[optimizer]
-name = "adam"
-lr = 3e-3
-
-[scheduler]
-name = "step"
-step_size = 1
-gamma = 0.5
-"#;
+const SMALL: &str = include_str!("fixtures/small.toml");
 
 fn from_toml() -> TrainConfig {
     TrainConfig::from_toml_str(SMALL, "small.toml", &[]).unwrap()

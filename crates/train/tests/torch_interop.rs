@@ -7,35 +7,7 @@ use nabla_layers::Module;
 use nabla_train::{evaluate_checkpoint, load_for_eval, read_safetensors};
 use std::path::{Path, PathBuf};
 
-const CONFIG: &str = r#"
-seed = 0
-epochs = 1
-batch_size = 32
-
-[data]
-name = "digits"
-
-[[model.layers]]
-name = "linear"
-out_features = 8
-
-[[model.layers]]
-name = "batch_norm1d"
-
-[[model.layers]]
-name = "relu"
-
-[[model.layers]]
-name = "linear"
-out_features = 10
-
-[loss]
-name = "cross_entropy"
-
-[optimizer]
-name = "sgd"
-lr = 0.1
-"#;
+const CONFIG: &str = include_str!("fixtures/torch_mlp.toml");
 
 fn torch_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/torch").join(name)

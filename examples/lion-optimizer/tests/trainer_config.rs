@@ -6,34 +6,7 @@ use nabla_lion as _;
 
 use nabla_train::{RunOptions, TrainConfig, Trainer};
 
-const CONFIG: &str = r#"
-seed = 1
-epochs = 3
-batch_size = 32
-
-[data]
-name = "digits"
-limit_train = 640
-
-[[model.layers]]
-name = "linear"
-out_features = 64
-
-[[model.layers]]
-name = "relu"
-
-[[model.layers]]
-name = "linear"
-out_features = 10
-
-[loss]
-name = "cross_entropy"
-
-[optimizer]
-name = "Lion"
-lr = 1e-3
-betas = [0.9, 0.99]
-"#;
+const CONFIG: &str = include_str!("fixtures/lion.toml");
 
 #[test]
 fn a_config_naming_lion_trains_with_it() {
