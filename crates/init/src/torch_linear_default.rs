@@ -44,7 +44,7 @@ impl Initializer for TorchLinearDefault {
 
 register_initializer!(TorchLinearDefault,
     name: "torch_linear_default",
-    aliases: [Alias::new("pytorch_default")],
+    aliases: [Alias::new("pytorch_default"), Alias::new("torch_conv_default")],
     summary: "PyTorch Linear default: weight and bias U(±1/sqrt(fan_in))",
 );
 

@@ -34,8 +34,17 @@ use nabla_tensor::Element;
 /// `running_var` (starts at 1). Counter ([`Module::visit_counters`]): `num_batches_tracked`,
 /// a `u64` (PyTorch's 0-d `int64` buffer of the same name; exact where an `f32` would stop
 /// counting at 2^24).
+///
+/// [`BatchNorm2d`](crate::BatchNorm2d) is the same layer over images `[N, C, H, W]`
+/// ([`BatchNormNd`] with `D = 2`).
+pub type BatchNorm1d<T = f32> = BatchNormNd<T, 1>;
+
+/// Batch normalization over `D` spatial dimensions at most (PyTorch's `_BatchNorm`): the
+/// shared implementation of [`BatchNorm1d`] (`D = 1`: samples `[C]` or `[C, L]`) and
+/// [`BatchNorm2d`](crate::BatchNorm2d) (`D = 2`: samples `[C, H, W]`); see those for the
+/// formulas.
 #[derive(Debug)]
-pub struct BatchNorm1d<T: Element = f32> {
+pub struct BatchNormNd<T: Element, const D: usize> {
     num_features: usize,
     eps: f64,
     momentum: f64,
@@ -55,7 +64,7 @@ struct RunningStats<T: Element> {
     num_batches_tracked: u64,
 }
 
-impl<T: Element> BatchNorm1d<T> {
+impl<T: Element, const D: usize> BatchNormNd<T, D> {
     /// A batch normalization of `num_features` channels; with `affine` it learns `gamma`
     /// (ones) and `beta` (zeros), with `track_running_stats` it keeps running statistics
     /// (mean 0, variance 1).
@@ -71,17 +80,17 @@ impl<T: Element> BatchNorm1d<T> {
         track_running_stats: bool,
     ) -> Result<Self, LayerError> {
         if num_features == 0 {
-            return Err(LayerError::invalid("batch_norm1d", "num_features must be at least 1"));
+            return Err(LayerError::invalid(Self::NAME, "num_features must be at least 1"));
         }
         if !(eps >= 0.0 && eps.is_finite()) {
             return Err(LayerError::invalid(
-                "batch_norm1d",
+                Self::NAME,
                 format!("eps must be finite and >= 0, got {eps}"),
             ));
         }
         if !(0.0..=1.0).contains(&momentum) {
             return Err(LayerError::invalid(
-                "batch_norm1d",
+                Self::NAME,
                 format!("momentum must be in [0, 1], got {momentum}"),
             ));
         }
@@ -96,14 +105,14 @@ impl<T: Element> BatchNorm1d<T> {
             var: ArrayD::ones(c),
             num_batches_tracked: 0,
         });
-        Ok(BatchNorm1d { num_features, eps, momentum, weight, bias, running, training: true })
+        Ok(BatchNormNd { num_features, eps, momentum, weight, bias, running, training: true })
     }
 
     /// PyTorch's defaults for `num_features` channels: `eps = 1e-5`, `momentum = 0.1`,
     /// affine, tracking running statistics.
     ///
     /// # Errors
-    /// As [`BatchNorm1d::new`].
+    /// As [`BatchNormNd::new`].
     pub fn with_defaults(num_features: usize) -> Result<Self, LayerError> {
         Self::new(num_features, 1e-5, 0.1, true, true)
     }
@@ -118,7 +127,7 @@ impl<T: Element> BatchNorm1d<T> {
         for (what, v) in [("weight", &weight), ("bias", &bias)] {
             if v.shape() != [c] {
                 return Err(LayerError::invalid(
-                    "batch_norm1d",
+                    Self::NAME,
                     format!("{what} has shape {:?}, expected [{c}]", v.shape()),
                 ));
             }
@@ -141,12 +150,12 @@ impl<T: Element> BatchNorm1d<T> {
         let c = self.num_features;
         if mean.len() != c || var.len() != c {
             return Err(LayerError::invalid(
-                "batch_norm1d",
+                Self::NAME,
                 format!("running statistics of lengths {} and {}, expected {c}", mean.len(), var.len()),
             ));
         }
         let Some(r) = self.running.as_mut() else {
-            return Err(LayerError::invalid("batch_norm1d", "this layer does not track running statistics"));
+            return Err(LayerError::invalid(Self::NAME, "this layer does not track running statistics"));
         };
         r.mean = mean.to_owned().into_dyn();
         r.var = var.to_owned().into_dyn();
@@ -198,48 +207,63 @@ impl<T: Element> BatchNorm1d<T> {
     fn checked_running(&self) -> Result<Option<MeanVar<'_, T>>, LayerError> {
         let Some(r) = &self.running else { return Ok(None) };
         let c = self.num_features;
-        Ok(Some((channel_view("running_mean", &r.mean, c)?, channel_view("running_var", &r.var, c)?)))
+        Ok(Some((channel_view(Self::NAME, "running_mean", &r.mean, c)?, channel_view(Self::NAME, "running_var", &r.var, c)?)))
     }
 }
 
-/// The channels of a sample `[C]` or `[C, L]`; `None` for other shapes.
-fn channels(sample: &[usize]) -> Option<usize> {
-    matches!(sample.len(), 1 | 2).then(|| sample[0])
+/// The channels of a sample `[C]` or `[C, L]` (`D = 1`) or `[C, H, W]` (`D = 2`); `None` for
+/// other shapes.
+pub(crate) fn channels<const D: usize>(sample: &[usize]) -> Option<usize> {
+    let fits = if D == 1 { matches!(sample.len(), 1 | 2) } else { sample.len() == D + 1 };
+    fits.then(|| sample[0])
 }
 
-impl<T: Element> BatchNorm1d<T> {
+impl<T: Element, const D: usize> BatchNormNd<T, D> {
+    /// The registered name: `batch_norm1d` or `batch_norm2d`.
+    pub const NAME: &'static str = if D == 1 { "batch_norm1d" } else { "batch_norm2d" };
+
+    /// The accepted sample shapes, for messages.
+    fn sample_shapes(&self) -> String {
+        let c = self.num_features;
+        if D == 1 {
+            format!("[{c}] or [{c}, L]")
+        } else {
+            format!("[{c}, H, W]")
+        }
+    }
+
     fn wrong_input(&self, expected: &str) -> LayerError {
-        LayerError::invalid("batch_norm1d", format!("expected {expected}"))
+        LayerError::invalid(Self::NAME, format!("expected {expected}"))
     }
 }
 
 /// A buffer as a `[c]` view, or an error naming it when a restore changed its shape.
 fn channel_view<'a, T: Element>(
+    layer: &'static str,
     what: &str,
     a: &'a ArrayD<T>,
     c: usize,
 ) -> Result<ArrayView1<'a, T>, LayerError> {
     if a.shape() != [c] {
         return Err(LayerError::invalid(
-            "batch_norm1d",
+            layer,
             format!("buffer {what} has shape {:?}, expected [{c}]", a.shape()),
         ));
     }
     Ok(a.view().into_dimensionality::<Ix1>().expect("checked 1-d"))
 }
 
-impl<T: Element> Module<T> for BatchNorm1d<T> {
+impl<T: Element, const D: usize> Module<T> for BatchNormNd<T, D> {
     fn name(&self) -> &str {
-        "batch_norm1d"
+        Self::NAME
     }
 
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
         let shape = input.shape();
-        if shape.is_empty() || channels(&shape[1..]) != Some(self.num_features) {
-            return Err(self.wrong_input(&format!(
-                "input [N, {c}] or [N, {c}, L], got shape {shape:?}",
-                c = self.num_features
-            )));
+        if shape.is_empty() || channels::<D>(&shape[1..]) != Some(self.num_features) {
+            let c = self.num_features;
+            let inputs = if D == 1 { format!("[N, {c}] or [N, {c}, L]") } else { format!("[N, {c}, H, W]") };
+            return Err(self.wrong_input(&format!("input {inputs}, got shape {shape:?}")));
         }
         let running = self.checked_running()?;
         if let (false, Some((mean, var))) = (self.training, running) {
@@ -269,11 +293,11 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
         Ok(out.output)
     }
 
-    /// Samples `[C]` or `[C, L]` with `C = num_features`, unchanged.
+    /// Samples `[C]` or `[C, L]` (`[C, H, W]` for `D = 2`) with `C = num_features`,
+    /// unchanged.
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
-        if channels(input) != Some(self.num_features) {
-            let c = self.num_features;
-            return Err(self.wrong_input(&format!("samples [{c}] or [{c}, L], got {input:?}")));
+        if channels::<D>(input) != Some(self.num_features) {
+            return Err(self.wrong_input(&format!("samples {}, got {input:?}", self.sample_shapes())));
         }
         Ok(input.to_vec())
     }
@@ -323,7 +347,7 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
 
     fn describe(&self) -> String {
         format!(
-            "BatchNorm1d({}, eps={:?}, momentum={:?}, affine={}, track_running_stats={})",
+            "BatchNorm{D}d({}, eps={:?}, momentum={:?}, affine={}, track_running_stats={})",
             self.num_features,
             self.eps,
             self.momentum,
@@ -357,7 +381,7 @@ pub struct BatchNorm1dConfig {
 impl BuildLayer for BatchNorm1dConfig {
     fn build_layer(&mut self, ctx: &mut BuildContext) -> Result<Box<dyn Module<f32>>, LayerError> {
         let input = &ctx.input_shape;
-        let Some(inferred) = channels(input) else {
+        let Some(inferred) = channels::<1>(input) else {
             return Err(LayerError::invalid(
                 "batch_norm1d",
                 format!("expected samples [C] or [C, L], got {input:?}"),

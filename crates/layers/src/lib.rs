@@ -6,7 +6,10 @@
 //!   statistics), training and evaluation modes, generators for checkpoints. [`Sequential`]
 //!   chains modules.
 //! * Layers: [`Linear`] (weight and bias initializers chosen by name), [`Flatten`],
-//!   [`Identity`], [`Dropout`], [`BatchNorm1d`]. Activations: [`Relu`], [`Sigmoid`],
+//!   [`Identity`], [`Dropout`], [`BatchNorm1d`]; for images `[N, C, H, W]`: [`Conv2d`],
+//!   [`MaxPool2d`], [`AvgPool2d`], [`AdaptiveAvgPool2d`], [`BatchNorm2d`], [`Dropout2d`] and
+//!   [`Unflatten`] (flat IDX images to `[C, H, W]`), with per-axis sizes as PyTorch writes
+//!   them ([`Size2`]: `3` or `[3, 5]`; [`Padding2`] also `"same"` / `"valid"`). Activations: [`Relu`], [`Sigmoid`],
 //!   [`Tanh`], [`LeakyRelu`], [`Gelu`] (exact and tanh), [`Softmax`], [`LogSoftmax`].
 //! * [`Loss`] with [`Target`]s: [`CrossEntropy`] (label smoothing), [`Nll`], [`Mse`],
 //!   [`BceWithLogits`].
@@ -30,6 +33,13 @@
 //! | `flatten` | layer | `start_dim` 1, `end_dim` -1 |
 //! | `identity` | layer | — |
 //! | `dropout` | layer | `p` 0.5 in `[0, 1)` |
+//! | `conv2d` | layer | `out_channels`, `kernel_size` (required), `in_channels` (from the input), `stride` 1, `padding` 0 \| `"same"` \| `"valid"`, `dilation` 1, `groups` 1, `bias` true, `padding_mode` zeros, `weight_init` / `bias_init` |
+//! | `max_pool2d` | layer | `kernel_size` (required), `stride` (= kernel), `padding` 0, `dilation` 1, `ceil_mode` false |
+//! | `avg_pool2d` | layer | `kernel_size` (required), `stride` (= kernel), `padding` 0, `ceil_mode` false, `count_include_pad` true, `divisor_override` |
+//! | `adaptive_avg_pool2d` | layer | `output_size` (required) |
+//! | `batch_norm2d` | layer | as `batch_norm1d`, over `[N, C, H, W]` |
+//! | `dropout2d` | layer | `p` 0.5 in `[0, 1)` (whole channels) |
+//! | `unflatten` | layer | `dim`, `unflattened_size` (required) |
 //! | `batch_norm1d` (`bn`) | layer | `num_features` (from the input), `eps` 1e-5, `momentum` 0.1, `affine` true, `track_running_stats` true |
 //! | `relu`, `sigmoid`, `tanh` | activation | — |
 //! | `leaky_relu` | activation | `negative_slope` 0.01 |
@@ -73,22 +83,38 @@
 //! ```
 
 mod activations;
+mod adaptive_avg_pool2d;
+mod avg_pool2d;
 mod batch_norm1d;
+mod batch_norm2d;
+mod conv2d;
 mod dropout;
+mod dropout2d;
 mod error;
 mod flatten;
 mod identity;
 mod linear;
 mod losses;
+mod max_pool2d;
 mod module;
 mod registration;
 mod sequential;
+mod spatial;
+mod unflatten;
 
 pub use activations::{Gelu, GeluApproximate, LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
-pub use batch_norm1d::{BatchNorm1d, BatchNorm1dConfig};
+pub use adaptive_avg_pool2d::AdaptiveAvgPool2d;
+pub use avg_pool2d::AvgPool2d;
+pub use batch_norm1d::{BatchNorm1d, BatchNorm1dConfig, BatchNormNd};
+pub use batch_norm2d::{BatchNorm2d, BatchNorm2dConfig};
+pub use conv2d::{Conv2d, Conv2dConfig, PaddingMode};
 pub use dropout::{Dropout, DropoutConfig};
+pub use dropout2d::{Dropout2d, Dropout2dConfig};
 pub use error::LayerError;
 pub use flatten::Flatten;
+pub use max_pool2d::MaxPool2d;
+pub use spatial::{Padding2, Size2};
+pub use unflatten::Unflatten;
 pub use identity::Identity;
 pub use linear::{Linear, LinearConfig, DEFAULT_INIT};
 pub use losses::{BceWithLogits, CrossEntropy, Loss, Mse, Nll, Target};
@@ -139,11 +165,24 @@ pub(crate) fn build_loss(
 mod tests {
     use super::*;
     use nabla_autograd::Var;
-    use nabla_registry::{build, duplicates, list, resolve, Built, ComponentKind, RawParams, Value};
+    use nabla_registry::{build, duplicates, list, resolve, Built, ComponentKind, HyperParams, RawParams, Value};
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;
 
-    const LAYERS: [&str; 5] = ["batch_norm1d", "dropout", "flatten", "identity", "linear"];
+    const LAYERS: [&str; 12] = [
+        "adaptive_avg_pool2d",
+        "avg_pool2d",
+        "batch_norm1d",
+        "batch_norm2d",
+        "conv2d",
+        "dropout",
+        "dropout2d",
+        "flatten",
+        "identity",
+        "linear",
+        "max_pool2d",
+        "unflatten",
+    ];
     const ACTIVATIONS: [&str; 7] =
         ["gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "softmax", "tanh"];
     const LOSSES: [&str; 4] = ["bce_with_logits", "cross_entropy", "mse", "nll"];
@@ -170,18 +209,30 @@ mod tests {
 
     #[test]
     fn every_layer_and_activation_builds_with_defaults_and_runs() {
+        let int = |k: &str, v: i64| (k.to_string(), Value::Int(v));
         for name in LAYERS.iter().chain(ACTIVATIONS.iter()) {
-            let mut ctx = BuildContext::new([6], Rng::seed(0));
-            let raw: RawParams = if *name == "linear" {
-                [("out_features".to_string(), Value::Int(3))].into_iter().collect()
-            } else {
-                RawParams::new()
+            let image = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm2d", "dropout2d"];
+            let sample: Vec<usize> = if image.contains(name) { vec![2, 4, 4] } else { vec![6] };
+            let raw: RawParams = match *name {
+                "linear" => [int("out_features", 3)].into_iter().collect(),
+                "conv2d" => [int("out_channels", 3), int("kernel_size", 3)].into_iter().collect(),
+                "max_pool2d" | "avg_pool2d" => [int("kernel_size", 2)].into_iter().collect(),
+                "adaptive_avg_pool2d" => [int("output_size", 1)].into_iter().collect(),
+                "unflatten" => [
+                    int("dim", 1),
+                    ("unflattened_size".to_string(), Value::List(vec![Value::Int(2), Value::Int(3)])),
+                ]
+                .into_iter()
+                .collect(),
+                _ => RawParams::new(),
             };
+            let mut ctx = BuildContext::new(sample.clone(), Rng::seed(0));
             let Built { value: mut m, params } = build::<dyn Module<f32>>((*name, &raw), &mut ctx).unwrap();
             assert_eq!(m.name(), *name);
             assert_eq!(params.component(), *name);
             assert!(m.is_training());
-            let x = Var::constant(Rng::seed(1).normal_array::<f32>(&[4, 6], 0.0, 1.0));
+            let batch: Vec<usize> = std::iter::once(4).chain(sample.iter().copied()).collect();
+            let x = Var::constant(Rng::seed(1).normal_array::<f32>(&batch, 0.0, 1.0));
             let y = m.forward(&x).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(y.shape()[1..], ctx.input_shape, "{name}: the context moves on to the output shape");
             assert!(y.value().iter().all(|v| v.is_finite()), "{name}");
@@ -203,6 +254,13 @@ mod tests {
     #[test]
     fn rust_defaults_are_the_declared_defaults() {
         assert_eq!(declared_defaults::<Flatten>(), Flatten::default());
+        let pool = |p: &[(&str, i64)]| -> RawParams { p.iter().map(|(k, v)| (k.to_string(), Value::Int(*v))).collect() };
+        let with = |raw: &RawParams, schema| nabla_registry::Params::validate(ComponentKind::Layer, "probe", schema, &RawParams::new(), raw).unwrap();
+        let k = pool(&[("kernel_size", 2)]);
+        assert_eq!(MaxPool2d::from_params(&with(&k, MaxPool2d::SCHEMA)).unwrap(), MaxPool2d::new([2, 2]));
+        assert_eq!(AvgPool2d::from_params(&with(&k, AvgPool2d::SCHEMA)).unwrap(), AvgPool2d::new([2, 2]));
+        let o = pool(&[("output_size", 3)]);
+        assert_eq!(AdaptiveAvgPool2d::from_params(&with(&o, AdaptiveAvgPool2d::SCHEMA)).unwrap(), AdaptiveAvgPool2d::new([3, 3]));
         assert_eq!(declared_defaults::<LeakyRelu>(), LeakyRelu::default());
         assert_eq!(declared_defaults::<Gelu>(), Gelu::default());
         assert_eq!(declared_defaults::<Softmax>(), Softmax::default());
@@ -246,7 +304,7 @@ mod tests {
         assert_eq!(activations, &ACTIVATIONS);
         let msg = err.to_string();
         assert!(
-            msg.contains("registered layers: batch_norm1d") && msg.contains("registered activations: gelu"),
+            msg.contains("registered layers: adaptive_avg_pool2d, avg_pool2d, batch_norm1d") && msg.contains("registered activations: gelu"),
             "{msg}"
         );
         let err = build_module("gelly", &RawParams::new(), &mut ctx).unwrap_err().to_string();

@@ -246,6 +246,11 @@ fn default_const(krate: &Path, decl: &FieldDecl) -> syn::Result<Tokens> {
         Category::Float => quote!(#krate::Const::Float((#expr) as f64)),
         Category::Int => quote!(#krate::Const::Int((#expr) as i64)),
         Category::Bool => quote!(#krate::Const::Bool(#expr)),
+        // A type of the user's with an integer default (a kernel size or stride written
+        // `1` for both axes): the integer, which the type's `ParamValue::read` accepts.
+        Category::Other if matches!(expr, Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(_), .. })) => {
+            quote!(#krate::Const::Int((#expr) as i64))
+        }
         Category::Str | Category::Other => quote!(#krate::Const::Str(#expr)),
         Category::Floats => {
             let elems = cast_elements(expr, quote!(f64));

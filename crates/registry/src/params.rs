@@ -315,6 +315,24 @@ fn check_value(
             }
             Ok(value.clone())
         }
+        (ParamType::IntPair(_), Value::Int(i)) => in_range(*i as f64).map(|_| Value::Int(*i)),
+        (ParamType::IntPair(_), Value::List(items)) => {
+            if items.len() != 2 {
+                return Err(out_of_range(format!("{} (a list of exactly 2 integers [h, w])", spec.ty)));
+            }
+            for item in items {
+                match item {
+                    Value::Int(i) => in_range(*i as f64)?,
+                    _ => return Err(wrong()),
+                }
+            }
+            Ok(value.clone())
+        }
+        (ParamType::IntPair(words), Value::Str(s)) => words
+            .iter()
+            .find(|w| normalize(w) == normalize(s))
+            .map(|w| Value::Str(w.to_string()))
+            .ok_or_else(|| out_of_range(spec.ty.to_string())),
         _ => Err(wrong()),
     }
 }

@@ -24,6 +24,10 @@ pub enum ParamType {
     FloatList(Option<usize>),
     /// A list of whole numbers (for example the milestones of a multi-step schedule).
     IntList,
+    /// A size per spatial axis as PyTorch writes it: one whole number for both axes, a list
+    /// of exactly two (`[h, w]`), or one of these words (a convolution's `"same"`; empty:
+    /// numbers only). The range applies to every number.
+    IntPair(&'static [&'static str]),
 }
 
 impl fmt::Display for ParamType {
@@ -37,6 +41,10 @@ impl fmt::Display for ParamType {
             ParamType::FloatList(Some(n)) => write!(f, "list of {n} floats"),
             ParamType::FloatList(None) => f.write_str("list of floats"),
             ParamType::IntList => f.write_str("list of integers"),
+            ParamType::IntPair(words) => {
+                f.write_str("integer or [h, w]")?;
+                words.iter().try_for_each(|w| write!(f, " or \"{w}\""))
+            }
         }
     }
 }
