@@ -95,7 +95,10 @@ mod tests {
         };
         assert_eq!(f(&[b"abc"]), f(&[b"abc"]));
         assert_ne!(f(&[b"ab", b"c"]), f(&[b"a", b"bc"]));
-        assert_ne!(Fingerprint::new().update_f32(&[0.0]).finish(), Fingerprint::new().update_f32(&[-0.0]).finish());
+        assert_ne!(
+            Fingerprint::new().update_f32(&[0.0]).finish(),
+            Fingerprint::new().update_f32(&[-0.0]).finish()
+        );
     }
 
     #[test]

@@ -23,11 +23,8 @@ impl ThreadGroup {
     /// The `size` ranks of a new group, to be moved into one thread each.
     pub fn new(size: usize) -> Vec<ThreadGroup> {
         let size = size.max(1);
-        let shared = Arc::new(Shared {
-            size,
-            slots: Mutex::new(vec![Vec::new(); size]),
-            barrier: Barrier::new(size),
-        });
+        let shared =
+            Arc::new(Shared { size, slots: Mutex::new(vec![Vec::new(); size]), barrier: Barrier::new(size) });
         (0..size).map(|rank| ThreadGroup { rank, shared: Arc::clone(&shared) }).collect()
     }
 
