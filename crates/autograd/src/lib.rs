@@ -47,12 +47,14 @@
 //! assert_eq!(w.grad().unwrap().shape(), &[2, 3]);
 //! ```
 
+pub mod batch_stats;
 mod error;
 mod grad_mode;
 mod gradcheck;
 mod ops;
 mod var;
 
+pub use batch_stats::{BatchStatsGuard, BatchStatsReducer};
 pub use error::{AutogradError, Result};
 pub use grad_mode::{is_grad_enabled, no_grad, set_grad_enabled, NoGradGuard};
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};

@@ -88,10 +88,30 @@ impl<'a> DataLoader<'a> {
     /// Switches to `epoch`'s order (see [`epoch_seed`]); no allocation.
     pub fn set_epoch(&mut self, epoch: u64) {
         self.epoch = epoch;
-        self.order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+        // After `set_order` the order may have another length: back to every example.
+        self.order.clear();
+        self.order.extend(0..self.data.len());
         if self.config.shuffle {
             Rng::seed(epoch_seed(self.config.seed, epoch)).shuffle(&mut self.order);
         }
+    }
+
+    /// Replaces this epoch's order by `order` (a sampler's choice, such as one process's
+    /// shard of the epoch's shuffled order in data-parallel training); the batches are cut
+    /// from it until the next [`DataLoader::set_epoch`].
+    ///
+    /// # Errors
+    /// [`DataError::Invalid`] when an index is not an example of the data set.
+    pub fn set_order(&mut self, order: &[usize]) -> Result<(), DataError> {
+        if let Some(&bad) = order.iter().find(|&&i| i >= self.data.len()) {
+            return Err(DataError::Invalid(format!(
+                "example index {bad} in the order is out of range: the data set has {} examples",
+                self.data.len()
+            )));
+        }
+        self.order.clear();
+        self.order.extend_from_slice(order);
+        Ok(())
     }
 
     /// The current epoch.
@@ -106,7 +126,7 @@ impl<'a> DataLoader<'a> {
 
     /// Number of batches per epoch.
     pub fn len(&self) -> usize {
-        let (n, b) = (self.data.len(), self.config.batch_size);
+        let (n, b) = (self.order.len(), self.config.batch_size);
         if self.config.drop_last {
             n / b
         } else {
@@ -125,7 +145,7 @@ impl<'a> DataLoader<'a> {
             return 0;
         }
         let start = i * self.config.batch_size;
-        self.config.batch_size.min(self.data.len() - start)
+        self.config.batch_size.min(self.order.len() - start)
     }
 
     /// The example indices of batch `i` in this epoch's order (empty when `i >= len()`).
@@ -303,5 +323,17 @@ mod tests {
         let empty = data(0);
         let e = DataLoader::new(&empty, LoaderConfig::default()).unwrap();
         assert!(e.is_empty());
+    }
+
+    #[test]
+    fn a_given_order_is_batched_until_the_next_epoch() {
+        let d = data(25);
+        let mut l = DataLoader::new(&d, LoaderConfig { batch_size: 4, ..Default::default() }).unwrap();
+        l.set_order(&[3, 1, 4, 1, 5, 9]).unwrap();
+        assert_eq!((l.len(), l.batch_len(1)), (2, 2));
+        assert_eq!(l.batch_indices(1), &[5, 9]);
+        assert!(l.set_order(&[25]).unwrap_err().to_string().contains("index 25"));
+        l.set_epoch(1);
+        assert_eq!(l.order().len(), 25);
     }
 }

@@ -1,10 +1,12 @@
 //! Fused batch normalization over `[N, C]` or `[N, C, *]` input (BatchNorm1d, 2d, 3d), with
 //! its fused backward.
 
+use crate::batch_stats::BatchStatsReducer;
 use crate::error::{AutogradError, Result};
 use crate::var::Var;
 use nabla_tensor::ndarray::{Array1, ArrayD, ArrayView1};
 use nabla_tensor::{pool, Element, TensorError};
+use std::rc::Rc;
 
 /// The result of [`batch_norm_train`]: the normalized output and the batch statistics a
 /// layer needs to update its running averages.
@@ -110,7 +112,20 @@ pub fn batch_norm_train<T: Element>(
     bias: Option<&Var<T>>,
     eps: f64,
 ) -> Result<BatchNormOutput<T>> {
-    let d = dims("batch_norm_train", x, weight, bias)?;
+    let mut d = dims("batch_norm_train", x, weight, bias)?;
+    let reducer = crate::batch_stats::current();
+    let xv = x.value();
+    let xc = contiguous(&xv);
+    let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
+    let (mean, ss) = match &reducer {
+        None => channel_moments(xs, &d),
+        Some(r) => {
+            let (mean, ss, m) = global_moments(r.as_ref(), xs, &d);
+            // From here on `m` counts the values of every process (the backward's mean).
+            d.m = m;
+            (mean, ss)
+        }
+    };
     if d.m < 2 {
         return Err(AutogradError::Invalid {
             op: "batch_norm_train",
@@ -120,11 +135,7 @@ pub fn batch_norm_train<T: Element>(
             ),
         });
     }
-    let xv = x.value();
-    let xc = contiguous(&xv);
-    let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
     let m = d.m as f64;
-    let (mean, ss) = channel_moments(xs, &d);
     let invstd: Vec<f64> = ss.iter().map(|s| 1.0 / (s / m + eps).sqrt()).collect();
     let stats = ChannelStats { mean, invstd, gamma: param_or(weight, d.c, 1.0) };
     let out = normalized(&xv, xs, &d, &stats, &param_or(bias, d.c, 0.0));
@@ -132,9 +143,10 @@ pub fn batch_norm_train<T: Element>(
     drop(xv);
     let mean_out = Array1::from_iter(stats.mean.iter().map(|&v| T::from_f64(v)));
     let var_unbiased = Array1::from_iter(ss.iter().map(|&s| T::from_f64(s / (m - 1.0))));
-    let output = record("batch_norm", x, weight, bias, d, stats, out, |os, g, xs, d, st, sg, sgx| {
-        input_grad_into(os, g, xs, d, &st.mean, &st.invstd, &st.gamma, sg, sgx)
-    });
+    let output =
+        record("batch_norm", x, weight, bias, d, stats, out, reducer, |os, g, xs, d, st, sg, sgx| {
+            input_grad_into(os, g, xs, d, &st.mean, &st.invstd, &st.gamma, sg, sgx)
+        });
     Ok(BatchNormOutput { output, mean: mean_out, var_unbiased })
 }
 
@@ -175,7 +187,7 @@ pub fn batch_norm_eval<T: Element>(
     let out = normalized(&xv, xs, &d, &stats, &param_or(bias, d.c, 0.0));
     drop(xc);
     drop(xv);
-    Ok(record("batch_norm_eval", x, weight, bias, d, stats, out, |os, g, _, d, st, _, _| {
+    Ok(record("batch_norm_eval", x, weight, bias, d, stats, out, None, |os, g, _, d, st, _, _| {
         // dx = g * gamma * invstd: the affine map `g * a + 0` of the upstream gradient.
         let zero = vec![0.0; d.c];
         let a: Vec<f64> = st.gamma.iter().zip(&st.invstd).map(|(g, s)| g * s).collect();
@@ -214,6 +226,7 @@ fn record<T: Element>(
     d: Dims,
     stats: ChannelStats,
     out: ArrayD<T>,
+    reducer: Option<Rc<dyn BatchStatsReducer>>,
     input_grad: InputGrad<T>,
 ) -> Var<T> {
     let (inputs, count) = collect_inputs(x, weight, bias);
@@ -229,7 +242,17 @@ fn record<T: Element>(
         let gx = args.inputs[0].requires_grad().then(|| {
             let mut gx = pool::take::<T>(xv.shape());
             let os = gx.as_slice_mut().expect("pooled arrays are contiguous");
-            input_grad(os, gsl, xs, &d, &stats, &sg, &sgx);
+            match &reducer {
+                None => input_grad(os, gsl, xs, &d, &stats, &sg, &sgx),
+                Some(r) => {
+                    // The input gradient of global statistics needs the global sums; gamma's
+                    // and beta's gradients stay local (they are averaged with the others).
+                    let mut sums: Vec<f64> = sg.iter().chain(&sgx).copied().collect();
+                    r.all_reduce_sum(&mut sums);
+                    let (gsg, gsgx) = sums.split_at(d.c);
+                    input_grad(os, gsl, xs, &d, &stats, gsg, gsgx);
+                }
+            }
             gx
         });
         let grads = with_affine_grads(args.inputs, gx, has_w, has_b, &sg, &sgx);
@@ -239,6 +262,27 @@ fn record<T: Element>(
         pool::give(g);
         grads
     })
+}
+
+/// Per-channel mean and sum of squared deviations over every process (see
+/// [`crate::batch_stats`]), and the number of values per channel over all of them: the sums
+/// and counts first, then the squared deviations from the global mean (two passes, as
+/// [`channel_moments`]).
+fn global_moments<T: Element>(r: &dyn BatchStatsReducer, xs: &[T], d: &Dims) -> (Vec<f64>, Vec<f64>, usize) {
+    let mut sums = vec![0.0f64; d.c + 1];
+    lanes(xs, d, |c, lane| sums[c] += lane.iter().map(|v| (*v).to_f64()).sum::<f64>());
+    sums[d.c] = d.m as f64;
+    r.all_reduce_sum(&mut sums);
+    let m = sums[d.c];
+    let mean: Vec<f64> = sums[..d.c].iter().map(|s| s / m.max(1.0)).collect();
+    let mut ss = vec![0.0f64; d.c];
+    lanes(xs, d, |c, lane| {
+        let mu = mean[c];
+        ss[c] += lane.iter().map(|v| ((*v).to_f64() - mu).powi(2)).sum::<f64>();
+    });
+    r.all_reduce_sum(&mut ss);
+    // Counts are whole numbers well inside f64's exact range.
+    (mean, ss, m as usize)
 }
 
 /// Converts per-channel `f64` values to the element type.

@@ -1,0 +1,35 @@
+//! The collective operations of a group of processes, as the trainer calls them.
+
+use crate::DistributedError;
+
+/// The group operations data-parallel training needs, over `size()` processes numbered
+/// `0..size()`. Every process calls the same operations in the same order with buffers of
+/// the same length (the trainer guarantees it: the configs and data are checked equal at
+/// start). `what` names the operation in errors and in the message of a timed-out collective
+/// (`all-reduce of gradient bucket 1 at step 20`).
+///
+/// A group of one process is the identity everywhere; the trainer does not even call it then,
+/// so a run without a group is bit-for-bit the run of a group of one.
+pub trait Collective {
+    /// This process's rank, `0..size()`.
+    fn rank(&self) -> usize;
+
+    /// The number of processes.
+    fn size(&self) -> usize;
+
+    /// Replaces `buf` on every rank by rank 0's `buf`.
+    fn broadcast_f32(&self, buf: &mut [f32], what: &str) -> Result<(), DistributedError>;
+
+    /// Replaces `buf` on every rank by the element-wise sum over ranks.
+    fn all_reduce_sum_f32(&self, buf: &mut [f32], what: &str) -> Result<(), DistributedError>;
+
+    /// Replaces `buf` on every rank by the element-wise sum over ranks.
+    fn all_reduce_sum_f64(&self, buf: &mut [f64], what: &str) -> Result<(), DistributedError>;
+
+    /// Every rank's `value`, in rank order, on every rank.
+    fn all_gather_u64(&self, value: u64, what: &str) -> Result<Vec<u64>, DistributedError>;
+
+    /// Ends every process of the group with `code` after printing `message` (one rank failed
+    /// alone, so the others must not wait for it forever).
+    fn abort(&self, code: i32, message: &str) -> !;
+}
