@@ -76,9 +76,15 @@ mod tests {
         let y = m.forward(&Var::constant(x)).unwrap();
         assert_eq!(y.value().iter().copied().collect::<Vec<_>>(), [5.5, 17.5]);
         assert_eq!(m.describe(), "AdaptiveAvgPool2d(output_size=(1, 1))");
-        assert!(build_module("adaptive_avg_pool2d", &RawParams::new(), &mut ctx).is_err(), "output_size is required");
+        assert!(
+            build_module("adaptive_avg_pool2d", &RawParams::new(), &mut ctx).is_err(),
+            "output_size is required"
+        );
         let mut flat = BuildContext::new([8], Rng::seed(0));
-        assert!(build_module("adaptive_avg_pool2d", &one, &mut flat).unwrap_err().to_string().contains("[8]"));
+        assert!(build_module("adaptive_avg_pool2d", &one, &mut flat)
+            .unwrap_err()
+            .to_string()
+            .contains("[8]"));
     }
 
     #[test]
@@ -87,7 +93,14 @@ mod tests {
         let m = AdaptiveAvgPool2d::new([3, 2]);
         let m = std::cell::RefCell::new(m);
         gradcheck(
-            |v| Module::<f64>::forward(&mut *m.borrow_mut(), &v[0]).map_err(|e| nabla_autograd::AutogradError::Invalid { op: "adaptive_avg_pool2d", message: e.to_string() }),
+            |v| {
+                Module::<f64>::forward(&mut *m.borrow_mut(), &v[0]).map_err(|e| {
+                    nabla_autograd::AutogradError::Invalid {
+                        op: "adaptive_avg_pool2d",
+                        message: e.to_string(),
+                    }
+                })
+            },
             &[x],
             &GradcheckOptions::default(),
         )

@@ -120,7 +120,12 @@ mod tests {
         let mut ctx = BuildContext::new([1, 2, 2], Rng::seed(0));
         let x = Var::constant(ArrayD::from_shape_fn(IxDyn(&[1, 1, 2, 2]), |i| (i[2] * 2 + i[3] + 1) as f32));
         let p = |include| {
-            raw(&[("kernel_size", Value::Int(2)), ("stride", Value::Int(1)), ("padding", Value::Int(1)), ("count_include_pad", Value::Bool(include))])
+            raw(&[
+                ("kernel_size", Value::Int(2)),
+                ("stride", Value::Int(1)),
+                ("padding", Value::Int(1)),
+                ("count_include_pad", Value::Bool(include)),
+            ])
         };
         let mut inc = build_module("avg_pool2d", &p(true), &mut ctx).unwrap();
         assert_eq!(inc.output_shape(&[1, 2, 2]).unwrap(), [1, 3, 3]);
@@ -128,7 +133,9 @@ mod tests {
         let mut exc = build_module("avg_pool2d", &p(false), &mut ctx).unwrap();
         assert_eq!(exc.forward(&x).unwrap().value()[[0, 0, 0, 0]], 1.0);
         assert_eq!(exc.forward(&x).unwrap().value()[[0, 0, 1, 1]], 2.5);
-        let e = build_module("avg_pool2d", &raw(&[("kernel_size", Value::Int(3))]), &mut ctx).unwrap_err().to_string();
+        let e = build_module("avg_pool2d", &raw(&[("kernel_size", Value::Int(3))]), &mut ctx)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("avg_pool2d") && e.contains("[1, 2, 2]"), "{e}");
         assert!(inc.describe().starts_with("AvgPool2d(kernel_size=(2, 2), stride=(1, 1)"));
     }
@@ -136,10 +143,19 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() {
         let x = Rng::seed(5).normal_array::<f64>(&[2, 3, 5, 4], 0.0, 1.0);
-        let m = AvgPool2d { padding: Size2([1, 1]), ceil_mode: true, count_include_pad: false, ..AvgPool2d::new([3, 2]) };
+        let m = AvgPool2d {
+            padding: Size2([1, 1]),
+            ceil_mode: true,
+            count_include_pad: false,
+            ..AvgPool2d::new([3, 2])
+        };
         let m = std::cell::RefCell::new(m);
         gradcheck(
-            |v| Module::<f64>::forward(&mut *m.borrow_mut(), &v[0]).map_err(|e| nabla_autograd::AutogradError::Invalid { op: "avg_pool2d", message: e.to_string() }),
+            |v| {
+                Module::<f64>::forward(&mut *m.borrow_mut(), &v[0]).map_err(|e| {
+                    nabla_autograd::AutogradError::Invalid { op: "avg_pool2d", message: e.to_string() }
+                })
+            },
             &[x],
             &GradcheckOptions::default(),
         )

@@ -83,10 +83,7 @@ impl<T: Element, const D: usize> BatchNormNd<T, D> {
             return Err(LayerError::invalid(Self::NAME, "num_features must be at least 1"));
         }
         if !(eps >= 0.0 && eps.is_finite()) {
-            return Err(LayerError::invalid(
-                Self::NAME,
-                format!("eps must be finite and >= 0, got {eps}"),
-            ));
+            return Err(LayerError::invalid(Self::NAME, format!("eps must be finite and >= 0, got {eps}")));
         }
         if !(0.0..=1.0).contains(&momentum) {
             return Err(LayerError::invalid(
@@ -207,7 +204,10 @@ impl<T: Element, const D: usize> BatchNormNd<T, D> {
     fn checked_running(&self) -> Result<Option<MeanVar<'_, T>>, LayerError> {
         let Some(r) = &self.running else { return Ok(None) };
         let c = self.num_features;
-        Ok(Some((channel_view(Self::NAME, "running_mean", &r.mean, c)?, channel_view(Self::NAME, "running_var", &r.var, c)?)))
+        Ok(Some((
+            channel_view(Self::NAME, "running_mean", &r.mean, c)?,
+            channel_view(Self::NAME, "running_var", &r.var, c)?,
+        )))
     }
 }
 

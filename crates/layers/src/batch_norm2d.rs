@@ -48,7 +48,8 @@ impl BuildLayer for BatchNorm2dConfig {
         let inferred = channels::<2>(&ctx.input_shape).expect("an image sample");
         let c = ctx.infer("batch_norm2d", "num_features", self.num_features, inferred, "channels")?;
         self.num_features = Some(c);
-        let layer = BatchNorm2d::<f32>::new(c, self.eps, self.momentum, self.affine, self.track_running_stats)?;
+        let layer =
+            BatchNorm2d::<f32>::new(c, self.eps, self.momentum, self.affine, self.track_running_stats)?;
         Ok(Box::new(layer))
     }
 }
@@ -70,7 +71,8 @@ mod tests {
     #[test]
     fn normalizes_each_channel_over_batch_and_plane_and_tracks_statistics() {
         let mut ctx = BuildContext::new([3, 4, 5], Rng::seed(0));
-        let built = nabla_registry::build::<dyn Module<f32>>(("batch_norm2d", &RawParams::new()), &mut ctx).unwrap();
+        let built =
+            nabla_registry::build::<dyn Module<f32>>(("batch_norm2d", &RawParams::new()), &mut ctx).unwrap();
         assert_eq!(built.params.get("num_features"), Some(&Value::Int(3)));
         let mut bn = built.value;
         let x = Rng::seed(1).normal_array::<f32>(&[6, 3, 4, 5], 2.0, 3.0);
@@ -90,9 +92,13 @@ mod tests {
         bn.eval();
         bn.forward(&Var::constant(x)).unwrap();
         assert_eq!(bn.counters()[0].1, 1, "evaluation leaves the statistics alone");
-        assert_eq!(bn.describe(), "BatchNorm2d(3, eps=1e-5, momentum=0.1, affine=true, track_running_stats=true)");
+        assert_eq!(
+            bn.describe(),
+            "BatchNorm2d(3, eps=1e-5, momentum=0.1, affine=true, track_running_stats=true)"
+        );
         assert_eq!(bn.name(), "batch_norm2d");
-        let err = bn.forward(&Var::constant(Rng::seed(1).normal_array::<f32>(&[6, 3], 0.0, 1.0))).unwrap_err();
+        let err =
+            bn.forward(&Var::constant(Rng::seed(1).normal_array::<f32>(&[6, 3], 0.0, 1.0))).unwrap_err();
         assert!(err.to_string().contains("[N, 3, H, W]"), "{err}");
         let mut flat = BuildContext::new([12], Rng::seed(0));
         let e = build_module("batch_norm2d", &RawParams::new(), &mut flat).unwrap_err().to_string();
@@ -107,7 +113,8 @@ mod tests {
         let x = rng.normal_array::<f64>(&[3, 2, 3, 2], 0.0, 1.0);
         let w = rng.normal_array::<f64>(&[2], 1.0, 0.3);
         let b = rng.normal_array::<f64>(&[2], 0.0, 1.0);
-        let as_autograd = |e: LayerError| AutogradError::Invalid { op: "batch_norm2d", message: e.to_string() };
+        let as_autograd =
+            |e: LayerError| AutogradError::Invalid { op: "batch_norm2d", message: e.to_string() };
         gradcheck(
             |v| {
                 let mut bn = BatchNorm2d::<f64>::with_defaults(2)

@@ -52,13 +52,19 @@ impl<T: Element> Conv2d<T> {
     /// [`LayerError::Invalid`] when the weight is not 4-d, the bias not `[O]`, or an option is
     /// invalid (stride, dilation or groups 0, groups not dividing `O`, `"same"` with stride
     /// other than 1).
-    pub fn from_vars(weight: Var<T>, bias: Option<Var<T>>, options: Conv2dOptions) -> Result<Self, LayerError> {
+    pub fn from_vars(
+        weight: Var<T>,
+        bias: Option<Var<T>>,
+        options: Conv2dOptions,
+    ) -> Result<Self, LayerError> {
         options.validate()?;
         let ws = weight.shape();
         if ws.len() != 4 || ws.contains(&0) {
             return Err(LayerError::invalid(
                 "conv2d",
-                format!("weight must be [out_channels, in_channels/groups, kH, kW] of positive sizes, got {ws:?}"),
+                format!(
+                    "weight must be [out_channels, in_channels/groups, kH, kW] of positive sizes, got {ws:?}"
+                ),
             ));
         }
         if ws[0] % options.groups != 0 {
@@ -282,7 +288,10 @@ impl BuildLayer for Conv2dConfig {
         if self.padding_mode != PaddingMode::Zeros {
             return Err(LayerError::invalid(
                 "conv2d",
-                format!("padding_mode = \"{}\" is not supported (only \"zeros\")", self.padding_mode.as_str()),
+                format!(
+                    "padding_mode = \"{}\" is not supported (only \"zeros\")",
+                    self.padding_mode.as_str()
+                ),
             ));
         }
         let [c, _, _] = image("conv2d", &ctx.input_shape)?;
@@ -373,8 +382,15 @@ mod tests {
         assert_eq!(m.parameters().len(), 1);
         assert_eq!(m.parameters()[0].1.shape(), [8, 1, 3, 1]);
         assert_eq!(m.output_shape(&[4, 8, 8]).unwrap(), [8, 3, 8]);
-        let same = raw(&[("out_channels", Value::Int(2)), ("kernel_size", Value::Int(4)), ("padding", Value::Str("same".into()))]);
-        assert_eq!(build_module("conv2d", &same, &mut ctx).unwrap().output_shape(&[4, 8, 8]).unwrap(), [2, 8, 8]);
+        let same = raw(&[
+            ("out_channels", Value::Int(2)),
+            ("kernel_size", Value::Int(4)),
+            ("padding", Value::Str("same".into())),
+        ]);
+        assert_eq!(
+            build_module("conv2d", &same, &mut ctx).unwrap().output_shape(&[4, 8, 8]).unwrap(),
+            [2, 8, 8]
+        );
         let y = build_module("conv2d", &same, &mut ctx)
             .unwrap()
             .forward(&Var::constant(ArrayD::zeros(IxDyn(&[2, 4, 8, 8]))))
@@ -405,14 +421,23 @@ mod tests {
         assert!(e.contains("in_channels = 3") && e.contains('2'), "{e}");
         let e = err_of(&with(("padding_mode", Value::Str("reflect".into()))), &mut ctx);
         assert!(e.contains("reflect") && e.contains("not supported"), "{e}");
-        let e = err_of(&with(("padding", Value::Str("same".into()))).into_iter().chain([("stride", Value::Int(2))]).collect::<Vec<_>>(), &mut ctx);
+        let e = err_of(
+            &with(("padding", Value::Str("same".into())))
+                .into_iter()
+                .chain([("stride", Value::Int(2))])
+                .collect::<Vec<_>>(),
+            &mut ctx,
+        );
         assert!(e.contains("same") && e.contains("stride"), "{e}");
         let e = err_of(&with(("padding", Value::Str("full".into()))), &mut ctx);
         assert!(e.contains("padding"), "{e}");
         let mut flat = BuildContext::new([784], Rng::seed(0));
         let e = err_of(&base, &mut flat);
         assert!(e.contains("[784]") && e.contains("unflatten"), "{e}");
-        assert!(build_module("conv2d", &raw(&[("out_channels", Value::Int(2))]), &mut ctx).is_err(), "kernel_size is required");
+        assert!(
+            build_module("conv2d", &raw(&[("out_channels", Value::Int(2))]), &mut ctx).is_err(),
+            "kernel_size is required"
+        );
     }
 
     #[test]
@@ -430,7 +455,8 @@ mod tests {
         let as_autograd = |e: LayerError| AutogradError::Invalid { op: "conv2d", message: e.to_string() };
         gradcheck(
             |v| {
-                let mut l = Conv2d::from_vars(v[1].clone(), Some(v[2].clone()), options).map_err(as_autograd)?;
+                let mut l =
+                    Conv2d::from_vars(v[1].clone(), Some(v[2].clone()), options).map_err(as_autograd)?;
                 l.forward(&v[0]).map_err(as_autograd)
             },
             &[x, w, b],

@@ -121,7 +121,10 @@ mod tests {
         m.eval();
         assert!(m.forward(&x).unwrap().ptr_eq(&x));
         let mut flat = BuildContext::new([16], Rng::seed(0));
-        assert!(build_module("dropout2d", &RawParams::new(), &mut flat).unwrap_err().to_string().contains("[16]"));
+        assert!(build_module("dropout2d", &RawParams::new(), &mut flat)
+            .unwrap_err()
+            .to_string()
+            .contains("[16]"));
         assert!(Dropout2d::new(1.0, Rng::seed(0)).is_err());
     }
 }

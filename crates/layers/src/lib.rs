@@ -112,17 +112,17 @@ pub use dropout::{Dropout, DropoutConfig};
 pub use dropout2d::{Dropout2d, Dropout2dConfig};
 pub use error::LayerError;
 pub use flatten::Flatten;
-pub use max_pool2d::MaxPool2d;
-pub use spatial::{Padding2, Size2};
-pub use unflatten::Unflatten;
 pub use identity::Identity;
 pub use linear::{Linear, LinearConfig, DEFAULT_INIT};
 pub use losses::{BceWithLogits, CrossEntropy, Loss, Mse, Nll, Target};
+pub use max_pool2d::MaxPool2d;
 pub use module::{join_name, Module, TrainingMode};
 pub use registration::{
     BuildContext, BuildLayer, LayerCategory, LayerRegistration, LossFactory, LossRegistration, ModuleFactory,
 };
 pub use sequential::Sequential;
+pub use spatial::{Padding2, Size2};
+pub use unflatten::Unflatten;
 
 /// How a loss combines per-sample values (from `nabla-autograd`), for the loss constructors.
 pub use nabla_autograd::Reduction;
@@ -165,7 +165,9 @@ pub(crate) fn build_loss(
 mod tests {
     use super::*;
     use nabla_autograd::Var;
-    use nabla_registry::{build, duplicates, list, resolve, Built, ComponentKind, HyperParams, RawParams, Value};
+    use nabla_registry::{
+        build, duplicates, list, resolve, Built, ComponentKind, HyperParams, RawParams, Value,
+    };
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;
 
@@ -211,7 +213,8 @@ mod tests {
     fn every_layer_and_activation_builds_with_defaults_and_runs() {
         let int = |k: &str, v: i64| (k.to_string(), Value::Int(v));
         for name in LAYERS.iter().chain(ACTIVATIONS.iter()) {
-            let image = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm2d", "dropout2d"];
+            let image =
+                ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm2d", "dropout2d"];
             let sample: Vec<usize> = if image.contains(name) { vec![2, 4, 4] } else { vec![6] };
             let raw: RawParams = match *name {
                 "linear" => [int("out_features", 3)].into_iter().collect(),
@@ -254,13 +257,21 @@ mod tests {
     #[test]
     fn rust_defaults_are_the_declared_defaults() {
         assert_eq!(declared_defaults::<Flatten>(), Flatten::default());
-        let pool = |p: &[(&str, i64)]| -> RawParams { p.iter().map(|(k, v)| (k.to_string(), Value::Int(*v))).collect() };
-        let with = |raw: &RawParams, schema| nabla_registry::Params::validate(ComponentKind::Layer, "probe", schema, &RawParams::new(), raw).unwrap();
+        let pool = |p: &[(&str, i64)]| -> RawParams {
+            p.iter().map(|(k, v)| (k.to_string(), Value::Int(*v))).collect()
+        };
+        let with = |raw: &RawParams, schema| {
+            nabla_registry::Params::validate(ComponentKind::Layer, "probe", schema, &RawParams::new(), raw)
+                .unwrap()
+        };
         let k = pool(&[("kernel_size", 2)]);
         assert_eq!(MaxPool2d::from_params(&with(&k, MaxPool2d::SCHEMA)).unwrap(), MaxPool2d::new([2, 2]));
         assert_eq!(AvgPool2d::from_params(&with(&k, AvgPool2d::SCHEMA)).unwrap(), AvgPool2d::new([2, 2]));
         let o = pool(&[("output_size", 3)]);
-        assert_eq!(AdaptiveAvgPool2d::from_params(&with(&o, AdaptiveAvgPool2d::SCHEMA)).unwrap(), AdaptiveAvgPool2d::new([3, 3]));
+        assert_eq!(
+            AdaptiveAvgPool2d::from_params(&with(&o, AdaptiveAvgPool2d::SCHEMA)).unwrap(),
+            AdaptiveAvgPool2d::new([3, 3])
+        );
         assert_eq!(declared_defaults::<LeakyRelu>(), LeakyRelu::default());
         assert_eq!(declared_defaults::<Gelu>(), Gelu::default());
         assert_eq!(declared_defaults::<Softmax>(), Softmax::default());
@@ -304,7 +315,8 @@ mod tests {
         assert_eq!(activations, &ACTIVATIONS);
         let msg = err.to_string();
         assert!(
-            msg.contains("registered layers: adaptive_avg_pool2d, avg_pool2d, batch_norm1d") && msg.contains("registered activations: gelu"),
+            msg.contains("registered layers: adaptive_avg_pool2d, avg_pool2d, batch_norm1d")
+                && msg.contains("registered activations: gelu"),
             "{msg}"
         );
         let err = build_module("gelly", &RawParams::new(), &mut ctx).unwrap_err().to_string();

@@ -117,24 +117,43 @@ mod tests {
         let mut m = build_module("max_pool2d", &raw(&[("kernel_size", Value::Int(2))]), &mut ctx).unwrap();
         assert_eq!(m.output_shape(&[2, 5, 5]).unwrap(), [2, 2, 2]);
         let ceil = raw(&[("kernel_size", Value::Int(2)), ("ceil_mode", Value::Bool(true))]);
-        assert_eq!(build_module("max_pool2d", &ceil, &mut ctx).unwrap().output_shape(&[2, 5, 5]).unwrap(), [2, 3, 3]);
+        assert_eq!(
+            build_module("max_pool2d", &ceil, &mut ctx).unwrap().output_shape(&[2, 5, 5]).unwrap(),
+            [2, 3, 3]
+        );
         let x = ArrayD::from_shape_fn(IxDyn(&[1, 2, 5, 5]), |i| (i[1] * 25 + i[2] * 5 + i[3]) as f32);
         let y = m.forward(&Var::constant(x)).unwrap();
-        assert_eq!(y.value().iter().copied().collect::<Vec<_>>(), [6.0, 8.0, 16.0, 18.0, 31.0, 33.0, 41.0, 43.0]);
-        assert_eq!(m.describe(), "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=false)");
+        assert_eq!(
+            y.value().iter().copied().collect::<Vec<_>>(),
+            [6.0, 8.0, 16.0, 18.0, 31.0, 33.0, 41.0, 43.0]
+        );
+        assert_eq!(
+            m.describe(),
+            "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=false)"
+        );
         let too_big = raw(&[("kernel_size", Value::Int(6))]);
         let e = build_module("max_pool2d", &too_big, &mut ctx).unwrap_err().to_string();
         assert!(e.contains("max_pool2d") && e.contains("[2, 5, 5]"), "{e}");
-        let e = build_module("max_pool2d", &raw(&[("kernel_size", Value::Int(2)), ("stride", Value::Int(0))]), &mut ctx)
-            .unwrap_err()
-            .to_string();
+        let e = build_module(
+            "max_pool2d",
+            &raw(&[("kernel_size", Value::Int(2)), ("stride", Value::Int(0))]),
+            &mut ctx,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("stride"), "{e}");
-        let e = build_module("max_pool2d", &raw(&[("kernel_size", Value::Int(2)), ("padding", Value::Int(2))]), &mut ctx)
-            .unwrap_err()
-            .to_string();
+        let e = build_module(
+            "max_pool2d",
+            &raw(&[("kernel_size", Value::Int(2)), ("padding", Value::Int(2))]),
+            &mut ctx,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("padding"), "{e}");
         let mut flat = BuildContext::new([50], Rng::seed(0));
-        let e = build_module("max_pool2d", &raw(&[("kernel_size", Value::Int(2))]), &mut flat).unwrap_err().to_string();
+        let e = build_module("max_pool2d", &raw(&[("kernel_size", Value::Int(2))]), &mut flat)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("[50]") && e.contains("unflatten"), "{e}");
     }
 
@@ -144,7 +163,11 @@ mod tests {
         let m = MaxPool2d { stride: Some(Size2([2, 1])), padding: Size2([1, 1]), ..MaxPool2d::new([3, 2]) };
         let m = std::cell::RefCell::new(m);
         gradcheck(
-            |v| Module::<f64>::forward(&mut *m.borrow_mut(), &v[0]).map_err(|e| nabla_autograd::AutogradError::Invalid { op: "max_pool2d", message: e.to_string() }),
+            |v| {
+                Module::<f64>::forward(&mut *m.borrow_mut(), &v[0]).map_err(|e| {
+                    nabla_autograd::AutogradError::Invalid { op: "max_pool2d", message: e.to_string() }
+                })
+            },
             &[x],
             &GradcheckOptions::default(),
         )

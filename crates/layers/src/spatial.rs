@@ -13,8 +13,12 @@ pub struct Size2(pub [usize; 2]);
 /// One element of a size as an unsigned integer (the schema's range has checked the sign).
 fn count(params: &Params, key: &str, v: &Value) -> Result<usize, ParamError> {
     match v {
-        Value::Int(i) => usize::try_from(*i).map_err(|_| params.out_of_range(key, "integers >= 0", v.to_string())),
-        other => Err(params.out_of_range(key, "an integer or a list of two integers [h, w]", other.to_string())),
+        Value::Int(i) => {
+            usize::try_from(*i).map_err(|_| params.out_of_range(key, "integers >= 0", v.to_string()))
+        }
+        other => {
+            Err(params.out_of_range(key, "an integer or a list of two integers [h, w]", other.to_string()))
+        }
     }
 }
 
@@ -25,8 +29,12 @@ fn pair(params: &Params, key: &str, v: &Value) -> Result<[usize; 2], ParamError>
             let n = count(params, key, v)?;
             Ok([n, n])
         }
-        Value::List(items) if items.len() == 2 => Ok([count(params, key, &items[0])?, count(params, key, &items[1])?]),
-        other => Err(params.out_of_range(key, "an integer or a list of two integers [h, w]", other.to_string())),
+        Value::List(items) if items.len() == 2 => {
+            Ok([count(params, key, &items[0])?, count(params, key, &items[1])?])
+        }
+        other => {
+            Err(params.out_of_range(key, "an integer or a list of two integers [h, w]", other.to_string()))
+        }
     }
 }
 

@@ -124,7 +124,10 @@ mod tests {
         assert_eq!(y.value()[[1, 0, 2, 3]], 23.0);
         y.sum().backward().unwrap();
         assert_eq!(x.grad().unwrap().shape(), &[2, 12]);
-        assert_eq!(build_module("unflatten", &spec(-1, &[-1, 4]), &mut ctx).unwrap().output_shape(&[12]).unwrap(), [3, 4]);
+        assert_eq!(
+            build_module("unflatten", &spec(-1, &[-1, 4]), &mut ctx).unwrap().output_shape(&[12]).unwrap(),
+            [3, 4]
+        );
         assert_eq!(m.describe(), "Unflatten(dim=1, unflattened_size=[1, 3, 4])");
     }
 
