@@ -95,6 +95,7 @@ pub use losses::{BceWithLogits, CrossEntropy, Loss, Mse, Nll, Target};
 pub use module::{join_name, Module, TrainingMode};
 pub use registration::{
     BuildContext, BuildLayer, LayerCategory, LayerRegistration, LossFactory, LossRegistration, ModuleFactory,
+    MAX_ELEMENTS,
 };
 pub use sequential::Sequential;
 
