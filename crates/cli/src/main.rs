@@ -32,9 +32,17 @@ enum Command {
         /// Continue the run in this directory from its latest checkpoint.
         #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "overrides", "out"])]
         resume: Option<PathBuf>,
-        /// Train until this many epochs in total (overrides the config).
-        #[arg(long)]
+        /// Train until this many epochs in total (overrides the config; at least 1).
+        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         epochs: Option<usize>,
+        /// Replace the run already in --out (its files stay until the new run's first
+        /// checkpoint); without it a directory holding files is refused.
+        #[arg(long, conflicts_with = "resume")]
+        overwrite: bool,
+        /// Memory budget of the run, checked against the model and batch sizes before anything
+        /// is allocated (bytes, or with a suffix: 512M, 4G; default: half the available memory).
+        #[arg(long, value_name = "BYTES", value_parser = parse_max_memory)]
+        max_memory: Option<i64>,
         /// Directory of the data set's files (the same as `--set data.data_dir=DIR`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -203,6 +211,12 @@ fn data_dir_override(dir: Option<&Path>) -> Result<Vec<(&'static str, Value)>, S
     }
 }
 
+/// `--max-memory`: a byte count as the config's integer `max_memory`.
+fn parse_max_memory(text: &str) -> Result<i64, String> {
+    let bytes = nabla::train::budget::parse_bytes(text)?;
+    i64::try_from(bytes).map_err(|_| format!("'{text}' is more bytes than a config integer holds"))
+}
+
 fn set_threads(threads: Option<usize>) {
     if let Some(t) = threads {
         // matrixmultiply reads this once, at its first product.
@@ -252,22 +266,35 @@ fn report_init(report: &nabla::train::InitReport, quiet: bool) {
     }
 }
 
+/// Where a run writes and how (`--overwrite`, `--max-memory`).
+struct RunFlags {
+    overwrite: bool,
+    max_memory: Option<i64>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn train(
     config: Option<PathBuf>,
-    overrides: Vec<String>,
+    mut overrides: Vec<String>,
     out: Option<PathBuf>,
     resume: Option<PathBuf>,
     epochs: Option<usize>,
     data_dir: Option<PathBuf>,
     init: Option<(PathBuf, bool)>,
+    flags: RunFlags,
     print_config: bool,
     quiet: bool,
 ) -> Result<(), String> {
     let progress = if quiet { Progress::Quiet } else { Progress::Auto };
+    if let Some(bytes) = flags.max_memory {
+        overrides.push(format!("max_memory={bytes}"));
+    }
     let (mut trainer, out_dir) = match resume {
         Some(dir) => {
-            let typed = data_dir_override(data_dir.as_deref())?;
+            let mut typed = data_dir_override(data_dir.as_deref())?;
+            if let Some(bytes) = flags.max_memory {
+                typed.push(("max_memory", Value::Int(bytes)));
+            }
             (Trainer::resume_with(&dir, epochs, &typed).map_err(|e| e.to_string())?, dir)
         }
         None => {
@@ -296,7 +323,9 @@ fn train(
             out_dir.display()
         );
     }
-    let summary = trainer.run(&RunOptions::new(&out_dir, progress)).map_err(|e| e.to_string())?;
+    let mut options = RunOptions::new(&out_dir, progress);
+    options.overwrite = flags.overwrite;
+    let summary = trainer.run(&options).map_err(|e| e.to_string())?;
     let m = &summary.final_metrics;
     println!(
         "final: test accuracy {:.2}% (best {:.2}% at epoch {}), test loss {:.4}, {} epochs in {:.1}s; run directory {}",
@@ -497,6 +526,8 @@ fn main() -> ExitCode {
             out,
             resume,
             epochs,
+            overwrite,
+            max_memory,
             data_dir,
             threads,
             init_from,
@@ -506,7 +537,8 @@ fn main() -> ExitCode {
         } => {
             let init = init_from.map(|source| (source, partial));
             set_threads(threads);
-            train(config, overrides, out, resume, epochs, data_dir, init, print_config, quiet)
+            let flags = RunFlags { overwrite, max_memory };
+            train(config, overrides, out, resume, epochs, data_dir, init, flags, print_config, quiet)
         }
         Command::List { kind } => list(kind),
         Command::Plot { runs, out } => match nabla_experiments::plot_runs(&runs, out.as_deref()) {

@@ -194,11 +194,17 @@ impl<'a> DataLoader<'a> {
         Ok(n)
     }
 
-    /// A buffer for this loader's batches (`batch_size` rows).
+    /// The rows a batch buffer needs: `batch_size`, or the whole data set when that is
+    /// smaller (so a huge `batch_size` costs no more memory than one full-data batch).
+    pub fn batch_rows(&self) -> usize {
+        self.config.batch_size.min(self.data.len())
+    }
+
+    /// A buffer for this loader's batches ([`DataLoader::batch_rows`] rows).
     pub fn new_batch(&self) -> Batch {
         Batch {
-            x: Array2::zeros((self.config.batch_size, self.data.features())),
-            y: vec![0; self.config.batch_size],
+            x: Array2::zeros((self.batch_rows(), self.data.features())),
+            y: vec![0; self.batch_rows()],
             len: 0,
         }
     }
@@ -209,7 +215,7 @@ impl<'a> DataLoader<'a> {
     /// # Errors
     /// [`DataError::Invalid`] when `i >= len()`.
     pub fn fill(&self, i: usize, batch: &mut Batch) -> Result<(), DataError> {
-        let (b, f) = (self.config.batch_size, self.data.features());
+        let (b, f) = (self.batch_rows(), self.data.features());
         if batch.x.nrows() < b || batch.x.ncols() != f {
             batch.x = Array2::zeros((b, f));
         }
@@ -284,6 +290,18 @@ mod tests {
             assert!(seen.iter().all(|&c| c == 1), "epoch {epoch}");
         }
         assert!(loader.fill(11, &mut batch).is_err());
+    }
+
+    #[test]
+    fn a_huge_batch_size_allocates_one_full_data_batch() {
+        let d = data(7);
+        let cfg = LoaderConfig { batch_size: usize::MAX, ..Default::default() };
+        let loader = DataLoader::new(&d, cfg).unwrap();
+        assert_eq!((loader.len(), loader.batch_rows()), (1, 7));
+        let mut batch = loader.new_batch();
+        loader.fill(0, &mut batch).unwrap();
+        assert_eq!(batch.len(), 7);
+        assert_eq!(batch.x().dim(), (7, 3));
     }
 
     #[test]

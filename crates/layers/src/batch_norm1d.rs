@@ -390,6 +390,8 @@ impl BuildLayer for BatchNorm1dConfig {
         let what = if input.len() == 1 { "features" } else { "channels" };
         let c = ctx.infer("batch_norm1d", "num_features", self.num_features, inferred, what)?;
         self.num_features = Some(c);
+        // Weight, bias, running mean and variance.
+        ctx.reserve("batch_norm1d", "num_features", &[4, c])?;
         let layer =
             BatchNorm1d::<f32>::new(c, self.eps, self.momentum, self.affine, self.track_running_stats)?;
         Ok(Box::new(layer))

@@ -119,6 +119,7 @@ pub use max_pool2d::MaxPool2d;
 pub use module::{join_name, Module, TrainingMode};
 pub use registration::{
     BuildContext, BuildLayer, LayerCategory, LayerRegistration, LossFactory, LossRegistration, ModuleFactory,
+    MAX_ELEMENTS,
 };
 pub use sequential::Sequential;
 pub use spatial::{Padding2, Size2};

@@ -61,6 +61,12 @@ impl<T: Element> Linear<T> {
         rng: &mut Rng,
     ) -> Result<Self, LayerError> {
         let shape = [out_features, in_features];
+        if out_features.checked_mul(in_features).is_none_or(|n| n > crate::MAX_ELEMENTS) {
+            return Err(LayerError::invalid(
+                "linear",
+                format!("a weight of shape {shape:?} is larger than any memory can hold"),
+            ));
+        }
         let mut w = ArrayD::<T>::zeros(IxDyn(&shape));
         let init_error = |what: &str, name: &str, e| LayerError::Init {
             context: format!("linear {what} '{name}'"),
@@ -222,6 +228,10 @@ impl BuildLayer for LinearConfig {
         };
         let weight_init = initializer(&spec(&self.weight_init, &ctx.default_weight_init), "weight_init")?;
         let bias_init = initializer(&spec(&self.bias_init, &ctx.default_bias_init), "bias_init")?;
+        ctx.reserve("linear", "out_features", &[self.out_features, in_features])?;
+        if self.bias {
+            ctx.reserve("linear", "out_features", &[self.out_features])?;
+        }
         let layer = Linear::<f32>::with_init(
             in_features,
             self.out_features,
@@ -352,5 +362,24 @@ mod tests {
         let own = raw(&[("out_features", Value::Int(2)), ("weight_init", Value::Str("zeros".into()))]);
         let l = build_module("linear", &own, &mut ctx).unwrap();
         assert!(l.parameters()[0].1.value().iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn sizes_beyond_the_budget_are_errors_naming_the_key_not_aborts() {
+        for out in [2_000_000_000i64, i64::MAX] {
+            let mut ctx = BuildContext { elements_left: 1 << 20, ..BuildContext::new([64], Rng::seed(0)) };
+            let huge = raw(&[("out_features", Value::Int(out))]);
+            let err = build_module("linear", &huge, &mut ctx).unwrap_err().to_string();
+            assert!(err.contains("out_features") && err.contains("budget"), "{err}");
+            assert_eq!(ctx.elements_left, 1 << 20, "a refused layer takes nothing");
+        }
+        let mut ctx = BuildContext::new([usize::MAX / 2], Rng::seed(0));
+        let err = build_module("linear", &raw(&[("out_features", Value::Int(4))]), &mut ctx).unwrap_err();
+        assert!(err.to_string().contains("usize"), "{err}");
+        let err = Linear::<f32>::new(usize::MAX, 2, true, &mut Rng::seed(0)).unwrap_err();
+        assert!(err.to_string().contains("larger than any memory"), "{err}");
+        let mut ctx = BuildContext { elements_left: 30, ..BuildContext::new([4], Rng::seed(0)) };
+        build_module("linear", &raw(&[("out_features", Value::Int(6))]), &mut ctx).unwrap();
+        assert_eq!(ctx.elements_left, 0, "4x6 weight and 6 biases");
     }
 }

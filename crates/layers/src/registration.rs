@@ -62,7 +62,17 @@ pub struct BuildContext {
     /// The bias initializer of layers that do not name their own (`[model] bias_init`);
     /// `None`: `torch_linear_default` (PyTorch's `U(±1/sqrt(fan_in))`).
     pub default_bias_init: Option<String>,
+    /// How many more parameter and buffer elements the model may allocate: every layer that
+    /// allocates from a configured size asks [`BuildContext::reserve`] first, so a size from a
+    /// config that the memory cannot hold is an error naming the key, never an aborted
+    /// allocation. [`BuildContext::new`] starts at [`MAX_ELEMENTS`]; a trainer lowers it to its
+    /// memory budget.
+    pub elements_left: usize,
 }
+
+/// The most elements any model may hold: the largest `f64` array whose byte size fits in
+/// `isize` (beyond it `ndarray` panics instead of returning an error).
+pub const MAX_ELEMENTS: usize = (isize::MAX as usize) / 8;
 
 impl BuildContext {
     /// A context for input samples of `input_shape`, drawing from `rng`, with no default
@@ -73,6 +83,39 @@ impl BuildContext {
             rng,
             default_weight_init: None,
             default_bias_init: None,
+            elements_left: MAX_ELEMENTS,
+        }
+    }
+
+    /// Takes the elements of a tensor of `shape` (from `component`'s hyper-parameter `key`)
+    /// out of [`BuildContext::elements_left`]; returns the element count.
+    ///
+    /// # Errors
+    /// An invalid hyper-parameter of `component` naming `key` when the product overflows or
+    /// exceeds what is left of the budget.
+    pub fn reserve(&mut self, component: &str, key: &str, shape: &[usize]) -> Result<usize, LayerError> {
+        let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        match n {
+            Some(n) if n <= self.elements_left => {
+                self.elements_left -= n;
+                Ok(n)
+            }
+            _ => {
+                let size = match n {
+                    Some(n) => format!("{n} elements"),
+                    None => "more elements than a usize can count".to_string(),
+                };
+                Err(ParamError::Invalid {
+                    kind: ComponentKind::Layer,
+                    component: component.to_string(),
+                    message: format!(
+                        "{key}: a tensor of shape {shape:?} needs {size}, but the model's memory \
+                         budget has {} elements left (raise max_memory, or make {key} smaller)",
+                        self.elements_left
+                    ),
+                }
+                .into())
+            }
         }
     }
 

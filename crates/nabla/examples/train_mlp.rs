@@ -32,8 +32,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .optimizer("adam:lr=1e-3", ())
         .build()?;
     let mut trainer = Trainer::new(config)?;
-    let summary = trainer
-        .run_with(&RunOptions::new("runs/example", Progress::Lines), &mut [&mut EveryNSteps { every: 20 }])?;
+    let summary = trainer.run_with(
+        &RunOptions::new("runs/example", Progress::Lines).overwriting(),
+        &mut [&mut EveryNSteps { every: 20 }],
+    )?;
     println!("test accuracy: {:.2}%", 100.0 * summary.final_metrics.test_accuracy);
     Ok(())
 }

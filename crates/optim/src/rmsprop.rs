@@ -38,8 +38,9 @@ pub struct RmsProp {
     /// learning rate
     #[param(default = 1e-2, range = NON_NEGATIVE)]
     pub lr: f64,
-    /// smoothing constant of the squared-gradient average
-    #[param(default = 0.99, range = NON_NEGATIVE)]
+    /// smoothing constant of the squared-gradient average (below 1: at 1 the average never
+    /// leaves zero, above it grows without bound)
+    #[param(default = 0.99, range = UNIT_HALF_OPEN)]
     pub alpha: f64,
     /// added to the root mean square (outside the square root)
     #[param(default = 1e-8, range = NON_NEGATIVE)]
@@ -47,8 +48,8 @@ pub struct RmsProp {
     /// L2 penalty (added to the gradient)
     #[param(default = 0.0, range = NON_NEGATIVE)]
     pub weight_decay: f64,
-    /// momentum factor of the normalised step
-    #[param(default = 0.0, range = NON_NEGATIVE)]
+    /// momentum factor of the normalised step (below 1: from 1 on it diverges)
+    #[param(default = 0.0, range = UNIT_HALF_OPEN)]
     pub momentum: f64,
     /// divide by the estimated standard deviation of the gradient
     #[param(default = false)]

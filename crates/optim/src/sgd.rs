@@ -47,8 +47,9 @@ pub struct Sgd {
     /// learning rate
     #[param(default = 1e-3, range = NON_NEGATIVE)]
     pub lr: f64,
-    /// momentum factor (0: plain SGD)
-    #[param(default = 0.0, range = NON_NEGATIVE)]
+    /// momentum factor (0: plain SGD; below 1, as a momentum of 1 or more never forgets a
+    /// gradient and diverges)
+    #[param(default = 0.0, range = UNIT_HALF_OPEN)]
     pub momentum: f64,
     /// dampening of the gradient in the momentum buffer
     #[param(default = 0.0)]

@@ -273,6 +273,8 @@ fn check_value(
     let in_range = |x: f64| {
         if spec.range.contains(x) {
             Ok(())
+        } else if !x.is_finite() {
+            Err(out_of_range(format!("finite and {} ({})", spec.range, spec.doc)))
         } else {
             Err(out_of_range(format!("{} ({})", spec.range, spec.doc)))
         }

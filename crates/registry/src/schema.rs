@@ -148,18 +148,21 @@ impl Range {
         Range { low: Bound::Exclusive(low), high: Bound::Exclusive(high) }
     }
 
-    /// Whether `x` lies in the range (NaN never does, unless the range is [`Range::ANY`]).
+    /// Whether `x` lies in the range. NaN never does, unless the range is [`Range::ANY`];
+    /// nor does an infinity on an unbounded side (`>= 0` means finite and non-negative), since
+    /// an infinite learning rate, decay or epsilon can only make training diverge. A range
+    /// that admits an infinity says so with an infinite bound (`Range::closed(1.0, f64::INFINITY)`).
     pub fn contains(&self, x: f64) -> bool {
         if *self == Range::ANY {
             return true;
         }
         let low_ok = match self.low {
-            Bound::Unbounded => !x.is_nan(),
+            Bound::Unbounded => x > f64::NEG_INFINITY,
             Bound::Inclusive(l) => x >= l,
             Bound::Exclusive(l) => x > l,
         };
         let high_ok = match self.high {
-            Bound::Unbounded => !x.is_nan(),
+            Bound::Unbounded => x < f64::INFINITY,
             Bound::Inclusive(h) => x <= h,
             Bound::Exclusive(h) => x < h,
         };

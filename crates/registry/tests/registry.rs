@@ -182,6 +182,14 @@ fn validation_errors_name_component_key_expected_and_given() {
     assert!(range.contains("'lr' must be >= 0"), "{range}");
     assert!(range.contains("got -1.0"), "{range}");
 
+    for x in [f64::INFINITY, f64::NAN, f64::NEG_INFINITY] {
+        let inf = adam_with("lr", Value::Float(x)).unwrap_err().to_string();
+        assert!(inf.contains("'lr' must be finite and >= 0"), "{inf}");
+    }
+    assert!(nabla_registry::Range::closed(1.0, f64::INFINITY).contains(f64::INFINITY));
+    assert!(!nabla_registry::Range::at_least(1.0).contains(f64::INFINITY));
+    assert!(nabla_registry::Range::ANY.contains(f64::INFINITY));
+
     let len = adam_with("betas", Value::List(vec![Value::Float(0.9)])).unwrap_err().to_string();
     assert!(len.contains("exactly 2 floats"), "{len}");
 

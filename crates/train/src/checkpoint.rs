@@ -191,8 +191,39 @@ fn unhex32(s: &str) -> Option<[u8; 32]> {
 
 /// Writes a checkpoint into `run_dir` and points `latest` at it; returns its directory.
 pub(crate) fn save(run_dir: &Path, ckpt: &Checkpoint) -> Result<PathBuf, TrainError> {
-    let name = format!("checkpoint-epoch{:04}", ckpt.epoch);
+    save_with(run_dir, ckpt, || Ok(()))
+}
+
+/// The directory name for a checkpoint of `epoch`: `checkpoint-epochNNNN`, or its alternate
+/// `checkpoint-epochNNNN-b` when `latest` names the first (a run overwriting another at the
+/// same epoch must not write into the checkpoint that is still current).
+fn checkpoint_name(run_dir: &Path, epoch: usize) -> String {
+    let base = format!("checkpoint-epoch{epoch:04}");
+    let current = read_capped(&run_dir.join("latest"), LATEST_CAP, None)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(|s| s.trim().to_string());
+    if current.as_deref() == Some(base.as_str()) {
+        format!("{base}-b")
+    } else {
+        base
+    }
+}
+
+/// [`save`], calling `before_latest` once the checkpoint is complete on disk and before
+/// `latest` names it: what must be durable before the checkpoint becomes current (the
+/// epoch's metrics line, the config) is written there.
+pub(crate) fn save_with(
+    run_dir: &Path,
+    ckpt: &Checkpoint,
+    before_latest: impl FnOnce() -> Result<(), TrainError>,
+) -> Result<PathBuf, TrainError> {
+    let name = checkpoint_name(run_dir, ckpt.epoch);
     let dir = run_dir.join(&name);
+    // Not current (see checkpoint_name): a stale leftover, or an older run's.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|source| TrainError::Io { path: dir.clone(), source })?;
+    }
 
     let mut tensors: BTreeMap<String, RawTensor> =
         ckpt.model.floats.iter().map(|(k, a)| (k.clone(), RawTensor::from_f32(a))).collect();
@@ -244,6 +275,7 @@ pub(crate) fn save(run_dir: &Path, ckpt: &Checkpoint) -> Result<PathBuf, TrainEr
     write_atomic(&dir.join(TRAINER_FILE), trainer.as_bytes())?;
     // The manifest last: a checkpoint with a manifest is complete.
     write_atomic(&dir.join(MANIFEST_FILE), manifest.as_bytes())?;
+    before_latest()?;
     write_atomic(&run_dir.join("latest"), name.as_bytes())?;
     // Older checkpoints go only once the new one is complete and current.
     if let Ok(entries) = std::fs::read_dir(run_dir) {

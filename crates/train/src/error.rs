@@ -34,10 +34,11 @@ pub enum TrainError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The loss or a gradient became NaN or infinite.
-    #[error("training stopped: the {what} is not finite ({value}) at epoch {epoch}, step {step}; the last good checkpoint is kept")]
+    /// The loss, a gradient, a weight or the optimizer state became NaN or infinite.
+    #[error("training stopped: the {what} is not finite ({value}) at epoch {epoch}, step {step}; {}",
+        match kept { Some(e) => format!("the checkpoint of epoch {e} is kept"), None => "this run has written no checkpoint yet".to_string() })]
     NonFinite {
-        /// `loss` or `gradient norm`.
+        /// `loss`, `gradient norm`, `weights` or `optimizer state`.
         what: &'static str,
         /// The offending value.
         value: f64,
@@ -45,6 +46,9 @@ pub enum TrainError {
         epoch: usize,
         /// Optimizer step, from 1.
         step: u64,
+        /// The epoch of the run's newest checkpoint, which stays `latest`; `None` when there
+        /// is none.
+        kept: Option<usize>,
     },
     /// A checkpoint is missing, malformed or does not fit the model.
     #[error("checkpoint: {0}")]
@@ -66,6 +70,14 @@ pub enum TrainError {
         /// The tensor's name.
         tensor: String,
         /// What is wrong.
+        message: String,
+    },
+    /// The run directory cannot be used: it holds another run, or another process writes it.
+    #[error("{}: {message}", dir.display())]
+    RunDir {
+        /// The run directory.
+        dir: PathBuf,
+        /// What is wrong and what to do.
         message: String,
     },
     /// The run directory has no checkpoint to resume or evaluate.

@@ -7,10 +7,11 @@
 //! use nabla_train::{RunOptions, TrainConfig, Trainer};
 //! let config = TrainConfig::default_digits();
 //! let mut trainer = Trainer::new(config).unwrap();
-//! let summary = trainer.run(&RunOptions::quiet("runs/example")).unwrap();
+//! let summary = trainer.run(&RunOptions::quiet("runs/example").overwriting()).unwrap();
 //! println!("test accuracy {:.2}%", 100.0 * summary.final_metrics.test_accuracy);
 //! ```
 
+pub mod budget;
 mod builder;
 pub mod checkpoint;
 mod config;
@@ -18,6 +19,7 @@ mod error;
 pub mod files;
 pub mod hooks;
 mod metrics;
+pub mod run_dir;
 mod trainer;
 
 pub use builder::{IntoParams, IntoValue, TrainConfigBuilder};

@@ -52,12 +52,58 @@ impl MetricsLog {
         Ok(MetricsLog { path })
     }
 
-    /// Appends one record.
+    /// Appends one record and syncs it to disk (a run's checkpoint may become current only
+    /// once its epoch's line is durable).
     pub fn append(&self, m: &EpochMetrics) -> Result<(), TrainError> {
         let io = |source| TrainError::Io { path: self.path.clone(), source };
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
         let line = serde_json::to_string(m).expect("metrics serialize");
-        writeln!(f, "{line}").map_err(io)
+        writeln!(f, "{line}").map_err(io)?;
+        f.sync_data().map_err(io)
+    }
+
+    /// Replaces the log with `records`, atomically.
+    pub fn write_all(&self, records: &[EpochMetrics]) -> Result<(), TrainError> {
+        let mut text = String::new();
+        for m in records {
+            text.push_str(&serde_json::to_string(m).expect("metrics serialize"));
+            text.push('\n');
+        }
+        write_atomic(&self.path, text.as_bytes())
+    }
+
+    /// Drops the records after epoch `epoch` (written by a run that stopped before their
+    /// checkpoint became current) and any second record of an epoch, atomically; returns the
+    /// records kept. A missing log is an empty one.
+    pub fn truncate_to(&self, epoch: usize) -> Result<Vec<EpochMetrics>, TrainError> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => return Err(TrainError::Io { path: self.path.clone(), source }),
+        };
+        // A last line without its newline was cut short by a crash: it is dropped, as it
+        // belongs to an epoch whose checkpoint never became current.
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..=end],
+            None => "",
+        };
+        let mut all = Vec::new();
+        for (i, line) in complete.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            all.push(serde_json::from_str::<EpochMetrics>(line).map_err(|e| {
+                TrainError::Checkpoint(format!("{}:{}: bad metrics line: {e}", self.path.display(), i + 1))
+            })?);
+        }
+        let torn = complete.len() != text.len();
+        let mut kept: Vec<EpochMetrics> = Vec::with_capacity(all.len());
+        for m in &all {
+            if m.epoch <= epoch && kept.last().is_none_or(|k| k.epoch < m.epoch) {
+                kept.push(m.clone());
+            }
+        }
+        if torn || kept.len() != all.len() || !self.path.exists() {
+            self.write_all(&kept)?;
+        }
+        Ok(kept)
     }
 
     /// Reads every record back (for reports and tests).

@@ -1,11 +1,13 @@
 //! The training loop: build every component by name, train and evaluate per epoch, report,
 //! checkpoint and resume.
 
+use crate::budget::{self, Plan};
 use crate::checkpoint::{self, Checkpoint, LoadedCheckpoint};
 use crate::config::{SchedulerInterval, TrainConfig};
-use crate::hooks::{EpochStart, MetricsLogHook, ProgressHook, StepInfo, TrainHook};
-use crate::metrics::{EpochMetrics, MetricsLog};
-use crate::{write_atomic, TrainError};
+use crate::hooks::{EpochStart, ProgressHook, StepInfo, TrainHook};
+use crate::metrics::EpochMetrics;
+use crate::run_dir::{DirMode, RunWriter};
+use crate::TrainError;
 use nabla_autograd::{NoGradGuard, Var};
 use nabla_data::{stratified_split, DataLoader, DataSplits, Dataset, LoaderConfig};
 use nabla_layers::{BuildContext, Loss, Module, Sequential, Target};
@@ -36,12 +38,15 @@ pub struct RunOptions {
     pub out_dir: Option<PathBuf>,
     /// Progress reporting.
     pub progress: Progress,
+    /// A fresh run may replace an earlier run in `out_dir` (whose files stay untouched until
+    /// the new run's first checkpoint); without it a directory holding files is refused.
+    pub overwrite: bool,
 }
 
 impl RunOptions {
     /// A run in `out_dir`, reporting as `progress` asks.
     pub fn new(out_dir: impl Into<PathBuf>, progress: Progress) -> RunOptions {
-        RunOptions { out_dir: Some(out_dir.into()), progress }
+        RunOptions { out_dir: Some(out_dir.into()), progress, overwrite: false }
     }
 
     /// A run in `out_dir` that reports nothing.
@@ -51,7 +56,12 @@ impl RunOptions {
 
     /// A run that writes no file and reports nothing.
     pub fn in_memory() -> RunOptions {
-        RunOptions { out_dir: None, progress: Progress::Quiet }
+        RunOptions { out_dir: None, progress: Progress::Quiet, overwrite: false }
+    }
+
+    /// These options, allowing a fresh run to replace an earlier run in the directory.
+    pub fn overwriting(self) -> RunOptions {
+        RunOptions { overwrite: true, ..self }
     }
 }
 
@@ -85,6 +95,10 @@ pub struct Trainer {
     params: Vec<(String, Var<f32>)>,
     epochs_done: usize,
     steps_done: u64,
+    // Restored from a checkpoint (possibly of epoch 0): its directory holds this run.
+    resumed: bool,
+    // The epoch of the newest checkpoint on disk, for the truth of a stop message.
+    last_checkpoint: Option<usize>,
 }
 
 fn config_error(config: &TrainConfig, table: &str, key: &str, message: impl ToString) -> TrainError {
@@ -125,20 +139,38 @@ impl Trainer {
         // Model: every layer by name; the context carries the shape flowing out of each layer
         // into the next, from which input sizes are inferred.
         let mut rng = Rng::seed(config.seed);
+        // Every size is checked against the memory budget before it is allocated.
+        let budget = budget::budget_bytes(config.max_memory);
+        let elements = Plan::parameter_elements(budget);
         let mut ctx = BuildContext {
             default_weight_init: config.weight_init.clone(),
             default_bias_init: config.bias_init.clone(),
+            elements_left: elements.min(nabla_layers::MAX_ELEMENTS),
             ..BuildContext::new([data.train.features()], rng.fork())
         };
         let mut model = Sequential::new();
         let mut layer_params = Vec::new();
+        let mut activations = data.train.features() as u64;
         for spec in &config.layers {
             let nabla_registry::Built { value: module, params } =
                 nabla_registry::build::<dyn Module<f32>>((spec.name.as_str(), &spec.params), &mut ctx)
                     .map_err(|e| config_error(&config, &spec.table, "", e))?;
             layer_params.push(params);
             model.push(module);
+            let out = ctx.input_shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+            activations = out.and_then(|o| activations.checked_add(o)).unwrap_or(u64::MAX);
         }
+        let plan = Plan {
+            budget,
+            parameters: (elements.min(nabla_layers::MAX_ELEMENTS) - ctx.elements_left) as u64,
+            activations_per_sample: activations,
+        };
+        let eval_split = validation.as_ref().map_or(0, Dataset::len).max(data.test.len());
+        plan.check_batches(
+            &config.source,
+            config.batch_size.min(data.train.len()),
+            config.eval_batch_size.min(eval_split),
+        )?;
         let classes = data.train.num_classes();
         if ctx.input_shape != [classes] {
             let ends = match ctx.input_shape.as_slice() {
@@ -196,6 +228,8 @@ impl Trainer {
             params,
             epochs_done: 0,
             steps_done: 0,
+            resumed: false,
+            last_checkpoint: None,
         })
     }
 
@@ -269,7 +303,6 @@ impl Trainer {
     /// One optimizer step on a batch; returns the batch's mean loss and its number of
     /// correct predictions.
     pub fn train_step(&mut self, x: ArrayView2<'_, f32>, y: &[usize]) -> Result<(f64, usize), TrainError> {
-        let epoch = self.epochs_done + 1;
         let step = self.steps_done + 1;
         // The input goes into a pooled buffer: the same memory every step, no allocation.
         let input = Var::pooled_constant(pool::copy_of(&x.into_dyn()));
@@ -277,7 +310,7 @@ impl Trainer {
         let loss = self.loss.forward(&logits, &Target::Classes(y))?;
         let loss_value = f64::from(loss.item());
         if !loss_value.is_finite() {
-            return Err(TrainError::NonFinite { what: "loss", value: loss_value, epoch, step });
+            return Err(self.non_finite("loss", loss_value, step));
         }
         let correct = count_correct(&logits.value(), y);
         drop(logits);
@@ -297,7 +330,7 @@ impl Trainer {
             }
         };
         if !norm.is_finite() {
-            return Err(TrainError::NonFinite { what: "gradient norm", value: norm, epoch, step });
+            return Err(self.non_finite("gradient norm", norm, step));
         }
 
         {
@@ -314,6 +347,10 @@ impl Trainer {
                 .collect();
             self.optimizer.step(&mut views)?;
         }
+        // The step itself can overflow (a huge learning rate): weights must stay finite.
+        if let Some(bad) = self.params.iter().find_map(|(_, p)| first_non_finite(p.value().view())) {
+            return Err(self.non_finite("weights", bad, step));
+        }
         for (_, p) in &self.params {
             p.zero_grad();
         }
@@ -325,6 +362,10 @@ impl Trainer {
             }
         }
         Ok((loss_value, correct))
+    }
+
+    fn non_finite(&self, what: &'static str, value: f64, step: u64) -> TrainError {
+        TrainError::NonFinite { what, value, epoch: self.epochs_done + 1, step, kept: self.last_checkpoint }
     }
 
     /// Trains one epoch, calling every hook's [`TrainHook::on_epoch_start`] and, after each
@@ -403,38 +444,43 @@ impl Trainer {
         self.run_with(options, &mut [])
     }
 
-    /// Trains the remaining epochs, calling `hooks` (after the run's own metrics log and
-    /// progress display, in order) at every step and epoch. With a run directory, a fresh
-    /// run writes `config.toml` first and every epoch writes its checkpoint (when due)
-    /// before the hooks see it, so a crash in between re-runs the epoch on resume instead of
-    /// logging it twice.
+    /// Trains the remaining epochs, calling `hooks` (after the run's own progress display,
+    /// in order) at every step and epoch. With a run directory, the run holds its lock
+    /// ([`crate::run_dir`]) throughout; a fresh run refuses a directory holding files unless
+    /// [`RunOptions::overwrite`]; every epoch appends its metrics line (synced) and then
+    /// writes its checkpoint when due, which becomes `latest` last, before the hooks see the
+    /// epoch. A crash at any point leaves a checkpoint, config and log that agree up to the
+    /// checkpoint's epoch (a resume drops the lines past it).
     pub fn run_with(
         &mut self,
         options: &RunOptions,
         hooks: &mut [&mut dyn TrainHook],
     ) -> Result<RunSummary, TrainError> {
         let out = options.out_dir.as_deref();
-        if let (Some(out), 0) = (out, self.epochs_done) {
-            std::fs::create_dir_all(out)
-                .map_err(|source| TrainError::Io { path: out.to_path_buf(), source })?;
-            write_atomic(&out.join("config.toml"), self.effective_config().as_bytes())?;
-        }
-        let mut metrics_log = out.map(MetricsLogHook::new);
+        let mut writer = match out {
+            Some(dir) => {
+                let mode = match (self.resumed || self.epochs_done > 0, options.overwrite) {
+                    (true, _) => DirMode::Resume,
+                    (false, true) => DirMode::Overwrite,
+                    (false, false) => DirMode::New,
+                };
+                Some(RunWriter::open(dir, mode, self.effective_config(), self.epochs_done)?)
+            }
+            None => None,
+        };
         let mut progress = ProgressHook::new(options.progress);
-        let mut all: Vec<&mut dyn TrainHook> = Vec::with_capacity(hooks.len() + 2);
-        if let Some(log) = metrics_log.as_mut() {
-            all.push(log);
-        }
+        let mut all: Vec<&mut dyn TrainHook> = Vec::with_capacity(hooks.len() + 1);
         all.push(&mut progress);
         for hook in hooks.iter_mut() {
             all.push(&mut **hook);
         }
-        self.run_epochs(out, &mut all)
+        self.run_epochs(out, writer.as_mut(), &mut all)
     }
 
     fn run_epochs(
         &mut self,
         out: Option<&Path>,
+        mut writer: Option<&mut RunWriter>,
         hooks: &mut [&mut dyn TrainHook],
     ) -> Result<RunSummary, TrainError> {
         let started = Instant::now();
@@ -476,9 +522,10 @@ impl Trainer {
                 seconds: epoch_start.elapsed().as_secs_f64(),
             };
             let every = self.config.checkpoint.every_epochs;
-            if let Some(out) = out {
+            if let (Some(out), Some(writer)) = (out, writer.as_deref_mut()) {
+                writer.log_epoch(&metrics)?;
                 if (every > 0 && epoch % every == 0) || epoch == self.config.epochs {
-                    self.save_checkpoint(out)?;
+                    self.save_checkpoint_with(out, || writer.before_latest())?;
                 }
             }
             for hook in hooks.iter_mut() {
@@ -486,14 +533,16 @@ impl Trainer {
             }
             history.push(metrics);
         }
-        let final_metrics = match (history.last(), out) {
-            (Some(m), _) => m.clone(),
-            (None, Some(out)) => MetricsLog::read(&out.join("metrics.jsonl"))?
-                .pop()
-                .ok_or_else(|| TrainError::Checkpoint("the run has no epochs to report".into()))?,
-            (None, None) => return Err(TrainError::Checkpoint("the run has no epochs to report".into())),
+        // The whole run's record, the epochs before a resume included.
+        let whole = match writer {
+            Some(w) => w.history()?,
+            None => history.clone(),
         };
-        let best = history
+        let final_metrics = match whole.last() {
+            Some(m) => m.clone(),
+            None => return Err(TrainError::Checkpoint("the run has no epochs to report".into())),
+        };
+        let best = whole
             .iter()
             .map(|m| (m.test_accuracy, m.epoch))
             .fold((final_metrics.test_accuracy, final_metrics.epoch), |a, b| if b.0 > a.0 { b } else { a });
@@ -512,18 +561,50 @@ impl Trainer {
 
     /// Writes a checkpoint of the current state into `run_dir` (atomically) and returns its
     /// directory.
+    ///
+    /// # Errors
+    /// [`TrainError::NonFinite`] when a weight, buffer or optimizer state is not finite: such
+    /// a state is never written.
     pub fn save_checkpoint(&mut self, run_dir: &Path) -> Result<PathBuf, TrainError> {
+        self.save_checkpoint_with(run_dir, || Ok(()))
+    }
+
+    fn save_checkpoint_with(
+        &mut self,
+        run_dir: &Path,
+        before_latest: impl FnOnce() -> Result<(), TrainError>,
+    ) -> Result<PathBuf, TrainError> {
+        let model = checkpoint::model_state(&self.model);
+        let optimizer = self.optimizer.state_dict();
+        let stop = |what, value| TrainError::NonFinite {
+            what,
+            value,
+            epoch: self.epochs_done,
+            step: self.steps_done,
+            kept: self.last_checkpoint,
+        };
+        if let Some(bad) = model.floats.values().find_map(|a| first_non_finite(a.view())) {
+            return Err(stop("weights", bad));
+        }
+        if let Some(bad) = optimizer.arrays.values().find_map(|a| first_non_finite(a.view())) {
+            return Err(stop("optimizer state", bad));
+        }
+        if let Some(bad) = optimizer.scalars.values().filter_map(|s| s.as_f64()).find(|v| !v.is_finite()) {
+            return Err(stop("optimizer state", bad));
+        }
         let mut rngs = Vec::new();
         self.model.visit_rngs_mut("", &mut |name, rng| rngs.push((name.to_string(), rng.state())));
         let ckpt = Checkpoint {
             epoch: self.epochs_done,
             step: self.steps_done,
-            model: checkpoint::model_state(&self.model),
-            optimizer: self.optimizer.state_dict(),
+            model,
+            optimizer,
             scheduler: self.scheduler.as_ref().map(|s| s.state()),
             rngs,
         };
-        checkpoint::save(run_dir, &ckpt)
+        let dir = checkpoint::save_with(run_dir, &ckpt, before_latest)?;
+        self.last_checkpoint = Some(self.epochs_done);
+        Ok(dir)
     }
 
     /// Rebuilds the trainer of the run in `run_dir` from its saved effective config and
@@ -550,7 +631,21 @@ impl Trainer {
         }
         let mut trainer = Trainer::new(config)?;
         let ckpt = checkpoint::load(run_dir)?;
+        let done = ckpt.epoch;
         trainer.restore(ckpt)?;
+        let total = trainer.config.epochs;
+        if total <= done {
+            let asked = match epochs {
+                Some(e) => format!("--epochs {e} asks for no more"),
+                None => format!("its config asks for {total}"),
+            };
+            return Err(TrainError::RunDir {
+                dir: run_dir.to_path_buf(),
+                message: format!(
+                    "has done {done} epochs and {asked}; pass --epochs N with N > {done} to train further"
+                ),
+            });
+        }
         Ok(trainer)
     }
 
@@ -581,7 +676,33 @@ impl Trainer {
         }
         self.epochs_done = ckpt.epoch;
         self.steps_done = ckpt.step;
+        self.resumed = true;
+        self.last_checkpoint = Some(ckpt.epoch);
         Ok(())
+    }
+}
+
+/// The first NaN or infinity in `a`, if any (one vectorizable pass: `x - x` is 0 exactly
+/// for every finite `x` and NaN otherwise).
+fn first_non_finite(a: ndarray::ArrayViewD<'_, f32>) -> Option<f64> {
+    let all_finite = match a.as_slice_memory_order() {
+        Some(xs) => {
+            let mut acc = [0.0f32; 16];
+            let mut chunks = xs.chunks_exact(16);
+            for c in &mut chunks {
+                for (s, &x) in acc.iter_mut().zip(c) {
+                    *s += x - x;
+                }
+            }
+            let tail: f32 = chunks.remainder().iter().map(|&x| x - x).sum();
+            acc.iter().sum::<f32>() + tail == 0.0
+        }
+        None => a.iter().all(|x| x.is_finite()),
+    };
+    if all_finite {
+        None
+    } else {
+        a.iter().find(|x| !x.is_finite()).map(|&x| f64::from(x))
     }
 }
 
