@@ -37,12 +37,17 @@ pub fn available_memory() -> Option<u64> {
 }
 
 /// The budget in bytes: `max_memory` when given, else [`DEFAULT_FRACTION`] of
-/// [`available_memory`], else [`FALLBACK_BYTES`].
+/// [`available_memory`], else [`FALLBACK_BYTES`]. A `max_memory` above what the machine has
+/// available is capped there: planning with memory that does not exist would turn the
+/// refusal this budget exists for back into an aborted allocation.
 pub fn budget_bytes(max_memory: Option<u64>) -> u64 {
-    max_memory.unwrap_or_else(|| match available_memory() {
-        Some(bytes) => (bytes as f64 * DEFAULT_FRACTION) as u64,
-        None => FALLBACK_BYTES,
-    })
+    let available = available_memory();
+    match (max_memory, available) {
+        (Some(asked), Some(bytes)) => asked.min(bytes),
+        (Some(asked), None) => asked,
+        (None, Some(bytes)) => (bytes as f64 * DEFAULT_FRACTION) as u64,
+        (None, None) => FALLBACK_BYTES,
+    }
 }
 
 /// Parses a byte count with an optional binary suffix: `1073741824`, `512M`, `4G`, `4GiB`,

@@ -189,11 +189,6 @@ fn unhex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Writes a checkpoint into `run_dir` and points `latest` at it; returns its directory.
-pub(crate) fn save(run_dir: &Path, ckpt: &Checkpoint) -> Result<PathBuf, TrainError> {
-    save_with(run_dir, ckpt, || Ok(()))
-}
-
 /// The directory name for a checkpoint of `epoch`: `checkpoint-epochNNNN`, or its alternate
 /// `checkpoint-epochNNNN-b` when `latest` names the first (a run overwriting another at the
 /// same epoch must not write into the checkpoint that is still current).
@@ -210,7 +205,7 @@ fn checkpoint_name(run_dir: &Path, epoch: usize) -> String {
     }
 }
 
-/// [`save`], calling `before_latest` once the checkpoint is complete on disk and before
+/// Writes a checkpoint into `run_dir` and points `latest` at it (returning its directory),
 /// `latest` names it: what must be durable before the checkpoint becomes current (the
 /// epoch's metrics line, the config) is written there.
 pub(crate) fn save_with(

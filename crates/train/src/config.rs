@@ -108,7 +108,7 @@ pub struct TrainConfig {
     #[param(default = 0.0, range = UNIT_HALF_OPEN)]
     pub validation_fraction: f64,
     /// memory budget of the run in bytes, checked against the model and batch sizes before
-    /// anything is allocated (default: half the available memory)
+    /// anything is allocated (default: half the available memory; capped at the available memory)
     #[param(range = Range::at_least(1.0))]
     pub max_memory: Option<u64>,
     /// The data set (`[data]`, `name` plus the data set's hyper-parameters, including its

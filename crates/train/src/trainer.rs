@@ -684,6 +684,7 @@ impl Trainer {
 
 /// The first NaN or infinity in `a`, if any (one vectorizable pass: `x - x` is 0 exactly
 /// for every finite `x` and NaN otherwise).
+#[allow(clippy::eq_op)] // `x - x` is the finiteness test, not a mistake
 fn first_non_finite(a: ndarray::ArrayViewD<'_, f32>) -> Option<f64> {
     let all_finite = match a.as_slice_memory_order() {
         Some(xs) => {
