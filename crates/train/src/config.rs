@@ -65,6 +65,39 @@ impl Default for CheckpointConfig {
     }
 }
 
+/// What `batch_size` counts in data-parallel training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, ParamChoice)]
+pub enum BatchSizeMeaning {
+    /// The batch of each process, as PyTorch's DistributedDataParallel with a
+    /// DistributedSampler: N processes train on a global batch of `N * batch_size`.
+    #[default]
+    PerProcess,
+    /// The global batch: each of N processes takes `batch_size / N` (which must divide).
+    Global,
+}
+
+/// Data-parallel settings (`[distributed]`), used when the run has several processes
+/// (`mpirun -np N nabla train`); a run of one process ignores them.
+#[derive(Clone, Debug, PartialEq, HyperParams)]
+pub struct DistributedConfig {
+    /// batch-norm statistics over every process's batch (PyTorch's SyncBatchNorm) instead of
+    /// each process's own
+    #[param(default = false)]
+    pub sync_batch_norm: bool,
+    /// what batch_size counts: per_process (each process's batch, as PyTorch DDP) or global
+    #[param(default = "per_process")]
+    pub batch_size: BatchSizeMeaning,
+    /// capacity of one gradient all-reduce bucket, MiB (PyTorch DDP: 25)
+    #[param(default = 25.0, range = Range::open(0.0, 4096.0))]
+    pub bucket_mb: f64,
+}
+
+impl Default for DistributedConfig {
+    fn default() -> DistributedConfig {
+        read_settings(&RawParams::new(), "<defaults>", "distributed").expect("the defaults are valid")
+    }
+}
+
 /// When the learning-rate scheduler advances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, ParamChoice)]
 pub enum SchedulerInterval {
@@ -142,6 +175,9 @@ pub struct TrainConfig {
     /// Checkpointing.
     #[param(skip)]
     pub checkpoint: CheckpointConfig,
+    /// Data-parallel training.
+    #[param(skip)]
+    pub distributed: DistributedConfig,
 }
 
 impl TrainConfig {
@@ -225,6 +261,7 @@ impl TrainConfig {
             t.insert("clip".into(), toml::Value::Table(clip));
         }
         t.insert("checkpoint".into(), toml::Value::Table(raw_to_toml(&self.checkpoint.to_raw())));
+        t.insert("distributed".into(), toml::Value::Table(raw_to_toml(&self.distributed.to_raw())));
         t
     }
 
@@ -478,6 +515,10 @@ impl Parser {
             Some(t) => self.settings(t, "checkpoint")?,
             None => CheckpointConfig::default(),
         };
+        let distributed = match self.sub_table(root, "distributed")? {
+            Some(t) => self.settings(t, "distributed")?,
+            None => DistributedConfig::default(),
+        };
         config.source = self.file.clone();
         Ok(TrainConfig {
             data,
@@ -490,6 +531,7 @@ impl Parser {
             scheduler_interval,
             clip,
             checkpoint,
+            distributed,
             ..config
         })
     }
@@ -502,7 +544,8 @@ impl Parser {
 }
 
 /// The tables of a config; every other top-level key is one of [`TrainConfig`]'s settings.
-const TOP_TABLES: &[&str] = &["data", "model", "loss", "optimizer", "scheduler", "clip", "checkpoint"];
+const TOP_TABLES: &[&str] =
+    &["data", "model", "loss", "optimizer", "scheduler", "clip", "checkpoint", "distributed"];
 
 /// Validates raw settings against `H`'s declaration; errors name the file, table and key as
 /// the rest of a config's errors do.

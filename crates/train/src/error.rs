@@ -95,6 +95,9 @@ pub enum TrainError {
     /// Loading data failed.
     #[error(transparent)]
     Data(#[from] nabla_data::DataError),
+    /// A data-parallel collective failed, or the ranks disagree about the config or data.
+    #[error(transparent)]
+    Distributed(#[from] nabla_distributed::DistributedError),
     /// The autograd engine failed.
     #[error(transparent)]
     Autograd(#[from] nabla_autograd::AutogradError),

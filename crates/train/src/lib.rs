@@ -15,6 +15,7 @@ pub mod budget;
 mod builder;
 pub mod checkpoint;
 mod config;
+pub mod data_parallel;
 mod error;
 pub mod files;
 pub mod hooks;
@@ -25,9 +26,10 @@ mod trainer;
 pub use builder::{IntoParams, IntoValue, TrainConfigBuilder};
 pub use checkpoint::{evaluate_checkpoint, init_from, load_for_eval, EvalModel, Evaluation, InitReport};
 pub use config::{
-    apply_override, default_run_dir, CheckpointConfig, ClipConfig, ComponentSpec, SchedulerInterval,
-    TrainConfig, DEFAULT_CONFIG,
+    apply_override, default_run_dir, BatchSizeMeaning, CheckpointConfig, ClipConfig, ComponentSpec,
+    DistributedConfig, SchedulerInterval, TrainConfig, DEFAULT_CONFIG,
 };
+pub use data_parallel::CommStats;
 pub use error::TrainError;
 pub use files::{read_safetensors, to_safetensors, write_atomic, Dtype, FileDigest, RawTensor, TensorFile};
 pub use hooks::{EpochStart, StepInfo, TrainHook};

@@ -4,6 +4,7 @@
 use crate::budget::{self, Plan};
 use crate::checkpoint::{self, Checkpoint, LoadedCheckpoint};
 use crate::config::{SchedulerInterval, TrainConfig};
+use crate::data_parallel::{CommStats, DataParallel};
 use crate::hooks::{EpochStart, ProgressHook, StepInfo, TrainHook};
 use crate::metrics::EpochMetrics;
 use crate::run_dir::{DirMode, RunWriter};
@@ -99,6 +100,8 @@ pub struct Trainer {
     resumed: bool,
     // The epoch of the newest checkpoint on disk, for the truth of a stop message.
     last_checkpoint: Option<usize>,
+    // Set when this trainer is one rank of a data-parallel group of two or more.
+    parallel: Option<DataParallel>,
 }
 
 fn config_error(config: &TrainConfig, table: &str, key: &str, message: impl ToString) -> TrainError {
@@ -230,7 +233,53 @@ impl Trainer {
             steps_done: 0,
             resumed: false,
             last_checkpoint: None,
+            parallel: None,
         })
+    }
+
+    /// Makes this trainer one rank of a data-parallel run over `group` (every rank calls
+    /// this with the same config, after building or resuming): checks that every rank has the
+    /// same effective config and data (an error on every rank otherwise), then takes rank 0's
+    /// parameters and buffers; see [`crate::data_parallel`] for what changes. A group of one
+    /// process changes nothing, so such a run is bit-for-bit the run without a group.
+    pub fn join_group(&mut self, group: Rc<dyn nabla_distributed::Collective>) -> Result<(), TrainError> {
+        if group.size() <= 1 {
+            return Ok(());
+        }
+        let data = Rc::clone(&self.data);
+        let mut splits = vec![&data.train, &data.test];
+        splits.extend(self.validation.as_ref());
+        let parallel = DataParallel::join(
+            group,
+            &self.config.distributed,
+            self.config.batch_size,
+            &self.effective_config(),
+            &splits,
+            &mut self.model,
+            &self.params,
+        )?;
+        self.parallel = Some(parallel);
+        Ok(())
+    }
+
+    /// This process's rank in its data-parallel group (0 without one).
+    pub fn rank(&self) -> usize {
+        self.parallel.as_ref().map_or(0, DataParallel::rank)
+    }
+
+    /// The number of processes training this model (1 without a group).
+    pub fn world_size(&self) -> usize {
+        self.parallel.as_ref().map_or(1, DataParallel::size)
+    }
+
+    /// The gradient communication so far, in a data-parallel run.
+    pub fn comm_stats(&self) -> Option<CommStats> {
+        self.parallel.as_ref().map(DataParallel::stats)
+    }
+
+    /// The number of gradient buckets and their total elements, in a data-parallel run.
+    pub fn gradient_buckets(&self) -> Option<(usize, usize)> {
+        self.parallel.as_ref().map(|p| (p.plan().buckets().len(), p.plan().elements()))
     }
 
     /// The configuration as given.
@@ -306,6 +355,8 @@ impl Trainer {
         let step = self.steps_done + 1;
         // The input goes into a pooled buffer: the same memory every step, no allocation.
         let input = Var::pooled_constant(pool::copy_of(&x.into_dyn()));
+        // Held over the forward and the backward: both reduce batch-norm sums.
+        let _sync_bn = self.parallel.as_ref().and_then(DataParallel::batch_stats_guard);
         let logits = self.model.forward(&input)?;
         let loss = self.loss.forward(&logits, &Target::Classes(y))?;
         let loss_value = f64::from(loss.item());
@@ -316,6 +367,9 @@ impl Trainer {
         drop(logits);
         loss.backward()?;
         drop(loss);
+        if let Some(p) = self.parallel.as_mut() {
+            p.average_gradients(&self.params, step)?;
+        }
 
         // Clip, and check that every gradient is finite (one pass over the gradients).
         let norm = {
@@ -376,13 +430,17 @@ impl Trainer {
         let mut loader = DataLoader::new(
             &data.train,
             LoaderConfig {
-                batch_size: self.config.batch_size,
+                batch_size: self.parallel.as_ref().map_or(self.config.batch_size, DataParallel::batch_size),
                 shuffle: true,
                 drop_last: self.config.drop_last,
                 seed: self.config.seed,
             },
         )?;
         loader.set_epoch(self.epochs_done as u64);
+        if let Some(p) = self.parallel.as_mut() {
+            let shard = p.shard(loader.order()).to_vec();
+            loader.set_order(&shard)?;
+        }
         let mut batch = loader.new_batch();
         let batches = loader.len();
         let epoch = self.epochs_done + 1;
@@ -420,6 +478,12 @@ impl Trainer {
             in_hooks += hooks_started.elapsed();
         }
         let secs = started.elapsed().saturating_sub(in_hooks).as_secs_f64();
+        if let Some(p) = &self.parallel {
+            let mut sums = [loss_sum, correct as f64, seen as f64];
+            p.sum(&mut sums, &format!("all-reduce of the epoch {epoch} training metrics"))?;
+            // Counts are whole numbers well inside f64's exact range.
+            (loss_sum, correct, seen) = (sums[0], sums[1] as usize, sums[2] as usize);
+        }
         let seen_f = seen.max(1) as f64;
         Ok((loss_sum / seen_f, correct as f64 / seen_f, seen as f64 / secs.max(1e-9)))
     }
@@ -434,8 +498,32 @@ impl Trainer {
     /// norm on its running statistics) without recording a graph, in batches of the config's
     /// `eval_batch_size`. The model's training mode is restored afterwards, so a hook may call
     /// this in the middle of a run without changing the run.
+    ///
+    /// In a data-parallel run every rank must call it together: each evaluates its strided
+    /// share of `data` and the sums are all-reduced, so every rank returns the numbers of the
+    /// whole split (with rank 0's batch-norm running statistics).
     pub fn evaluate_on(&mut self, data: &Dataset) -> Result<(f64, f64), TrainError> {
-        evaluate_model(&mut self.model, self.loss.as_ref(), data, self.config.eval_batch_size)
+        match &self.parallel {
+            None => {
+                evaluate_model(&mut self.model, self.loss.as_ref(), data, self.config.eval_batch_size, None)
+            }
+            Some(p) => {
+                p.broadcast_buffers(&mut self.model)?;
+                let share = p.eval_share(data.len());
+                let (loss, accuracy) = evaluate_model(
+                    &mut self.model,
+                    self.loss.as_ref(),
+                    data,
+                    self.config.eval_batch_size,
+                    Some(&share),
+                )?;
+                let n = share.len() as f64;
+                let mut sums = [loss * n, accuracy * n, n];
+                p.sum(&mut sums, "all-reduce of the evaluation metrics")?;
+                let total = sums[2].max(1.0);
+                Ok((sums[0] / total, sums[1] / total))
+            }
+        }
     }
 
     /// Trains the remaining epochs, writing `config.toml`, `metrics.jsonl` and checkpoints
@@ -456,7 +544,8 @@ impl Trainer {
         options: &RunOptions,
         hooks: &mut [&mut dyn TrainHook],
     ) -> Result<RunSummary, TrainError> {
-        let out = options.out_dir.as_deref();
+        // In a data-parallel run only rank 0 writes files and reports progress.
+        let out = options.out_dir.as_deref().filter(|_| self.rank() == 0);
         let mut writer = match out {
             Some(dir) => {
                 let mode = match (self.resumed || self.epochs_done > 0, options.overwrite) {
@@ -468,7 +557,8 @@ impl Trainer {
             }
             None => None,
         };
-        let mut progress = ProgressHook::new(options.progress);
+        let mut progress =
+            ProgressHook::new(if self.rank() == 0 { options.progress } else { Progress::Quiet });
         let mut all: Vec<&mut dyn TrainHook> = Vec::with_capacity(hooks.len() + 1);
         all.push(&mut progress);
         for hook in hooks.iter_mut() {
@@ -494,9 +584,11 @@ impl Trainer {
             let lr = self.optimizer.lr();
             let (train_loss, train_accuracy, samples_per_second) = self.train_epoch(hooks)?;
             let (test_loss, test_accuracy) = self.evaluate()?;
-            let validation = match &self.validation {
+            let validation = match self.validation.take() {
                 Some(v) => {
-                    Some(evaluate_model(&mut self.model, self.loss.as_ref(), v, self.config.eval_batch_size)?)
+                    let result = self.evaluate_on(&v);
+                    self.validation = Some(v);
+                    Some(result?)
                 }
                 None => None,
             };
@@ -735,12 +827,16 @@ fn evaluate_model(
     loss: &dyn Loss<f32>,
     data: &nabla_data::Dataset,
     batch_size: usize,
+    share: Option<&[usize]>,
 ) -> Result<(f64, f64), TrainError> {
     let _no_grad = NoGradGuard::new();
     let was_training = model.is_training();
     model.set_training(false);
-    let loader =
+    let mut loader =
         DataLoader::new(data, LoaderConfig { batch_size, shuffle: false, drop_last: false, seed: 0 })?;
+    if let Some(share) = share {
+        loader.set_order(share)?;
+    }
     let mut batch = loader.new_batch();
     let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
     for i in 0..loader.len() {

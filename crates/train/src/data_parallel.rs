@@ -1,0 +1,263 @@
+//! `DataParallel`: what the trainer does differently when it is one of N processes training
+//! one model (PyTorch's DistributedDataParallel with a DistributedSampler):
+//!
+//! - at start ([`Trainer::join_group`](crate::Trainer::join_group)): the fingerprints of the
+//!   effective config and of the data are compared over ranks (a mismatch is an error on
+//!   every rank), then rank 0's parameters and buffers are broadcast, and the dropout
+//!   generators of ranks other than 0 are re-seeded from their rank (distinct masks);
+//! - every epoch each rank trains on its shard of the epoch's shuffled order
+//!   ([`nabla_distributed::shard_order`], padded as the sampler pads), with a batch of
+//!   `batch_size` (`[distributed] batch_size = "per_process"`) or `batch_size / N`
+//!   (`"global"`);
+//! - after every backward the gradients are summed over ranks in a few large flat buckets in
+//!   the fixed order of parameter names ([`nabla_distributed::BucketPlan`]) and divided by N,
+//!   before clipping and the optimizer, so every rank takes the same step;
+//! - with `sync_batch_norm`, batch normalization uses the statistics of the global batch
+//!   ([`nabla_autograd::batch_stats`]); without it each rank's own, and rank 0's running
+//!   statistics are broadcast before every evaluation (as DDP's `broadcast_buffers`), so
+//!   evaluation and checkpoints use rank 0's;
+//! - training sums, evaluation (each rank a strided share of the split) and metrics are
+//!   all-reduced, so every rank reports the global numbers; only rank 0 writes files and
+//!   progress.
+
+use crate::config::{BatchSizeMeaning, DistributedConfig};
+use crate::TrainError;
+use nabla_autograd::{BatchStatsGuard, BatchStatsReducer, Var};
+use nabla_data::Dataset;
+use nabla_distributed::{check_agreement, shard_order, BucketPlan, Collective, Fingerprint};
+use nabla_layers::{Module, Sequential};
+use nabla_tensor::Rng;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Time and volume of the collective communication of a data-parallel run, on this rank.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CommStats {
+    /// Optimizer steps whose gradients were averaged.
+    pub steps: u64,
+    /// Seconds spent in gradient all-reduces (including waiting for the slowest rank).
+    pub gradient_seconds: f64,
+    /// Bytes of gradients all-reduced (sent by this rank, f32).
+    pub gradient_bytes: u64,
+    /// All-reduce calls for gradients (buckets times steps).
+    pub gradient_calls: u64,
+}
+
+/// One rank's part of a data-parallel run.
+pub(crate) struct DataParallel {
+    group: Rc<dyn Collective>,
+    plan: BucketPlan,
+    buffer: Vec<f32>,
+    shard: Vec<usize>,
+    sync_batch_norm: bool,
+    batch_size: usize,
+    stats: CommStats,
+}
+
+/// Exit code when a rank ends the job because a collective inside an op failed.
+const ABORT_CODE: i32 = 70;
+
+/// Batch-norm statistics summed over the group.
+struct GroupReducer(Rc<dyn Collective>);
+
+impl BatchStatsReducer for GroupReducer {
+    fn all_reduce_sum(&self, values: &mut [f64]) {
+        if let Err(e) = self.0.all_reduce_sum_f64(values, "all-reduce of batch-norm statistics") {
+            // Inside the backward there is no way to return the error; the other ranks wait.
+            self.0.abort(ABORT_CODE, &e.to_string());
+        }
+    }
+}
+
+impl DataParallel {
+    /// Joins `group`: checks that every rank has the same effective config and data,
+    /// broadcasts rank 0's state and plans the gradient buckets.
+    pub(crate) fn join(
+        group: Rc<dyn Collective>,
+        settings: &DistributedConfig,
+        batch_size: usize,
+        effective_config: &str,
+        data: &[&Dataset],
+        model: &mut Sequential<f32>,
+        params: &[(String, Var<f32>)],
+    ) -> Result<DataParallel, TrainError> {
+        let n = group.size();
+        check_agreement(
+            group.as_ref(),
+            "effective config",
+            Fingerprint::new().update(effective_config.as_bytes()).finish(),
+        )?;
+        let mut fp = Fingerprint::new();
+        for d in data {
+            fp.update_usize(&[d.len(), d.features()]);
+            fp.update_f32(d.images().as_slice().unwrap_or(&d.images().iter().copied().collect::<Vec<_>>()));
+            fp.update(d.labels());
+        }
+        check_agreement(group.as_ref(), "data set", fp.finish())?;
+
+        let batch_size = match settings.batch_size {
+            BatchSizeMeaning::PerProcess => batch_size,
+            BatchSizeMeaning::Global if batch_size % n == 0 => batch_size / n,
+            BatchSizeMeaning::Global => {
+                return Err(TrainError::Config {
+                    file: "<distributed run>".into(),
+                    table: "top level".into(),
+                    key: "batch_size".into(),
+                    message: format!(
+                        "the global batch_size {batch_size} does not divide among {n} processes \
+                         ([distributed] batch_size = \"global\")"
+                    ),
+                })
+            }
+        };
+        let sizes: Vec<(&str, usize)> =
+            params.iter().map(|(name, p)| (name.as_str(), p.value().len())).collect();
+        let capacity = (settings.bucket_mb * 1024.0 * 1024.0 / 4.0) as usize;
+        let plan = BucketPlan::new(&sizes, capacity);
+        let buffer = vec![0.0; plan.largest()];
+        let me = DataParallel {
+            group,
+            plan,
+            buffer,
+            shard: Vec::new(),
+            sync_batch_norm: settings.sync_batch_norm,
+            batch_size,
+            stats: CommStats::default(),
+        };
+        me.broadcast_state(model, params)?;
+        let rank = me.group.rank() as u64;
+        if rank > 0 {
+            // Same seed everywhere would draw the same dropout masks on every rank.
+            model.visit_rngs_mut("", &mut |_, rng| {
+                let base = rng.next_u64();
+                *rng = Rng::seed(nabla_data::epoch_seed(base, rank));
+            });
+        }
+        Ok(me)
+    }
+
+    /// This rank.
+    pub(crate) fn rank(&self) -> usize {
+        self.group.rank()
+    }
+
+    /// The number of ranks.
+    pub(crate) fn size(&self) -> usize {
+        self.group.size()
+    }
+
+    /// Each process's batch.
+    pub(crate) fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// The communication so far.
+    pub(crate) fn stats(&self) -> CommStats {
+        self.stats
+    }
+
+    /// The bucket plan (for reports).
+    pub(crate) fn plan(&self) -> &BucketPlan {
+        &self.plan
+    }
+
+    /// This rank's shard of an epoch's order.
+    pub(crate) fn shard(&mut self, order: &[usize]) -> &[usize] {
+        shard_order(order, self.group.rank(), self.group.size(), false, &mut self.shard);
+        &self.shard
+    }
+
+    /// This rank's strided share of an evaluation split of `n` examples (no padding, so
+    /// every example is counted once over the group).
+    pub(crate) fn eval_share(&self, n: usize) -> Vec<usize> {
+        (self.group.rank()..n).step_by(self.group.size()).collect()
+    }
+
+    /// The guard making batch norm global for one step, with `sync_batch_norm`.
+    pub(crate) fn batch_stats_guard(&self) -> Option<BatchStatsGuard> {
+        self.sync_batch_norm.then(|| BatchStatsGuard::new(Rc::new(GroupReducer(Rc::clone(&self.group)))))
+    }
+
+    /// Sums `values` over ranks.
+    pub(crate) fn sum(&self, values: &mut [f64], what: &str) -> Result<(), TrainError> {
+        Ok(self.group.all_reduce_sum_f64(values, what)?)
+    }
+
+    /// Replaces every gradient by its mean over ranks, bucket by bucket.
+    pub(crate) fn average_gradients(
+        &mut self,
+        params: &[(String, Var<f32>)],
+        step: u64,
+    ) -> Result<(), TrainError> {
+        let started = Instant::now();
+        let scale = 1.0 / self.group.size() as f32;
+        for (b, bucket) in self.plan.buckets().iter().enumerate() {
+            let buf = &mut self.buffer[..bucket.len];
+            for slot in &bucket.slots {
+                let dst = &mut buf[slot.offset..slot.offset + slot.len];
+                match params[slot.param].1.grad() {
+                    Some(g) => dst.iter_mut().zip(g.iter()).for_each(|(d, &v)| *d = v),
+                    // A parameter the loss does not reach contributes zeros, as in DDP.
+                    None => dst.fill(0.0),
+                }
+            }
+            self.group
+                .all_reduce_sum_f32(buf, &format!("all-reduce of gradient bucket {b} at step {step}"))?;
+            for slot in &bucket.slots {
+                if let Some(mut g) = params[slot.param].1.grad_mut() {
+                    let src = &buf[slot.offset..slot.offset + slot.len];
+                    g.iter_mut().zip(src).for_each(|(d, &v)| *d = v * scale);
+                }
+            }
+            self.stats.gradient_bytes += (bucket.len * 4) as u64;
+            self.stats.gradient_calls += 1;
+        }
+        self.stats.steps += 1;
+        self.stats.gradient_seconds += started.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// Rank 0's parameters and buffers on every rank (one flat broadcast, model order).
+    pub(crate) fn broadcast_state(
+        &self,
+        model: &mut Sequential<f32>,
+        params: &[(String, Var<f32>)],
+    ) -> Result<(), TrainError> {
+        let mut flat: Vec<f32> = Vec::new();
+        for (_, p) in params {
+            flat.extend(p.value().iter());
+        }
+        model.visit_buffers("", &mut |_, b| flat.extend(b.iter()));
+        self.group.broadcast_f32(&mut flat, "broadcast of the initial parameters and buffers")?;
+        let mut at = 0;
+        for (_, p) in params {
+            let mut v = p.value_mut();
+            let n = v.len();
+            v.iter_mut().zip(&flat[at..at + n]).for_each(|(d, &s)| *d = s);
+            at += n;
+        }
+        unpack_buffers(model, &flat[at..]);
+        Ok(())
+    }
+
+    /// Rank 0's buffers (batch-norm running statistics) on every rank.
+    pub(crate) fn broadcast_buffers(&self, model: &mut Sequential<f32>) -> Result<(), TrainError> {
+        let mut flat: Vec<f32> = Vec::new();
+        model.visit_buffers("", &mut |_, b| flat.extend(b.iter()));
+        if flat.is_empty() {
+            return Ok(());
+        }
+        self.group.broadcast_f32(&mut flat, "broadcast of the buffers before evaluation")?;
+        unpack_buffers(model, &flat);
+        Ok(())
+    }
+}
+
+fn unpack_buffers(model: &mut Sequential<f32>, flat: &[f32]) {
+    let mut at = 0;
+    model.visit_buffers_mut("", &mut |_, b| {
+        let n = b.len();
+        b.iter_mut().zip(&flat[at..at + n]).for_each(|(d, &s)| *d = s);
+        at += n;
+    });
+}
