@@ -40,6 +40,32 @@ fn default_training_on_embedded_digits_reaches_95_percent() {
     );
 }
 
+/// The CI smoke training of a convolutional network: `configs/digits_cnn.toml` (unflatten,
+/// conv2d, batch_norm2d, max_pool2d, dropout2d, flatten, linear) on the embedded 8x8 digits,
+/// then evaluation and ONNX export of the trained run.
+#[test]
+fn the_digits_cnn_config_trains_evaluates_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("cnn");
+    let r = run.to_str().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/digits_cnn.toml");
+    let out = nabla(&["train", config.to_str().unwrap(), "--quiet", "--threads", "1", "--out", r]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let acc = accuracy(&stdout);
+    assert!(acc >= 95.0, "held-out accuracy {acc}% < 95% (chance is 10%)");
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(saved.contains("in_channels = 1") && saved.contains("in_features = 512"), "{saved}");
+
+    let eval = nabla(&["eval", r]);
+    assert!(eval.status.success(), "{:?}", text(&eval));
+    assert!((accuracy(&text(&eval).0) - acc).abs() < 1e-9, "eval reproduces the final accuracy");
+    let onnx = dir.path().join("cnn.onnx");
+    let export = nabla(&["export", r, "--format", "onnx", "--out", onnx.to_str().unwrap()]);
+    assert!(export.status.success(), "{:?}", text(&export));
+    assert!(std::fs::metadata(&onnx).unwrap().len() > 10_000, "the conv weights are in the file");
+}
+
 #[test]
 fn resume_continues_a_run() {
     let dir = tempfile::tempdir().unwrap();
