@@ -8,34 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const CONFIG: &str = r#"
-seed = 11
-epochs = 40
-batch_size = 16
-
-[data]
-name = "digits"
-limit_train = 320
-limit_test = 100
-
-[[model.layers]]
-name = "linear"
-out_features = 32
-
-[[model.layers]]
-name = "relu"
-
-[[model.layers]]
-name = "linear"
-out_features = 10
-
-[loss]
-name = "cross_entropy"
-
-[optimizer]
-name = "adam"
-lr = 1e-2
-"#;
+const CONFIG: &str = include_str!("fixtures/faults.toml");
 
 /// The config's epoch count.
 const EPOCHS: usize = 40;

@@ -8,38 +8,7 @@ use nabla::train::{RunOptions, TrainConfig, Trainer};
 use proptest::prelude::*;
 
 /// Every build gets at most this much memory: the budget check is part of what is tested.
-const BASE: &str = r#"
-seed = 1
-epochs = 1
-batch_size = 16
-max_memory = 268435456
-
-[data]
-name = "digits"
-limit_train = 48
-limit_test = 16
-
-[[model.layers]]
-name = "linear"
-out_features = 8
-
-[[model.layers]]
-name = "relu"
-
-[[model.layers]]
-name = "identity"
-
-[[model.layers]]
-name = "linear"
-out_features = 10
-
-[loss]
-name = "cross_entropy"
-
-[optimizer]
-name = "sgd"
-lr = 0.01
-"#;
+const BASE: &str = include_str!("fixtures/extreme_base.toml");
 
 /// The slot of the layer list where the layer under test goes.
 const SLOT: usize = 2;

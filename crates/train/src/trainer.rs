@@ -544,6 +544,20 @@ impl Trainer {
         options: &RunOptions,
         hooks: &mut [&mut dyn TrainHook],
     ) -> Result<RunSummary, TrainError> {
+        // A resumed run with no epoch left would exit successfully having done nothing: the
+        // user asked for training, so say how to get it. (Loading a finished run to inspect
+        // or evaluate it is fine; only running it is refused.)
+        if self.resumed && self.config.epochs <= self.epochs_done {
+            let done = self.epochs_done;
+            return Err(TrainError::RunDir {
+                dir: options.out_dir.clone().unwrap_or_default(),
+                message: format!(
+                    "has done {done} epochs and the run asks for {}; pass --epochs N with N > {done} \
+                     to train further",
+                    self.config.epochs
+                ),
+            });
+        }
         // In a data-parallel run only rank 0 writes files and reports progress.
         let out = options.out_dir.as_deref().filter(|_| self.rank() == 0);
         let mut writer = match out {
@@ -723,21 +737,7 @@ impl Trainer {
         }
         let mut trainer = Trainer::new(config)?;
         let ckpt = checkpoint::load(run_dir)?;
-        let done = ckpt.epoch;
         trainer.restore(ckpt)?;
-        let total = trainer.config.epochs;
-        if total <= done {
-            let asked = match epochs {
-                Some(e) => format!("--epochs {e} asks for no more"),
-                None => format!("its config asks for {total}"),
-            };
-            return Err(TrainError::RunDir {
-                dir: run_dir.to_path_buf(),
-                message: format!(
-                    "has done {done} epochs and {asked}; pass --epochs N with N > {done} to train further"
-                ),
-            });
-        }
         Ok(trainer)
     }
 

@@ -4,37 +4,7 @@
 use nabla_train::{load_for_eval, MetricsLog, RunOptions, TrainConfig, TrainError, Trainer};
 use std::path::Path;
 
-const TINY: &str = r#"
-seed = 5
-epochs = 3
-batch_size = 40
-
-[data]
-name = "digits"
-limit_train = 120
-limit_test = 60
-
-[[model.layers]]
-name = "linear"
-out_features = 16
-
-[[model.layers]]
-name = "batch_norm1d"
-
-[[model.layers]]
-name = "relu"
-
-[[model.layers]]
-name = "linear"
-out_features = 10
-
-[loss]
-name = "cross_entropy"
-
-[optimizer]
-name = "adam"
-lr = 1e-2
-"#;
+const TINY: &str = include_str!("fixtures/tiny.toml");
 
 fn config(overrides: &[&str]) -> TrainConfig {
     let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
@@ -203,7 +173,8 @@ fn a_resume_that_would_do_nothing_is_an_error() {
     let run = tmp.path().join("run");
     trainer(&["epochs=2"]).unwrap().run(&RunOptions::quiet(&run)).unwrap();
     for epochs in [Some(1), Some(2), None] {
-        let err = Trainer::resume(&run, epochs).err().unwrap().to_string();
+        let mut resumed = Trainer::resume(&run, epochs).expect("a finished run loads for inspection");
+        let err = resumed.run(&RunOptions::quiet(&run)).err().unwrap().to_string();
         assert!(err.contains("has done 2 epochs") && err.contains("--epochs N with N > 2"), "{err}");
     }
 }
