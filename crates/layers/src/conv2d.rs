@@ -338,11 +338,9 @@ mod tests {
     use super::*;
     use crate::build_module;
     use nabla_autograd::{gradcheck, AutogradError, GradcheckOptions};
-    use nabla_registry::{RawParams, Value};
+    use nabla_registry::Value;
 
-    fn raw(pairs: &[(&str, Value)]) -> RawParams {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
-    }
+    use crate::raw;
 
     fn pair(a: i64, b: i64) -> Value {
         Value::List(vec![Value::Int(a), Value::Int(b)])

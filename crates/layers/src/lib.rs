@@ -162,6 +162,12 @@ pub(crate) fn build_loss(
     nabla_registry::build::<dyn Loss<f32>>((name, params), ()).map(|b| b.value)
 }
 
+/// Test support: raw hyper-parameters from `(key, value)` pairs, as a config table gives them.
+#[cfg(test)]
+pub(crate) fn raw(pairs: &[(&str, nabla_registry::Value)]) -> nabla_registry::RawParams {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

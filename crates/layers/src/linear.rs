@@ -254,9 +254,7 @@ mod tests {
     use nabla_registry::{RawParams, Value};
     use nabla_tensor::ndarray::{arr1, arr2};
 
-    fn raw(pairs: &[(&str, Value)]) -> RawParams {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
-    }
+    use crate::raw;
 
     #[test]
     fn affine_map_with_pytorch_layout() {

@@ -103,13 +103,11 @@ mod tests {
     use super::*;
     use crate::{build_module, BuildContext};
     use nabla_autograd::{gradcheck, GradcheckOptions};
-    use nabla_registry::{RawParams, Value};
+    use nabla_registry::Value;
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;
 
-    fn raw(pairs: &[(&str, Value)]) -> RawParams {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
-    }
+    use crate::raw;
 
     #[test]
     fn pools_and_checks_shapes_when_built() {
