@@ -48,6 +48,8 @@ impl BuildLayer for BatchNorm2dConfig {
         let inferred = channels::<2>(&ctx.input_shape).expect("an image sample");
         let c = ctx.infer("batch_norm2d", "num_features", self.num_features, inferred, "channels")?;
         self.num_features = Some(c);
+        // Weight, bias, running mean and variance.
+        ctx.reserve("batch_norm2d", "num_features", &[4, c])?;
         let layer =
             BatchNorm2d::<f32>::new(c, self.eps, self.momentum, self.affine, self.track_running_stats)?;
         Ok(Box::new(layer))

@@ -317,6 +317,10 @@ impl BuildLayer for Conv2dConfig {
         };
         let weight_init = initializer(&spec(&self.weight_init, &ctx.default_weight_init), "weight_init")?;
         let bias_init = initializer(&spec(&self.bias_init, &ctx.default_bias_init), "bias_init")?;
+        ctx.reserve("conv2d", "out_channels", &weight_shape)?;
+        if self.bias {
+            ctx.reserve("conv2d", "out_channels", &[self.out_channels])?;
+        }
         let layer = Conv2d::<f32>::with_init(
             in_channels,
             self.out_channels,
@@ -436,6 +440,15 @@ mod tests {
             build_module("conv2d", &raw(&[("out_channels", Value::Int(2))]), &mut ctx).is_err(),
             "kernel_size is required"
         );
+    }
+
+    #[test]
+    fn weights_beyond_the_budget_are_errors_naming_the_key() {
+        let mut ctx = BuildContext { elements_left: 100, ..BuildContext::new([1, 8, 8], Rng::seed(0)) };
+        let pairs = [("out_channels", Value::Int(16)), ("kernel_size", Value::Int(3))];
+        let e = build_module("conv2d", &raw(&pairs), &mut ctx).unwrap_err().to_string();
+        assert!(e.contains("out_channels") && e.contains("budget"), "{e}");
+        assert_eq!(ctx.elements_left, 100, "a refused layer takes nothing");
     }
 
     #[test]
