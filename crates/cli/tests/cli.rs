@@ -318,3 +318,66 @@ fn init_writes_step_zero_and_init_from_starts_from_given_weights() {
     assert!(err.contains("kept at their initial values") && err.contains("'8.weight'"), "{err}");
     assert!(!err.contains("'8.bias'"), "the unchanged output bias is loaded: {err}");
 }
+
+/// Writes the four IDX files of an MNIST-shaped data set (28x28 grey images, 10 classes) with
+/// `train` and `test` examples whose pixels and labels follow a fixed pattern.
+fn write_mnist_shaped(dir: &Path, train: u32, test: u32) {
+    fn images(n: u32) -> Vec<u8> {
+        let mut bytes = [0x0803u32, n, 28, 28].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+        bytes.extend((0..n as usize * 784).map(|i| ((i * 7919) % 256) as u8));
+        bytes
+    }
+    fn labels(n: u32) -> Vec<u8> {
+        let mut bytes = [0x0801u32, n].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+        bytes.extend((0..n).map(|i| (i % 10) as u8));
+        bytes
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, bytes) in [
+        ("train-images-idx3-ubyte", images(train)),
+        ("train-labels-idx1-ubyte", labels(train)),
+        ("t10k-images-idx3-ubyte", images(test)),
+        ("t10k-labels-idx1-ubyte", labels(test)),
+    ] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+/// Every config shipped in `configs/` builds and trains an epoch as written (the MNIST-sized
+/// ones on a small MNIST-shaped data set), and the sizes it infers are the ones its comments
+/// state: a config that drifts from the layers' rules fails here, not in a user's hands.
+#[test]
+fn every_shipped_config_trains_an_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_mnist_shaped(&data, 130, 20);
+    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut names: Vec<_> = std::fs::read_dir(&configs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "the shipped configs: {names:?}");
+    for config in names {
+        let stem = config.file_stem().unwrap().to_str().unwrap().to_string();
+        let run = dir.path().join(&stem);
+        let (c, r, d) = (config.to_str().unwrap(), run.to_str().unwrap(), data.to_str().unwrap());
+        let mut args = vec!["train", c, "--quiet", "--threads", "1", "--epochs", "1", "--out", r];
+        if !std::fs::read_to_string(&config).unwrap().contains("name = \"digits\"") {
+            args.extend(["--data-dir", d]);
+        }
+        let out = nabla(&args);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stem}: {stdout}\n{stderr}");
+        let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+        let inferred = match stem.as_str() {
+            "mnist_cnn" => "in_features = 9216",
+            "fashion_mnist_cnn" => "in_features = 3136",
+            "digits_cnn" => "in_features = 512",
+            "mnist_mlp" => "in_features = 784",
+            _ => "in_features = 64",
+        };
+        assert!(saved.contains(inferred), "{stem}: {inferred} expected in\n{saved}");
+    }
+}
