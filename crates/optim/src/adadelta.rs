@@ -22,9 +22,9 @@
 
 use crate::math::{c, Decay, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use crate::rule::{Update, UpdateRule};
 use nabla_registry::HyperParams;
-use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
 
 /// Adadelta's hyper-parameters (see the module docs).
@@ -52,13 +52,7 @@ impl UpdateRule for Adadelta {
         &["square_avg", "acc_delta"]
     }
 
-    fn update<T: Element>(
-        &self,
-        hyper: GroupHyper,
-        state: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
         let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
         let (lr, rho, one_minus_rho, eps): (T, T, T, T) =
             (c(hyper.lr), c(self.rho), c(1.0 - self.rho), c(self.eps));

@@ -23,9 +23,9 @@
 
 use crate::math::{c, Decay, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use crate::rule::{Update, UpdateRule};
 use nabla_registry::HyperParams;
-use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
 
 /// Adagrad's hyper-parameters (see the module docs).
@@ -60,13 +60,7 @@ impl UpdateRule for Adagrad {
         self.initial_accumulator_value
     }
 
-    fn update<T: Element>(
-        &self,
-        hyper: GroupHyper,
-        state: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
         let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
         let clr: T = c(hyper.lr / (1.0 + (state.step - 1) as f64 * self.lr_decay));
         let eps: T = c(self.eps);

@@ -22,9 +22,9 @@
 
 use crate::math::{bias_correction, c, Decay, Moments, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use crate::rule::{Update, UpdateRule};
 use nabla_registry::HyperParams;
-use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
 
 /// Adamax's hyper-parameters (see the module docs).
@@ -52,13 +52,7 @@ impl UpdateRule for Adamax {
         &["exp_avg", "exp_inf"]
     }
 
-    fn update<T: Element>(
-        &self,
-        hyper: GroupHyper,
-        state: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
         let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
         let moments = Moments::<T>::new(self.betas[0], self.betas[1]);
         let step_size: T = c(hyper.lr / bias_correction(self.betas[0], state.step));

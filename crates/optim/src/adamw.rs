@@ -26,9 +26,8 @@
 
 use crate::adam::Adam;
 use crate::register_optimizer;
-use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use crate::rule::{Update, UpdateRule};
 use nabla_registry::HyperParams;
-use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD};
 use nabla_tensor::Element;
 
 /// AdamW's hyper-parameters: Adam's, with decoupled weight decay of 0.01 by default.
@@ -79,14 +78,8 @@ impl UpdateRule for AdamW {
         self.adam().buffers()
     }
 
-    fn update<T: Element>(
-        &self,
-        hyper: GroupHyper,
-        state: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
-        self.adam().update(hyper, state, value, grad);
+    fn update<T: Element>(&self, update: Update<'_, T>) {
+        self.adam().update(update);
     }
 }
 

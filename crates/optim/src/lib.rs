@@ -72,7 +72,7 @@ pub use optimizer::{Optimizer, ParamGroup, ParamMut, Scalar, Scalars, StateDict}
 pub use radam::{radam_rectifier, RAdam};
 pub use registration::{Build, BuildF32, BuildF64, OptimizerRegistration, Precision};
 pub use rmsprop::RmsProp;
-pub use rule::{GroupHyper, RuleOptimizer, RuleState, UpdateRule};
+pub use rule::{GroupHyper, RuleOptimizer, RuleState, Update, UpdateRule};
 pub use scheduler::{BuildScheduler, ClosedFormSchedule, Scheduler, SchedulerRegistration, SchedulerStart};
 pub use sgd::Sgd;
 

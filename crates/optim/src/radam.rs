@@ -32,9 +32,9 @@
 
 use crate::math::{bias_correction, c, Decay, Moments, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use crate::rule::{Update, UpdateRule};
 use nabla_registry::HyperParams;
-use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
 
 /// RAdam's hyper-parameters (see the module docs).
@@ -76,13 +76,7 @@ impl UpdateRule for RAdam {
         &["exp_avg", "exp_avg_sq"]
     }
 
-    fn update<T: Element>(
-        &self,
-        hyper: GroupHyper,
-        state: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
         let decay = Decay::<T>::new(
             WeightDecay::decoupled_if(self.decoupled_weight_decay),
             hyper.lr,

@@ -90,9 +90,9 @@ pub fn build_rule<T: Element, R: UpdateRule + HyperParams>(
 /// [`RuleOptimizer`] over it (aliases are optional):
 ///
 /// ```
-/// use nabla_optim::{register_optimizer, GroupHyper, Optimizer, ParamMut, RuleState, UpdateRule};
+/// use nabla_optim::{register_optimizer, Optimizer, ParamMut, Update, UpdateRule};
 /// use nabla_registry::{build, Alias, HyperParams};
-/// use nabla_tensor::ndarray::{arr1, ArrayViewD, ArrayViewMutD, Zip};
+/// use nabla_tensor::ndarray::{arr1, Zip};
 /// use nabla_tensor::Element;
 ///
 /// /// Sign descent: p <- p - lr * sign(g).
@@ -107,9 +107,9 @@ pub fn build_rule<T: Element, R: UpdateRule + HyperParams>(
 ///     fn buffers(&self) -> &'static [&'static str] {
 ///         &[]
 ///     }
-///     fn update<T: Element>(&self, h: GroupHyper, _: RuleState<'_, T>, p: ArrayViewMutD<'_, T>, g: ArrayViewD<'_, T>) {
-///         let lr = T::from_f64(h.lr);
-///         Zip::from(p).and(g).for_each(|p, &g| {
+///     fn update<T: Element>(&self, Update { hyper, value, grad, .. }: Update<'_, T>) {
+///         let lr = T::from_f64(hyper.lr);
+///         Zip::from(value).and(grad).for_each(|p, &g| {
 ///             if g != T::zero() {
 ///                 *p = *p - lr * g.signum();
 ///             }

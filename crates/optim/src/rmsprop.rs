@@ -27,9 +27,9 @@
 
 use crate::math::{c, lerp, Decay, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use crate::rule::{Update, UpdateRule};
 use nabla_registry::HyperParams;
-use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
 
 /// RMSprop's hyper-parameters (see the module docs).
@@ -69,13 +69,7 @@ impl UpdateRule for RmsProp {
         }
     }
 
-    fn update<T: Element>(
-        &self,
-        hyper: GroupHyper,
-        state: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
         let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
         let (lr, alpha, one_minus_alpha, eps, mu): (T, T, T, T, T) =
             (c(hyper.lr), c(self.alpha), c(1.0 - self.alpha), c(self.eps), c(self.momentum));

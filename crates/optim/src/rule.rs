@@ -32,6 +32,20 @@ pub struct RuleState<'s, T> {
     pub scalars: &'s mut [f64],
 }
 
+/// Everything one parameter's update works on, handed to [`UpdateRule::update`] (destructure
+/// it: `Update { hyper, state, value, grad }`).
+#[derive(Debug)]
+pub struct Update<'a, T> {
+    /// This group's learning rate and weight decay.
+    pub hyper: GroupHyper,
+    /// The step number (from 1), the buffers and the scalars of this parameter.
+    pub state: RuleState<'a, T>,
+    /// The parameter, updated in place.
+    pub value: ArrayViewMutD<'a, T>,
+    /// Its gradient, shaped like `value` (checked before the call).
+    pub grad: ArrayViewD<'a, T>,
+}
+
 /// The update of one parameter by an optimizer: what state it keeps and how it steps.
 ///
 /// Implement this (plus [`HyperParams`], usually derived) and register the type with
@@ -63,13 +77,7 @@ pub trait UpdateRule: Send + Sync + std::fmt::Debug + 'static {
 
     /// Updates one parameter in place. The shapes of `value`, `grad` and every buffer agree
     /// (checked by the caller).
-    fn update<T: Element>(
-        &self,
-        hyper: GroupHyper,
-        state: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    );
+    fn update<T: Element>(&self, update: Update<'_, T>);
 }
 
 #[derive(Clone, Debug)]
@@ -205,7 +213,7 @@ impl<T: Element, R: UpdateRule> Optimizer<T> for RuleOptimizer<T, R> {
             let hyper = GroupHyper { lr: self.lr * group.lr_scale, weight_decay: group.weight_decay };
             let view =
                 RuleState { step: state.step, buffers: &mut state.buffers, scalars: &mut state.scalars };
-            self.rule.update(hyper, view, p.value.view_mut(), grad.view());
+            self.rule.update(Update { hyper, state: view, value: p.value.view_mut(), grad: grad.view() });
         }
         Ok(())
     }
@@ -390,13 +398,7 @@ mod tests {
         fn scalars(&self) -> &'static [(&'static str, f64)] {
             &[("calls", 10.0)]
         }
-        fn update<T: Element>(
-            &self,
-            hyper: GroupHyper,
-            state: RuleState<'_, T>,
-            value: ArrayViewMutD<'_, T>,
-            grad: ArrayViewD<'_, T>,
-        ) {
+        fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
             let lr = T::from_f64(hyper.lr);
             state.scalars[0] += 1.0;
             Zip::from(value).and(grad).and(&mut state.buffers[0]).for_each(|p, &g, a| {

@@ -35,9 +35,9 @@
 
 use crate::math::{c, Decay, WeightDecay};
 use crate::register_optimizer;
-use crate::rule::{GroupHyper, RuleState, UpdateRule};
+use crate::rule::{Update, UpdateRule};
 use nabla_registry::{Alias, Const, HyperParams};
-use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
 
 /// SGD's hyper-parameters (see the module docs).
@@ -86,13 +86,7 @@ impl UpdateRule for Sgd {
         }
     }
 
-    fn update<T: Element>(
-        &self,
-        hyper: GroupHyper,
-        state: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
         let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
         let lr: T = c(hyper.lr);
         let [buf] = state.buffers else {

@@ -3,9 +3,9 @@
 //! violates.
 
 use nabla_optim::testing::{self, Case};
-use nabla_optim::{register_optimizer, GroupHyper, RuleState, UpdateRule};
+use nabla_optim::{register_optimizer, Update, UpdateRule};
 use nabla_registry::HyperParams;
-use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,13 +20,7 @@ impl UpdateRule for Drift {
     fn buffers(&self) -> &'static [&'static str] {
         &[]
     }
-    fn update<T: Element>(
-        &self,
-        h: GroupHyper,
-        _: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper: h, value, grad, .. }: Update<'_, T>) {
         let lr = T::from_f64(h.lr);
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p - lr * g - T::from_f64(1e-3));
     }
@@ -45,13 +39,7 @@ impl UpdateRule for Hidden {
     fn buffers(&self) -> &'static [&'static str] {
         &[]
     }
-    fn update<T: Element>(
-        &self,
-        h: GroupHyper,
-        _: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper: h, value, grad, .. }: Update<'_, T>) {
         let calls = HIDDEN.fetch_add(1, Ordering::Relaxed) as f64;
         let lr = T::from_f64(h.lr / (1.0 + calls));
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p - lr * g);
@@ -70,13 +58,7 @@ impl UpdateRule for Ascend {
     fn buffers(&self) -> &'static [&'static str] {
         &[]
     }
-    fn update<T: Element>(
-        &self,
-        h: GroupHyper,
-        _: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper: h, value, grad, .. }: Update<'_, T>) {
         let lr = T::from_f64(h.lr);
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p + lr * g);
     }
@@ -94,13 +76,7 @@ impl UpdateRule for Coupled {
     fn buffers(&self) -> &'static [&'static str] {
         &[]
     }
-    fn update<T: Element>(
-        &self,
-        h: GroupHyper,
-        _: RuleState<'_, T>,
-        mut value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper: h, mut value, grad, .. }: Update<'_, T>) {
         let mean = grad.sum() / T::from_f64(grad.len().max(1) as f64);
         let lr = T::from_f64(h.lr);
         value.iter_mut().zip(grad.iter()).for_each(|(p, &g)| *p = *p - lr * (g + mean));

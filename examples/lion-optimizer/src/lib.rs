@@ -29,9 +29,9 @@
 //!
 //! Hyper-parameters: `lr = 1e-4`, `betas = [0.9, 0.99]`, `weight_decay = 0` (decoupled).
 
-use nabla_optim::{register_optimizer, Decay, GroupHyper, RuleState, UpdateRule, WeightDecay};
+use nabla_optim::{register_optimizer, Decay, Update, UpdateRule, WeightDecay};
 use nabla_registry::{Alias, HyperParams};
-use nabla_tensor::ndarray::{ArrayViewD, ArrayViewMutD, Zip};
+use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
 
 /// Lion's hyper-parameters (PyTorch-style names, the paper's defaults): this one declaration
@@ -66,13 +66,7 @@ impl UpdateRule for Lion {
         &["exp_avg"]
     }
 
-    fn update<T: Element>(
-        &self,
-        hyper: GroupHyper,
-        state: RuleState<'_, T>,
-        value: ArrayViewMutD<'_, T>,
-        grad: ArrayViewD<'_, T>,
-    ) {
+    fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
         let decay = Decay::<T>::new(WeightDecay::Decoupled, hyper.lr, hyper.weight_decay, false);
         let lr = T::from_f64(hyper.lr);
         let (b1, one_minus_b1) = (T::from_f64(self.betas[0]), T::from_f64(1.0 - self.betas[0]));
