@@ -1,6 +1,9 @@
 //! The `nabla` command-line tool: thin argument parsing and printing over the library.
 
+mod group;
+
 use clap::{Parser, Subcommand};
+use group::Group;
 use nabla::registry::{ComponentInfo, Value};
 use nabla::train::{evaluate_checkpoint, Progress, RunOptions, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
@@ -272,8 +275,22 @@ struct RunFlags {
     max_memory: Option<i64>,
 }
 
+/// An error of `nabla train`, and whether every rank of a group reached it together (then
+/// each rank says so and exits; otherwise the failing rank ends the whole job).
+struct TrainFailure {
+    message: String,
+    everywhere: bool,
+}
+
+impl From<String> for TrainFailure {
+    fn from(message: String) -> TrainFailure {
+        TrainFailure { message, everywhere: false }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn train(
+    group: &Group,
     config: Option<PathBuf>,
     mut overrides: Vec<String>,
     out: Option<PathBuf>,
@@ -284,7 +301,10 @@ fn train(
     flags: RunFlags,
     print_config: bool,
     quiet: bool,
-) -> Result<(), String> {
+) -> Result<(), TrainFailure> {
+    // Only rank 0 talks (the trainer already keeps the others' progress quiet).
+    let rank0 = group.rank() == 0;
+    let quiet = quiet || !rank0;
     let progress = if quiet { Progress::Quiet } else { Progress::Auto };
     if let Some(bytes) = flags.max_memory {
         overrides.push(format!("max_memory={bytes}"));
@@ -308,13 +328,26 @@ fn train(
         }
     };
     if print_config {
-        print!("{}", trainer.effective_config());
+        if rank0 {
+            print!("{}", trainer.effective_config());
+        }
         return Ok(());
+    }
+    if let Some(collective) = group.collective() {
+        // Every rank reaches a join error together: the config and data checks compare all
+        // ranks, and what follows them depends only on what they compared.
+        trainer
+            .join_group(collective)
+            .map_err(|e| TrainFailure { message: e.to_string(), everywhere: true })?;
     }
     if !quiet {
         let data = trainer.data();
+        let processes = match group.size() {
+            1 => String::new(),
+            n => format!(" on {n} processes (each a shard of every epoch)"),
+        };
         eprintln!(
-            "nabla: training on '{}' ({} train / {} test samples, {} features) for {} epochs; run directory {}",
+            "nabla: training on '{}' ({} train / {} test samples, {} features){processes} for {} epochs; run directory {}",
             trainer.config().data.name,
             data.train.len(),
             data.test.len(),
@@ -326,6 +359,9 @@ fn train(
     let mut options = RunOptions::new(&out_dir, progress);
     options.overwrite = flags.overwrite;
     let summary = trainer.run(&options).map_err(|e| e.to_string())?;
+    if !rank0 {
+        return Ok(());
+    }
     let m = &summary.final_metrics;
     println!(
         "final: test accuracy {:.2}% (best {:.2}% at epoch {}), test loss {:.4}, {} epochs in {:.1}s; run directory {}",
@@ -538,7 +574,27 @@ fn main() -> ExitCode {
             let init = init_from.map(|source| (source, partial));
             set_threads(threads);
             let flags = RunFlags { overwrite, max_memory };
-            train(config, overrides, out, resume, epochs, data_dir, init, flags, print_config, quiet)
+            // Before anything that can fail: a rank's failure must reach the whole job.
+            match Group::start() {
+                Err(message) => Err(message),
+                Ok(group) => train(
+                    &group,
+                    config,
+                    overrides,
+                    out,
+                    resume,
+                    epochs,
+                    data_dir,
+                    init,
+                    flags,
+                    print_config,
+                    quiet,
+                )
+                .map_err(|f| {
+                    group.fail(&f.message, f.everywhere);
+                    f.message
+                }),
+            }
         }
         Command::List { kind } => list(kind),
         Command::Plot { runs, out } => match nabla_experiments::plot_runs(&runs, out.as_deref()) {

@@ -381,3 +381,37 @@ fn every_shipped_config_trains_an_epoch() {
         assert!(saved.contains(inferred), "{stem}: {inferred} expected in\n{saved}");
     }
 }
+
+/// Without the `mpi` feature, a copy started as one of several processes by a launcher
+/// (`mpirun -np 2`, `srun -n 2`; seen through the variables they set) must refuse to train
+/// rather than train an independent copy of the model, and must write nothing.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_launcher_with_several_processes_is_refused_without_the_mpi_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    for (variable, size) in [("OMPI_COMM_WORLD_SIZE", "2"), ("PMI_SIZE", "3"), ("SLURM_STEP_NUM_TASKS", "4")]
+    {
+        let out = Command::new(env!("CARGO_BIN_EXE_nabla"))
+            .args(["train", "--quiet", "--epochs", "1", "--out", run.to_str().unwrap()])
+            .env(variable, size)
+            .output()
+            .expect("the nabla binary runs");
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success(), "{variable}={size}: trained anyway");
+        assert!(
+            stderr.contains(&format!("one of {size} processes ({variable} is set)"))
+                && stderr.contains("built without the `mpi` feature")
+                && stderr.contains("--features mpi"),
+            "{stderr}"
+        );
+        assert!(!run.exists(), "a refused run wrote {}", run.display());
+    }
+    // One process under a launcher (`mpirun -np 1`) is an ordinary run.
+    let out = Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(["train", "--quiet", "--epochs", "1", "--out", run.to_str().unwrap()])
+        .env("OMPI_COMM_WORLD_SIZE", "1")
+        .output()
+        .expect("the nabla binary runs");
+    assert!(out.status.success(), "{}", text(&out).1);
+}

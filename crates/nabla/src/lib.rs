@@ -12,6 +12,7 @@
 
 pub use nabla_autograd as autograd;
 pub use nabla_data as data;
+pub use nabla_distributed as distributed;
 pub use nabla_init as init;
 pub use nabla_layers as layers;
 pub use nabla_onnx as onnx;
