@@ -3,7 +3,7 @@
 //! f64 and in f32.
 //!
 //! Every case of the file is checked except the `Sequential` (CNN) case, which belongs to the
-//! layer-level tests. Each case is dispatched on its `module` field and every hyper-parameter
+//! layer-level tests (`crates/layers/tests/golden_cnn`). Each case is dispatched on its `module` field and every hyper-parameter
 //! is read from the case's own fields, never from its name, so a file with other cases,
 //! shapes and hyper-parameters is checked in full. An unknown module, a missing field, a
 //! field this checker does not interpret, or a field inconsistent with the tensors fails.
