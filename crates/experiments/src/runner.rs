@@ -135,7 +135,7 @@ impl TrainHook for RunBar {
     fn on_step(&mut self, _trainer: &mut Trainer, step: &StepInfo) -> Result<(), TrainError> {
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            if step.step % 16 == 0 {
+            if step.step.is_multiple_of(16) {
                 bar.set_message(format!("loss {:.4}", step.loss));
             }
         }

@@ -67,7 +67,7 @@ impl<T: Element> Conv2d<T> {
                 ),
             ));
         }
-        if ws[0] % options.groups != 0 {
+        if !ws[0].is_multiple_of(options.groups) {
             return Err(LayerError::invalid(
                 "conv2d",
                 format!("groups = {} does not divide out_channels = {}", options.groups, ws[0]),
@@ -102,7 +102,7 @@ impl<T: Element> Conv2d<T> {
         rng: &mut Rng,
     ) -> Result<Self, LayerError> {
         options.validate()?;
-        if in_channels % options.groups != 0 {
+        if !in_channels.is_multiple_of(options.groups) {
             return Err(LayerError::invalid(
                 "conv2d",
                 format!("groups = {} does not divide in_channels = {in_channels}", options.groups),
@@ -302,7 +302,7 @@ impl BuildLayer for Conv2dConfig {
         // the shapes.
         let [kh, kw] = self.kernel_size.0;
         let weight_shape = [self.out_channels, in_channels / self.groups.max(1), kh, kw];
-        if in_channels % self.groups != 0 || self.out_channels % self.groups != 0 {
+        if in_channels % self.groups != 0 || !self.out_channels.is_multiple_of(self.groups) {
             return Err(LayerError::invalid(
                 "conv2d",
                 format!(

@@ -51,7 +51,7 @@ impl Unflatten {
             .try_fold(1usize, |acc, &s| acc.checked_mul(s as usize))
             .ok_or_else(|| bad(format!("unflattened_size {sizes:?}: the product overflows")))?;
         let size = shape[d];
-        let fits = if unknown == 1 { size % known == 0 } else { size == known };
+        let fits = if unknown == 1 { size.is_multiple_of(known) } else { size == known };
         if !fits {
             return Err(bad(format!(
                 "unflattened_size {sizes:?} does not fit dimension {} of size {size} (input {shape:?})",

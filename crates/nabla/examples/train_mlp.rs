@@ -10,7 +10,7 @@ struct EveryNSteps {
 
 impl TrainHook for EveryNSteps {
     fn on_step(&mut self, _trainer: &mut Trainer, step: &StepInfo) -> Result<(), TrainError> {
-        if step.step % self.every == 0 {
+        if step.step.is_multiple_of(self.every) {
             eprintln!("step {:>5}  loss {:.4}", step.step, step.loss);
         }
         Ok(())

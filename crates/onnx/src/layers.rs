@@ -424,7 +424,7 @@ fn unflatten(low: &mut Lowering<'_>, layer: &Layer<'_>, x: Flow) -> Result<Flow,
     let known = checked_product(&positive)
         .ok_or_else(|| layer.param_error("unflattened_size", format!("{sizes:?}: the product overflows")))?;
     let resolved: Vec<usize> = if unknown == 1 {
-        if known == 0 || size % known != 0 {
+        if known == 0 || !size.is_multiple_of(known) {
             return Err(layer.shape_error(format!(
                 "unflattened_size {sizes:?} does not divide dimension {dim} of size {size}"
             )));

@@ -97,7 +97,7 @@ impl DataParallel {
 
         let batch_size = match settings.batch_size {
             BatchSizeMeaning::PerProcess => batch_size,
-            BatchSizeMeaning::Global if batch_size % n == 0 => batch_size / n,
+            BatchSizeMeaning::Global if batch_size.is_multiple_of(n) => batch_size / n,
             BatchSizeMeaning::Global => {
                 return Err(TrainError::Config {
                     file: "<distributed run>".into(),

@@ -1,10 +1,10 @@
 //! Run directories that cannot be lost: one writer at a time (an OS lock), no new run over an
 //! old one unless asked, and no stale temporary files.
 //!
-//! The lock is `flock(LOCK_EX | LOCK_NB)` on the file `lock` in the run directory (on Unix;
-//! elsewhere the file is created exclusively and removed on drop, so a killed run leaves it
-//! behind and it must be deleted by hand). The kernel releases an `flock` when its process
-//! exits or dies, so a killed run never blocks the next one. The holder writes its process id
+//! The lock is an exclusive OS file lock on the file `lock` in the run directory, taken
+//! without waiting (`File::try_lock`: `flock` on Unix, `LockFileEx` on Windows). The
+//! operating system releases it when its process exits or dies, so a killed run never blocks
+//! the next one, on every platform. The holder writes its process id
 //! and host name into the file, and a second writer's error quotes them.
 
 use crate::{write_atomic, EpochMetrics, MetricsLog, TrainError};
@@ -174,21 +174,12 @@ impl RunWriter {
 
 const CONFIG_FILE: &str = "config.toml";
 
-#[cfg(not(unix))]
-impl Drop for RunDirLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.dir.join(LOCK_FILE));
-    }
-}
-
 enum LockError {
     Held,
     Io(std::io::Error),
 }
 
-#[cfg(unix)]
 fn open_lock(path: &Path) -> Result<File, LockError> {
-    use std::os::fd::AsRawFd;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -196,28 +187,11 @@ fn open_lock(path: &Path) -> Result<File, LockError> {
         .truncate(false)
         .open(path)
         .map_err(LockError::Io)?;
-    // SAFETY: flock only reads the descriptor, which `file` keeps open for this call.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(file);
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held),
+        Err(std::fs::TryLockError::Error(e)) => Err(LockError::Io(e)),
     }
-    let e = std::io::Error::last_os_error();
-    if e.kind() == std::io::ErrorKind::WouldBlock {
-        Err(LockError::Held)
-    } else {
-        Err(LockError::Io(e))
-    }
-}
-
-#[cfg(not(unix))]
-fn open_lock(path: &Path) -> Result<File, LockError> {
-    std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            LockError::Held
-        } else {
-            LockError::Io(e)
-        }
-    })
 }
 
 fn holder_error(dir: &Path, lock_path: &Path) -> TrainError {

@@ -630,7 +630,7 @@ impl Trainer {
             let every = self.config.checkpoint.every_epochs;
             if let (Some(out), Some(writer)) = (out, writer.as_deref_mut()) {
                 writer.log_epoch(&metrics)?;
-                if (every > 0 && epoch % every == 0) || epoch == self.config.epochs {
+                if (every > 0 && epoch.is_multiple_of(every)) || epoch == self.config.epochs {
                     self.save_checkpoint_with(out, || writer.before_latest())?;
                 }
             }

@@ -52,7 +52,7 @@ impl TrainHook for ProgressHook {
         if let Some(bar) = &self.bar {
             bar.inc(1);
             // Redrawing the message every batch would cost more than small steps take.
-            if (step.batch - 1) % 8 == 0 {
+            if (step.batch - 1).is_multiple_of(8) {
                 let rate = self.seen as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
                 bar.set_message(format!("loss {:.4}  {rate:.0} samples/s", self.loss_sum / self.seen as f64));
             }
