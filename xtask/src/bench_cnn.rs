@@ -125,9 +125,9 @@ fn run_nabla(exe: &Path, o: &Options, threads: usize) -> Result<Value, String> {
     serde_json::from_slice(&out.stdout).map_err(|e| format!("nabla-bench-cnn printed no JSON: {e}"))
 }
 
-/// PyTorch measured now (with `--compare-torch`, when the python imports torch); `None` and
+/// PyTorch measured now at `threads` (with `--compare-torch`, when the python imports torch);
 /// the reason otherwise.
-fn measure_torch(o: &Options) -> Result<Value, String> {
+fn measure_torch(o: &Options, threads: usize) -> Result<Value, String> {
     let py = python(o);
     let script = o
         .torch_script
@@ -149,15 +149,32 @@ fn measure_torch(o: &Options) -> Result<Value, String> {
     }
     let mut cmd = Command::new(&py);
     cmd.arg(&script).args(["--seconds", &o.seconds.to_string(), "--reps", "3", "--threads"]);
-    cmd.args(o.threads.iter().map(usize::to_string)).arg("--batches");
+    cmd.arg(threads.to_string()).arg("--batches");
     cmd.args(o.batches.iter().map(usize::to_string));
     cmd.args(["--infer-batch", &INFER_BATCH.to_string()]);
-    eprintln!("$ {py} {} --seconds {} ...", script.display(), o.seconds);
+    eprintln!("$ {py} {} --seconds {} --threads {threads} ...", script.display(), o.seconds);
     let out = cmd.stderr(Stdio::inherit()).output().map_err(|e| format!("cannot run {py}: {e}"))?;
     if !out.status.success() {
         return Err(format!("the script failed with {}", out.status));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("the script printed no JSON ({e})"))
+}
+
+/// The outputs of one reference run per thread count as one: the per-thread figures side by
+/// side, the largest peak RSS, the rest from the first run.
+fn merge_torch(runs: &[Value]) -> Value {
+    let mut merged = runs.first().cloned().unwrap_or(Value::Null);
+    for run in runs.iter().skip(1) {
+        for key in ["train_samples_per_s", "inference_samples_per_s"] {
+            if let (Some(dst), Some(src)) = (merged[key].as_object_mut(), run[key].as_object()) {
+                dst.extend(src.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        let peak =
+            merged["peak_rss_mb"].as_f64().unwrap_or(0.0).max(run["peak_rss_mb"].as_f64().unwrap_or(0.0));
+        merged["peak_rss_mb"] = json!(peak);
+    }
+    merged
 }
 
 /// PyTorch's training figure at (threads, batch): measured, else the anchors.
@@ -339,7 +356,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
     println!(
         "Memory: peak RSS of nabla's bench process {peak:.1} MB (training at every batch and inference at {INFER_BATCH}); \
          PyTorch's script {}",
-        fmt_opt(torch_peak, |p| format!("{p:.1} MB (all of its figures in one process)"))
+        fmt_opt(torch_peak, |p| format!("{p:.1} MB (the larger of its per-thread processes)"))
     );
     if let Some(p) = torch_peak {
         goals.push(Goal {
@@ -402,7 +419,11 @@ pub fn bench(args: &[String]) -> bool {
             return false;
         }
     };
+    // nabla and PyTorch take turns per thread count, so that the two figures of a ratio are
+    // measured minutes apart at most on a machine whose load drifts.
     let mut runs = Vec::new();
+    let mut torch_runs = Vec::new();
+    let mut torch_error = None;
     for &t in &o.threads {
         match run_nabla(&exe, &o, t) {
             Ok(v) => runs.push((t, v)),
@@ -411,17 +432,23 @@ pub fn bench(args: &[String]) -> bool {
                 return false;
             }
         }
-    }
-    let (torch, source) = if o.compare_torch {
-        match measure_torch(&o) {
-            Ok(v) => (Some(v), "measured in this run (bench_cnn.py)".to_string()),
-            Err(e) => {
-                eprintln!("--compare-torch: {e}; PyTorch is not measured in this run");
-                (None, "anchors README, another machine (indicative only)".to_string())
+        if o.compare_torch && torch_error.is_none() {
+            match measure_torch(&o, t) {
+                Ok(v) => torch_runs.push(v),
+                Err(e) => torch_error = Some(e),
             }
         }
-    } else {
-        (None, "anchors README, another machine (indicative only; --compare-torch measures it)".to_string())
+    }
+    let (torch, source) = match (o.compare_torch, torch_error) {
+        (true, None) => (Some(merge_torch(&torch_runs)), "measured in this run (bench_cnn.py)".to_string()),
+        (true, Some(e)) => {
+            eprintln!("--compare-torch: {e}; PyTorch is not measured in this run");
+            (None, "anchors README, another machine (indicative only)".to_string())
+        }
+        (false, _) => (
+            None,
+            "anchors README, another machine (indicative only; --compare-torch measures it)".to_string(),
+        ),
     };
     let merged = report(&o, &runs, torch.as_ref(), &source);
     if let Some(path) = &o.json {
