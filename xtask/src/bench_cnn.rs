@@ -46,6 +46,7 @@ const OF_LIMIT: f64 = 0.70;
 /// "Peak RSS well under PyTorch's", read as at most half of it.
 const RSS_VS_TORCH: f64 = 0.5;
 
+#[derive(Debug)]
 struct Options {
     threads: Vec<usize>,
     batches: Vec<usize>,
@@ -460,4 +461,54 @@ pub fn bench(args: &[String]) -> bool {
         eprintln!("wrote {}", path.display());
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_parse_and_bad_ones_are_errors() {
+        let o =
+            parse(&args(&["--threads", "2", "--batches", "32,128", "--seconds", "0.5", "--compare-torch"]))
+                .unwrap();
+        assert_eq!((o.threads, o.batches, o.seconds, o.compare_torch), (vec![2], vec![32, 128], 0.5, true));
+        let d = parse(&[]).unwrap();
+        assert_eq!((d.threads, d.batches, d.python), (vec![1, 2], vec![64, 256], None));
+        assert_eq!(python(&parse(&args(&["--python", "/opt/py"])).unwrap()), "/opt/py");
+        for bad in [&["--seconds", "0"][..], &["--threads", "0"], &["--batches"], &["--frobnicate"]] {
+            assert!(!parse(&args(bad)).unwrap_err().is_empty(), "{bad:?}");
+        }
+        assert_eq!(parse(&args(&["--help"])).unwrap_err(), "");
+    }
+
+    #[test]
+    fn reference_runs_merge_per_thread_and_fall_back_to_the_anchors() {
+        let one = json!({"train_samples_per_s": {"threads_1": {"batch_64": {"median": 400.0}}},
+            "inference_samples_per_s": {"threads_1": {"batch_1000": {"median": 600.0}}}, "peak_rss_mb": 900.0});
+        let two = json!({"train_samples_per_s": {"threads_2": {"batch_64": {"median": 700.0}}},
+            "inference_samples_per_s": {"threads_2": {"batch_1000": {"median": 1100.0}}}, "peak_rss_mb": 1000.0});
+        let m = merge_torch(&[one, two]);
+        assert_eq!(torch_train(Some(&m), 1, 64), Some(400.0));
+        assert_eq!(torch_train(Some(&m), 2, 64), Some(700.0));
+        assert_eq!(torch_infer(Some(&m), 2), Some(1100.0));
+        assert_eq!(m["peak_rss_mb"], 1000.0);
+        // Measured figures are never mixed with the anchors: a missing one stays missing.
+        assert_eq!(torch_train(Some(&m), 1, 256), None);
+        assert_eq!(torch_train(None, 1, 256), Some(688.0));
+        assert_eq!(torch_infer(None, 2), Some(2411.0));
+        assert_eq!(torch_train(None, 4, 64), None);
+    }
+
+    #[test]
+    fn goals_are_met_at_or_beyond_their_target() {
+        assert!(Goal::at_least("x".into(), 0.7, OF_LIMIT).met());
+        assert!(!Goal::at_least("x".into(), 0.69, OF_LIMIT).met());
+        let memory = |ratio| Goal { text: "rss".into(), ratio, target: RSS_VS_TORCH, at_most: true };
+        assert!(memory(0.4).met() && !memory(0.6).met());
+    }
 }
