@@ -7,8 +7,13 @@
 //!   against `sgemm`, an Adam step against a copy, peak RSS and heap allocations per step.
 //!   It measures at the one GEMM thread count of its process (`MATMUL_NUM_THREADS`) and
 //!   prints one JSON object.
+//! * the `nabla-bench-cnn` binary (run by `cargo xtask bench --model cnn`): the MNIST CNN of
+//!   PyTorch's examples ([`cnn`]) trained through the trainer and run for inference, against
+//!   its GEMM-bound limit measured in the same process ([`gemm_limit`]).
 
 pub mod ceiling;
+pub mod cnn;
+pub mod gemm_limit;
 pub mod kernels;
 pub mod measure;
 pub mod sys;

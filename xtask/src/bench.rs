@@ -6,6 +6,7 @@
 //! ```text
 //! cargo xtask bench [--threads 1,2] [--batches 32,128,512] [--seconds 2] [--json FILE]
 //!                   [--compare-torch] [--torch-script PATH] [--python python3]
+//! cargo xtask bench --model cnn ...   (the MNIST CNN: see bench_cnn.rs)
 //! ```
 //!
 //! `--json FILE` writes the figures in the shape of the PyTorch reference script
@@ -20,8 +21,8 @@ use std::process::{Command, Stdio};
 /// Timed windows per figure (nabla's and the reference's alternate, window by window).
 const WINDOWS: usize = 5;
 
-const USAGE: &str = "usage: cargo xtask bench [--threads 1,2] [--batches 32,128,512] [--seconds S] \
-[--json FILE] [--compare-torch] [--torch-script PATH] [--python PYTHON]";
+const USAGE: &str = "usage: cargo xtask bench [--model mlp|cnn] [--threads 1,2] [--batches 32,128,512] \
+[--seconds S] [--json FILE] [--compare-torch] [--torch-script PATH] [--python PYTHON]";
 
 /// Figures of other systems measured on this kind of machine (`../shared/anchors/README.md`):
 /// (system, threads, [batch 32, 128, 512 training samples/s], inference samples/s at 1000).
@@ -47,7 +48,7 @@ struct Options {
     python: String,
 }
 
-fn list(value: Option<&String>, flag: &str) -> Result<Vec<usize>, String> {
+pub(crate) fn list(value: Option<&String>, flag: &str) -> Result<Vec<usize>, String> {
     let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
     let items: Result<Vec<usize>, String> = value
         .split(',')
@@ -101,13 +102,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
-/// Builds `nabla-bench` in release mode and returns the path of the executable.
-fn build_bench() -> Result<PathBuf, String> {
-    eprintln!("$ cargo build --release -p nabla-benches --bin nabla-bench");
+/// Builds the binary `bin` of `nabla-benches` in release mode and returns the path of the
+/// executable.
+pub(crate) fn build_bin(bin: &str) -> Result<PathBuf, String> {
+    eprintln!("$ cargo build --release -p nabla-benches --bin {bin}");
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
@@ -115,7 +117,7 @@ fn build_bench() -> Result<PathBuf, String> {
             "-p",
             "nabla-benches",
             "--bin",
-            "nabla-bench",
+            bin,
             "--message-format=json-render-diagnostics",
         ])
         .current_dir(workspace_root())
@@ -123,14 +125,14 @@ fn build_bench() -> Result<PathBuf, String> {
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
-        return Err("building nabla-bench failed".into());
+        return Err(format!("building {bin} failed"));
     }
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "nabla-bench")
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| "cargo did not report the nabla-bench executable".into())
+        .ok_or_else(|| format!("cargo did not report the {bin} executable"))
 }
 
 /// Runs the bench binary with `threads` GEMM threads; returns its JSON.
@@ -506,9 +508,23 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
     out
 }
 
-/// Runs the benchmark; returns whether it completed.
+/// Runs the benchmark of `--model` (`mlp`, the default, or `cnn`: [`crate::bench_cnn`]);
+/// returns whether it completed.
 pub fn bench(args: &[String]) -> bool {
-    let o = match parse(args) {
+    let mut args = args.to_vec();
+    if let Some(i) = args.iter().position(|a| a == "--model") {
+        let model = args.get(i + 1).cloned().unwrap_or_default();
+        args.drain(i..(i + 2).min(args.len()));
+        match model.as_str() {
+            "mlp" => {}
+            "cnn" => return crate::bench_cnn::bench(&args),
+            other => {
+                eprintln!("xtask bench: --model is mlp or cnn, not '{other}'");
+                return false;
+            }
+        }
+    }
+    let o = match parse(&args) {
         Ok(o) => o,
         Err(e) => {
             if !e.is_empty() {
@@ -518,7 +534,7 @@ pub fn bench(args: &[String]) -> bool {
             return e.is_empty();
         }
     };
-    let exe = match build_bench() {
+    let exe = match build_bin("nabla-bench") {
         Ok(p) => p,
         Err(e) => {
             eprintln!("xtask bench: {e}");

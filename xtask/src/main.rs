@@ -1,6 +1,7 @@
 //! `cargo xtask`: project automation.
 
 mod bench;
+mod bench_cnn;
 mod experiments;
 
 use std::process::{Command, ExitCode};

@@ -1,0 +1,249 @@
+//! `nabla-bench-cnn`: measures nabla on the MNIST CNN of PyTorch's examples at this process's
+//! GEMM thread count (`MATMUL_NUM_THREADS`, read once by matrixmultiply), with the GEMM-bound
+//! limit of each figure measured in the same process, and prints one JSON object on standard
+//! output (progress on standard error). `cargo xtask bench --model cnn` runs it once per
+//! thread count and prints the table.
+//!
+//! ```text
+//! nabla-bench-cnn [--batches 64,256] [--seconds 2] [--reps 3] [--infer-batch 1000]
+//!                 [--alloc-steps 5] [--gemm-seconds 0.3] [--no-infer] [--profile]
+//! ```
+
+use nabla_benches::cnn::{mnist_cnn_trainer, PARAMETERS};
+use nabla_benches::gemm_limit::{limit, mnist_cnn_products, Limit, RateCache};
+use nabla_benches::measure::{single, Timing};
+use nabla_benches::sys::{self, CountingAlloc};
+use nabla_benches::workload::{train_step, BatchPool, Inference};
+use serde_json::{json, Map, Value};
+use std::hint::black_box;
+use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+const USAGE: &str = "usage: nabla-bench-cnn [--batches 64,256] [--seconds 2] [--reps 3] [--infer-batch 1000]
+                       [--alloc-steps 5] [--gemm-seconds 0.3] [--no-infer] [--profile]
+Measures the MNIST CNN of PyTorch's examples at the GEMM thread count of this process
+(MATMUL_NUM_THREADS) against its GEMM-bound limit and prints one JSON object;
+`cargo xtask bench --model cnn` runs it per thread count and prints the table.
+--profile runs only nabla's training step at the first batch size for --seconds, for perf.";
+
+struct Options {
+    batches: Vec<usize>,
+    timing: Timing,
+    infer_batch: usize,
+    alloc_steps: usize,
+    gemm_timing: Timing,
+    infer: bool,
+    profile: bool,
+}
+
+fn count(value: &str, flag: &str) -> Result<usize, String> {
+    value.trim().parse::<usize>().map_err(|e| format!("{flag}: '{value}' is not a count ({e})"))
+}
+
+fn seconds(value: &str, flag: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err(format!("{flag}: '{value}' is not a positive number of seconds")),
+    }
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        batches: vec![64, 256],
+        timing: Timing { seconds: 2.0, reps: 3, warmup_seconds: 0.3 },
+        infer_batch: 1000,
+        alloc_steps: 5,
+        gemm_timing: Timing { seconds: 0.3, reps: 3, warmup_seconds: 0.05 },
+        infer: true,
+        profile: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match flag.as_str() {
+            "--batches" => {
+                o.batches = value("--batches")?
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| count(s, "--batches"))
+                    .collect::<Result<_, _>>()?
+            }
+            "--seconds" => o.timing.seconds = seconds(&value("--seconds")?, "--seconds")?,
+            "--reps" => o.timing.reps = count(&value("--reps")?, "--reps")?.max(1),
+            "--infer-batch" => o.infer_batch = count(&value("--infer-batch")?, "--infer-batch")?,
+            "--alloc-steps" => o.alloc_steps = count(&value("--alloc-steps")?, "--alloc-steps")?.max(1),
+            "--gemm-seconds" => o.gemm_timing.seconds = seconds(&value("--gemm-seconds")?, "--gemm-seconds")?,
+            "--no-infer" => o.infer = false,
+            "--profile" => o.profile = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument '{other}'")),
+        }
+    }
+    if o.batches.is_empty() || o.batches.contains(&0) || o.infer_batch == 0 {
+        return Err("batch sizes must be positive".into());
+    }
+    Ok(o)
+}
+
+/// Heap allocations and bytes per step over `steps` calls of `step`.
+fn allocations_per_step(steps: usize, step: &mut dyn FnMut()) -> (f64, f64) {
+    let (a0, b0) = sys::allocations();
+    for _ in 0..steps {
+        step();
+    }
+    let (a1, b1) = sys::allocations();
+    let n = steps.max(1) as f64;
+    ((a1 - a0) as f64 / n, (b1 - b0) as f64 / n)
+}
+
+fn mb(kb: Option<u64>) -> Value {
+    kb.map_or(Value::Null, |k| json!((k as f64 / 1024.0 * 10.0).round() / 10.0))
+}
+
+/// The limit's figures, with each product's shape and sgemm rate.
+fn limit_json(l: &Limit) -> Value {
+    json!({
+        "samples_per_s": l.samples_per_s(),
+        "gemm_gflop_per_sample": l.flop_per_sample() / 1e9,
+        "sgemm_gflops_over_the_step": l.gflops(),
+        "products": l.products.iter().map(|(p, s)| json!({
+            "layer": p.layer, "pass": p.pass, "m": p.m, "k": p.k, "n": p.n,
+            "a_transposed": p.a_transposed, "b_transposed": p.b_transposed,
+            "per_step": p.count, "sgemm_gflops": s.median(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn train_figures(o: &Options, batch: usize) -> Value {
+    let mut trainer = mnist_cnn_trainer(batch);
+    let mut pool = BatchPool::new(batch, 4, 17);
+    let mut step = || {
+        black_box(train_step(&mut trainer, &mut pool));
+    };
+    let nabla = single(&mut step, batch as f64, &o.timing);
+    // Warm now: allocations in two successive windows and the resident memory around both
+    // must not grow from step to step.
+    let rss_before = sys::rss_kb();
+    let (allocs_1, bytes_1) = allocations_per_step(o.alloc_steps, &mut step);
+    let (allocs_2, bytes_2) = allocations_per_step(o.alloc_steps, &mut step);
+    let rss_after = sys::rss_kb();
+    eprintln!(
+        "cnn train threads={} batch={batch}: nabla {:.0} samples/s, {allocs_2:.1} allocations/step",
+        sys::gemm_threads(),
+        nabla.median(),
+    );
+    json!({
+        "nabla": nabla.to_json(),
+        "allocations_per_step": [allocs_1, allocs_2],
+        "allocated_bytes_per_step": [bytes_1, bytes_2],
+        "steps_per_allocation_window": o.alloc_steps,
+        "rss_growth_kb": match (rss_before, rss_after) {
+            (Some(a), Some(b)) => json!(b as i64 - a as i64),
+            _ => Value::Null,
+        },
+    })
+}
+
+fn infer_figures(o: &Options) -> Value {
+    let batch = o.infer_batch;
+    let mut trainer = mnist_cnn_trainer(64);
+    let mut train_pool = BatchPool::new(64, 2, 5);
+    for _ in 0..3 {
+        train_step(&mut trainer, &mut train_pool);
+    }
+    let pool = BatchPool::new(batch, 2, 9);
+    let mut inference = Inference::new(&mut trainer, &pool);
+    let mut step = || {
+        black_box(inference.step());
+    };
+    let nabla = single(&mut step, batch as f64, &o.timing);
+    let rss_before = sys::rss_kb();
+    let (allocs_1, _) = allocations_per_step(o.alloc_steps, &mut step);
+    let (allocs_2, _) = allocations_per_step(o.alloc_steps, &mut step);
+    let rss_after = sys::rss_kb();
+    eprintln!(
+        "cnn infer threads={} batch={batch}: nabla {:.0} samples/s",
+        sys::gemm_threads(),
+        nabla.median()
+    );
+    json!({
+        "nabla": nabla.to_json(),
+        "allocations_per_step": [allocs_1, allocs_2],
+        "rss_growth_kb": match (rss_before, rss_after) {
+            (Some(a), Some(b)) => json!(b as i64 - a as i64),
+            _ => Value::Null,
+        },
+    })
+}
+
+fn main() -> ExitCode {
+    let o = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("nabla-bench-cnn: {e}");
+            }
+            eprintln!("{USAGE}");
+            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        }
+    };
+    if o.profile {
+        let batch = o.batches[0];
+        let mut trainer = mnist_cnn_trainer(batch);
+        let mut pool = BatchPool::new(batch, 4, 17);
+        let s = single(
+            &mut || {
+                black_box(train_step(&mut trainer, &mut pool));
+            },
+            batch as f64,
+            &Timing { reps: 1, ..o.timing },
+        );
+        eprintln!("cnn train batch={batch}: {:.0} samples/s", s.median());
+        return ExitCode::SUCCESS;
+    }
+    let mut out = Map::new();
+    out.insert("threads".into(), json!(sys::gemm_threads()));
+    out.insert("cpu_model".into(), json!(sys::cpu_model()));
+    out.insert("cpu_count".into(), json!(std::thread::available_parallelism().map_or(0, |n| n.get())));
+    out.insert("parameters".into(), json!(PARAMETERS));
+    out.insert("loadavg_start".into(), json!(sys::loadavg()));
+    out.insert(
+        "timing".into(),
+        json!({"seconds_per_figure": o.timing.seconds, "windows": o.timing.reps,
+               "warmup": ">=5 steps and >=0.3 s", "gemm_seconds_per_shape": o.gemm_timing.seconds}),
+    );
+    // nabla first, so that its peak resident memory is not the GEMM probes' buffers.
+    let mut figures: Vec<(String, usize, bool, Value)> = Vec::new();
+    for &b in &o.batches {
+        figures.push(("train".into(), b, true, train_figures(&o, b)));
+    }
+    if o.infer {
+        figures.push(("inference".into(), o.infer_batch, false, infer_figures(&o)));
+    }
+    out.insert("peak_rss_mb".into(), mb(sys::peak_rss_kb()));
+    let mut cache = RateCache::default();
+    let (mut train, mut inference) = (Map::new(), Map::new());
+    for (kind, batch, training, mut fig) in figures {
+        let lim = limit(mnist_cnn_products(batch, training), batch, &o.gemm_timing, &mut cache);
+        let rate = fig["nabla"]["median"].as_f64().unwrap_or(0.0);
+        eprintln!(
+            "cnn {kind} threads={} batch={batch}: GEMM-bound limit {:.0} samples/s, nabla at {:.0} % of it",
+            sys::gemm_threads(),
+            lim.samples_per_s(),
+            100.0 * rate / lim.samples_per_s()
+        );
+        fig["limit"] = limit_json(&lim);
+        fig["ratio_to_limit"] = json!(rate / lim.samples_per_s());
+        let target = if training { &mut train } else { &mut inference };
+        target.insert(format!("batch_{batch}"), fig);
+    }
+    out.insert("train".into(), Value::Object(train));
+    if o.infer {
+        out.insert("inference".into(), Value::Object(inference));
+    }
+    out.insert("loadavg_end".into(), json!(sys::loadavg()));
+    println!("{}", serde_json::to_string_pretty(&Value::Object(out)).expect("JSON serializes"));
+    ExitCode::SUCCESS
+}

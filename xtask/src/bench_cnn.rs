@@ -1,0 +1,514 @@
+//! `cargo xtask bench --model cnn`: the MNIST CNN of PyTorch's examples. Builds the
+//! `nabla-bench-cnn` binary (crate `nabla-benches`) in release mode, runs it once per GEMM
+//! thread count (matrixmultiply reads `MATMUL_NUM_THREADS` once per process), optionally
+//! runs the PyTorch reference script `bench_cnn.py` in the same invocation, and prints one
+//! table with the ratios and the goals of issue 12.
+//!
+//! ```text
+//! cargo xtask bench --model cnn [--threads 1,2] [--batches 64,256] [--seconds 2] [--json FILE]
+//!                               [--compare-torch] [--torch-script PATH] [--python PYTHON]
+//! ```
+//!
+//! The python of `--compare-torch` is `--python`, else `$NABLA_TORCH_PYTHON`, else
+//! `/work/V/bin/python` when it exists (the venv of the development machines), else
+//! `python3`. Without a PyTorch measured in the run, PyTorch's figures come from the anchors
+//! README (another machine of this kind: indicative only).
+
+use crate::bench::{build_bin, list, workspace_root};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const USAGE: &str = "usage: cargo xtask bench --model cnn [--threads 1,2] [--batches 64,256] [--seconds S] \
+[--json FILE] [--compare-torch] [--torch-script PATH] [--python PYTHON]";
+
+/// The inference batch of the issue (and of `bench_cnn.py`'s default).
+const INFER_BATCH: usize = 1000;
+
+/// PyTorch's figures at one thread count: training samples/s per batch, inference samples/s.
+struct TorchAnchor {
+    threads: usize,
+    train: [(usize, f64); 2],
+    infer: f64,
+}
+
+/// PyTorch 2.15 on the examples' CNN from `../shared/anchors/README.md` (2 cores Intel Xeon,
+/// 2026-12-02; inference at batch 1000).
+const TORCH_ANCHORS: [TorchAnchor; 2] = [
+    TorchAnchor { threads: 1, train: [(64, 724.0), (256, 688.0)], infer: 1340.0 },
+    TorchAnchor { threads: 2, train: [(64, 1281.0), (256, 1060.0)], infer: 2411.0 },
+];
+
+/// The goals of issue 12 (ratios that must be reached).
+const TRAIN_VS_TORCH: f64 = 2.0;
+const INFER_VS_TORCH: f64 = 1.5;
+const OF_LIMIT: f64 = 0.70;
+/// "Peak RSS well under PyTorch's", read as at most half of it.
+const RSS_VS_TORCH: f64 = 0.5;
+
+#[derive(Debug)]
+struct Options {
+    threads: Vec<usize>,
+    batches: Vec<usize>,
+    seconds: f64,
+    json: Option<PathBuf>,
+    compare_torch: bool,
+    torch_script: Option<PathBuf>,
+    python: Option<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        threads: vec![1, 2],
+        batches: vec![64, 256],
+        seconds: 2.0,
+        json: None,
+        compare_torch: false,
+        torch_script: None,
+        python: None,
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--threads" => o.threads = list(it.next(), "--threads")?,
+            "--batches" => o.batches = list(it.next(), "--batches")?,
+            "--seconds" => {
+                let v = it.next().ok_or("--seconds needs a value")?;
+                o.seconds = v.parse().map_err(|_| format!("--seconds: '{v}' is not a number"))?;
+                if !(o.seconds.is_finite() && o.seconds > 0.0) {
+                    return Err("--seconds must be positive".into());
+                }
+            }
+            "--json" => o.json = Some(PathBuf::from(it.next().ok_or("--json needs a file name")?)),
+            "--compare-torch" => o.compare_torch = true,
+            "--torch-script" => {
+                o.torch_script = Some(PathBuf::from(it.next().ok_or("--torch-script needs a path")?))
+            }
+            "--python" => o.python = Some(it.next().ok_or("--python needs a program")?.clone()),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument '{other}'")),
+        }
+    }
+    Ok(o)
+}
+
+/// The python to run the reference with (see the module docs).
+fn python(o: &Options) -> String {
+    if let Some(p) = &o.python {
+        return p.clone();
+    }
+    if let Some(p) = std::env::var_os("NABLA_TORCH_PYTHON").filter(|p| !p.is_empty()) {
+        return p.to_string_lossy().into_owned();
+    }
+    let venv = Path::new("/work/V/bin/python");
+    if venv.is_file() {
+        return venv.display().to_string();
+    }
+    "python3".into()
+}
+
+/// Runs the bench binary with `threads` GEMM threads; returns its JSON.
+fn run_nabla(exe: &Path, o: &Options, threads: usize) -> Result<Value, String> {
+    let batches = o.batches.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let seconds = o.seconds.to_string();
+    let infer = INFER_BATCH.to_string();
+    let args = ["--batches", &batches, "--seconds", &seconds, "--infer-batch", &infer];
+    eprintln!("$ MATMUL_NUM_THREADS={threads} nabla-bench-cnn {}", args.join(" "));
+    let out = Command::new(exe)
+        .env("MATMUL_NUM_THREADS", threads.to_string())
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    if !out.status.success() {
+        return Err(format!("nabla-bench-cnn failed with {}", out.status));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("nabla-bench-cnn printed no JSON: {e}"))
+}
+
+/// PyTorch measured now at `threads` (with `--compare-torch`, when the python imports torch);
+/// the reason otherwise.
+fn measure_torch(o: &Options, threads: usize) -> Result<Value, String> {
+    let py = python(o);
+    let script = o
+        .torch_script
+        .clone()
+        .unwrap_or_else(|| workspace_root().join("../shared/anchors/torch/bench_cnn.py"));
+    if !script.is_file() {
+        return Err(format!("the reference script {} is missing", script.display()));
+    }
+    let has_torch = Command::new(&py)
+        .args(["-c", "import torch"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_torch {
+        return Err(format!(
+            "`{py} -c \"import torch\"` fails: give a python with PyTorch (--python or $NABLA_TORCH_PYTHON)"
+        ));
+    }
+    let mut cmd = Command::new(&py);
+    cmd.arg(&script).args(["--seconds", &o.seconds.to_string(), "--reps", "3", "--threads"]);
+    cmd.arg(threads.to_string()).arg("--batches");
+    cmd.args(o.batches.iter().map(usize::to_string));
+    cmd.args(["--infer-batch", &INFER_BATCH.to_string()]);
+    eprintln!("$ {py} {} --seconds {} --threads {threads} ...", script.display(), o.seconds);
+    let out = cmd.stderr(Stdio::inherit()).output().map_err(|e| format!("cannot run {py}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("the script failed with {}", out.status));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("the script printed no JSON ({e})"))
+}
+
+/// The outputs of one reference run per thread count as one: the per-thread figures side by
+/// side, the largest peak RSS, the rest from the first run.
+fn merge_torch(runs: &[Value]) -> Value {
+    let mut merged = runs.first().cloned().unwrap_or(Value::Null);
+    for run in runs.iter().skip(1) {
+        for key in ["train_samples_per_s", "inference_samples_per_s"] {
+            if let (Some(dst), Some(src)) = (merged[key].as_object_mut(), run[key].as_object()) {
+                dst.extend(src.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        let peak =
+            merged["peak_rss_mb"].as_f64().unwrap_or(0.0).max(run["peak_rss_mb"].as_f64().unwrap_or(0.0));
+        merged["peak_rss_mb"] = json!(peak);
+    }
+    merged
+}
+
+/// PyTorch's training figure at (threads, batch): measured, else the anchors.
+fn torch_train(torch: Option<&Value>, threads: usize, batch: usize) -> Option<f64> {
+    match torch {
+        Some(t) => t["train_samples_per_s"][format!("threads_{threads}")][format!("batch_{batch}")]["median"]
+            .as_f64(),
+        None => TORCH_ANCHORS
+            .iter()
+            .find(|a| a.threads == threads)
+            .and_then(|a| a.train.iter().find(|(b, _)| *b == batch).map(|(_, v)| *v)),
+    }
+}
+
+fn torch_infer(torch: Option<&Value>, threads: usize) -> Option<f64> {
+    match torch {
+        Some(t) => t["inference_samples_per_s"][format!("threads_{threads}")][format!("batch_{INFER_BATCH}")]
+            ["median"]
+            .as_f64(),
+        None => TORCH_ANCHORS.iter().find(|a| a.threads == threads).map(|a| a.infer),
+    }
+}
+
+fn fmt_opt(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    x.map_or_else(|| "-".to_string(), f)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0} %", 100.0 * x)
+}
+
+struct Goal {
+    text: String,
+    ratio: f64,
+    target: f64,
+    /// Met when the ratio is at most the target (memory) instead of at least.
+    at_most: bool,
+}
+
+impl Goal {
+    fn at_least(text: String, ratio: f64, target: f64) -> Goal {
+        Goal { text, ratio, target, at_most: false }
+    }
+
+    fn met(&self) -> bool {
+        if self.at_most {
+            self.ratio <= self.target
+        } else {
+            self.ratio >= self.target
+        }
+    }
+}
+
+/// Prints the tables and the goals; returns the merged JSON.
+fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_source: &str) -> Value {
+    let first = &runs[0].1;
+    println!();
+    println!(
+        "nabla on the MNIST CNN of PyTorch's examples (conv 1-32-64 k3, max pool, dropout, 9216-128-10, \
+         NLL, Adadelta lr 1.0; {} parameters)",
+        first["parameters"]
+    );
+    println!(
+        "machine: {} x {}, load average {} -> {}",
+        first["cpu_count"],
+        first["cpu_model"].as_str().unwrap_or("?"),
+        first["loadavg_start"][0],
+        runs.last().map_or(Value::Null, |r| r.1["loadavg_end"][0].clone())
+    );
+    println!("PyTorch figures: {torch_source}");
+    println!(
+        "GEMM-bound limit: the step's matrix products (nabla's shapes and layouts) at the GFLOP/s \
+         matrixmultiply::sgemm reaches on each of them in this run; everything else free"
+    );
+    println!();
+    println!("Training, samples/s (median of the windows)");
+    println!();
+    println!(
+        "| threads | batch | nabla | GEMM-bound limit | nabla / limit | sgemm GFLOP/s over the step | PyTorch | nabla / PyTorch | allocations / step | RSS growth |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut goals = Vec::new();
+    let mut memory_ok = true;
+    let mut out = json!({
+        "benchmark": "mnist_cnn_pytorch_examples",
+        "reference": "nabla",
+        "cpu_model": first["cpu_model"],
+        "cpu_count": first["cpu_count"],
+        "method": {
+            "seconds_per_figure": o.seconds,
+            "train_step": "Trainer::train_step: forward + NLL + backward + grad-norm check + Adadelta.step + zero_grad",
+            "inference_step": "model in evaluation mode, no_grad, forward only",
+            "threads": "one process per thread count, MATMUL_NUM_THREADS",
+            "data": "random float32 uniform[0,1) [B,784] unflattened to [B,1,28,28], labels uniform 0..9",
+            "limit": "batch / sum over the step's products of flop / (sgemm GFLOP/s on that shape and layout)",
+        },
+        "train_samples_per_s": {},
+        "inference_samples_per_s": {},
+        "limit_samples_per_s": {"train": {}, "inference": {}},
+        "torch_source": torch_source,
+    });
+    for (threads, run) in runs {
+        let tk = format!("threads_{threads}");
+        let (mut train, mut limits) = (Map::new(), Map::new());
+        for &b in &o.batches {
+            let bk = format!("batch_{b}");
+            let fig = &run["train"][&bk];
+            let nabla = fig["nabla"]["median"].as_f64().unwrap_or(0.0);
+            let lim = fig["limit"]["samples_per_s"].as_f64().unwrap_or(f64::NAN);
+            let gflops = fig["limit"]["sgemm_gflops_over_the_step"].as_f64().unwrap_or(f64::NAN);
+            let py = torch_train(torch, *threads, b);
+            let allocs: Vec<f64> = fig["allocations_per_step"]
+                .as_array()
+                .map_or(vec![], |a| a.iter().filter_map(Value::as_f64).collect());
+            let growth = fig["rss_growth_kb"].as_i64().unwrap_or(0);
+            // Constant: the same count in both windows, and no resident memory gained.
+            memory_ok &= allocs.windows(2).all(|w| w[0] == w[1]) && growth <= 1024;
+            println!(
+                "| {threads} | {b} | {nabla:.0} | {lim:.0} | {} | {gflops:.1} | {} | {} | {} | {growth} KiB |",
+                pct(nabla / lim),
+                fmt_opt(py, |p| format!("{p:.0}")),
+                fmt_opt(py, |p| format!("{:.2}x", nabla / p)),
+                allocs.last().map_or("-".into(), |a| format!("{a:.0}")),
+            );
+            goals.push(Goal::at_least(
+                format!("training, {threads} thread(s), batch {b}: >= 70 % of the GEMM-bound limit"),
+                nabla / lim,
+                OF_LIMIT,
+            ));
+            if let Some(p) = py {
+                goals.push(Goal::at_least(
+                    format!("training, {threads} thread(s), batch {b}: >= 2x PyTorch"),
+                    nabla / p,
+                    TRAIN_VS_TORCH,
+                ));
+            }
+            train.insert(bk.clone(), fig["nabla"].clone());
+            limits.insert(bk, fig["limit"].clone());
+        }
+        out["train_samples_per_s"][&tk] = Value::Object(train);
+        out["limit_samples_per_s"]["train"][&tk] = Value::Object(limits);
+    }
+    println!();
+    println!("Inference, batch {INFER_BATCH}, samples/s");
+    println!();
+    println!("| threads | nabla | GEMM-bound limit | nabla / limit | PyTorch | nabla / PyTorch |");
+    println!("|---|---|---|---|---|---|");
+    let bk = format!("batch_{INFER_BATCH}");
+    for (threads, run) in runs {
+        let tk = format!("threads_{threads}");
+        let fig = &run["inference"][&bk];
+        let nabla = fig["nabla"]["median"].as_f64().unwrap_or(0.0);
+        let lim = fig["limit"]["samples_per_s"].as_f64().unwrap_or(f64::NAN);
+        let py = torch_infer(torch, *threads);
+        println!(
+            "| {threads} | {nabla:.0} | {lim:.0} | {} | {} | {} |",
+            pct(nabla / lim),
+            fmt_opt(py, |p| format!("{p:.0}")),
+            fmt_opt(py, |p| format!("{:.2}x", nabla / p))
+        );
+        goals.push(Goal::at_least(
+            format!("inference, {threads} thread(s): >= 70 % of the GEMM-bound limit"),
+            nabla / lim,
+            OF_LIMIT,
+        ));
+        if let Some(p) = py {
+            goals.push(Goal::at_least(
+                format!("inference, {threads} thread(s): >= 1.5x PyTorch"),
+                nabla / p,
+                INFER_VS_TORCH,
+            ));
+        }
+        out["inference_samples_per_s"][&tk] = json!({ &bk: fig["nabla"] });
+        out["limit_samples_per_s"]["inference"][&tk] = json!({ &bk: fig["limit"] });
+    }
+    let peak = runs.iter().filter_map(|r| r.1["peak_rss_mb"].as_f64()).fold(0.0, f64::max);
+    let torch_peak = torch.and_then(|t| t["peak_rss_mb"].as_f64());
+    println!();
+    println!(
+        "Memory: peak RSS of nabla's bench process {peak:.1} MB (training at every batch and inference at {INFER_BATCH}); \
+         PyTorch's script {}",
+        fmt_opt(torch_peak, |p| format!("{p:.1} MB (the larger of its per-thread processes)"))
+    );
+    if let Some(p) = torch_peak {
+        goals.push(Goal {
+            text: "peak RSS: at most half of PyTorch's".into(),
+            ratio: peak / p,
+            target: RSS_VS_TORCH,
+            at_most: true,
+        });
+    }
+    out["peak_rss_mb"] = json!(peak);
+    println!();
+    println!("Goals (issue 12):");
+    for g in &goals {
+        let verdict = if g.met() {
+            "met".to_string()
+        } else if g.at_most {
+            format!("over by {:.0} %", 100.0 * (g.ratio / g.target - 1.0))
+        } else {
+            format!("short by {:.0} %", 100.0 * (1.0 - g.ratio / g.target))
+        };
+        let shown = if g.target >= 1.0 || g.at_most { format!("{:.2}x", g.ratio) } else { pct(g.ratio) };
+        println!("  {:<66} {shown:>8}  {verdict}", g.text);
+    }
+    println!(
+        "  {:<66} {:>8}  {}",
+        "memory: the same allocations every step, no RSS growth",
+        "",
+        if memory_ok { "met" } else { "not met" }
+    );
+    let mut goal_json: Vec<Value> = goals
+        .iter()
+        .map(|g| json!({"goal": g.text, "ratio": g.ratio, "target": g.target, "met": g.met()}))
+        .collect();
+    goal_json
+        .push(json!({"goal": "memory: the same allocations every step, no RSS growth", "met": memory_ok}));
+    out["goals"] = Value::Array(goal_json);
+    if let Some(t) = torch {
+        out["torch"] = t.clone();
+    }
+    out["runs"] = Value::Array(runs.iter().map(|(_, r)| r.clone()).collect());
+    out
+}
+
+/// Runs the CNN benchmark; returns whether it completed.
+pub fn bench(args: &[String]) -> bool {
+    let o = match parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("xtask bench --model cnn: {e}");
+            }
+            eprintln!("{USAGE}");
+            return e.is_empty();
+        }
+    };
+    let exe = match build_bin("nabla-bench-cnn") {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("xtask bench --model cnn: {e}");
+            return false;
+        }
+    };
+    // nabla and PyTorch take turns per thread count, so that the two figures of a ratio are
+    // measured minutes apart at most on a machine whose load drifts.
+    let mut runs = Vec::new();
+    let mut torch_runs = Vec::new();
+    let mut torch_error = None;
+    for &t in &o.threads {
+        match run_nabla(&exe, &o, t) {
+            Ok(v) => runs.push((t, v)),
+            Err(e) => {
+                eprintln!("xtask bench --model cnn: {e}");
+                return false;
+            }
+        }
+        if o.compare_torch && torch_error.is_none() {
+            match measure_torch(&o, t) {
+                Ok(v) => torch_runs.push(v),
+                Err(e) => torch_error = Some(e),
+            }
+        }
+    }
+    let (torch, source) = match (o.compare_torch, torch_error) {
+        (true, None) => (Some(merge_torch(&torch_runs)), "measured in this run (bench_cnn.py)".to_string()),
+        (true, Some(e)) => {
+            eprintln!("--compare-torch: {e}; PyTorch is not measured in this run");
+            (None, "anchors README, another machine (indicative only)".to_string())
+        }
+        (false, _) => (
+            None,
+            "anchors README, another machine (indicative only; --compare-torch measures it)".to_string(),
+        ),
+    };
+    let merged = report(&o, &runs, torch.as_ref(), &source);
+    if let Some(path) = &o.json {
+        let text = serde_json::to_string_pretty(&merged).expect("JSON serializes");
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            eprintln!("xtask bench --model cnn: cannot write {}: {e}", path.display());
+            return false;
+        }
+        eprintln!("wrote {}", path.display());
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_parse_and_bad_ones_are_errors() {
+        let o =
+            parse(&args(&["--threads", "2", "--batches", "32,128", "--seconds", "0.5", "--compare-torch"]))
+                .unwrap();
+        assert_eq!((o.threads, o.batches, o.seconds, o.compare_torch), (vec![2], vec![32, 128], 0.5, true));
+        let d = parse(&[]).unwrap();
+        assert_eq!((d.threads, d.batches, d.python), (vec![1, 2], vec![64, 256], None));
+        assert_eq!(python(&parse(&args(&["--python", "/opt/py"])).unwrap()), "/opt/py");
+        for bad in [&["--seconds", "0"][..], &["--threads", "0"], &["--batches"], &["--frobnicate"]] {
+            assert!(!parse(&args(bad)).unwrap_err().is_empty(), "{bad:?}");
+        }
+        assert_eq!(parse(&args(&["--help"])).unwrap_err(), "");
+    }
+
+    #[test]
+    fn reference_runs_merge_per_thread_and_fall_back_to_the_anchors() {
+        let one = json!({"train_samples_per_s": {"threads_1": {"batch_64": {"median": 400.0}}},
+            "inference_samples_per_s": {"threads_1": {"batch_1000": {"median": 600.0}}}, "peak_rss_mb": 900.0});
+        let two = json!({"train_samples_per_s": {"threads_2": {"batch_64": {"median": 700.0}}},
+            "inference_samples_per_s": {"threads_2": {"batch_1000": {"median": 1100.0}}}, "peak_rss_mb": 1000.0});
+        let m = merge_torch(&[one, two]);
+        assert_eq!(torch_train(Some(&m), 1, 64), Some(400.0));
+        assert_eq!(torch_train(Some(&m), 2, 64), Some(700.0));
+        assert_eq!(torch_infer(Some(&m), 2), Some(1100.0));
+        assert_eq!(m["peak_rss_mb"], 1000.0);
+        // Measured figures are never mixed with the anchors: a missing one stays missing.
+        assert_eq!(torch_train(Some(&m), 1, 256), None);
+        assert_eq!(torch_train(None, 1, 256), Some(688.0));
+        assert_eq!(torch_infer(None, 2), Some(2411.0));
+        assert_eq!(torch_train(None, 4, 64), None);
+    }
+
+    #[test]
+    fn goals_are_met_at_or_beyond_their_target() {
+        assert!(Goal::at_least("x".into(), 0.7, OF_LIMIT).met());
+        assert!(!Goal::at_least("x".into(), 0.69, OF_LIMIT).met());
+        let memory = |ratio| Goal { text: "rss".into(), ratio, target: RSS_VS_TORCH, at_most: true };
+        assert!(memory(0.4).met() && !memory(0.6).met());
+    }
+}
