@@ -183,7 +183,7 @@ fn rank_pid(marker: &str, rank: usize) -> Option<u32> {
         let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
         let environ = std::fs::read(entry.path().join("environ")).ok()?;
         let vars: Vec<&[u8]> = environ.split(|&b| b == 0).collect();
-        let has = |v: &str| vars.iter().any(|x| *x == v.as_bytes());
+        let has = |v: &str| vars.contains(&v.as_bytes());
         (has(&job) && has(&rank)).then_some(pid)
     })
 }
