@@ -1,6 +1,7 @@
 //! `cargo xtask`: project automation.
 
 mod bench;
+mod bench_distributed;
 mod experiments;
 
 use std::process::{Command, ExitCode};
@@ -27,10 +28,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ok = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("bench") if args.iter().any(|a| a == "--distributed") => {
+            bench_distributed::bench_distributed(&args[1..])
+        }
         Some("bench") => bench::bench(&args[1..]),
         Some("experiments") => experiments::experiments(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench|experiments>");
+            eprintln!("usage: cargo xtask <ci|bench [--distributed]|experiments>");
             false
         }
     };
