@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_cnn;
+mod bench_distributed;
 mod experiments;
 
 use std::process::{Command, ExitCode};
@@ -28,10 +29,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ok = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("bench") if args.iter().any(|a| a == "--distributed") => {
+            bench_distributed::bench_distributed(&args[1..])
+        }
         Some("bench") => bench::bench(&args[1..]),
         Some("experiments") => experiments::experiments(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench|experiments>");
+            eprintln!("usage: cargo xtask <ci|bench [--model mlp|cnn] [--distributed]|experiments>");
             false
         }
     };

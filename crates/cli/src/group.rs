@@ -51,12 +51,21 @@ impl Group {
         self.collective.clone()
     }
 
-    /// Reports a failure of this rank: alone (or when every rank reached the same error
-    /// together, `everywhere`) by returning so that the caller prints it and exits; in a
-    /// group of several, by ending the whole job with it.
+    /// Reports a failure of this rank, for the caller to exit with a failure code: alone, by
+    /// printing it; in a group where every rank reached the same error together
+    /// (`everywhere`), by printing it and waiting until every rank has (the launcher ends the
+    /// job at the first rank that exits with a failure, and its last words would be lost);
+    /// otherwise by ending the whole job with it.
     pub(crate) fn fail(&self, message: &str, everywhere: bool) {
         if let Some(c) = self.collective.as_ref().filter(|c| c.size() > 1 && !everywhere) {
+            // Printed by `abort` with the rank, which the error alone does not name.
             c.abort(FAILURE_CODE, &format!("error: {message}; ending the job"));
+        }
+        // The errors every rank reaches together name the rank already.
+        eprintln!("error: {message}");
+        if let Some(c) = self.collective.as_ref().filter(|c| c.size() > 1) {
+            // A barrier; should it fail, MPI's error handler ends the job anyway.
+            let _ = c.all_gather_u64(0, "barrier after an error on every rank");
         }
     }
 }

@@ -577,23 +577,27 @@ fn main() -> ExitCode {
             // Before anything that can fail: a rank's failure must reach the whole job.
             match Group::start() {
                 Err(message) => Err(message),
-                Ok(group) => train(
-                    &group,
-                    config,
-                    overrides,
-                    out,
-                    resume,
-                    epochs,
-                    data_dir,
-                    init,
-                    flags,
-                    print_config,
-                    quiet,
-                )
-                .map_err(|f| {
-                    group.fail(&f.message, f.everywhere);
-                    f.message
-                }),
+                Ok(group) => {
+                    let done = train(
+                        &group,
+                        config,
+                        overrides,
+                        out,
+                        resume,
+                        epochs,
+                        data_dir,
+                        init,
+                        flags,
+                        print_config,
+                        quiet,
+                    );
+                    if let Err(f) = done {
+                        group.fail(&f.message, f.everywhere);
+                        // Dropping the group on the way out finalizes MPI.
+                        return ExitCode::FAILURE;
+                    }
+                    Ok(())
+                }
             }
         }
         Command::List { kind } => list(kind),

@@ -88,6 +88,8 @@ pub(crate) struct Checkpoint {
     pub optimizer: StateDict<f32>,
     pub scheduler: Option<Scalars>,
     pub rngs: Vec<(String, RngState)>,
+    /// Some epoch of the run was trained by several processes (see [`check_progress`]).
+    pub data_parallel: bool,
 }
 
 /// A checkpoint as read back: the model file is kept as stored, to be checked against the
@@ -99,6 +101,7 @@ pub(crate) struct LoadedCheckpoint {
     pub optimizer: StateDict<f32>,
     pub scheduler: Option<Scalars>,
     pub rngs: Vec<(String, RngState)>,
+    pub data_parallel: bool,
     dir: PathBuf,
     trainer_json: PathBuf,
 }
@@ -137,6 +140,9 @@ struct TrainerJson {
     optimizer_scalars: BTreeMap<String, JsonScalar>,
     scheduler: Option<BTreeMap<String, JsonScalar>>,
     rngs: BTreeMap<String, JsonRng>,
+    // Written only when true, so a run of one process writes the bytes it always did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    data_parallel: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -253,6 +259,7 @@ pub(crate) fn save_with(
                 )
             })
             .collect(),
+        data_parallel: ckpt.data_parallel,
     };
     let trainer = serde_json::to_string_pretty(&json).expect("checkpoint metadata serializes");
     let manifest = Manifest {
@@ -465,6 +472,7 @@ pub(crate) fn load(run_dir: &Path) -> Result<LoadedCheckpoint, TrainError> {
         optimizer: StateDict { arrays, scalars: scalars_from_json(json.optimizer_scalars, &json_path)? },
         scheduler: json.scheduler.map(|s| scalars_from_json(s, &json_path)).transpose()?,
         rngs,
+        data_parallel: json.data_parallel,
         dir: ckpt.dir,
         trainer_json: json_path,
     })
@@ -475,6 +483,23 @@ pub(crate) fn load(run_dir: &Path) -> Result<LoadedCheckpoint, TrainError> {
 pub(crate) fn check_progress(trainer: &Trainer, ckpt: &LoadedCheckpoint) -> Result<(), TrainError> {
     let config = trainer.config();
     let n = trainer.data().train.len();
+    if ckpt.data_parallel {
+        // Each epoch of a data-parallel run takes as many steps as its process count gives
+        // (a resume may change it), which the checkpoint does not record epoch by epoch; a
+        // step count is plausible when no epoch took more steps than there are examples.
+        let most = (ckpt.epoch as u64).checked_mul(n.max(1) as u64);
+        if most.is_none_or(|m| ckpt.step > m) {
+            return Err(file_error(
+                &ckpt.trainer_json,
+                format!(
+                    "step {} is more than {} examples per epoch allow in {} epochs; the checkpoint is \
+                     corrupt or from another data set",
+                    ckpt.step, n, ckpt.epoch
+                ),
+            ));
+        }
+        return Ok(());
+    }
     let per_epoch =
         if config.drop_last { n / config.batch_size.max(1) } else { n.div_ceil(config.batch_size.max(1)) };
     let expected = (ckpt.epoch as u64).checked_mul(per_epoch as u64);

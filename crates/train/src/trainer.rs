@@ -102,6 +102,9 @@ pub struct Trainer {
     last_checkpoint: Option<usize>,
     // Set when this trainer is one rank of a data-parallel group of two or more.
     parallel: Option<DataParallel>,
+    // Some epoch of this run, before a resume included, was trained by several processes:
+    // its checkpoints say so, as their steps per epoch then vary (see checkpoint.rs).
+    was_data_parallel: bool,
 }
 
 fn config_error(config: &TrainConfig, table: &str, key: &str, message: impl ToString) -> TrainError {
@@ -234,6 +237,7 @@ impl Trainer {
             resumed: false,
             last_checkpoint: None,
             parallel: None,
+            was_data_parallel: false,
         })
     }
 
@@ -259,6 +263,7 @@ impl Trainer {
             &self.params,
         )?;
         self.parallel = Some(parallel);
+        self.was_data_parallel = true;
         Ok(())
     }
 
@@ -707,6 +712,7 @@ impl Trainer {
             optimizer,
             scheduler: self.scheduler.as_ref().map(|s| s.state()),
             rngs,
+            data_parallel: self.was_data_parallel,
         };
         let dir = checkpoint::save_with(run_dir, &ckpt, before_latest)?;
         self.last_checkpoint = Some(self.epochs_done);
@@ -743,6 +749,7 @@ impl Trainer {
 
     fn restore(&mut self, ckpt: LoadedCheckpoint) -> Result<(), TrainError> {
         checkpoint::check_progress(self, &ckpt)?;
+        self.was_data_parallel = ckpt.data_parallel;
         // Resuming converts nothing, so there are no notes to pass on.
         checkpoint::restore_model(&mut self.model, &ckpt.model, checkpoint::Conversions::Refuse)?;
         self.optimizer.load_state_dict(&ckpt.optimizer).map_err(|e| ckpt.error(e))?;
