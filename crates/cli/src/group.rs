@@ -71,8 +71,19 @@ impl Group {
 }
 
 #[cfg(feature = "mpi")]
-fn join(_launcher: &nabla::distributed::Launcher) -> Result<Group, String> {
+fn join(launcher: &nabla::distributed::Launcher) -> Result<Group, String> {
     let collective = nabla::distributed::MpiCollective::init().map_err(|e| e.to_string())?;
+    // A launcher whose processes MPI does not see as one job (`srun` with another `--mpi`
+    // plugin than the MPI library expects) leaves each alone in a world of one: N copies
+    // would each train the whole model into the same run directory.
+    if collective.size() != launcher.size {
+        return Err(format!(
+            "the launcher started {} processes ({} is set) but MPI sees a job of {}: the              processes are not connected to each other (with Slurm, pass the `--mpi` plugin your              MPI library was built for, e.g. `srun --mpi=pmix`; `srun --mpi=list` lists them)",
+            launcher.size,
+            launcher.variable,
+            collective.size()
+        ));
+    }
     Ok(Group { collective: Some(Rc::new(collective)) })
 }
 

@@ -49,7 +49,7 @@ enum Command {
         /// Directory of the data set's files (the same as `--set data.data_dir=DIR`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// Threads for matrix products (default: all cores).
+        /// Threads for matrix products (default: `MATMUL_NUM_THREADS`, else matrixmultiply's own: the physical cores, at most 4).
         #[arg(long)]
         threads: Option<usize>,
         /// Start from the weights (and buffers) of a safetensors file (a nabla checkpoint or a

@@ -3,8 +3,11 @@
 //!
 //! - at start ([`Trainer::join_group`](crate::Trainer::join_group)): the fingerprints of the
 //!   effective config and of the data are compared over ranks (a mismatch is an error on
-//!   every rank), then rank 0's parameters and buffers are broadcast, and the dropout
-//!   generators of ranks other than 0 are re-seeded from their rank (distinct masks);
+//!   every rank), then rank 0's parameters and buffers are broadcast;
+//! - at start and at the start of every epoch, the dropout generators of every rank `r > 0`
+//!   are derived from rank 0's (as they stand then, without drawing from them) and `r`:
+//!   distinct masks on every rank, and, since only rank 0's generators are checkpointed, a
+//!   resume at an epoch boundary derives the very streams the uninterrupted run drew;
 //! - every epoch each rank trains on its shard of the epoch's shuffled order
 //!   ([`nabla_distributed::shard_order`], padded as the sampler pads), with a batch of
 //!   `batch_size` (`[distributed] batch_size = "per_process"`) or `batch_size / N`
@@ -125,15 +128,30 @@ impl DataParallel {
             stats: CommStats::default(),
         };
         me.broadcast_state(model, params)?;
-        let rank = me.group.rank() as u64;
+        me.derive_rank_rngs(model, "at start")?;
+        Ok(me)
+    }
+
+    /// Re-derives the dropout generators of every rank but 0 from rank 0's and the rank (see
+    /// the module documentation); `when` names the moment in errors.
+    pub(crate) fn derive_rank_rngs(&self, model: &mut Sequential<f32>, when: &str) -> Result<(), TrainError> {
+        // Rank 0's value per generator, read from a copy so that its own stream is untouched.
+        let mut bases = Vec::new();
+        model.visit_rngs_mut("", &mut |_, rng| bases.push(Rng::from_state(&rng.state()).next_u64()));
+        for (i, base) in bases.iter_mut().enumerate() {
+            let what = format!("all-gather of the dropout seed {i} {when}");
+            *base = self.group.all_gather_u64(*base, &what)?[0];
+        }
+        let rank = self.group.rank() as u64;
         if rank > 0 {
-            // Same seed everywhere would draw the same dropout masks on every rank.
+            let mut next = bases.into_iter();
             model.visit_rngs_mut("", &mut |_, rng| {
-                let base = rng.next_u64();
-                *rng = Rng::seed(nabla_data::epoch_seed(base, rank));
+                if let Some(base) = next.next() {
+                    *rng = Rng::seed(nabla_data::epoch_seed(base, rank));
+                }
             });
         }
-        Ok(me)
+        Ok(())
     }
 
     /// This rank.

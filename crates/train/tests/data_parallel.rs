@@ -169,3 +169,62 @@ fn a_data_parallel_checkpoint_resumes_on_another_number_of_processes() {
     let json = std::fs::read_to_string(run.join("checkpoint-epoch0004/trainer.json")).expect("trainer.json");
     assert!(json.contains("\"data_parallel\": true"), "{json}");
 }
+
+/// Digits through a dropout layer: the masks are drawn on every rank.
+fn dropout_config(epochs: usize) -> TrainConfig {
+    let text = format!(
+        r#"
+seed = 5
+epochs = {epochs}
+batch_size = 32
+[data]
+name = "digits"
+scale = true
+[model]
+[[model.layers]]
+name = "linear"
+out_features = 32
+[[model.layers]]
+name = "relu"
+[[model.layers]]
+name = "dropout"
+p = 0.5
+[[model.layers]]
+name = "linear"
+out_features = 10
+[loss]
+name = "cross_entropy"
+[optimizer]
+name = "adam"
+"#
+    );
+    TrainConfig::from_toml_str(&text, "<test>", &[]).expect("valid config")
+}
+
+/// A data-parallel run with dropout resumed at an epoch boundary on the same number of
+/// processes is bit-for-bit the uninterrupted run: only rank 0's generators are
+/// checkpointed, and every other rank's are derived from them at each epoch's start.
+#[test]
+fn a_data_parallel_run_with_dropout_resumes_bit_for_bit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let straight = ThreadGroup::run(2, |group| {
+        let mut t = Trainer::new(dropout_config(3)).expect("builds");
+        t.join_group(Rc::new(group)).expect("joins");
+        t.run(&RunOptions::quiet(dir.path().join("straight"))).expect("trains");
+        parameters(&t)
+    });
+    let run = dir.path().join("resumed");
+    ThreadGroup::run(2, |group| {
+        let mut t = Trainer::new(dropout_config(1)).expect("builds");
+        t.join_group(Rc::new(group)).expect("joins");
+        t.run(&RunOptions::quiet(run.clone())).expect("trains");
+    });
+    let resumed = ThreadGroup::run(2, |group| {
+        let mut t = Trainer::resume_with(&run, Some(3), &[]).expect("resumes");
+        t.join_group(Rc::new(group)).expect("joins");
+        t.run(&RunOptions::quiet(run.clone())).expect("trains on");
+        parameters(&t)
+    });
+    assert_eq!(straight[0], straight[1], "every rank holds the same model");
+    assert_eq!(resumed[0], straight[0], "the resumed run is the uninterrupted one");
+}
