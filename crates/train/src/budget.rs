@@ -106,26 +106,6 @@ impl Plan {
         usize::try_from(budget / BYTES_PER_PARAMETER).unwrap_or(usize::MAX)
     }
 
-    /// How many `f32` elements this thread's buffer pool may keep for the run: the
-    /// activations of the largest step planned (a training batch of `rows` samples, each
-    /// sample's activations three times over, or an evaluation batch of `eval_rows`), within
-    /// what the budget leaves after the model, and never less than the pool's default bound.
-    ///
-    /// Why: a step gives its buffers back to the pool and the next step takes the same
-    /// lengths again; a pool bound below one step's activations frees part of them every
-    /// step, and buffers that large come from `mmap`, so they are mapped and zeroed again on
-    /// the next step (measured on the MNIST CNN at evaluation batch 1000: the default bound
-    /// halved inference throughput). The pool only ever holds buffers a step has used, so the
-    /// bound caps what is kept, it allocates nothing.
-    pub fn pool_elements(&self, rows: usize, eval_rows: usize) -> usize {
-        let default = nabla_tensor::pool::PoolLimits::default().max_elements as u64;
-        let left = self.budget.saturating_sub(self.parameters.saturating_mul(BYTES_PER_PARAMETER)) / F32;
-        let train = (rows as u64).saturating_mul(self.activations_per_sample).saturating_mul(3);
-        let eval = (eval_rows as u64).saturating_mul(self.activations_per_sample);
-        let planned = train.max(eval).min(left).max(default);
-        usize::try_from(planned).unwrap_or(usize::MAX)
-    }
-
     /// Checks the training batch (`rows` samples, from `batch_size`) and the evaluation batch
     /// (`eval_rows` samples, from `eval_batch_size`) against the budget; the error names the
     /// key whose batch does not fit.
@@ -160,25 +140,6 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_pool_keeps_the_largest_planned_step_within_the_budget() {
-        let default = nabla_tensor::pool::PoolLimits::default().max_elements;
-        let plan = Plan { budget: 8 << 30, parameters: 1_000_000, activations_per_sample: 150_000 };
-        // Evaluation at 1000 samples is the largest step: 150 M elements kept.
-        assert_eq!(plan.pool_elements(64, 1000), 150_000_000);
-        // Training at 512: three copies of each sample's activations.
-        assert_eq!(plan.pool_elements(512, 1000), 3 * 512 * 150_000);
-        // A small model keeps the default bound.
-        assert_eq!(plan.pool_elements(1, 1), default);
-        // A tight budget caps it (and the default still stands as the floor).
-        let tight = Plan { budget: 512 << 20, ..plan.clone() };
-        let left = ((512u64 << 20) - 32 * 1_000_000) / 4;
-        assert!(left > default as u64 && left < 3 * 512 * 150_000);
-        assert_eq!(tight.pool_elements(512, 1000) as u64, left);
-        let tighter = Plan { budget: 64 << 20, ..plan };
-        assert_eq!(tighter.pool_elements(512, 1000), default);
-    }
 
     #[test]
     fn byte_counts_parse_with_binary_suffixes_and_refuse_overflow() {

@@ -172,13 +172,11 @@ impl Trainer {
             activations_per_sample: activations,
         };
         let eval_split = validation.as_ref().map_or(0, Dataset::len).max(data.test.len());
-        let (rows, eval_rows) =
-            (config.batch_size.min(data.train.len()), config.eval_batch_size.min(eval_split));
-        plan.check_batches(&config.source, rows, eval_rows)?;
-        nabla_tensor::pool::set_limits::<f32>(nabla_tensor::pool::PoolLimits {
-            max_elements: plan.pool_elements(rows, eval_rows),
-            ..nabla_tensor::pool::PoolLimits::default()
-        });
+        plan.check_batches(
+            &config.source,
+            config.batch_size.min(data.train.len()),
+            config.eval_batch_size.min(eval_split),
+        )?;
         let classes = data.train.num_classes();
         if ctx.input_shape != [classes] {
             let ends = match ctx.input_shape.as_slice() {
@@ -447,7 +445,6 @@ impl Trainer {
         if let Some(p) = self.parallel.as_mut() {
             let shard = p.shard(loader.order()).to_vec();
             loader.set_order(&shard)?;
-            p.derive_rank_rngs(&mut self.model, &format!("at the start of epoch {}", self.epochs_done + 1))?;
         }
         let mut batch = loader.new_batch();
         let batches = loader.len();
