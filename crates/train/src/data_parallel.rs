@@ -2,7 +2,8 @@
 //! one model (PyTorch's DistributedDataParallel with a DistributedSampler):
 //!
 //! - at start ([`Trainer::join_group`](crate::Trainer::join_group)): the fingerprints of the
-//!   effective config and of the data are compared over ranks (a mismatch is an error on
+//!   effective config, of the training progress (epochs and steps done) and of the data are
+//!   compared over ranks (a mismatch is an error on
 //!   every rank), then rank 0's parameters and buffers are broadcast;
 //! - at start and at the start of every epoch, the dropout generators of every rank `r > 0`
 //!   are derived from rank 0's (as they stand then, without drawing from them) and `r`:
@@ -80,6 +81,7 @@ impl DataParallel {
         settings: &DistributedConfig,
         batch_size: usize,
         effective_config: &str,
+        progress: (usize, u64),
         data: &[&Dataset],
         model: &mut Sequential<f32>,
         params: &[(String, Var<f32>)],
@@ -89,6 +91,13 @@ impl DataParallel {
             group.as_ref(),
             "effective config",
             Fingerprint::new().update(effective_config.as_bytes()).finish(),
+        )?;
+        // Ranks resumed from different copies of a run directory (a stale one on one node)
+        // would shard different epochs and stall at the end until the watchdog fires.
+        check_agreement(
+            group.as_ref(),
+            "training progress (epochs and steps done, from the checkpoint resumed)",
+            Fingerprint::new().update_usize(&[progress.0, progress.1 as usize]).finish(),
         )?;
         let mut fp = Fingerprint::new();
         for d in data {

@@ -258,6 +258,7 @@ impl Trainer {
             &self.config.distributed,
             self.config.batch_size,
             &self.effective_config(),
+            (self.epochs_done, self.steps_done),
             &splits,
             &mut self.model,
             &self.params,
@@ -445,6 +446,7 @@ impl Trainer {
         if let Some(p) = self.parallel.as_mut() {
             let shard = p.shard(loader.order()).to_vec();
             loader.set_order(&shard)?;
+            p.derive_rank_rngs(&mut self.model, &format!("at the start of epoch {}", self.epochs_done + 1))?;
         }
         let mut batch = loader.new_batch();
         let batches = loader.len();

@@ -228,3 +228,24 @@ fn a_data_parallel_run_with_dropout_resumes_bit_for_bit() {
     assert_eq!(straight[0], straight[1], "every rank holds the same model");
     assert_eq!(resumed[0], straight[0], "the resumed run is the uninterrupted one");
 }
+
+/// Ranks resumed from different checkpoints of one run (a stale copy of the run directory on
+/// one node) are stopped at start on every rank, before any epoch is sharded differently.
+#[test]
+fn ranks_resumed_at_different_epochs_stop_on_every_rank() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ahead, behind) = (dir.path().join("ahead"), dir.path().join("behind"));
+    for (run, epochs) in [(&ahead, 2), (&behind, 1)] {
+        let mut t = Trainer::new(config(32, &[format!("epochs={epochs}")])).expect("builds");
+        t.run(&RunOptions::quiet(run.clone())).expect("trains");
+    }
+    let errors = ThreadGroup::run(2, |group| {
+        let run = if group.rank() == 0 { &ahead } else { &behind };
+        let mut t = Trainer::resume_with(run, Some(3), &[]).expect("resumes");
+        t.join_group(Rc::new(group)).map_err(|e| e.to_string())
+    });
+    for (rank, e) in errors.iter().enumerate() {
+        let message = e.as_ref().expect_err("progress differs");
+        assert!(message.contains(&format!("rank {rank} of 2: the training progress")), "{message}");
+    }
+}
