@@ -14,12 +14,24 @@
 //! `peak_rss_mb`) plus the in-run references (`ceiling`, `sgemm`), the Adam/copy figures,
 //! allocations per step and the ratios.
 
+use crate::bench_common::build::build_bench_binary;
+use crate::bench_common::child::run_bench_binary;
+use crate::bench_common::driver::run_driver;
+use crate::bench_common::goals::{print_goal_line, print_goals, Goal};
+use crate::bench_common::options::{counts, CommonOptions};
+use crate::bench_common::report::{append_inputs, or_dash, pct, print_machine};
+use crate::bench_common::torch::{
+    anchors_dir, imports_torch, reference_median, reference_script, run_reference_script,
+};
 use serde_json::{json, Map, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
 /// Timed windows per figure (nabla's and the reference's alternate, window by window).
 const WINDOWS: usize = 5;
+
+/// The width of a goal's text in the goal lines (the longest one fits).
+const GOAL_WIDTH: usize = 62;
 
 const USAGE: &str = "usage: cargo xtask bench [--model mlp|cnn] [--threads 1,2] [--batches 32,128,512] \
 [--seconds S] [--json FILE] [--compare-torch] [--torch-script PATH] [--python PYTHON]";
@@ -40,163 +52,76 @@ const ANCHORS: &[(&str, usize, [f64; 3], f64)] = &[
 
 struct Options {
     threads: Vec<usize>,
-    batches: Vec<usize>,
-    seconds: f64,
-    json: Option<PathBuf>,
-    compare_torch: bool,
-    torch_script: Option<PathBuf>,
-    python: String,
+    common: CommonOptions,
 }
 
-pub(crate) fn list(value: Option<&String>, flag: &str) -> Result<Vec<usize>, String> {
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
-    let items: Result<Vec<usize>, String> = value
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse::<usize>().map_err(|_| format!("{flag}: '{s}' is not a positive count")))
-        .collect();
-    let items = items?;
-    if items.is_empty() || items.contains(&0) {
-        return Err(format!("{flag}: give positive counts, e.g. {flag} 1,2"));
+impl AsRef<CommonOptions> for Options {
+    fn as_ref(&self) -> &CommonOptions {
+        &self.common
     }
-    Ok(items)
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        threads: vec![1, 2],
-        batches: vec![32, 128, 512],
-        seconds: 2.0,
-        json: None,
-        compare_torch: false,
-        torch_script: None,
-        python: "python3".to_string(),
-    };
+    let mut o =
+        Options { threads: vec![1, 2], common: CommonOptions::with_defaults(vec![32, 128, 512], 2.0) };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         match flag.as_str() {
-            "--threads" => o.threads = list(it.next(), "--threads")?,
+            "--threads" => o.threads = counts(it.next(), "--threads")?,
             "--batches" => {
-                o.batches = list(it.next(), "--batches")?;
-                if o.batches.contains(&1) {
+                o.common.batches = counts(it.next(), "--batches")?;
+                if o.common.batches.contains(&1) {
                     return Err("--batches: batch norm needs at least 2 samples per batch".into());
                 }
             }
-            "--seconds" => {
-                let v = it.next().ok_or("--seconds needs a value")?;
-                o.seconds = v.parse().map_err(|_| format!("--seconds: '{v}' is not a number"))?;
-                if !(o.seconds.is_finite() && o.seconds > 0.0) {
-                    return Err("--seconds must be positive".into());
-                }
-            }
-            "--json" => o.json = Some(PathBuf::from(it.next().ok_or("--json needs a file name")?)),
-            "--compare-torch" => o.compare_torch = true,
-            "--torch-script" => {
-                o.torch_script = Some(PathBuf::from(it.next().ok_or("--torch-script needs a path")?))
-            }
-            "--python" => o.python = it.next().ok_or("--python needs a program")?.clone(),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument '{other}'")),
+            other => o.common.parse_flag(other, &mut it)?,
         }
     }
     Ok(o)
 }
 
-pub(crate) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
-}
-
-/// Builds the binary `bin` of `nabla-benches` in release mode and returns the path of the
-/// executable.
-pub(crate) fn build_bin(bin: &str) -> Result<PathBuf, String> {
-    eprintln!("$ cargo build --release -p nabla-benches --bin {bin}");
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "nabla-benches",
-            "--bin",
-            bin,
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(workspace_root())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("building {bin} failed"));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| format!("cargo did not report the {bin} executable"))
-}
-
 /// Runs the bench binary with `threads` GEMM threads; returns its JSON.
 fn run_nabla(exe: &Path, o: &Options, threads: usize, with_adam: bool) -> Result<Value, String> {
-    let batches = o.batches.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
-    let mut cmd = Command::new(exe);
-    cmd.env("MATMUL_NUM_THREADS", threads.to_string()).args([
-        "--batches",
-        &batches,
-        "--seconds",
-        &o.seconds.to_string(),
-        "--reps",
-        &WINDOWS.to_string(),
-    ]);
+    let batches = o.common.batches.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let (seconds, windows) = (o.common.seconds.to_string(), WINDOWS.to_string());
+    let mut args = vec!["--batches", &batches, "--seconds", &seconds, "--reps", &windows];
     if !with_adam {
-        cmd.arg("--no-adam");
+        args.push("--no-adam");
     }
-    eprintln!("$ MATMUL_NUM_THREADS={threads} nabla-bench --batches {batches} --seconds {}", o.seconds);
-    let out =
-        cmd.stderr(Stdio::inherit()).output().map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-    if !out.status.success() {
-        return Err(format!("nabla-bench failed with {}", out.status));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("nabla-bench printed no JSON: {e}"))
+    eprintln!("$ MATMUL_NUM_THREADS={threads} nabla-bench --batches {batches} --seconds {seconds}");
+    run_bench_binary(exe, "nabla-bench", threads, &args)
 }
 
 /// The PyTorch reference: measured now when `--compare-torch` and torch imports, else the
 /// anchors' results file (if present). Returns (figures, where they came from).
 fn torch_figures(o: &Options) -> (Option<Value>, String) {
-    let anchors = workspace_root().join("../shared/anchors/torch");
-    if o.compare_torch {
-        let has_torch = Command::new(&o.python)
-            .args(["-c", "import torch"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        let script = o.torch_script.clone().unwrap_or_else(|| anchors.join("bench_mlp.py"));
-        if !has_torch {
+    let c = &o.common;
+    if c.compare_torch {
+        // This driver never looked past `--python` for its python (unlike the CNN's and the
+        // distributed one).
+        let python = c.python.clone().unwrap_or_else(|| "python3".to_string());
+        let script = reference_script(c, "bench_mlp.py");
+        if !imports_torch(&python) {
             eprintln!(
-                "--compare-torch: `{} -c \"import torch\"` fails: PyTorch is not installed here, so it is \
+                "--compare-torch: `{python} -c \"import torch\"` fails: PyTorch is not installed here, so it is \
                  not measured in this run (install it with `python3 -m venv venv && venv/bin/pip install \
-                 torch numpy`, then pass --python venv/bin/python)",
-                o.python
+                 torch numpy`, then pass --python venv/bin/python)"
             );
         } else if !script.is_file() {
             eprintln!("--compare-torch: the reference script {} is missing", script.display());
         } else {
-            let mut cmd = Command::new(&o.python);
-            cmd.arg(&script).args(["--seconds", &o.seconds.to_string(), "--reps", "3", "--threads"]);
+            let mut cmd = Command::new(&python);
+            cmd.arg(&script).args(["--seconds", &c.seconds.to_string(), "--reps", "3", "--threads"]);
             cmd.args(o.threads.iter().map(usize::to_string)).arg("--batches");
-            cmd.args(o.batches.iter().map(usize::to_string));
-            eprintln!("$ {} {} --seconds {} ...", o.python, script.display(), o.seconds);
-            match cmd.stderr(Stdio::inherit()).output() {
-                Ok(out) if out.status.success() => match serde_json::from_slice::<Value>(&out.stdout) {
-                    Ok(v) => return (Some(v), "measured in this run".into()),
-                    Err(e) => eprintln!("--compare-torch: the script printed no JSON ({e})"),
-                },
-                Ok(out) => eprintln!("--compare-torch: the script failed with {}", out.status),
-                Err(e) => eprintln!("--compare-torch: cannot run {}: {e}", o.python),
+            cmd.args(c.batches.iter().map(usize::to_string));
+            eprintln!("$ {python} {} --seconds {} ...", script.display(), c.seconds);
+            match run_reference_script(&mut cmd, &python, "the script") {
+                Ok(v) => return (Some(v), "measured in this run".into()),
+                Err(e) => eprintln!("--compare-torch: {e}"),
             }
         }
     }
-    let file = anchors.join("results.json");
+    let file = anchors_dir().join("results.json");
     match std::fs::read(&file).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()) {
         Some(v) => (Some(v), format!("anchors file {}", file.display())),
         None => (None, "anchors README table (results file not found)".into()),
@@ -215,18 +140,13 @@ fn batch_index(batch: usize) -> Option<usize> {
 /// anchors table.
 fn torch_train(torch: Option<&Value>, threads: usize, batch: usize) -> Option<f64> {
     torch
-        .and_then(|t| {
-            t["train_samples_per_s"][format!("threads_{threads}")][format!("batch_{batch}")]["median"]
-                .as_f64()
-        })
+        .and_then(|t| reference_median(t, "train_samples_per_s", threads, batch))
         .or_else(|| Some(anchor("PyTorch 2.15", threads)?.2[batch_index(batch)?]))
 }
 
 fn torch_infer(torch: Option<&Value>, threads: usize) -> Option<f64> {
     torch
-        .and_then(|t| {
-            t["inference_samples_per_s"][format!("threads_{threads}")]["batch_1000"]["median"].as_f64()
-        })
+        .and_then(|t| reference_median(t, "inference_samples_per_s", threads, 1000))
         .or_else(|| Some(anchor("PyTorch 2.15", threads)?.3))
 }
 
@@ -238,33 +158,13 @@ fn k(x: f64) -> String {
     }
 }
 
-fn opt(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
-    x.map_or_else(|| "-".to_string(), f)
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.0} %", 100.0 * x)
-}
-
-struct Goal {
-    text: String,
-    ratio: f64,
-    target: f64,
-}
-
 /// Prints the table and the goals; returns the merged JSON.
 fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_source: &str) -> Value {
     let first = &runs[0].1;
     let torch_measured = torch_source.starts_with("measured");
     println!();
     println!("nabla on the chapter-3 MNIST MLP (784-512-256-10, BN+ReLU+Dropout(0.2), Adam 1e-3)");
-    println!(
-        "machine: {} x {}, load average {} -> {}",
-        first["cpu_count"],
-        first["cpu_model"].as_str().unwrap_or("?"),
-        first["loadavg_start"][0],
-        runs.last().map_or(Value::Null, |r| r.1["loadavg_end"][0].clone())
-    );
+    print_machine(first, runs.last().map(|r| &r.1));
     println!("PyTorch figures: {torch_source}; Burn/Candle figures: anchors README (not re-measured)");
     if !torch_measured {
         println!(
@@ -286,7 +186,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
         "cpu_model": first["cpu_model"],
         "cpu_count": first["cpu_count"],
         "method": {
-            "seconds_per_config": o.seconds,
+            "seconds_per_config": o.common.seconds,
             "windows_per_config": WINDOWS,
             "warmup": ">=5 steps and >=0.3 s",
             "train_step": "Trainer::train_step: forward + loss + backward + grad-norm check + Adam.step + zero_grad",
@@ -310,7 +210,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
         let mut ceiling = Map::new();
         let mut allocs = Map::new();
         let mut growth = Map::new();
-        for &b in &o.batches {
+        for &b in &o.common.batches {
             let bk = format!("batch_{b}");
             let fig = &run["train"][&bk];
             let nabla = fig["nabla"]["median"].as_f64().unwrap_or(0.0);
@@ -335,26 +235,26 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
                 k(nabla),
                 k(ceil),
                 pct(nabla / ceil),
-                opt(py, k),
-                opt(py, |p| format!("{:.1}x", nabla / p)),
-                opt(adjusted, |p| format!("{:.1}x", nabla / p)),
+                or_dash(py, k),
+                or_dash(py, |p| format!("{:.1}x", nabla / p)),
+                or_dash(adjusted, |p| format!("{:.1}x", nabla / p)),
                 other.map_or("-".into(), |(name, v)| format!("{} ({name})", k(v))),
             );
-            goals.push(Goal {
-                text: format!("training, {threads} thread(s), batch {b}: >= 85 % of the ceiling"),
-                ratio: nabla / ceil,
-                target: 0.85,
-            });
+            goals.push(Goal::at_least(
+                format!("training, {threads} thread(s), batch {b}: >= 85 % of the ceiling"),
+                nabla / ceil,
+                0.85,
+            ));
             if *threads == 1 && b == 32 {
                 if let Some(p) = adjusted {
-                    goals.push(Goal {
-                        text: format!(
+                    goals.push(Goal::at_least(
+                        format!(
                             "training, 1 thread, batch 32: >= 3x PyTorch{}",
                             if torch_measured { "" } else { " (machine-adjusted)" }
                         ),
-                        ratio: nabla / p,
-                        target: 3.0,
-                    });
+                        nabla / p,
+                        3.0,
+                    ));
                 }
             }
             train.insert(bk.clone(), fig["nabla"].clone());
@@ -384,15 +284,15 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
             k(nabla),
             k(ceil),
             pct(nabla / ceil),
-            opt(py, k),
-            opt(py, |p| format!("{:.1}x", nabla / p))
+            or_dash(py, k),
+            or_dash(py, |p| format!("{:.1}x", nabla / p))
         );
         if *threads == 2 {
-            goals.push(Goal {
-                text: "inference, 2 threads, batch 1000: >= 90 % of the ceiling".into(),
-                ratio: nabla / ceil,
-                target: 0.90,
-            });
+            goals.push(Goal::at_least(
+                "inference, 2 threads, batch 1000: >= 90 % of the ceiling".into(),
+                nabla / ceil,
+                0.90,
+            ));
         }
         out["inference_samples_per_s"][&tk] = json!({"batch_1000": fig["nabla"]});
         out["ceiling"]["inference_samples_per_s"][&tk] = json!({"batch_1000": fig["ceiling"]});
@@ -415,14 +315,14 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
                     key.trim_start_matches("mm_"),
                     pct(a / s)
                 );
-                goals.push(Goal {
-                    text: format!(
+                goals.push(Goal::at_least(
+                    format!(
                         "matmul {}, {threads} thread(s): >= 90 % of sgemm",
                         key.trim_start_matches("mm_")
                     ),
-                    ratio: a / s,
-                    target: 0.90,
-                });
+                    a / s,
+                    0.90,
+                ));
                 nab.insert(key.clone(), fig["nabla"].clone());
                 direct.insert(key.clone(), fig["sgemm"].clone());
             }
@@ -443,11 +343,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
             a["params"],
             pct(adam / copy)
         );
-        goals.push(Goal {
-            text: "Adam step: >= 70 % of the copy bandwidth".into(),
-            ratio: adam / copy,
-            target: 0.70,
-        });
+        goals.push(Goal::at_least("Adam step: >= 70 % of the copy bandwidth".into(), adam / copy, 0.70));
         out["adam_step"] = a.clone();
     }
     let peak_all = runs.iter().filter_map(|r| r.1["peak_rss_mb"].as_f64()).fold(0.0, f64::max);
@@ -456,14 +352,17 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
     let growth_max = runs
         .iter()
         .flat_map(|(_, r)| {
-            o.batches.iter().filter_map(move |b| r["train"][format!("batch_{b}")]["rss_growth_kb"].as_i64())
+            o.common
+                .batches
+                .iter()
+                .filter_map(move |b| r["train"][format!("batch_{b}")]["rss_growth_kb"].as_i64())
         })
         .max()
         .unwrap_or(0);
     let allocs: Vec<f64> = runs
         .iter()
         .flat_map(|(_, r)| {
-            o.batches.iter().filter_map(move |b| {
+            o.common.batches.iter().filter_map(move |b| {
                 r["train"][format!("batch_{b}")]["allocations_per_step"]["nabla"].as_f64()
             })
         })
@@ -477,34 +376,16 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
     );
     println!();
     println!("Goals (issue 8):");
-    for g in &goals {
-        let verdict = if g.ratio >= g.target {
-            "met".to_string()
-        } else {
-            format!("short by {:.0} %", 100.0 * (1.0 - g.ratio / g.target))
-        };
-        let shown = if g.target > 1.5 { format!("{:.2}x", g.ratio) } else { pct(g.ratio) };
-        println!("  {:<62} {shown:>8}  {verdict}", g.text);
-    }
+    print_goals(&goals, GOAL_WIDTH);
     let memory_ok = growth_max <= 1024 && amax - amin <= 4.0;
-    println!(
-        "  {:<62} {:>8}  {}",
+    print_goal_line(
+        GOAL_WIDTH,
         "memory: no RSS growth, a constant number of allocations per step",
-        format!("{amax:.0}/step"),
-        if memory_ok { "met" } else { "not met" }
+        &format!("{amax:.0}/step"),
+        if memory_ok { "met" } else { "not met" },
     );
-    out["goals"] = Value::Array(
-        goals
-            .iter()
-            .map(
-                |g| json!({"goal": g.text, "ratio": g.ratio, "target": g.target, "met": g.ratio >= g.target}),
-            )
-            .collect(),
-    );
-    if let Some(t) = torch {
-        out["torch"] = t.clone();
-    }
-    out["runs"] = Value::Array(runs.iter().map(|(_, r)| r.clone()).collect());
+    out["goals"] = Value::Array(goals.iter().map(Goal::to_json).collect());
+    append_inputs(&mut out, torch, runs);
     out
 }
 
@@ -524,42 +405,13 @@ pub fn bench(args: &[String]) -> bool {
             }
         }
     }
-    let o = match parse(&args) {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("xtask bench: {e}");
-            }
-            eprintln!("{USAGE}");
-            return e.is_empty();
+    run_driver("xtask bench", USAGE, parse(&args), |o| {
+        let exe = build_bench_binary("nabla-bench", None)?;
+        let mut runs = Vec::new();
+        for (i, &t) in o.threads.iter().enumerate() {
+            runs.push((t, run_nabla(&exe, o, t, i == 0)?));
         }
-    };
-    let exe = match build_bin("nabla-bench") {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("xtask bench: {e}");
-            return false;
-        }
-    };
-    let mut runs = Vec::new();
-    for (i, &t) in o.threads.iter().enumerate() {
-        match run_nabla(&exe, &o, t, i == 0) {
-            Ok(v) => runs.push((t, v)),
-            Err(e) => {
-                eprintln!("xtask bench: {e}");
-                return false;
-            }
-        }
-    }
-    let (torch, source) = torch_figures(&o);
-    let merged = report(&o, &runs, torch.as_ref(), &source);
-    if let Some(path) = &o.json {
-        let text = serde_json::to_string_pretty(&merged).expect("JSON serializes");
-        if let Err(e) = std::fs::write(path, text + "\n") {
-            eprintln!("xtask bench: cannot write {}: {e}", path.display());
-            return false;
-        }
-        eprintln!("wrote {}", path.display());
-    }
-    true
+        let (torch, source) = torch_figures(o);
+        Ok(report(o, &runs, torch.as_ref(), &source))
+    })
 }
