@@ -64,7 +64,7 @@ fn barrier(group: &dyn Collective) -> Result<(), String> {
 
 fn run(o: &Options, group: Rc<MpiCollective>) -> Result<(), String> {
     let world = group.size();
-    if o.global_batch % world != 0 || o.global_batch / world < 2 {
+    if !o.global_batch.is_multiple_of(world) || o.global_batch / world < 2 {
         return Err(format!(
             "the global batch {} does not split into batches of at least 2 on {world} processes",
             o.global_batch
