@@ -18,7 +18,7 @@ use crate::bench_common::build::build_bench_binary;
 use crate::bench_common::child::run_bench_binary;
 use crate::bench_common::driver::run_driver;
 use crate::bench_common::goals::{print_goal_line, print_goals, Goal};
-use crate::bench_common::options::{counts, CommonOptions};
+use crate::bench_common::options::BenchOptions;
 use crate::bench_common::report::{append_inputs, or_dash, pct, print_machine};
 use crate::bench_common::torch::{
     anchors_dir, imports_torch, reference_median, reference_script, run_reference_script,
@@ -50,40 +50,22 @@ const ANCHORS: &[(&str, usize, [f64; 3], f64)] = &[
     ("hand-written (anchors)", 2, [21.7e3, 39.9e3, 46.4e3], 154e3),
 ];
 
-struct Options {
-    threads: Vec<usize>,
-    common: CommonOptions,
-}
-
-impl AsRef<CommonOptions> for Options {
-    fn as_ref(&self) -> &CommonOptions {
-        &self.common
-    }
-}
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o =
-        Options { threads: vec![1, 2], common: CommonOptions::with_defaults(vec![32, 128, 512], 2.0) };
+fn parse(args: &[String]) -> Result<BenchOptions, String> {
+    let mut o = BenchOptions::with_defaults("--threads", vec![32, 128, 512], 2.0);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "--threads" => o.threads = counts(it.next(), "--threads")?,
-            "--batches" => {
-                o.common.batches = counts(it.next(), "--batches")?;
-                if o.common.batches.contains(&1) {
-                    return Err("--batches: batch norm needs at least 2 samples per batch".into());
-                }
-            }
-            other => o.common.parse_flag(other, &mut it)?,
+        o.parse_flag(flag, &mut it)?;
+        if flag == "--batches" && o.batches.contains(&1) {
+            return Err("--batches: batch norm needs at least 2 samples per batch".into());
         }
     }
     Ok(o)
 }
 
 /// Runs the bench binary with `threads` GEMM threads; returns its JSON.
-fn run_nabla(exe: &Path, o: &Options, threads: usize, with_adam: bool) -> Result<Value, String> {
-    let batches = o.common.batches.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
-    let (seconds, windows) = (o.common.seconds.to_string(), WINDOWS.to_string());
+fn run_nabla(exe: &Path, o: &BenchOptions, threads: usize, with_adam: bool) -> Result<Value, String> {
+    let batches = o.batches.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let (seconds, windows) = (o.seconds.to_string(), WINDOWS.to_string());
     let mut args = vec!["--batches", &batches, "--seconds", &seconds, "--reps", &windows];
     if !with_adam {
         args.push("--no-adam");
@@ -94,13 +76,12 @@ fn run_nabla(exe: &Path, o: &Options, threads: usize, with_adam: bool) -> Result
 
 /// The PyTorch reference: measured now when `--compare-torch` and torch imports, else the
 /// anchors' results file (if present). Returns (figures, where they came from).
-fn torch_figures(o: &Options) -> (Option<Value>, String) {
-    let c = &o.common;
-    if c.compare_torch {
+fn torch_figures(o: &BenchOptions) -> (Option<Value>, String) {
+    if o.compare_torch {
         // This driver never looked past `--python` for its python (unlike the CNN's and the
         // distributed one).
-        let python = c.python.clone().unwrap_or_else(|| "python3".to_string());
-        let script = reference_script(c, "bench_mlp.py");
+        let python = o.python.clone().unwrap_or_else(|| "python3".to_string());
+        let script = reference_script(o, "bench_mlp.py");
         if !imports_torch(&python) {
             eprintln!(
                 "--compare-torch: `{python} -c \"import torch\"` fails: PyTorch is not installed here, so it is \
@@ -111,10 +92,10 @@ fn torch_figures(o: &Options) -> (Option<Value>, String) {
             eprintln!("--compare-torch: the reference script {} is missing", script.display());
         } else {
             let mut cmd = Command::new(&python);
-            cmd.arg(&script).args(["--seconds", &c.seconds.to_string(), "--reps", "3", "--threads"]);
-            cmd.args(o.threads.iter().map(usize::to_string)).arg("--batches");
-            cmd.args(c.batches.iter().map(usize::to_string));
-            eprintln!("$ {python} {} --seconds {} ...", script.display(), c.seconds);
+            cmd.arg(&script).args(["--seconds", &o.seconds.to_string(), "--reps", "3", "--threads"]);
+            cmd.args(o.parallelism.iter().map(usize::to_string)).arg("--batches");
+            cmd.args(o.batches.iter().map(usize::to_string));
+            eprintln!("$ {python} {} --seconds {} ...", script.display(), o.seconds);
             match run_reference_script(&mut cmd, &python, "the script") {
                 Ok(v) => return (Some(v), "measured in this run".into()),
                 Err(e) => eprintln!("--compare-torch: {e}"),
@@ -159,7 +140,7 @@ fn k(x: f64) -> String {
 }
 
 /// Prints the table and the goals; returns the merged JSON.
-fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_source: &str) -> Value {
+fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torch_source: &str) -> Value {
     let first = &runs[0].1;
     let torch_measured = torch_source.starts_with("measured");
     println!();
@@ -186,7 +167,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
         "cpu_model": first["cpu_model"],
         "cpu_count": first["cpu_count"],
         "method": {
-            "seconds_per_config": o.common.seconds,
+            "seconds_per_config": o.seconds,
             "windows_per_config": WINDOWS,
             "warmup": ">=5 steps and >=0.3 s",
             "train_step": "Trainer::train_step: forward + loss + backward + grad-norm check + Adam.step + zero_grad",
@@ -210,7 +191,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
         let mut ceiling = Map::new();
         let mut allocs = Map::new();
         let mut growth = Map::new();
-        for &b in &o.common.batches {
+        for &b in &o.batches {
             let bk = format!("batch_{b}");
             let fig = &run["train"][&bk];
             let nabla = fig["nabla"]["median"].as_f64().unwrap_or(0.0);
@@ -352,17 +333,14 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
     let growth_max = runs
         .iter()
         .flat_map(|(_, r)| {
-            o.common
-                .batches
-                .iter()
-                .filter_map(move |b| r["train"][format!("batch_{b}")]["rss_growth_kb"].as_i64())
+            o.batches.iter().filter_map(move |b| r["train"][format!("batch_{b}")]["rss_growth_kb"].as_i64())
         })
         .max()
         .unwrap_or(0);
     let allocs: Vec<f64> = runs
         .iter()
         .flat_map(|(_, r)| {
-            o.common.batches.iter().filter_map(move |b| {
+            o.batches.iter().filter_map(move |b| {
                 r["train"][format!("batch_{b}")]["allocations_per_step"]["nabla"].as_f64()
             })
         })
@@ -408,7 +386,7 @@ pub fn bench(args: &[String]) -> bool {
     run_driver("xtask bench", USAGE, parse(&args), |o| {
         let exe = build_bench_binary("nabla-bench", None)?;
         let mut runs = Vec::new();
-        for (i, &t) in o.threads.iter().enumerate() {
+        for (i, &t) in o.parallelism.iter().enumerate() {
             runs.push((t, run_nabla(&exe, o, t, i == 0)?));
         }
         let (torch, source) = torch_figures(o);

@@ -18,7 +18,7 @@ use crate::bench_common::build::build_bench_binary;
 use crate::bench_common::child::run_bench_binary;
 use crate::bench_common::driver::run_driver;
 use crate::bench_common::goals::{print_goal_line, print_goals, Goal};
-use crate::bench_common::options::{counts, CommonOptions};
+use crate::bench_common::options::BenchOptions;
 use crate::bench_common::report::{append_inputs, or_dash, pct, print_machine};
 use crate::bench_common::torch::{
     imports_torch, reference_median, reference_python, reference_script, run_reference_script,
@@ -57,34 +57,19 @@ const RSS_VS_TORCH: f64 = 0.5;
 /// The width of a goal's text in the goal lines (the longest one fits).
 const GOAL_WIDTH: usize = 66;
 
-#[derive(Debug)]
-struct Options {
-    threads: Vec<usize>,
-    common: CommonOptions,
-}
-
-impl AsRef<CommonOptions> for Options {
-    fn as_ref(&self) -> &CommonOptions {
-        &self.common
-    }
-}
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { threads: vec![1, 2], common: CommonOptions::with_defaults(vec![64, 256], 2.0) };
+fn parse(args: &[String]) -> Result<BenchOptions, String> {
+    let mut o = BenchOptions::with_defaults("--threads", vec![64, 256], 2.0);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "--threads" => o.threads = counts(it.next(), "--threads")?,
-            other => o.common.parse_flag(other, &mut it)?,
-        }
+        o.parse_flag(flag, &mut it)?;
     }
     Ok(o)
 }
 
 /// Runs the bench binary with `threads` GEMM threads; returns its JSON.
-fn run_nabla(exe: &Path, o: &Options, threads: usize) -> Result<Value, String> {
-    let batches = o.common.batches.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
-    let seconds = o.common.seconds.to_string();
+fn run_nabla(exe: &Path, o: &BenchOptions, threads: usize) -> Result<Value, String> {
+    let batches = o.batches.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let seconds = o.seconds.to_string();
     let infer = INFER_BATCH.to_string();
     let args = ["--batches", &batches, "--seconds", &seconds, "--infer-batch", &infer];
     eprintln!("$ MATMUL_NUM_THREADS={threads} nabla-bench-cnn {}", args.join(" "));
@@ -93,10 +78,9 @@ fn run_nabla(exe: &Path, o: &Options, threads: usize) -> Result<Value, String> {
 
 /// PyTorch measured now at `threads` (with `--compare-torch`, when the python imports torch);
 /// the reason otherwise.
-fn measure_torch(o: &Options, threads: usize) -> Result<Value, String> {
-    let c = &o.common;
-    let py = reference_python(c);
-    let script = reference_script(c, "bench_cnn.py");
+fn measure_torch(o: &BenchOptions, threads: usize) -> Result<Value, String> {
+    let py = reference_python(o);
+    let script = reference_script(o, "bench_cnn.py");
     if !script.is_file() {
         return Err(format!("the reference script {} is missing", script.display()));
     }
@@ -106,11 +90,11 @@ fn measure_torch(o: &Options, threads: usize) -> Result<Value, String> {
         ));
     }
     let mut cmd = Command::new(&py);
-    cmd.arg(&script).args(["--seconds", &c.seconds.to_string(), "--reps", "3", "--threads"]);
+    cmd.arg(&script).args(["--seconds", &o.seconds.to_string(), "--reps", "3", "--threads"]);
     cmd.arg(threads.to_string()).arg("--batches");
-    cmd.args(c.batches.iter().map(usize::to_string));
+    cmd.args(o.batches.iter().map(usize::to_string));
     cmd.args(["--infer-batch", &INFER_BATCH.to_string()]);
-    eprintln!("$ {py} {} --seconds {} --threads {threads} ...", script.display(), c.seconds);
+    eprintln!("$ {py} {} --seconds {} --threads {threads} ...", script.display(), o.seconds);
     run_reference_script(&mut cmd, &py, "the script")
 }
 
@@ -150,7 +134,7 @@ fn torch_infer(torch: Option<&Value>, threads: usize) -> Option<f64> {
 }
 
 /// Prints the tables and the goals; returns the merged JSON.
-fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_source: &str) -> Value {
+fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torch_source: &str) -> Value {
     let first = &runs[0].1;
     println!();
     println!(
@@ -179,7 +163,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
         "cpu_model": first["cpu_model"],
         "cpu_count": first["cpu_count"],
         "method": {
-            "seconds_per_figure": o.common.seconds,
+            "seconds_per_figure": o.seconds,
             "train_step": "Trainer::train_step: forward + NLL + backward + grad-norm check + Adadelta.step + zero_grad",
             "inference_step": "model in evaluation mode, no_grad, forward only",
             "threads": "one process per thread count, MATMUL_NUM_THREADS",
@@ -194,7 +178,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
     for (threads, run) in runs {
         let tk = format!("threads_{threads}");
         let (mut train, mut limits) = (Map::new(), Map::new());
-        for &b in &o.common.batches {
+        for &b in &o.batches {
             let bk = format!("batch_{b}");
             let fig = &run["train"][&bk];
             let nabla = fig["nabla"]["median"].as_f64().unwrap_or(0.0);
@@ -303,16 +287,16 @@ pub fn bench(args: &[String]) -> bool {
         let mut runs = Vec::new();
         let mut torch_runs = Vec::new();
         let mut torch_error = None;
-        for &t in &o.threads {
+        for &t in &o.parallelism {
             runs.push((t, run_nabla(&exe, o, t)?));
-            if o.common.compare_torch && torch_error.is_none() {
+            if o.compare_torch && torch_error.is_none() {
                 match measure_torch(o, t) {
                     Ok(v) => torch_runs.push(v),
                     Err(e) => torch_error = Some(e),
                 }
             }
         }
-        let (torch, source) = match (o.common.compare_torch, torch_error) {
+        let (torch, source) = match (o.compare_torch, torch_error) {
             (true, None) => {
                 (Some(merge_torch(&torch_runs)), "measured in this run (bench_cnn.py)".to_string())
             }
@@ -343,12 +327,12 @@ mod tests {
             parse(&args(&["--threads", "2", "--batches", "32,128", "--seconds", "0.5", "--compare-torch"]))
                 .unwrap();
         assert_eq!(
-            (o.threads, o.common.batches, o.common.seconds, o.common.compare_torch),
+            (o.parallelism, o.batches, o.seconds, o.compare_torch),
             (vec![2], vec![32, 128], 0.5, true)
         );
         let d = parse(&[]).unwrap();
-        assert_eq!((d.threads, d.common.batches, d.common.python), (vec![1, 2], vec![64, 256], None));
-        assert_eq!(reference_python(&parse(&args(&["--python", "/opt/py"])).unwrap().common), "/opt/py");
+        assert_eq!((d.parallelism, d.batches, d.python), (vec![1, 2], vec![64, 256], None));
+        assert_eq!(reference_python(&parse(&args(&["--python", "/opt/py"])).unwrap()), "/opt/py");
         for bad in [&["--seconds", "0"][..], &["--threads", "0"], &["--batches"], &["--frobnicate"]] {
             assert!(!parse(&args(bad)).unwrap_err().is_empty(), "{bad:?}");
         }

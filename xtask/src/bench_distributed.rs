@@ -22,7 +22,7 @@
 use crate::bench_common::build::build_bench_binary;
 use crate::bench_common::driver::run_driver;
 use crate::bench_common::goals::Goal;
-use crate::bench_common::options::{counts, CommonOptions};
+use crate::bench_common::options::BenchOptions;
 use crate::bench_common::torch::{imports_torch, reference_python, reference_script, run_reference_script};
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -34,29 +34,17 @@ const USAGE: &str = "usage: cargo xtask bench --distributed [--procs 1,2] [--bat
 /// The scaling goals of issue 13: (global batch, 2-process samples/s over 1-process).
 const SCALING_GOALS: &[(usize, f64)] = &[(512, 1.8), (128, 1.5)];
 
-struct Options {
-    procs: Vec<usize>,
-    common: CommonOptions,
-}
-
-impl AsRef<CommonOptions> for Options {
-    fn as_ref(&self) -> &CommonOptions {
-        &self.common
-    }
-}
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { procs: vec![1, 2], common: CommonOptions::with_defaults(vec![128, 512], 4.0) };
+fn parse(args: &[String]) -> Result<BenchOptions, String> {
+    let mut o = BenchOptions::with_defaults("--procs", vec![128, 512], 4.0);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "--distributed" => {}
-            "--procs" => o.procs = counts(it.next(), "--procs")?,
-            other => o.common.parse_flag(other, &mut it)?,
+        // main dispatched here on this flag; it has no other meaning.
+        if flag != "--distributed" {
+            o.parse_flag(flag, &mut it)?;
         }
     }
-    for &b in &o.common.batches {
-        if let Some(&w) = o.procs.iter().find(|&&w| b % w != 0 || b / w < 2) {
+    for &b in &o.batches {
+        if let Some(&w) = o.parallelism.iter().find(|&&w| b % w != 0 || b / w < 2) {
             return Err(format!(
                 "--batches: the global batch {b} does not split into batches of 2 or more on {w} processes"
             ));
@@ -70,7 +58,7 @@ fn is_root() -> bool {
 }
 
 /// One `mpirun -np procs nabla-bench-ddp --global-batch batch`: rank 0's JSON.
-fn run_nabla(exe: &Path, o: &Options, procs: usize, batch: usize) -> Result<Value, String> {
+fn run_nabla(exe: &Path, o: &BenchOptions, procs: usize, batch: usize) -> Result<Value, String> {
     let mut cmd = Command::new("mpirun");
     if is_root() {
         cmd.arg("--allow-run-as-root");
@@ -79,8 +67,8 @@ fn run_nabla(exe: &Path, o: &Options, procs: usize, batch: usize) -> Result<Valu
     cmd.args(["--oversubscribe", "--bind-to", "none", "-x", "MATMUL_NUM_THREADS=1", "-np"])
         .arg(procs.to_string())
         .arg(exe)
-        .args(["--global-batch", &batch.to_string(), "--seconds", &o.common.seconds.to_string()]);
-    eprintln!("$ mpirun -np {procs} nabla-bench-ddp --global-batch {batch} --seconds {}", o.common.seconds);
+        .args(["--global-batch", &batch.to_string(), "--seconds", &o.seconds.to_string()]);
+    eprintln!("$ mpirun -np {procs} nabla-bench-ddp --global-batch {batch} --seconds {}", o.seconds);
     let out = cmd.stderr(Stdio::inherit()).output().map_err(|e| {
         format!("cannot run mpirun ({e}); install Open MPI: apt-get install openmpi-bin libopenmpi-dev libclang-dev")
     })?;
@@ -95,10 +83,9 @@ fn run_nabla(exe: &Path, o: &Options, procs: usize, batch: usize) -> Result<Valu
 }
 
 /// PyTorch DDP on the same points, when `--compare-torch`: its JSON, or why not.
-fn run_torch(o: &Options) -> Result<Value, String> {
-    let c = &o.common;
-    let python = reference_python(c);
-    let script = reference_script(c, "bench_ddp.py");
+fn run_torch(o: &BenchOptions) -> Result<Value, String> {
+    let python = reference_python(o);
+    let script = reference_script(o, "bench_ddp.py");
     if !script.is_file() {
         return Err(format!("the reference script {} is missing", script.display()));
     }
@@ -109,10 +96,10 @@ fn run_torch(o: &Options) -> Result<Value, String> {
         ));
     }
     let mut cmd = Command::new(&python);
-    cmd.arg(&script).arg("--world").args(o.procs.iter().map(usize::to_string));
-    cmd.arg("--global-batch").args(c.batches.iter().map(usize::to_string));
-    cmd.args(["--seconds", &c.seconds.to_string()]);
-    eprintln!("$ {python} {} --world ... --global-batch ... --seconds {}", script.display(), c.seconds);
+    cmd.arg(&script).arg("--world").args(o.parallelism.iter().map(usize::to_string));
+    cmd.arg("--global-batch").args(o.batches.iter().map(usize::to_string));
+    cmd.args(["--seconds", &o.seconds.to_string()]);
+    eprintln!("$ {python} {} --world ... --global-batch ... --seconds {}", script.display(), o.seconds);
     run_reference_script(&mut cmd, &python, &script.display().to_string())
 }
 
@@ -219,12 +206,12 @@ pub fn bench_distributed(args: &[String]) -> bool {
     run_driver("xtask bench --distributed", USAGE, parse(args), |o| {
         let exe = build_bench_binary("nabla-bench-ddp", Some("mpi"))?;
         let mut runs = Vec::new();
-        for &batch in &o.common.batches {
-            for &procs in &o.procs {
+        for &batch in &o.batches {
+            for &procs in &o.parallelism {
                 runs.push((procs, batch, run_nabla(&exe, o, procs, batch)?));
             }
         }
-        let (torch, note) = if o.common.compare_torch {
+        let (torch, note) = if o.compare_torch {
             match run_torch(o) {
                 Ok(v) => (Some(v), "measured in this run".to_string()),
                 Err(e) => {

@@ -2,16 +2,16 @@
 //! prints the tables), and the JSON report written to `--json FILE`; an error ends it with
 //! the driver's name in front.
 
-use super::options::CommonOptions;
+use super::options::BenchOptions;
 use serde_json::Value;
 
 /// Runs a driver called `name` (`xtask bench --model cnn`, ...) on its `parsed` options;
 /// returns whether it completed (`--help` completes).
-pub(crate) fn run_driver<O: AsRef<CommonOptions>>(
+pub(crate) fn run_driver(
     name: &str,
     usage: &str,
-    parsed: Result<O, String>,
-    measure: impl FnOnce(&O) -> Result<Value, String>,
+    parsed: Result<BenchOptions, String>,
+    measure: impl FnOnce(&BenchOptions) -> Result<Value, String>,
 ) -> bool {
     let o = match parsed {
         Ok(o) => o,
@@ -30,7 +30,7 @@ pub(crate) fn run_driver<O: AsRef<CommonOptions>>(
             return false;
         }
     };
-    if let Some(path) = &o.as_ref().json {
+    if let Some(path) = &o.json {
         let text = serde_json::to_string_pretty(&report).expect("JSON serializes");
         if let Err(e) = std::fs::write(path, text + "\n") {
             eprintln!("{name}: cannot write {}: {e}", path.display());

@@ -1,13 +1,17 @@
-//! The options every benchmark driver takes (`--batches`, `--seconds`, `--json`,
-//! `--compare-torch`, `--torch-script`, `--python`, `--help`) and the parser of the comma
-//! lists of counts they take (`--threads 1,2`, `--procs 1,2`, `--batches 64,256`).
+//! The options of the benchmark drivers: the parallelism of each run (`--threads 1,2` or
+//! `--procs 1,2`), `--batches`, `--seconds`, `--json`, `--compare-torch`, `--torch-script`,
+//! `--python`, `--help`; and the parser of their comma lists of counts.
 
 use std::path::PathBuf;
 
-/// The options shared by the drivers; each driver keeps its own (thread or process counts)
-/// and its own defaults next to these.
+/// A driver's options; each driver sets its own defaults and checks.
 #[derive(Debug)]
-pub(crate) struct CommonOptions {
+pub(crate) struct BenchOptions {
+    /// The flag of [`Self::parallelism`]: `--threads` or `--procs`.
+    pub(crate) parallelism_flag: &'static str,
+    /// One run per count: GEMM threads of a bench process (`--threads`), or MPI processes of
+    /// a job (`--procs`).
+    pub(crate) parallelism: Vec<usize>,
     pub(crate) batches: Vec<usize>,
     pub(crate) seconds: f64,
     pub(crate) json: Option<PathBuf>,
@@ -17,21 +21,35 @@ pub(crate) struct CommonOptions {
     pub(crate) python: Option<String>,
 }
 
-impl CommonOptions {
-    /// The defaults, with the driver's own batches and seconds per figure.
-    pub(crate) fn with_defaults(batches: Vec<usize>, seconds: f64) -> CommonOptions {
-        CommonOptions { batches, seconds, json: None, compare_torch: false, torch_script: None, python: None }
+impl BenchOptions {
+    /// The defaults: runs at 1 and 2 of `parallelism_flag`, the driver's own batches and
+    /// seconds per figure, no reference measured and no JSON file.
+    pub(crate) fn with_defaults(
+        parallelism_flag: &'static str,
+        batches: Vec<usize>,
+        seconds: f64,
+    ) -> BenchOptions {
+        BenchOptions {
+            parallelism_flag,
+            parallelism: vec![1, 2],
+            batches,
+            seconds,
+            json: None,
+            compare_torch: false,
+            torch_script: None,
+            python: None,
+        }
     }
 
-    /// Takes `flag`, and its value from `rest`, when it is one of the common options. Any
-    /// other flag is an error, so a driver matches its own flags first and hands the rest
-    /// here; `--help` is the empty error (the caller prints the usage and succeeds).
+    /// Takes `flag`, and its value from `rest`; an unknown flag is an error, and `--help` is
+    /// the empty error (the caller prints the usage and succeeds).
     pub(crate) fn parse_flag<'a>(
         &mut self,
         flag: &str,
         rest: &mut impl Iterator<Item = &'a String>,
     ) -> Result<(), String> {
         match flag {
+            f if f == self.parallelism_flag => self.parallelism = counts(rest.next(), f)?,
             "--batches" => self.batches = counts(rest.next(), "--batches")?,
             "--seconds" => {
                 let v = rest.next().ok_or("--seconds needs a value")?;
@@ -71,9 +89,9 @@ pub(crate) fn counts(value: Option<&String>, flag: &str) -> Result<Vec<usize>, S
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<CommonOptions, String> {
+    fn parse(args: &[&str]) -> Result<BenchOptions, String> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let mut o = CommonOptions::with_defaults(vec![7], 3.0);
+        let mut o = BenchOptions::with_defaults("--procs", vec![7], 3.0);
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             o.parse_flag(flag, &mut it)?;
@@ -89,6 +107,8 @@ mod tests {
             (vec![7], 3.0, None, false, None, None)
         );
         let o = parse(&[
+            "--procs",
+            "4",
             "--batches",
             " 8, 16,",
             "--seconds",
@@ -102,7 +122,7 @@ mod tests {
             "/opt/py",
         ])
         .unwrap();
-        assert_eq!((o.batches, o.seconds, o.compare_torch), (vec![8, 16], 0.5, true));
+        assert_eq!((o.parallelism, o.batches, o.seconds, o.compare_torch), (vec![4], vec![8, 16], 0.5, true));
         assert_eq!(o.json, Some(PathBuf::from("out.json")));
         assert_eq!(o.torch_script, Some(PathBuf::from("ref.py")));
         assert_eq!(o.python.as_deref(), Some("/opt/py"));
@@ -118,6 +138,7 @@ mod tests {
         assert_eq!(parse(&["--json"]).unwrap_err(), "--json needs a file name");
         assert_eq!(parse(&["--python"]).unwrap_err(), "--python needs a program");
         assert_eq!(parse(&["--batches"]).unwrap_err(), "--batches needs a value");
+        assert_eq!(parse(&["--procs", "0"]).unwrap_err(), "--procs: give positive counts, e.g. --procs 1,2");
     }
 
     #[test]

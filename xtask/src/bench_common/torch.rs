@@ -3,7 +3,7 @@
 
 use super::build::workspace_root;
 use super::child::{output_json, ChildFailure};
-use super::options::CommonOptions;
+use super::options::BenchOptions;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,7 +19,7 @@ pub(crate) fn anchors_dir() -> PathBuf {
 
 /// The python of `--compare-torch`: `--python`, else `$NABLA_TORCH_PYTHON`, else the
 /// machine's venv when it exists, else `python3`.
-pub(crate) fn reference_python(o: &CommonOptions) -> String {
+pub(crate) fn reference_python(o: &BenchOptions) -> String {
     if let Some(p) = &o.python {
         return p.clone();
     }
@@ -43,7 +43,7 @@ pub(crate) fn imports_torch(python: &str) -> bool {
 }
 
 /// `--torch-script`, else the anchors' script `default_name`.
-pub(crate) fn reference_script(o: &CommonOptions, default_name: &str) -> PathBuf {
+pub(crate) fn reference_script(o: &BenchOptions, default_name: &str) -> PathBuf {
     o.torch_script.clone().unwrap_or_else(|| anchors_dir().join(default_name))
 }
 
