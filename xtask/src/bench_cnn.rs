@@ -20,9 +20,7 @@ use crate::bench_common::driver::run_driver;
 use crate::bench_common::goals::{print_goal_line, print_goals, Goal};
 use crate::bench_common::options::BenchOptions;
 use crate::bench_common::report::{append_inputs, or_dash, pct, print_machine};
-use crate::bench_common::torch::{
-    imports_torch, reference_median, reference_python, reference_script, run_reference_script,
-};
+use crate::bench_common::torch::{ready_reference, reference_median, run_reference_script};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::process::Command;
@@ -79,16 +77,8 @@ fn run_nabla(exe: &Path, o: &BenchOptions, threads: usize) -> Result<Value, Stri
 /// PyTorch measured now at `threads` (with `--compare-torch`, when the python imports torch);
 /// the reason otherwise.
 fn measure_torch(o: &BenchOptions, threads: usize) -> Result<Value, String> {
-    let py = reference_python(o);
-    let script = reference_script(o, "bench_cnn.py");
-    if !script.is_file() {
-        return Err(format!("the reference script {} is missing", script.display()));
-    }
-    if !imports_torch(&py) {
-        return Err(format!(
-            "`{py} -c \"import torch\"` fails: give a python with PyTorch (--python or $NABLA_TORCH_PYTHON)"
-        ));
-    }
+    let (py, script) =
+        ready_reference(o, "bench_cnn.py", "give a python with PyTorch (--python or $NABLA_TORCH_PYTHON)")?;
     let mut cmd = Command::new(&py);
     cmd.arg(&script).args(["--seconds", &o.seconds.to_string(), "--reps", "3", "--threads"]);
     cmd.arg(threads.to_string()).arg("--batches");
@@ -316,6 +306,7 @@ pub fn bench(args: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench_common::torch::reference_python;
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()

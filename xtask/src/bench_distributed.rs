@@ -23,7 +23,7 @@ use crate::bench_common::build::build_bench_binary;
 use crate::bench_common::driver::run_driver;
 use crate::bench_common::goals::Goal;
 use crate::bench_common::options::BenchOptions;
-use crate::bench_common::torch::{imports_torch, reference_python, reference_script, run_reference_script};
+use crate::bench_common::torch::{ready_reference, run_reference_script};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -84,17 +84,11 @@ fn run_nabla(exe: &Path, o: &BenchOptions, procs: usize, batch: usize) -> Result
 
 /// PyTorch DDP on the same points, when `--compare-torch`: its JSON, or why not.
 fn run_torch(o: &BenchOptions) -> Result<Value, String> {
-    let python = reference_python(o);
-    let script = reference_script(o, "bench_ddp.py");
-    if !script.is_file() {
-        return Err(format!("the reference script {} is missing", script.display()));
-    }
-    if !imports_torch(&python) {
-        return Err(format!(
-            "`{python} -c \"import torch\"` fails: PyTorch is not installed there (pass --python or set \
-             NABLA_TORCH_PYTHON to a Python with torch)"
-        ));
-    }
+    let (python, script) = ready_reference(
+        o,
+        "bench_ddp.py",
+        "PyTorch is not installed there (pass --python or set NABLA_TORCH_PYTHON to a Python with torch)",
+    )?;
     let mut cmd = Command::new(&python);
     cmd.arg(&script).arg("--world").args(o.parallelism.iter().map(usize::to_string));
     cmd.arg("--global-batch").args(o.batches.iter().map(usize::to_string));

@@ -47,6 +47,25 @@ pub(crate) fn reference_script(o: &BenchOptions, default_name: &str) -> PathBuf 
     o.torch_script.clone().unwrap_or_else(|| anchors_dir().join(default_name))
 }
 
+/// The python and the script of a reference run (`default_name` without `--torch-script`),
+/// once the script exists and the python imports torch; why not otherwise, `torch_hint`
+/// saying where to find a python that has it.
+pub(crate) fn ready_reference(
+    o: &BenchOptions,
+    default_name: &str,
+    torch_hint: &str,
+) -> Result<(String, PathBuf), String> {
+    let python = reference_python(o);
+    let script = reference_script(o, default_name);
+    if !script.is_file() {
+        return Err(format!("the reference script {} is missing", script.display()));
+    }
+    if !imports_torch(&python) {
+        return Err(format!("`{python} -c \"import torch\"` fails: {torch_hint}"));
+    }
+    Ok((python, script))
+}
+
 /// Runs the reference `cmd` (started as `python`, called `name` in messages); its JSON.
 pub(crate) fn run_reference_script(cmd: &mut Command, python: &str, name: &str) -> Result<Value, String> {
     output_json(cmd).map_err(|f| match f {
@@ -60,4 +79,38 @@ pub(crate) fn run_reference_script(cmd: &mut Command, python: &str, name: &str) 
 /// (`threads`, `batch`) in a reference script's JSON, when it has it.
 pub(crate) fn reference_median(torch: &Value, section: &str, threads: usize, batch: usize) -> Option<f64> {
     torch[section][format!("threads_{threads}")][format!("batch_{batch}")]["median"].as_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_reference_needs_its_script_and_a_python_with_torch() {
+        let mut o = BenchOptions::with_defaults("--threads", vec![64], 1.0);
+        o.torch_script = Some(PathBuf::from("/nonexistent/bench.py"));
+        assert_eq!(
+            ready_reference(&o, "bench_cnn.py", "hint").unwrap_err(),
+            "the reference script /nonexistent/bench.py is missing"
+        );
+        o.torch_script = Some(PathBuf::from(env!("CARGO_MANIFEST_PATH")));
+        o.python = Some("/bin/false".into());
+        assert_eq!(
+            ready_reference(&o, "bench_cnn.py", "hint").unwrap_err(),
+            "`/bin/false -c \"import torch\"` fails: hint"
+        );
+        assert_eq!(
+            reference_script(&BenchOptions::with_defaults("--threads", vec![], 1.0), "x.py"),
+            anchors_dir().join("x.py")
+        );
+    }
+
+    #[test]
+    fn reference_figures_are_read_at_threads_and_batch() {
+        let t = json!({"train_samples_per_s": {"threads_2": {"batch_64": {"median": 5.0}}}});
+        assert_eq!(reference_median(&t, "train_samples_per_s", 2, 64), Some(5.0));
+        assert_eq!(reference_median(&t, "train_samples_per_s", 1, 64), None);
+        assert_eq!(reference_median(&t, "inference_samples_per_s", 2, 64), None);
+    }
 }
