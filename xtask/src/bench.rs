@@ -19,7 +19,7 @@ use crate::bench_common::child::run_bench_binary;
 use crate::bench_common::driver::run_driver;
 use crate::bench_common::goals::{print_goal_line, print_goals, Goal};
 use crate::bench_common::options::BenchOptions;
-use crate::bench_common::report::{append_inputs, or_dash, pct, print_machine};
+use crate::bench_common::report::{append_inputs, or_dash, pct, print_machine, print_table_head};
 use crate::bench_common::torch::{
     anchors_dir, imports_torch, reference_median, reference_script, run_reference_script,
 };
@@ -153,13 +153,21 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
              i.e. PyTorch as it would run on the machine as it is now"
         );
     }
-    println!();
-    println!("Training, samples/s (median of {WINDOWS} windows, nabla and the ceiling alternate)");
-    println!();
-    println!(
-        "| threads | batch | nabla | ceiling (hand-written, this run) | nabla / ceiling | PyTorch | nabla / PyTorch | nabla / PyTorch, machine-adjusted | best other Rust (anchors) | allocations / step |"
+    print_table_head(
+        &format!("Training, samples/s (median of {WINDOWS} windows, nabla and the ceiling alternate)"),
+        &[
+            "threads",
+            "batch",
+            "nabla",
+            "ceiling (hand-written, this run)",
+            "nabla / ceiling",
+            "PyTorch",
+            "nabla / PyTorch",
+            "nabla / PyTorch, machine-adjusted",
+            "best other Rust (anchors)",
+            "allocations / step",
+        ],
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut goals = Vec::new();
     let mut out = json!({
         "benchmark": "mnist_mlp_784_512_256_10",
@@ -249,11 +257,10 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
         out["rss_growth_kb"][&tk] = Value::Object(growth);
         peak_train = peak_train.max(run["peak_rss_mb_train_infer"].as_f64().unwrap_or(0.0));
     }
-    println!();
-    println!("Inference, batch 1000, samples/s");
-    println!();
-    println!("| threads | nabla | ceiling | nabla / ceiling | PyTorch | nabla / PyTorch |");
-    println!("|---|---|---|---|---|---|");
+    print_table_head(
+        "Inference, batch 1000, samples/s",
+        &["threads", "nabla", "ceiling", "nabla / ceiling", "PyTorch", "nabla / PyTorch"],
+    );
     for (threads, run) in runs {
         let tk = format!("threads_{threads}");
         let fig = &run["inference"]["batch_1000"];
@@ -278,11 +285,10 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
         out["inference_samples_per_s"][&tk] = json!({"batch_1000": fig["nabla"]});
         out["ceiling"]["inference_samples_per_s"][&tk] = json!({"batch_1000": fig["ceiling"]});
     }
-    println!();
-    println!("Matrix product, GFLOP/s: nabla_tensor::matmul against matrixmultiply::sgemm called directly");
-    println!();
-    println!("| threads | n | tensor matmul | sgemm | ratio |");
-    println!("|---|---|---|---|---|");
+    print_table_head(
+        "Matrix product, GFLOP/s: nabla_tensor::matmul against matrixmultiply::sgemm called directly",
+        &["threads", "n", "tensor matmul", "sgemm", "ratio"],
+    );
     for (threads, run) in runs {
         let tk = format!("threads_{threads}");
         let mut nab = Map::new();

@@ -19,7 +19,7 @@ use crate::bench_common::child::run_bench_binary;
 use crate::bench_common::driver::run_driver;
 use crate::bench_common::goals::{print_goal_line, print_goals, Goal};
 use crate::bench_common::options::BenchOptions;
-use crate::bench_common::report::{append_inputs, or_dash, pct, print_machine};
+use crate::bench_common::report::{append_inputs, or_dash, pct, print_machine, print_table_head};
 use crate::bench_common::torch::{ready_reference, reference_median, run_reference_script};
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -138,13 +138,21 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
         "GEMM-bound limit: the step's matrix products (nabla's shapes and layouts) at the GFLOP/s \
          matrixmultiply::sgemm reaches on each of them in this run; everything else free"
     );
-    println!();
-    println!("Training, samples/s (median of the windows)");
-    println!();
-    println!(
-        "| threads | batch | nabla | GEMM-bound limit | nabla / limit | sgemm GFLOP/s over the step | PyTorch | nabla / PyTorch | allocations / step | RSS growth |"
+    print_table_head(
+        "Training, samples/s (median of the windows)",
+        &[
+            "threads",
+            "batch",
+            "nabla",
+            "GEMM-bound limit",
+            "nabla / limit",
+            "sgemm GFLOP/s over the step",
+            "PyTorch",
+            "nabla / PyTorch",
+            "allocations / step",
+            "RSS growth",
+        ],
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut goals = Vec::new();
     let mut memory_ok = true;
     let mut out = json!({
@@ -206,11 +214,10 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
         out["train_samples_per_s"][&tk] = Value::Object(train);
         out["limit_samples_per_s"]["train"][&tk] = Value::Object(limits);
     }
-    println!();
-    println!("Inference, batch {INFER_BATCH}, samples/s");
-    println!();
-    println!("| threads | nabla | GEMM-bound limit | nabla / limit | PyTorch | nabla / PyTorch |");
-    println!("|---|---|---|---|---|---|");
+    print_table_head(
+        &format!("Inference, batch {INFER_BATCH}, samples/s"),
+        &["threads", "nabla", "GEMM-bound limit", "nabla / limit", "PyTorch", "nabla / PyTorch"],
+    );
     let bk = format!("batch_{INFER_BATCH}");
     for (threads, run) in runs {
         let tk = format!("threads_{threads}");

@@ -13,6 +13,15 @@ pub(crate) fn or_dash(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
     x.map_or_else(|| "-".to_string(), f)
 }
 
+/// Prints a table's title and its Markdown header row, each after a blank line.
+pub(crate) fn print_table_head(title: &str, columns: &[&str]) {
+    println!();
+    println!("{title}");
+    println!();
+    println!("| {} |", columns.join(" | "));
+    println!("|{}", "---|".repeat(columns.len()));
+}
+
 /// Prints the machine the runs measured on, from the bench binaries' JSON: the load average
 /// at the start of the first run and at the end of the last (how busy the machine was).
 pub(crate) fn print_machine(first: &Value, last: Option<&Value>) {
