@@ -123,6 +123,25 @@ fn torch_infer(torch: Option<&Value>, threads: usize) -> Option<f64> {
     }
 }
 
+/// The goals of one figure (`training, 1 thread(s), batch 64`): a fraction of its GEMM-bound
+/// limit, and a factor over PyTorch when there is a PyTorch figure.
+fn push_figure_goals(
+    goals: &mut Vec<Goal>,
+    figure: &str,
+    of_limit: f64,
+    vs_torch: Option<f64>,
+    torch_target: f64,
+) {
+    goals.push(Goal::at_least(
+        format!("{figure}: >= {} of the GEMM-bound limit", pct(OF_LIMIT)),
+        of_limit,
+        OF_LIMIT,
+    ));
+    if let Some(ratio) = vs_torch {
+        goals.push(Goal::at_least(format!("{figure}: >= {torch_target}x PyTorch"), ratio, torch_target));
+    }
+}
+
 /// Prints the tables and the goals; returns the merged JSON.
 fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torch_source: &str) -> Value {
     let first = &runs[0].1;
@@ -196,18 +215,8 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
                 or_dash(py, |p| format!("{:.2}x", nabla / p)),
                 allocs.last().map_or("-".into(), |a| format!("{a:.0}")),
             );
-            goals.push(Goal::at_least(
-                format!("training, {threads} thread(s), batch {b}: >= 70 % of the GEMM-bound limit"),
-                nabla / lim,
-                OF_LIMIT,
-            ));
-            if let Some(p) = py {
-                goals.push(Goal::at_least(
-                    format!("training, {threads} thread(s), batch {b}: >= 2x PyTorch"),
-                    nabla / p,
-                    TRAIN_VS_TORCH,
-                ));
-            }
+            let figure = format!("training, {threads} thread(s), batch {b}");
+            push_figure_goals(&mut goals, &figure, nabla / lim, py.map(|p| nabla / p), TRAIN_VS_TORCH);
             train.insert(bk.clone(), fig["nabla"].clone());
             limits.insert(bk, fig["limit"].clone());
         }
@@ -231,18 +240,8 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
             or_dash(py, |p| format!("{p:.0}")),
             or_dash(py, |p| format!("{:.2}x", nabla / p))
         );
-        goals.push(Goal::at_least(
-            format!("inference, {threads} thread(s): >= 70 % of the GEMM-bound limit"),
-            nabla / lim,
-            OF_LIMIT,
-        ));
-        if let Some(p) = py {
-            goals.push(Goal::at_least(
-                format!("inference, {threads} thread(s): >= 1.5x PyTorch"),
-                nabla / p,
-                INFER_VS_TORCH,
-            ));
-        }
+        let figure = format!("inference, {threads} thread(s)");
+        push_figure_goals(&mut goals, &figure, nabla / lim, py.map(|p| nabla / p), INFER_VS_TORCH);
         out["inference_samples_per_s"][&tk] = json!({ &bk: fig["nabla"] });
         out["limit_samples_per_s"]["inference"][&tk] = json!({ &bk: fig["limit"] });
     }
