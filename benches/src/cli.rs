@@ -1,7 +1,53 @@
-//! Command-line parsing shared by the bench binaries: counts, comma lists of counts, seconds,
-//! and the exit on a bad option or `--help` (the message, then the usage).
+//! Command-line parsing shared by the bench binaries: the arguments as flags and values,
+//! counts, comma lists of counts, seconds, and the exit on a bad option or `--help` (the
+//! message, then the usage).
 
 use std::process::ExitCode;
+
+/// The arguments after the program's name, read flag by flag.
+#[derive(Debug)]
+pub struct Args<I> {
+    rest: I,
+}
+
+impl Args<std::iter::Skip<std::env::Args>> {
+    /// This process's arguments.
+    pub fn from_env() -> Self {
+        Args::new(std::env::args().skip(1))
+    }
+}
+
+impl<I: Iterator<Item = String>> Args<I> {
+    /// The arguments `rest` (without the program's name).
+    pub fn new(rest: I) -> Self {
+        Args { rest }
+    }
+
+    /// The next flag, if any.
+    pub fn next_flag(&mut self) -> Option<String> {
+        self.rest.next()
+    }
+
+    /// The value that follows `flag`.
+    pub fn value(&mut self, flag: &str) -> Result<String, String> {
+        self.rest.next().ok_or_else(|| format!("{flag} needs a value"))
+    }
+
+    /// The value of `flag` as one count (see [`count`]).
+    pub fn count(&mut self, flag: &str) -> Result<usize, String> {
+        count(&self.value(flag)?, flag)
+    }
+
+    /// The value of `flag` as a comma list of counts (see [`counts`]).
+    pub fn counts(&mut self, flag: &str) -> Result<Vec<usize>, String> {
+        counts(&self.value(flag)?, flag)
+    }
+
+    /// The value of `flag` as a positive number of seconds (see [`seconds`]).
+    pub fn seconds(&mut self, flag: &str) -> Result<f64, String> {
+        seconds(&self.value(flag)?, flag)
+    }
+}
 
 /// One count, the value of `flag`.
 pub fn count(value: &str, flag: &str) -> Result<usize, String> {
@@ -38,6 +84,24 @@ pub fn exit_with_usage(name: &str, usage: &str, error: &str) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn args_give_flags_and_their_parsed_values() {
+        let mut args = Args::new(
+            ["--batches", "8,16", "--reps", "3", "--seconds", "0.5", "--gemm-seconds"]
+                .map(String::from)
+                .into_iter(),
+        );
+        assert_eq!(args.next_flag().as_deref(), Some("--batches"));
+        assert_eq!(args.counts("--batches"), Ok(vec![8, 16]));
+        assert_eq!(args.next_flag().as_deref(), Some("--reps"));
+        assert_eq!(args.count("--reps"), Ok(3));
+        assert_eq!(args.next_flag().as_deref(), Some("--seconds"));
+        assert_eq!(args.seconds("--seconds"), Ok(0.5));
+        assert_eq!(args.next_flag().as_deref(), Some("--gemm-seconds"));
+        assert_eq!(args.seconds("--gemm-seconds"), Err("--gemm-seconds needs a value".into()));
+        assert_eq!(args.next_flag(), None);
+    }
 
     #[test]
     fn counts_and_seconds_parse_and_bad_ones_are_errors() {

@@ -9,7 +9,7 @@
 //!                 [--alloc-steps 5] [--gemm-seconds 0.3] [--no-infer] [--profile]
 //! ```
 
-use nabla_benches::cli::{count, counts, exit_with_usage, seconds};
+use nabla_benches::cli::{exit_with_usage, Args};
 use nabla_benches::cnn::{mnist_cnn_trainer, PARAMETERS};
 use nabla_benches::gemm_limit::{limit, mnist_cnn_products, Limit, RateCache};
 use nabla_benches::measure::{single, Timing};
@@ -50,16 +50,15 @@ fn parse_args() -> Result<Options, String> {
         infer: true,
         profile: false,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+    let mut args = Args::from_env();
+    while let Some(flag) = args.next_flag() {
         match flag.as_str() {
-            "--batches" => o.batches = counts(&value("--batches")?, "--batches")?,
-            "--seconds" => o.timing.seconds = seconds(&value("--seconds")?, "--seconds")?,
-            "--reps" => o.timing.reps = count(&value("--reps")?, "--reps")?.max(1),
-            "--infer-batch" => o.infer_batch = count(&value("--infer-batch")?, "--infer-batch")?,
-            "--alloc-steps" => o.alloc_steps = count(&value("--alloc-steps")?, "--alloc-steps")?.max(1),
-            "--gemm-seconds" => o.gemm_timing.seconds = seconds(&value("--gemm-seconds")?, "--gemm-seconds")?,
+            "--batches" => o.batches = args.counts("--batches")?,
+            "--seconds" => o.timing.seconds = args.seconds("--seconds")?,
+            "--reps" => o.timing.reps = args.count("--reps")?.max(1),
+            "--infer-batch" => o.infer_batch = args.count("--infer-batch")?,
+            "--alloc-steps" => o.alloc_steps = args.count("--alloc-steps")?.max(1),
+            "--gemm-seconds" => o.gemm_timing.seconds = args.seconds("--gemm-seconds")?,
             "--no-infer" => o.infer = false,
             "--profile" => o.profile = true,
             "-h" | "--help" => return Err(String::new()),

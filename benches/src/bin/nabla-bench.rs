@@ -10,7 +10,7 @@
 //! ```
 
 use nabla_benches::ceiling::{Ceiling, CeilingInference};
-use nabla_benches::cli::{counts, exit_with_usage};
+use nabla_benches::cli::{exit_with_usage, Args};
 use nabla_benches::kernels;
 use nabla_benches::measure::{paired, Summary, Timing};
 use nabla_benches::output::{insert_machine, mb, print_with_loadavg_end};
@@ -51,33 +51,21 @@ fn parse_args() -> Result<Options, String> {
         gemm: true,
         adam: true,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+    let mut args = Args::from_env();
+    while let Some(flag) = args.next_flag() {
         match flag.as_str() {
-            "--batches" => o.batches = counts(&value("--batches")?, "--batches")?,
+            "--batches" => o.batches = args.counts("--batches")?,
             "--seconds" => {
-                let v = value("--seconds")?;
+                let v = args.value("--seconds")?;
                 o.timing.seconds = v.parse().map_err(|e| format!("--seconds: '{v}' ({e})"))?;
             }
-            "--reps" => {
-                o.timing.reps = counts(&value("--reps")?, "--reps")?.first().copied().unwrap_or(3).max(1)
-            }
-            "--infer-batch" => {
-                o.infer_batch =
-                    counts(&value("--infer-batch")?, "--infer-batch")?.first().copied().unwrap_or(1000)
-            }
-            "--gemm-sizes" => o.gemm_sizes = counts(&value("--gemm-sizes")?, "--gemm-sizes")?,
-            "--adam-params" => {
-                o.adam_params =
-                    counts(&value("--adam-params")?, "--adam-params")?.first().copied().unwrap_or(0)
-            }
-            "--alloc-steps" => {
-                o.alloc_steps =
-                    counts(&value("--alloc-steps")?, "--alloc-steps")?.first().copied().unwrap_or(100)
-            }
+            "--reps" => o.timing.reps = args.counts("--reps")?.first().copied().unwrap_or(3).max(1),
+            "--infer-batch" => o.infer_batch = args.counts("--infer-batch")?.first().copied().unwrap_or(1000),
+            "--gemm-sizes" => o.gemm_sizes = args.counts("--gemm-sizes")?,
+            "--adam-params" => o.adam_params = args.counts("--adam-params")?.first().copied().unwrap_or(0),
+            "--alloc-steps" => o.alloc_steps = args.counts("--alloc-steps")?.first().copied().unwrap_or(100),
             "--profile" => {
-                let v = value("--profile")?;
+                let v = args.value("--profile")?;
                 if v != "nabla" && v != "ceiling" {
                     return Err(format!("--profile: 'nabla' or 'ceiling', not '{v}'"));
                 }
