@@ -9,10 +9,8 @@
 //! linear 9216->128, ReLU, dropout 0.5, linear 128->10, log-softmax; NLL loss (mean);
 //! Adadelta lr 1.0; PyTorch's default initialization; 1,199,882 parameters.
 
-use crate::workload::random_splits;
-use nabla_data::DatasetRegistration;
-use nabla_registry::RawParams;
-use nabla_train::{TrainConfig, Trainer};
+use crate::workload::trainer_on_random_data;
+use nabla_train::Trainer;
 
 /// The examples' MNIST CNN as a nabla config (what `configs/mnist_cnn.toml` trains, here with
 /// its training schedule left out: a benchmark takes single steps). The flat 784 features of
@@ -92,16 +90,7 @@ pub const PARAMETERS: usize = 1_199_882;
 /// # Panics
 /// When the config does not build (a bug the trainer's own tests would catch).
 pub fn mnist_cnn_trainer(batch: usize) -> Trainer {
-    let config = TrainConfig::from_toml_str(
-        MNIST_CNN_TOML,
-        "mnist_cnn (nabla-benches)",
-        &[format!("batch_size={batch}"), "eval_batch_size=1000".to_string()],
-    )
-    .expect("the CNN config parses");
-    let resolved = nabla_registry::resolve::<DatasetRegistration>(&config.data.name)
-        .expect("the mnist data set is registered");
-    let params = resolved.params(&RawParams::new()).expect("mnist's default hyper-parameters are valid");
-    Trainer::with_data(config, random_splits(batch as u64), &params).expect("the examples' CNN builds")
+    trainer_on_random_data(MNIST_CNN_TOML, "mnist_cnn (nabla-benches)", batch)
 }
 
 #[cfg(test)]

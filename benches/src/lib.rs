@@ -12,9 +12,11 @@
 //!   its GEMM-bound limit measured in the same process ([`gemm_limit`]).
 
 pub mod ceiling;
+pub mod cli;
 pub mod cnn;
 pub mod gemm_limit;
 pub mod kernels;
 pub mod measure;
+pub mod output;
 pub mod sys;
 pub mod workload;

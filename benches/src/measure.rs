@@ -75,6 +75,11 @@ impl Summary {
         1000.0 * self.units_per_step / self.median().max(1e-12)
     }
 
+    /// The window rates as the JSON reports show them (see [`thousandths`]).
+    fn rounded_windows(&self) -> Vec<f64> {
+        self.windows.iter().copied().map(thousandths).collect()
+    }
+
     /// The summary in the PyTorch reference script's shape (`median`, `best`, `overall`,
     /// `windows`, `steps_per_window`, `seconds`, `ms_per_step_median`).
     pub fn to_json(&self) -> Value {
@@ -82,9 +87,9 @@ impl Summary {
             "median": self.median(),
             "best": self.best(),
             "overall": self.overall,
-            "windows": self.windows.iter().map(|r| (r * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+            "windows": self.rounded_windows(),
             "steps_per_window": self.steps_per_window,
-            "seconds": (self.seconds * 1000.0).round() / 1000.0,
+            "seconds": thousandths(self.seconds),
             "ms_per_step_median": self.ms_per_step(),
         })
     }
@@ -96,12 +101,17 @@ impl Summary {
             "gflops_median": self.median(),
             "gflops_best": self.best(),
             "gflops_overall": self.overall,
-            "windows_gflops": self.windows.iter().map(|r| (r * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+            "windows_gflops": self.rounded_windows(),
             "steps_per_window": self.steps_per_window,
-            "seconds": (self.seconds * 1000.0).round() / 1000.0,
+            "seconds": thousandths(self.seconds),
             "ms_per_mm_median": self.ms_per_step() / self.units_per_step,
         })
     }
+}
+
+/// `x` rounded to thousandths: the reports' raw figures need no more digits.
+fn thousandths(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// Runs `step` for at least 5 calls and `timing.warmup_seconds`; returns seconds per step.
@@ -168,6 +178,21 @@ mod tests {
         assert!((s.ms_per_step() - 100.0).abs() < 1e-9);
         let even = Summary::new(&[(1, 1.0), (3, 1.0)], 1.0);
         assert_eq!(even.median(), 2.0);
+    }
+
+    #[test]
+    fn summaries_in_json_round_their_windows_and_seconds_to_thousandths() {
+        let s = Summary::new(&[(3, 0.7), (3, 0.9)], 1.0);
+        let j = s.to_json();
+        assert_eq!(j["windows"], json!([4.286, 3.333]));
+        assert_eq!(j["seconds"], json!(1.6));
+        assert_eq!(j["steps_per_window"], json!(3));
+        let g = s.to_gemm_json();
+        assert_eq!(g["windows_gflops"], j["windows"]);
+        assert_eq!(
+            (g["seconds"].clone(), g["gflops_median"].clone()),
+            (j["seconds"].clone(), j["median"].clone())
+        );
     }
 
     #[test]

@@ -51,6 +51,18 @@ pub fn allocations() -> (u64, u64) {
     (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed))
 }
 
+/// Heap allocations and bytes per step over `steps` calls of `step` (through
+/// [`CountingAlloc`]).
+pub fn allocations_per_step(steps: usize, step: &mut dyn FnMut()) -> (f64, f64) {
+    let (a0, b0) = allocations();
+    for _ in 0..steps {
+        step();
+    }
+    let (a1, b1) = allocations();
+    let n = steps.max(1) as f64;
+    ((a1 - a0) as f64 / n, (b1 - b0) as f64 / n)
+}
+
 fn status_kb(key: &str) -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = text.lines().find(|l| l.starts_with(key))?;
@@ -65,6 +77,15 @@ pub fn peak_rss_kb() -> Option<u64> {
 /// Current resident set size of this process in KiB (`VmRSS`), if the system reports it.
 pub fn rss_kb() -> Option<u64> {
     status_kb("VmRSS:")
+}
+
+/// Runs `f` and returns its result with how much the resident set grew meanwhile, in KiB
+/// (`None` when the system does not report it): steps of a warm system must not grow it.
+pub fn rss_growth_kb<R>(f: impl FnOnce() -> R) -> (R, Option<i64>) {
+    let before = rss_kb();
+    let result = f();
+    let growth = before.zip(rss_kb()).map(|(a, b)| b as i64 - a as i64);
+    (result, growth)
 }
 
 /// The CPU model from `/proc/cpuinfo` (`"unknown"` when it cannot be read).
@@ -104,5 +125,14 @@ mod tests {
         assert!(rss > 0 && peak >= rss, "rss {rss} peak {peak}");
         assert!(!cpu_model().is_empty());
         assert!(loadavg().is_some());
+    }
+
+    #[test]
+    fn allocations_and_rss_growth_are_measured_around_steps() {
+        // The tests' allocator is not the counting one: the counters stay at zero.
+        assert_eq!(allocations_per_step(3, &mut || drop(vec![0u8; 64])), (0.0, 0.0));
+        let (value, growth) = rss_growth_kb(|| 7);
+        assert_eq!(value, 7);
+        assert!(growth.is_some());
     }
 }

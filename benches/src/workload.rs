@@ -64,16 +64,26 @@ pub fn random_splits(seed: u64) -> DataSplits {
 /// # Panics
 /// When the project's config does not build (a bug the trainer's own tests would catch).
 pub fn mnist_trainer(batch: usize) -> Trainer {
+    trainer_on_random_data(MNIST_MLP_TOML, "configs/mnist_mlp.toml", batch)
+}
+
+/// The trainer of the MNIST config `toml` (called `name` in messages) at `batch`, evaluating
+/// at 1000, on [`random_splits`]: the benchmarks time steps, not learning.
+///
+/// # Panics
+/// When the config does not build (a bug the trainer's own tests would catch).
+pub fn trainer_on_random_data(toml: &str, name: &str, batch: usize) -> Trainer {
     let config = TrainConfig::from_toml_str(
-        MNIST_MLP_TOML,
-        "configs/mnist_mlp.toml",
+        toml,
+        name,
         &[format!("batch_size={batch}"), "eval_batch_size=1000".to_string()],
     )
-    .expect("configs/mnist_mlp.toml parses");
+    .unwrap_or_else(|e| panic!("{name} parses: {e:?}"));
     let resolved = nabla_registry::resolve::<DatasetRegistration>(&config.data.name)
         .expect("the mnist data set is registered");
     let params = resolved.params(&RawParams::new()).expect("mnist's default hyper-parameters are valid");
-    Trainer::with_data(config, random_splits(batch as u64), &params).expect("the chapter-3 MLP builds")
+    Trainer::with_data(config, random_splits(batch as u64), &params)
+        .unwrap_or_else(|e| panic!("the model of {name} builds: {e:?}"))
 }
 
 /// One training step of `trainer` on the pool's next batch; returns the loss.

@@ -14,12 +14,24 @@
 //! `peak_rss_mb`) plus the in-run references (`ceiling`, `sgemm`), the Adam/copy figures,
 //! allocations per step and the ratios.
 
+use crate::bench_common::build::build_bench_binary;
+use crate::bench_common::child::run_bench_binary;
+use crate::bench_common::driver::run_driver;
+use crate::bench_common::goals::{print_goal_line, print_goals, Goal};
+use crate::bench_common::options::BenchOptions;
+use crate::bench_common::report::{append_inputs, or_dash, pct, print_machine, print_table_head};
+use crate::bench_common::torch::{
+    anchors_dir, imports_torch, reference_median, reference_script, run_reference_script,
+};
 use serde_json::{json, Map, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
 /// Timed windows per figure (nabla's and the reference's alternate, window by window).
 const WINDOWS: usize = 5;
+
+/// The width of a goal's text in the goal lines (the longest one fits).
+const GOAL_WIDTH: usize = 62;
 
 const USAGE: &str = "usage: cargo xtask bench [--model mlp|cnn] [--threads 1,2] [--batches 32,128,512] \
 [--seconds S] [--json FILE] [--compare-torch] [--torch-script PATH] [--python PYTHON]";
@@ -38,165 +50,59 @@ const ANCHORS: &[(&str, usize, [f64; 3], f64)] = &[
     ("hand-written (anchors)", 2, [21.7e3, 39.9e3, 46.4e3], 154e3),
 ];
 
-struct Options {
-    threads: Vec<usize>,
-    batches: Vec<usize>,
-    seconds: f64,
-    json: Option<PathBuf>,
-    compare_torch: bool,
-    torch_script: Option<PathBuf>,
-    python: String,
-}
-
-pub(crate) fn list(value: Option<&String>, flag: &str) -> Result<Vec<usize>, String> {
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
-    let items: Result<Vec<usize>, String> = value
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse::<usize>().map_err(|_| format!("{flag}: '{s}' is not a positive count")))
-        .collect();
-    let items = items?;
-    if items.is_empty() || items.contains(&0) {
-        return Err(format!("{flag}: give positive counts, e.g. {flag} 1,2"));
-    }
-    Ok(items)
-}
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        threads: vec![1, 2],
-        batches: vec![32, 128, 512],
-        seconds: 2.0,
-        json: None,
-        compare_torch: false,
-        torch_script: None,
-        python: "python3".to_string(),
-    };
+fn parse(args: &[String]) -> Result<BenchOptions, String> {
+    let mut o = BenchOptions::with_defaults("--threads", vec![32, 128, 512], 2.0);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "--threads" => o.threads = list(it.next(), "--threads")?,
-            "--batches" => {
-                o.batches = list(it.next(), "--batches")?;
-                if o.batches.contains(&1) {
-                    return Err("--batches: batch norm needs at least 2 samples per batch".into());
-                }
-            }
-            "--seconds" => {
-                let v = it.next().ok_or("--seconds needs a value")?;
-                o.seconds = v.parse().map_err(|_| format!("--seconds: '{v}' is not a number"))?;
-                if !(o.seconds.is_finite() && o.seconds > 0.0) {
-                    return Err("--seconds must be positive".into());
-                }
-            }
-            "--json" => o.json = Some(PathBuf::from(it.next().ok_or("--json needs a file name")?)),
-            "--compare-torch" => o.compare_torch = true,
-            "--torch-script" => {
-                o.torch_script = Some(PathBuf::from(it.next().ok_or("--torch-script needs a path")?))
-            }
-            "--python" => o.python = it.next().ok_or("--python needs a program")?.clone(),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument '{other}'")),
+        o.parse_flag(flag, &mut it)?;
+        if flag == "--batches" && o.batches.contains(&1) {
+            return Err("--batches: batch norm needs at least 2 samples per batch".into());
         }
     }
     Ok(o)
 }
 
-pub(crate) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
-}
-
-/// Builds the binary `bin` of `nabla-benches` in release mode and returns the path of the
-/// executable.
-pub(crate) fn build_bin(bin: &str) -> Result<PathBuf, String> {
-    eprintln!("$ cargo build --release -p nabla-benches --bin {bin}");
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "nabla-benches",
-            "--bin",
-            bin,
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(workspace_root())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("building {bin} failed"));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| format!("cargo did not report the {bin} executable"))
-}
-
 /// Runs the bench binary with `threads` GEMM threads; returns its JSON.
-fn run_nabla(exe: &Path, o: &Options, threads: usize, with_adam: bool) -> Result<Value, String> {
+fn run_nabla(exe: &Path, o: &BenchOptions, threads: usize, with_adam: bool) -> Result<Value, String> {
     let batches = o.batches.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
-    let mut cmd = Command::new(exe);
-    cmd.env("MATMUL_NUM_THREADS", threads.to_string()).args([
-        "--batches",
-        &batches,
-        "--seconds",
-        &o.seconds.to_string(),
-        "--reps",
-        &WINDOWS.to_string(),
-    ]);
+    let (seconds, windows) = (o.seconds.to_string(), WINDOWS.to_string());
+    let mut args = vec!["--batches", &batches, "--seconds", &seconds, "--reps", &windows];
     if !with_adam {
-        cmd.arg("--no-adam");
+        args.push("--no-adam");
     }
-    eprintln!("$ MATMUL_NUM_THREADS={threads} nabla-bench --batches {batches} --seconds {}", o.seconds);
-    let out =
-        cmd.stderr(Stdio::inherit()).output().map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-    if !out.status.success() {
-        return Err(format!("nabla-bench failed with {}", out.status));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("nabla-bench printed no JSON: {e}"))
+    eprintln!("$ MATMUL_NUM_THREADS={threads} nabla-bench --batches {batches} --seconds {seconds}");
+    run_bench_binary(exe, "nabla-bench", threads, &args)
 }
 
 /// The PyTorch reference: measured now when `--compare-torch` and torch imports, else the
 /// anchors' results file (if present). Returns (figures, where they came from).
-fn torch_figures(o: &Options) -> (Option<Value>, String) {
-    let anchors = workspace_root().join("../shared/anchors/torch");
+fn torch_figures(o: &BenchOptions) -> (Option<Value>, String) {
     if o.compare_torch {
-        let has_torch = Command::new(&o.python)
-            .args(["-c", "import torch"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        let script = o.torch_script.clone().unwrap_or_else(|| anchors.join("bench_mlp.py"));
-        if !has_torch {
+        // This driver never looked past `--python` for its python (unlike the CNN's and the
+        // distributed one).
+        let python = o.python.clone().unwrap_or_else(|| "python3".to_string());
+        let script = reference_script(o, "bench_mlp.py");
+        if !imports_torch(&python) {
             eprintln!(
-                "--compare-torch: `{} -c \"import torch\"` fails: PyTorch is not installed here, so it is \
+                "--compare-torch: `{python} -c \"import torch\"` fails: PyTorch is not installed here, so it is \
                  not measured in this run (install it with `python3 -m venv venv && venv/bin/pip install \
-                 torch numpy`, then pass --python venv/bin/python)",
-                o.python
+                 torch numpy`, then pass --python venv/bin/python)"
             );
         } else if !script.is_file() {
             eprintln!("--compare-torch: the reference script {} is missing", script.display());
         } else {
-            let mut cmd = Command::new(&o.python);
+            let mut cmd = Command::new(&python);
             cmd.arg(&script).args(["--seconds", &o.seconds.to_string(), "--reps", "3", "--threads"]);
-            cmd.args(o.threads.iter().map(usize::to_string)).arg("--batches");
+            cmd.args(o.parallelism.iter().map(usize::to_string)).arg("--batches");
             cmd.args(o.batches.iter().map(usize::to_string));
-            eprintln!("$ {} {} --seconds {} ...", o.python, script.display(), o.seconds);
-            match cmd.stderr(Stdio::inherit()).output() {
-                Ok(out) if out.status.success() => match serde_json::from_slice::<Value>(&out.stdout) {
-                    Ok(v) => return (Some(v), "measured in this run".into()),
-                    Err(e) => eprintln!("--compare-torch: the script printed no JSON ({e})"),
-                },
-                Ok(out) => eprintln!("--compare-torch: the script failed with {}", out.status),
-                Err(e) => eprintln!("--compare-torch: cannot run {}: {e}", o.python),
+            eprintln!("$ {python} {} --seconds {} ...", script.display(), o.seconds);
+            match run_reference_script(&mut cmd, &python, "the script") {
+                Ok(v) => return (Some(v), "measured in this run".into()),
+                Err(e) => eprintln!("--compare-torch: {e}"),
             }
         }
     }
-    let file = anchors.join("results.json");
+    let file = anchors_dir().join("results.json");
     match std::fs::read(&file).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()) {
         Some(v) => (Some(v), format!("anchors file {}", file.display())),
         None => (None, "anchors README table (results file not found)".into()),
@@ -215,18 +121,13 @@ fn batch_index(batch: usize) -> Option<usize> {
 /// anchors table.
 fn torch_train(torch: Option<&Value>, threads: usize, batch: usize) -> Option<f64> {
     torch
-        .and_then(|t| {
-            t["train_samples_per_s"][format!("threads_{threads}")][format!("batch_{batch}")]["median"]
-                .as_f64()
-        })
+        .and_then(|t| reference_median(t, "train_samples_per_s", threads, batch))
         .or_else(|| Some(anchor("PyTorch 2.15", threads)?.2[batch_index(batch)?]))
 }
 
 fn torch_infer(torch: Option<&Value>, threads: usize) -> Option<f64> {
     torch
-        .and_then(|t| {
-            t["inference_samples_per_s"][format!("threads_{threads}")]["batch_1000"]["median"].as_f64()
-        })
+        .and_then(|t| reference_median(t, "inference_samples_per_s", threads, 1000))
         .or_else(|| Some(anchor("PyTorch 2.15", threads)?.3))
 }
 
@@ -238,33 +139,13 @@ fn k(x: f64) -> String {
     }
 }
 
-fn opt(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
-    x.map_or_else(|| "-".to_string(), f)
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.0} %", 100.0 * x)
-}
-
-struct Goal {
-    text: String,
-    ratio: f64,
-    target: f64,
-}
-
 /// Prints the table and the goals; returns the merged JSON.
-fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_source: &str) -> Value {
+fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torch_source: &str) -> Value {
     let first = &runs[0].1;
     let torch_measured = torch_source.starts_with("measured");
     println!();
     println!("nabla on the chapter-3 MNIST MLP (784-512-256-10, BN+ReLU+Dropout(0.2), Adam 1e-3)");
-    println!(
-        "machine: {} x {}, load average {} -> {}",
-        first["cpu_count"],
-        first["cpu_model"].as_str().unwrap_or("?"),
-        first["loadavg_start"][0],
-        runs.last().map_or(Value::Null, |r| r.1["loadavg_end"][0].clone())
-    );
+    print_machine(first, runs.last().map(|r| &r.1));
     println!("PyTorch figures: {torch_source}; Burn/Candle figures: anchors README (not re-measured)");
     if !torch_measured {
         println!(
@@ -272,13 +153,21 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
              i.e. PyTorch as it would run on the machine as it is now"
         );
     }
-    println!();
-    println!("Training, samples/s (median of {WINDOWS} windows, nabla and the ceiling alternate)");
-    println!();
-    println!(
-        "| threads | batch | nabla | ceiling (hand-written, this run) | nabla / ceiling | PyTorch | nabla / PyTorch | nabla / PyTorch, machine-adjusted | best other Rust (anchors) | allocations / step |"
+    print_table_head(
+        &format!("Training, samples/s (median of {WINDOWS} windows, nabla and the ceiling alternate)"),
+        &[
+            "threads",
+            "batch",
+            "nabla",
+            "ceiling (hand-written, this run)",
+            "nabla / ceiling",
+            "PyTorch",
+            "nabla / PyTorch",
+            "nabla / PyTorch, machine-adjusted",
+            "best other Rust (anchors)",
+            "allocations / step",
+        ],
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut goals = Vec::new();
     let mut out = json!({
         "benchmark": "mnist_mlp_784_512_256_10",
@@ -335,26 +224,26 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
                 k(nabla),
                 k(ceil),
                 pct(nabla / ceil),
-                opt(py, k),
-                opt(py, |p| format!("{:.1}x", nabla / p)),
-                opt(adjusted, |p| format!("{:.1}x", nabla / p)),
+                or_dash(py, k),
+                or_dash(py, |p| format!("{:.1}x", nabla / p)),
+                or_dash(adjusted, |p| format!("{:.1}x", nabla / p)),
                 other.map_or("-".into(), |(name, v)| format!("{} ({name})", k(v))),
             );
-            goals.push(Goal {
-                text: format!("training, {threads} thread(s), batch {b}: >= 85 % of the ceiling"),
-                ratio: nabla / ceil,
-                target: 0.85,
-            });
+            goals.push(Goal::at_least(
+                format!("training, {threads} thread(s), batch {b}: >= 85 % of the ceiling"),
+                nabla / ceil,
+                0.85,
+            ));
             if *threads == 1 && b == 32 {
                 if let Some(p) = adjusted {
-                    goals.push(Goal {
-                        text: format!(
+                    goals.push(Goal::at_least(
+                        format!(
                             "training, 1 thread, batch 32: >= 3x PyTorch{}",
                             if torch_measured { "" } else { " (machine-adjusted)" }
                         ),
-                        ratio: nabla / p,
-                        target: 3.0,
-                    });
+                        nabla / p,
+                        3.0,
+                    ));
                 }
             }
             train.insert(bk.clone(), fig["nabla"].clone());
@@ -368,11 +257,10 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
         out["rss_growth_kb"][&tk] = Value::Object(growth);
         peak_train = peak_train.max(run["peak_rss_mb_train_infer"].as_f64().unwrap_or(0.0));
     }
-    println!();
-    println!("Inference, batch 1000, samples/s");
-    println!();
-    println!("| threads | nabla | ceiling | nabla / ceiling | PyTorch | nabla / PyTorch |");
-    println!("|---|---|---|---|---|---|");
+    print_table_head(
+        "Inference, batch 1000, samples/s",
+        &["threads", "nabla", "ceiling", "nabla / ceiling", "PyTorch", "nabla / PyTorch"],
+    );
     for (threads, run) in runs {
         let tk = format!("threads_{threads}");
         let fig = &run["inference"]["batch_1000"];
@@ -384,24 +272,23 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
             k(nabla),
             k(ceil),
             pct(nabla / ceil),
-            opt(py, k),
-            opt(py, |p| format!("{:.1}x", nabla / p))
+            or_dash(py, k),
+            or_dash(py, |p| format!("{:.1}x", nabla / p))
         );
         if *threads == 2 {
-            goals.push(Goal {
-                text: "inference, 2 threads, batch 1000: >= 90 % of the ceiling".into(),
-                ratio: nabla / ceil,
-                target: 0.90,
-            });
+            goals.push(Goal::at_least(
+                "inference, 2 threads, batch 1000: >= 90 % of the ceiling".into(),
+                nabla / ceil,
+                0.90,
+            ));
         }
         out["inference_samples_per_s"][&tk] = json!({"batch_1000": fig["nabla"]});
         out["ceiling"]["inference_samples_per_s"][&tk] = json!({"batch_1000": fig["ceiling"]});
     }
-    println!();
-    println!("Matrix product, GFLOP/s: nabla_tensor::matmul against matrixmultiply::sgemm called directly");
-    println!();
-    println!("| threads | n | tensor matmul | sgemm | ratio |");
-    println!("|---|---|---|---|---|");
+    print_table_head(
+        "Matrix product, GFLOP/s: nabla_tensor::matmul against matrixmultiply::sgemm called directly",
+        &["threads", "n", "tensor matmul", "sgemm", "ratio"],
+    );
     for (threads, run) in runs {
         let tk = format!("threads_{threads}");
         let mut nab = Map::new();
@@ -415,14 +302,14 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
                     key.trim_start_matches("mm_"),
                     pct(a / s)
                 );
-                goals.push(Goal {
-                    text: format!(
+                goals.push(Goal::at_least(
+                    format!(
                         "matmul {}, {threads} thread(s): >= 90 % of sgemm",
                         key.trim_start_matches("mm_")
                     ),
-                    ratio: a / s,
-                    target: 0.90,
-                });
+                    a / s,
+                    0.90,
+                ));
                 nab.insert(key.clone(), fig["nabla"].clone());
                 direct.insert(key.clone(), fig["sgemm"].clone());
             }
@@ -443,11 +330,7 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
             a["params"],
             pct(adam / copy)
         );
-        goals.push(Goal {
-            text: "Adam step: >= 70 % of the copy bandwidth".into(),
-            ratio: adam / copy,
-            target: 0.70,
-        });
+        goals.push(Goal::at_least("Adam step: >= 70 % of the copy bandwidth".into(), adam / copy, 0.70));
         out["adam_step"] = a.clone();
     }
     let peak_all = runs.iter().filter_map(|r| r.1["peak_rss_mb"].as_f64()).fold(0.0, f64::max);
@@ -477,34 +360,16 @@ fn report(o: &Options, runs: &[(usize, Value)], torch: Option<&Value>, torch_sou
     );
     println!();
     println!("Goals (issue 8):");
-    for g in &goals {
-        let verdict = if g.ratio >= g.target {
-            "met".to_string()
-        } else {
-            format!("short by {:.0} %", 100.0 * (1.0 - g.ratio / g.target))
-        };
-        let shown = if g.target > 1.5 { format!("{:.2}x", g.ratio) } else { pct(g.ratio) };
-        println!("  {:<62} {shown:>8}  {verdict}", g.text);
-    }
+    print_goals(&goals, GOAL_WIDTH);
     let memory_ok = growth_max <= 1024 && amax - amin <= 4.0;
-    println!(
-        "  {:<62} {:>8}  {}",
+    print_goal_line(
+        GOAL_WIDTH,
         "memory: no RSS growth, a constant number of allocations per step",
-        format!("{amax:.0}/step"),
-        if memory_ok { "met" } else { "not met" }
+        &format!("{amax:.0}/step"),
+        if memory_ok { "met" } else { "not met" },
     );
-    out["goals"] = Value::Array(
-        goals
-            .iter()
-            .map(
-                |g| json!({"goal": g.text, "ratio": g.ratio, "target": g.target, "met": g.ratio >= g.target}),
-            )
-            .collect(),
-    );
-    if let Some(t) = torch {
-        out["torch"] = t.clone();
-    }
-    out["runs"] = Value::Array(runs.iter().map(|(_, r)| r.clone()).collect());
+    out["goals"] = Value::Array(goals.iter().map(Goal::to_json).collect());
+    append_inputs(&mut out, torch, runs);
     out
 }
 
@@ -524,42 +389,13 @@ pub fn bench(args: &[String]) -> bool {
             }
         }
     }
-    let o = match parse(&args) {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("xtask bench: {e}");
-            }
-            eprintln!("{USAGE}");
-            return e.is_empty();
+    run_driver("xtask bench", USAGE, parse(&args), |o| {
+        let exe = build_bench_binary("nabla-bench", None)?;
+        let mut runs = Vec::new();
+        for (i, &t) in o.parallelism.iter().enumerate() {
+            runs.push((t, run_nabla(&exe, o, t, i == 0)?));
         }
-    };
-    let exe = match build_bin("nabla-bench") {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("xtask bench: {e}");
-            return false;
-        }
-    };
-    let mut runs = Vec::new();
-    for (i, &t) in o.threads.iter().enumerate() {
-        match run_nabla(&exe, &o, t, i == 0) {
-            Ok(v) => runs.push((t, v)),
-            Err(e) => {
-                eprintln!("xtask bench: {e}");
-                return false;
-            }
-        }
-    }
-    let (torch, source) = torch_figures(&o);
-    let merged = report(&o, &runs, torch.as_ref(), &source);
-    if let Some(path) = &o.json {
-        let text = serde_json::to_string_pretty(&merged).expect("JSON serializes");
-        if let Err(e) = std::fs::write(path, text + "\n") {
-            eprintln!("xtask bench: cannot write {}: {e}", path.display());
-            return false;
-        }
-        eprintln!("wrote {}", path.display());
-    }
-    true
+        let (torch, source) = torch_figures(o);
+        Ok(report(o, &runs, torch.as_ref(), &source))
+    })
 }

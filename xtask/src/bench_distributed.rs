@@ -19,8 +19,13 @@
 //! The Python is `--python`, else `$NABLA_TORCH_PYTHON`, else `/work/V/bin/python` when it
 //! exists (the project machine's PyTorch venv), else `python3`.
 
+use crate::bench_common::build::build_bench_binary;
+use crate::bench_common::driver::run_driver;
+use crate::bench_common::goals::Goal;
+use crate::bench_common::options::BenchOptions;
+use crate::bench_common::torch::{ready_reference, run_reference_script};
 use serde_json::{json, Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const USAGE: &str = "usage: cargo xtask bench --distributed [--procs 1,2] [--batches 128,512] \
@@ -29,67 +34,17 @@ const USAGE: &str = "usage: cargo xtask bench --distributed [--procs 1,2] [--bat
 /// The scaling goals of issue 13: (global batch, 2-process samples/s over 1-process).
 const SCALING_GOALS: &[(usize, f64)] = &[(512, 1.8), (128, 1.5)];
 
-/// The venv with PyTorch on the project's benchmark machine.
-const MACHINE_PYTHON: &str = "/work/V/bin/python";
-
-struct Options {
-    procs: Vec<usize>,
-    batches: Vec<usize>,
-    seconds: f64,
-    json: Option<PathBuf>,
-    compare_torch: bool,
-    torch_script: Option<PathBuf>,
-    python: Option<String>,
-}
-
-fn counts(value: Option<&String>, flag: &str) -> Result<Vec<usize>, String> {
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
-    let items = value
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse::<usize>().map_err(|_| format!("{flag}: '{s}' is not a positive count")))
-        .collect::<Result<Vec<_>, _>>()?;
-    if items.is_empty() || items.contains(&0) {
-        return Err(format!("{flag}: give positive counts, e.g. {flag} 1,2"));
-    }
-    Ok(items)
-}
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        procs: vec![1, 2],
-        batches: vec![128, 512],
-        seconds: 4.0,
-        json: None,
-        compare_torch: false,
-        torch_script: None,
-        python: None,
-    };
+fn parse(args: &[String]) -> Result<BenchOptions, String> {
+    let mut o = BenchOptions::with_defaults("--procs", vec![128, 512], 4.0);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "--distributed" => {}
-            "--procs" => o.procs = counts(it.next(), "--procs")?,
-            "--batches" => o.batches = counts(it.next(), "--batches")?,
-            "--seconds" => {
-                let v = it.next().ok_or("--seconds needs a value")?;
-                o.seconds = v.parse().map_err(|_| format!("--seconds: '{v}' is not a number"))?;
-                if !(o.seconds.is_finite() && o.seconds > 0.0) {
-                    return Err("--seconds must be positive".into());
-                }
-            }
-            "--json" => o.json = Some(PathBuf::from(it.next().ok_or("--json needs a file name")?)),
-            "--compare-torch" => o.compare_torch = true,
-            "--torch-script" => {
-                o.torch_script = Some(PathBuf::from(it.next().ok_or("--torch-script needs a path")?))
-            }
-            "--python" => o.python = Some(it.next().ok_or("--python needs a program")?.clone()),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument '{other}'")),
+        // main dispatched here on this flag; it has no other meaning.
+        if flag != "--distributed" {
+            o.parse_flag(flag, &mut it)?;
         }
     }
     for &b in &o.batches {
-        if let Some(&w) = o.procs.iter().find(|&&w| b % w != 0 || b / w < 2) {
+        if let Some(&w) = o.parallelism.iter().find(|&&w| b % w != 0 || b / w < 2) {
             return Err(format!(
                 "--batches: the global batch {b} does not split into batches of 2 or more on {w} processes"
             ));
@@ -98,37 +53,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
-}
-
-/// Builds `nabla-bench-ddp` in release mode with the `mpi` feature; returns the executable.
-fn build() -> Result<PathBuf, String> {
-    eprintln!("$ cargo build --release -p nabla-benches --features mpi --bin nabla-bench-ddp");
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "nabla-benches", "--features", "mpi", "--bin", "nabla-bench-ddp"])
-        .arg("--message-format=json-render-diagnostics")
-        .current_dir(workspace_root())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        return Err("building nabla-bench-ddp with the mpi feature failed (see above)".into());
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "nabla-bench-ddp")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| "cargo did not report the nabla-bench-ddp executable".into())
-}
-
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// One `mpirun -np procs nabla-bench-ddp --global-batch batch`: rank 0's JSON.
-fn run_nabla(exe: &Path, o: &Options, procs: usize, batch: usize) -> Result<Value, String> {
+fn run_nabla(exe: &Path, o: &BenchOptions, procs: usize, batch: usize) -> Result<Value, String> {
     let mut cmd = Command::new("mpirun");
     if is_root() {
         cmd.arg("--allow-run-as-root");
@@ -152,46 +82,19 @@ fn run_nabla(exe: &Path, o: &Options, procs: usize, batch: usize) -> Result<Valu
         .ok_or_else(|| format!("nabla-bench-ddp printed no JSON: {text}"))
 }
 
-fn python(o: &Options) -> String {
-    o.python
-        .clone()
-        .or_else(|| std::env::var("NABLA_TORCH_PYTHON").ok().filter(|p| !p.is_empty()))
-        .or_else(|| Path::new(MACHINE_PYTHON).is_file().then(|| MACHINE_PYTHON.to_string()))
-        .unwrap_or_else(|| "python3".to_string())
-}
-
 /// PyTorch DDP on the same points, when `--compare-torch`: its JSON, or why not.
-fn run_torch(o: &Options) -> Result<Value, String> {
-    let python = python(o);
-    let script = o
-        .torch_script
-        .clone()
-        .unwrap_or_else(|| workspace_root().join("../shared/anchors/torch/bench_ddp.py"));
-    if !script.is_file() {
-        return Err(format!("the reference script {} is missing", script.display()));
-    }
-    let has_torch = Command::new(&python)
-        .args(["-c", "import torch"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_torch {
-        return Err(format!(
-            "`{python} -c \"import torch\"` fails: PyTorch is not installed there (pass --python or set \
-             NABLA_TORCH_PYTHON to a Python with torch)"
-        ));
-    }
+fn run_torch(o: &BenchOptions) -> Result<Value, String> {
+    let (python, script) = ready_reference(
+        o,
+        "bench_ddp.py",
+        "PyTorch is not installed there (pass --python or set NABLA_TORCH_PYTHON to a Python with torch)",
+    )?;
     let mut cmd = Command::new(&python);
-    cmd.arg(&script).arg("--world").args(o.procs.iter().map(usize::to_string));
+    cmd.arg(&script).arg("--world").args(o.parallelism.iter().map(usize::to_string));
     cmd.arg("--global-batch").args(o.batches.iter().map(usize::to_string));
     cmd.args(["--seconds", &o.seconds.to_string()]);
     eprintln!("$ {python} {} --world ... --global-batch ... --seconds {}", script.display(), o.seconds);
-    let out = cmd.stderr(Stdio::inherit()).output().map_err(|e| format!("cannot run {python}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{} failed with {}", script.display(), out.status));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("{} printed no JSON ({e})", script.display()))
+    run_reference_script(&mut cmd, &python, &script.display().to_string())
 }
 
 fn torch_rate(torch: Option<&Value>, procs: usize, batch: usize) -> Option<f64> {
@@ -255,13 +158,16 @@ fn report(runs: &[(usize, usize, Value)], torch: Option<&Value>, torch_note: &st
         let Some(scaling) = rate(2, batch).zip(rate(1, batch)).map(|(r2, r1)| r2 / r1) else {
             continue;
         };
-        let met = scaling >= target;
-        let verdict = if met { "met" } else { "not met" };
+        let goal = Goal::at_least(
+            format!("2-process scaling >= {target}x at global batch {batch}"),
+            scaling,
+            target,
+        );
+        let verdict = if goal.met() { "met" } else { "not met" };
         println!(
             "goal: 2 processes >= {target:.1}x one process at global batch {batch}: {scaling:.2}x, {verdict}"
         );
-        goals.push(json!({"goal": format!("2-process scaling >= {target}x at global batch {batch}"),
-            "ratio": scaling, "target": target, "met": met}));
+        goals.push(goal.to_json());
     }
     let ahead: Vec<(usize, usize, f64)> = runs
         .iter()
@@ -291,54 +197,25 @@ fn report(runs: &[(usize, usize, Value)], torch: Option<&Value>, torch_note: &st
 
 /// Runs the distributed benchmark; returns whether it completed.
 pub fn bench_distributed(args: &[String]) -> bool {
-    let o = match parse(args) {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("xtask bench --distributed: {e}");
+    run_driver("xtask bench --distributed", USAGE, parse(args), |o| {
+        let exe = build_bench_binary("nabla-bench-ddp", Some("mpi"))?;
+        let mut runs = Vec::new();
+        for &batch in &o.batches {
+            for &procs in &o.parallelism {
+                runs.push((procs, batch, run_nabla(&exe, o, procs, batch)?));
             }
-            eprintln!("{USAGE}");
-            return e.is_empty();
         }
-    };
-    let exe = match build() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("xtask bench --distributed: {e}");
-            return false;
-        }
-    };
-    let mut runs = Vec::new();
-    for &batch in &o.batches {
-        for &procs in &o.procs {
-            match run_nabla(&exe, &o, procs, batch) {
-                Ok(v) => runs.push((procs, batch, v)),
+        let (torch, note) = if o.compare_torch {
+            match run_torch(o) {
+                Ok(v) => (Some(v), "measured in this run".to_string()),
                 Err(e) => {
-                    eprintln!("xtask bench --distributed: {e}");
-                    return false;
+                    eprintln!("--compare-torch: {e}");
+                    (None, format!("not measured ({e})"))
                 }
             }
-        }
-    }
-    let (torch, note) = if o.compare_torch {
-        match run_torch(&o) {
-            Ok(v) => (Some(v), "measured in this run".to_string()),
-            Err(e) => {
-                eprintln!("--compare-torch: {e}");
-                (None, format!("not measured ({e})"))
-            }
-        }
-    } else {
-        (None, "not run (pass --compare-torch)".to_string())
-    };
-    let merged = report(&runs, torch.as_ref(), &note);
-    if let Some(path) = &o.json {
-        let text = serde_json::to_string_pretty(&merged).expect("JSON serializes");
-        if let Err(e) = std::fs::write(path, text + "\n") {
-            eprintln!("xtask bench --distributed: cannot write {}: {e}", path.display());
-            return false;
-        }
-        eprintln!("wrote {}", path.display());
-    }
-    true
+        } else {
+            (None, "not run (pass --compare-torch)".to_string())
+        };
+        Ok(report(&runs, torch.as_ref(), &note))
+    })
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_cnn;
+mod bench_common;
 mod bench_distributed;
 mod experiments;
 

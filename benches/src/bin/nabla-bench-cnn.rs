@@ -9,10 +9,12 @@
 //!                 [--alloc-steps 5] [--gemm-seconds 0.3] [--no-infer] [--profile]
 //! ```
 
+use nabla_benches::cli::{exit_with_usage, Args};
 use nabla_benches::cnn::{mnist_cnn_trainer, PARAMETERS};
 use nabla_benches::gemm_limit::{limit, mnist_cnn_products, Limit, RateCache};
 use nabla_benches::measure::{single, Timing};
-use nabla_benches::sys::{self, CountingAlloc};
+use nabla_benches::output::{insert_machine, mb, print_with_loadavg_end};
+use nabla_benches::sys::{self, allocations_per_step, rss_growth_kb, CountingAlloc};
 use nabla_benches::workload::{train_step, BatchPool, Inference};
 use serde_json::{json, Map, Value};
 use std::hint::black_box;
@@ -38,17 +40,6 @@ struct Options {
     profile: bool,
 }
 
-fn count(value: &str, flag: &str) -> Result<usize, String> {
-    value.trim().parse::<usize>().map_err(|e| format!("{flag}: '{value}' is not a count ({e})"))
-}
-
-fn seconds(value: &str, flag: &str) -> Result<f64, String> {
-    match value.parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
-        _ => Err(format!("{flag}: '{value}' is not a positive number of seconds")),
-    }
-}
-
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
         batches: vec![64, 256],
@@ -59,22 +50,15 @@ fn parse_args() -> Result<Options, String> {
         infer: true,
         profile: false,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+    let mut args = Args::from_env();
+    while let Some(flag) = args.next_flag() {
         match flag.as_str() {
-            "--batches" => {
-                o.batches = value("--batches")?
-                    .split(',')
-                    .filter(|s| !s.trim().is_empty())
-                    .map(|s| count(s, "--batches"))
-                    .collect::<Result<_, _>>()?
-            }
-            "--seconds" => o.timing.seconds = seconds(&value("--seconds")?, "--seconds")?,
-            "--reps" => o.timing.reps = count(&value("--reps")?, "--reps")?.max(1),
-            "--infer-batch" => o.infer_batch = count(&value("--infer-batch")?, "--infer-batch")?,
-            "--alloc-steps" => o.alloc_steps = count(&value("--alloc-steps")?, "--alloc-steps")?.max(1),
-            "--gemm-seconds" => o.gemm_timing.seconds = seconds(&value("--gemm-seconds")?, "--gemm-seconds")?,
+            "--batches" => o.batches = args.counts("--batches")?,
+            "--seconds" => o.timing.seconds = args.seconds("--seconds")?,
+            "--reps" => o.timing.reps = args.count("--reps")?.max(1),
+            "--infer-batch" => o.infer_batch = args.count("--infer-batch")?,
+            "--alloc-steps" => o.alloc_steps = args.count("--alloc-steps")?.max(1),
+            "--gemm-seconds" => o.gemm_timing.seconds = args.seconds("--gemm-seconds")?,
             "--no-infer" => o.infer = false,
             "--profile" => o.profile = true,
             "-h" | "--help" => return Err(String::new()),
@@ -87,19 +71,13 @@ fn parse_args() -> Result<Options, String> {
     Ok(o)
 }
 
-/// Heap allocations and bytes per step over `steps` calls of `step`.
-fn allocations_per_step(steps: usize, step: &mut dyn FnMut()) -> (f64, f64) {
-    let (a0, b0) = sys::allocations();
-    for _ in 0..steps {
-        step();
-    }
-    let (a1, b1) = sys::allocations();
-    let n = steps.max(1) as f64;
-    ((a1 - a0) as f64 / n, (b1 - b0) as f64 / n)
-}
-
-fn mb(kb: Option<u64>) -> Value {
-    kb.map_or(Value::Null, |k| json!((k as f64 / 1024.0 * 10.0).round() / 10.0))
+/// Allocations (and bytes) per step in two successive windows of `steps` steps, and the
+/// resident memory's growth over both: a warm step must allocate the same every time and
+/// not grow.
+fn allocation_windows(steps: usize, step: &mut dyn FnMut()) -> ([f64; 2], [f64; 2], Option<i64>) {
+    let (((allocs_1, bytes_1), (allocs_2, bytes_2)), growth) =
+        rss_growth_kb(|| (allocations_per_step(steps, step), allocations_per_step(steps, step)));
+    ([allocs_1, allocs_2], [bytes_1, bytes_2], growth)
 }
 
 /// The limit's figures, with each product's shape and sgemm rate.
@@ -123,26 +101,19 @@ fn train_figures(o: &Options, batch: usize) -> Value {
         black_box(train_step(&mut trainer, &mut pool));
     };
     let nabla = single(&mut step, batch as f64, &o.timing);
-    // Warm now: allocations in two successive windows and the resident memory around both
-    // must not grow from step to step.
-    let rss_before = sys::rss_kb();
-    let (allocs_1, bytes_1) = allocations_per_step(o.alloc_steps, &mut step);
-    let (allocs_2, bytes_2) = allocations_per_step(o.alloc_steps, &mut step);
-    let rss_after = sys::rss_kb();
+    let (allocs, bytes, growth) = allocation_windows(o.alloc_steps, &mut step);
     eprintln!(
-        "cnn train threads={} batch={batch}: nabla {:.0} samples/s, {allocs_2:.1} allocations/step",
+        "cnn train threads={} batch={batch}: nabla {:.0} samples/s, {:.1} allocations/step",
         sys::gemm_threads(),
         nabla.median(),
+        allocs[1],
     );
     json!({
         "nabla": nabla.to_json(),
-        "allocations_per_step": [allocs_1, allocs_2],
-        "allocated_bytes_per_step": [bytes_1, bytes_2],
+        "allocations_per_step": allocs,
+        "allocated_bytes_per_step": bytes,
         "steps_per_allocation_window": o.alloc_steps,
-        "rss_growth_kb": match (rss_before, rss_after) {
-            (Some(a), Some(b)) => json!(b as i64 - a as i64),
-            _ => Value::Null,
-        },
+        "rss_growth_kb": growth,
     })
 }
 
@@ -159,10 +130,7 @@ fn infer_figures(o: &Options) -> Value {
         black_box(inference.step());
     };
     let nabla = single(&mut step, batch as f64, &o.timing);
-    let rss_before = sys::rss_kb();
-    let (allocs_1, _) = allocations_per_step(o.alloc_steps, &mut step);
-    let (allocs_2, _) = allocations_per_step(o.alloc_steps, &mut step);
-    let rss_after = sys::rss_kb();
+    let (allocs, _, growth) = allocation_windows(o.alloc_steps, &mut step);
     eprintln!(
         "cnn infer threads={} batch={batch}: nabla {:.0} samples/s",
         sys::gemm_threads(),
@@ -170,24 +138,15 @@ fn infer_figures(o: &Options) -> Value {
     );
     json!({
         "nabla": nabla.to_json(),
-        "allocations_per_step": [allocs_1, allocs_2],
-        "rss_growth_kb": match (rss_before, rss_after) {
-            (Some(a), Some(b)) => json!(b as i64 - a as i64),
-            _ => Value::Null,
-        },
+        "allocations_per_step": allocs,
+        "rss_growth_kb": growth,
     })
 }
 
 fn main() -> ExitCode {
     let o = match parse_args() {
         Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("nabla-bench-cnn: {e}");
-            }
-            eprintln!("{USAGE}");
-            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
-        }
+        Err(e) => return exit_with_usage("nabla-bench-cnn", USAGE, &e),
     };
     if o.profile {
         let batch = o.batches[0];
@@ -204,11 +163,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut out = Map::new();
-    out.insert("threads".into(), json!(sys::gemm_threads()));
-    out.insert("cpu_model".into(), json!(sys::cpu_model()));
-    out.insert("cpu_count".into(), json!(std::thread::available_parallelism().map_or(0, |n| n.get())));
+    insert_machine(&mut out);
     out.insert("parameters".into(), json!(PARAMETERS));
-    out.insert("loadavg_start".into(), json!(sys::loadavg()));
     out.insert(
         "timing".into(),
         json!({"seconds_per_figure": o.timing.seconds, "windows": o.timing.reps,
@@ -243,7 +199,6 @@ fn main() -> ExitCode {
     if o.infer {
         out.insert("inference".into(), Value::Object(inference));
     }
-    out.insert("loadavg_end".into(), json!(sys::loadavg()));
-    println!("{}", serde_json::to_string_pretty(&Value::Object(out)).expect("JSON serializes"));
+    print_with_loadavg_end(out);
     ExitCode::SUCCESS
 }

@@ -14,6 +14,7 @@
 //! mpirun -np W nabla-bench-ddp --global-batch 512 [--seconds 4] [--reps 3]
 //! ```
 
+use nabla_benches::cli::Args;
 use nabla_benches::workload::{mnist_trainer, train_step, BatchPool};
 use nabla_distributed::{Collective, MpiCollective};
 use serde_json::json;
@@ -29,23 +30,22 @@ struct Options {
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options { global_batch: 512, seconds: 4.0, reps: 3 };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+    let mut args = Args::from_env();
+    while let Some(flag) = args.next_flag() {
         match flag.as_str() {
             "--global-batch" => {
-                let v = value()?;
+                let v = args.value(&flag)?;
                 o.global_batch = v.parse().map_err(|_| format!("--global-batch: '{v}' is not a count"))?;
             }
             "--seconds" => {
-                let v = value()?;
+                let v = args.value(&flag)?;
                 o.seconds = v.parse().map_err(|_| format!("--seconds: '{v}' is not a number"))?;
                 if !(o.seconds.is_finite() && o.seconds > 0.0) {
                     return Err("--seconds must be positive".into());
                 }
             }
             "--reps" => {
-                let v = value()?;
+                let v = args.value(&flag)?;
                 o.reps = v.parse().map_err(|_| format!("--reps: '{v}' is not a count"))?;
                 if o.reps == 0 {
                     return Err("--reps must be at least 1".into());
@@ -64,7 +64,7 @@ fn barrier(group: &dyn Collective) -> Result<(), String> {
 
 fn run(o: &Options, group: Rc<MpiCollective>) -> Result<(), String> {
     let world = group.size();
-    if o.global_batch % world != 0 || o.global_batch / world < 2 {
+    if !o.global_batch.is_multiple_of(world) || o.global_batch / world < 2 {
         return Err(format!(
             "the global batch {} does not split into batches of at least 2 on {world} processes",
             o.global_batch

@@ -10,9 +10,11 @@
 //! ```
 
 use nabla_benches::ceiling::{Ceiling, CeilingInference};
+use nabla_benches::cli::{exit_with_usage, Args};
 use nabla_benches::kernels;
 use nabla_benches::measure::{paired, Summary, Timing};
-use nabla_benches::sys::{self, CountingAlloc};
+use nabla_benches::output::{insert_machine, mb, print_with_loadavg_end};
+use nabla_benches::sys::{self, allocations_per_step, rss_growth_kb, CountingAlloc};
 use nabla_benches::workload::{mnist_trainer, train_step, BatchPool, Inference};
 use serde_json::{json, Map, Value};
 use std::hint::black_box;
@@ -35,14 +37,6 @@ struct Options {
     adam: bool,
 }
 
-fn list(value: &str, flag: &str) -> Result<Vec<usize>, String> {
-    value
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(|s| s.trim().parse::<usize>().map_err(|e| format!("{flag}: '{s}' is not a count ({e})")))
-        .collect()
-}
-
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
         batches: vec![32, 128, 512],
@@ -57,32 +51,21 @@ fn parse_args() -> Result<Options, String> {
         gemm: true,
         adam: true,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+    let mut args = Args::from_env();
+    while let Some(flag) = args.next_flag() {
         match flag.as_str() {
-            "--batches" => o.batches = list(&value("--batches")?, "--batches")?,
+            "--batches" => o.batches = args.counts("--batches")?,
             "--seconds" => {
-                let v = value("--seconds")?;
+                let v = args.value("--seconds")?;
                 o.timing.seconds = v.parse().map_err(|e| format!("--seconds: '{v}' ({e})"))?;
             }
-            "--reps" => {
-                o.timing.reps = list(&value("--reps")?, "--reps")?.first().copied().unwrap_or(3).max(1)
-            }
-            "--infer-batch" => {
-                o.infer_batch =
-                    list(&value("--infer-batch")?, "--infer-batch")?.first().copied().unwrap_or(1000)
-            }
-            "--gemm-sizes" => o.gemm_sizes = list(&value("--gemm-sizes")?, "--gemm-sizes")?,
-            "--adam-params" => {
-                o.adam_params = list(&value("--adam-params")?, "--adam-params")?.first().copied().unwrap_or(0)
-            }
-            "--alloc-steps" => {
-                o.alloc_steps =
-                    list(&value("--alloc-steps")?, "--alloc-steps")?.first().copied().unwrap_or(100)
-            }
+            "--reps" => o.timing.reps = args.counts("--reps")?.first().copied().unwrap_or(3).max(1),
+            "--infer-batch" => o.infer_batch = args.counts("--infer-batch")?.first().copied().unwrap_or(1000),
+            "--gemm-sizes" => o.gemm_sizes = args.counts("--gemm-sizes")?,
+            "--adam-params" => o.adam_params = args.counts("--adam-params")?.first().copied().unwrap_or(0),
+            "--alloc-steps" => o.alloc_steps = args.counts("--alloc-steps")?.first().copied().unwrap_or(100),
             "--profile" => {
-                let v = value("--profile")?;
+                let v = args.value("--profile")?;
                 if v != "nabla" && v != "ceiling" {
                     return Err(format!("--profile: 'nabla' or 'ceiling', not '{v}'"));
                 }
@@ -105,19 +88,24 @@ fn parse_args() -> Result<Options, String> {
     Ok(o)
 }
 
-/// Heap allocations and bytes per step over `steps` calls of `step`.
-fn allocations_per_step(steps: usize, step: &mut dyn FnMut()) -> (f64, f64) {
-    let (a0, b0) = sys::allocations();
-    for _ in 0..steps {
-        step();
-    }
-    let (a1, b1) = sys::allocations();
-    let n = steps.max(1) as f64;
-    ((a1 - a0) as f64 / n, (b1 - b0) as f64 / n)
+/// The figures of nabla against the ceiling on the same steps: both summaries and the ratio.
+fn versus_ceiling(nabla: &Summary, reference: &Summary) -> Map<String, Value> {
+    let mut figures = Map::new();
+    figures.insert("nabla".into(), nabla.to_json());
+    figures.insert("ceiling".into(), reference.to_json());
+    figures.insert("ratio_to_ceiling".into(), json!(nabla.median() / reference.median()));
+    figures
 }
 
-fn mb(kb: Option<u64>) -> Value {
-    kb.map_or(Value::Null, |k| json!((k as f64 / 1024.0 * 10.0).round() / 10.0))
+/// The progress line of a figure against the ceiling (`kind` is `train` or `infer`).
+fn progress(kind: &str, batch: usize, nabla: &Summary, reference: &Summary) -> String {
+    format!(
+        "{kind} threads={} batch={batch}: nabla {:.0} samples/s, ceiling {:.0} ({:.0}%)",
+        sys::gemm_threads(),
+        nabla.median(),
+        reference.median(),
+        100.0 * nabla.median() / reference.median()
+    )
 }
 
 fn train_figures(o: &Options, batch: usize) -> Value {
@@ -138,27 +126,13 @@ fn train_figures(o: &Options, batch: usize) -> Value {
     let (nabla, reference) = paired(&mut nabla_step, &mut ceiling_step, batch as f64, &o.timing);
     let (ceiling_allocs, ceiling_bytes) = allocations_per_step(o.alloc_steps, &mut ceiling_step);
     // Both systems are warm now: nabla's resident memory must not change over its steps.
-    let rss_before = sys::rss_kb();
-    let (allocs, bytes) = allocations_per_step(o.alloc_steps, &mut nabla_step);
-    let rss_after = sys::rss_kb();
-    eprintln!(
-        "train threads={} batch={batch}: nabla {:.0} samples/s, ceiling {:.0} ({:.0}%), {allocs:.1} allocations/step",
-        sys::gemm_threads(),
-        nabla.median(),
-        reference.median(),
-        100.0 * nabla.median() / reference.median()
-    );
-    json!({
-        "nabla": nabla.to_json(),
-        "ceiling": reference.to_json(),
-        "ratio_to_ceiling": nabla.median() / reference.median(),
-        "allocations_per_step": {"nabla": allocs, "ceiling": ceiling_allocs},
-        "allocated_bytes_per_step": {"nabla": bytes, "ceiling": ceiling_bytes},
-        "rss_growth_kb": match (rss_before, rss_after) {
-            (Some(a), Some(b)) => json!(b as i64 - a as i64),
-            _ => Value::Null,
-        },
-    })
+    let ((allocs, bytes), growth) = rss_growth_kb(|| allocations_per_step(o.alloc_steps, &mut nabla_step));
+    eprintln!("{}, {allocs:.1} allocations/step", progress("train", batch, &nabla, &reference));
+    let mut figures = versus_ceiling(&nabla, &reference);
+    figures.insert("allocations_per_step".into(), json!({"nabla": allocs, "ceiling": ceiling_allocs}));
+    figures.insert("allocated_bytes_per_step".into(), json!({"nabla": bytes, "ceiling": ceiling_bytes}));
+    figures.insert("rss_growth_kb".into(), json!(growth));
+    Value::Object(figures)
 }
 
 fn infer_figures(o: &Options) -> Value {
@@ -186,19 +160,10 @@ fn infer_figures(o: &Options) -> Value {
     };
     let (nabla, reference) = paired(&mut nabla_step, &mut ceiling_step, batch as f64, &o.timing);
     let (allocs, _) = allocations_per_step(o.alloc_steps.min(20), &mut nabla_step);
-    eprintln!(
-        "infer threads={} batch={batch}: nabla {:.0} samples/s, ceiling {:.0} ({:.0}%)",
-        sys::gemm_threads(),
-        nabla.median(),
-        reference.median(),
-        100.0 * nabla.median() / reference.median()
-    );
-    json!({
-        "nabla": nabla.to_json(),
-        "ceiling": reference.to_json(),
-        "ratio_to_ceiling": nabla.median() / reference.median(),
-        "allocations_per_step": {"nabla": allocs},
-    })
+    eprintln!("{}", progress("infer", batch, &nabla, &reference));
+    let mut figures = versus_ceiling(&nabla, &reference);
+    figures.insert("allocations_per_step".into(), json!({"nabla": allocs}));
+    Value::Object(figures)
 }
 
 fn gemm_figures(o: &Options, n: usize) -> Value {
@@ -261,23 +226,14 @@ fn profile(system: &str, o: &Options) {
 fn main() -> ExitCode {
     let o = match parse_args() {
         Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("nabla-bench: {e}");
-            }
-            eprintln!("{}", include_str!("usage.txt"));
-            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
-        }
+        Err(e) => return exit_with_usage("nabla-bench", include_str!("usage.txt"), &e),
     };
     if let Some(system) = &o.profile {
         profile(system, &o);
         return ExitCode::SUCCESS;
     }
     let mut out = Map::new();
-    out.insert("threads".into(), json!(sys::gemm_threads()));
-    out.insert("cpu_model".into(), json!(sys::cpu_model()));
-    out.insert("cpu_count".into(), json!(std::thread::available_parallelism().map_or(0, |n| n.get())));
-    out.insert("loadavg_start".into(), json!(sys::loadavg()));
+    insert_machine(&mut out);
     out.insert(
         "timing".into(),
         json!({"seconds_per_figure": o.timing.seconds, "windows": o.timing.reps,
@@ -305,7 +261,6 @@ fn main() -> ExitCode {
         out.insert("adam".into(), adam_figures(&o));
     }
     out.insert("peak_rss_mb".into(), mb(sys::peak_rss_kb()));
-    out.insert("loadavg_end".into(), json!(sys::loadavg()));
-    println!("{}", serde_json::to_string_pretty(&Value::Object(out)).expect("JSON serializes"));
+    print_with_loadavg_end(out);
     ExitCode::SUCCESS
 }

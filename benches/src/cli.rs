@@ -1,0 +1,121 @@
+//! Command-line parsing shared by the bench binaries: the arguments as flags and values,
+//! counts, comma lists of counts, seconds, and the exit on a bad option or `--help` (the
+//! message, then the usage).
+
+use std::process::ExitCode;
+
+/// The arguments after the program's name, read flag by flag.
+#[derive(Debug)]
+pub struct Args<I> {
+    rest: I,
+}
+
+impl Args<std::iter::Skip<std::env::Args>> {
+    /// This process's arguments.
+    pub fn from_env() -> Self {
+        Args::new(std::env::args().skip(1))
+    }
+}
+
+impl<I: Iterator<Item = String>> Args<I> {
+    /// The arguments `rest` (without the program's name).
+    pub fn new(rest: I) -> Self {
+        Args { rest }
+    }
+
+    /// The next flag, if any.
+    pub fn next_flag(&mut self) -> Option<String> {
+        self.rest.next()
+    }
+
+    /// The value that follows `flag`.
+    pub fn value(&mut self, flag: &str) -> Result<String, String> {
+        self.rest.next().ok_or_else(|| format!("{flag} needs a value"))
+    }
+
+    /// The value of `flag` as one count (see [`count`]).
+    pub fn count(&mut self, flag: &str) -> Result<usize, String> {
+        count(&self.value(flag)?, flag)
+    }
+
+    /// The value of `flag` as a comma list of counts (see [`counts`]).
+    pub fn counts(&mut self, flag: &str) -> Result<Vec<usize>, String> {
+        counts(&self.value(flag)?, flag)
+    }
+
+    /// The value of `flag` as a positive number of seconds (see [`seconds`]).
+    pub fn seconds(&mut self, flag: &str) -> Result<f64, String> {
+        seconds(&self.value(flag)?, flag)
+    }
+}
+
+/// One count, the value of `flag`.
+pub fn count(value: &str, flag: &str) -> Result<usize, String> {
+    value.trim().parse::<usize>().map_err(|e| format!("{flag}: '{value}' is not a count ({e})"))
+}
+
+/// A comma list of counts (`32,128,512`), the value of `flag`; empty items are skipped.
+pub fn counts(value: &str, flag: &str) -> Result<Vec<usize>, String> {
+    value.split(',').filter(|s| !s.trim().is_empty()).map(|s| count(s, flag)).collect()
+}
+
+/// A positive, finite number of seconds, the value of `flag`.
+pub fn seconds(value: &str, flag: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err(format!("{flag}: '{value}' is not a positive number of seconds")),
+    }
+}
+
+/// Prints why the options of binary `name` were refused, then `usage`; an empty `error` is
+/// `--help`, which succeeds.
+pub fn exit_with_usage(name: &str, usage: &str, error: &str) -> ExitCode {
+    if !error.is_empty() {
+        eprintln!("{name}: {error}");
+    }
+    eprintln!("{usage}");
+    if error.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_give_flags_and_their_parsed_values() {
+        let mut args = Args::new(
+            ["--batches", "8,16", "--reps", "3", "--seconds", "0.5", "--gemm-seconds"]
+                .map(String::from)
+                .into_iter(),
+        );
+        assert_eq!(args.next_flag().as_deref(), Some("--batches"));
+        assert_eq!(args.counts("--batches"), Ok(vec![8, 16]));
+        assert_eq!(args.next_flag().as_deref(), Some("--reps"));
+        assert_eq!(args.count("--reps"), Ok(3));
+        assert_eq!(args.next_flag().as_deref(), Some("--seconds"));
+        assert_eq!(args.seconds("--seconds"), Ok(0.5));
+        assert_eq!(args.next_flag().as_deref(), Some("--gemm-seconds"));
+        assert_eq!(args.seconds("--gemm-seconds"), Err("--gemm-seconds needs a value".into()));
+        assert_eq!(args.next_flag(), None);
+    }
+
+    #[test]
+    fn counts_and_seconds_parse_and_bad_ones_are_errors() {
+        assert_eq!(count(" 5 ", "--reps"), Ok(5));
+        assert!(count("x", "--reps").unwrap_err().starts_with("--reps: 'x' is not a count ("));
+        assert_eq!(counts("32,128, 512,", "--batches"), Ok(vec![32, 128, 512]));
+        assert_eq!(counts(" , ", "--batches"), Ok(vec![]));
+        assert!(counts("32,-1", "--batches").unwrap_err().starts_with("--batches: '-1' is not a count ("));
+        assert_eq!(seconds("0.25", "--seconds"), Ok(0.25));
+        for bad in ["0", "-1", "inf", "NaN", "x"] {
+            assert_eq!(
+                seconds(bad, "--gemm-seconds"),
+                Err(format!("--gemm-seconds: '{bad}' is not a positive number of seconds"))
+            );
+        }
+    }
+}
