@@ -1,6 +1,6 @@
 //! `adaptive_avg_pool2d`: average pooling to a given output size.
 
-use crate::activations::training_flag;
+use crate::module::training_flag;
 use crate::spatial::{image, show, Size2};
 use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::{adaptive_avg_pool2d, adaptive_avg_pool2d_output_shape, Var};

@@ -1,6 +1,6 @@
 //! `avg_pool2d`: 2-d average pooling.
 
-use crate::activations::training_flag;
+use crate::module::training_flag;
 use crate::spatial::{image, show, Size2};
 use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::{avg_pool2d, avg_pool2d_output_shape, AvgPool2dOptions, Var};

@@ -1,7 +1,7 @@
 //! `batch_norm1d` (alias `bn`): batch normalization over `[N, C]` or `[N, C, L]` input.
 
-use crate::module::join_name;
-use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module};
+use crate::module::{join_name, training_flag};
+use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
 use nabla_autograd::{batch_norm_eval, batch_norm_train, Var};
 use nabla_registry::{Alias, HyperParams};
 use nabla_tensor::ndarray::{ArrayD, ArrayView1, Ix1, IxDyn, Zip};
@@ -51,7 +51,7 @@ pub struct BatchNormNd<T: Element, const D: usize> {
     weight: Option<Var<T>>,
     bias: Option<Var<T>>,
     running: Option<RunningStats<T>>,
-    training: bool,
+    training: TrainingMode,
 }
 
 /// Views of the running mean and variance.
@@ -102,7 +102,15 @@ impl<T: Element, const D: usize> BatchNormNd<T, D> {
             var: ArrayD::ones(c),
             num_batches_tracked: 0,
         });
-        Ok(BatchNormNd { num_features, eps, momentum, weight, bias, running, training: true })
+        Ok(BatchNormNd {
+            num_features,
+            eps,
+            momentum,
+            weight,
+            bias,
+            running,
+            training: TrainingMode::default(),
+        })
     }
 
     /// PyTorch's defaults for `num_features` channels: `eps = 1e-5`, `momentum = 0.1`,
@@ -266,7 +274,7 @@ impl<T: Element, const D: usize> Module<T> for BatchNormNd<T, D> {
             return Err(self.wrong_input(&format!("input {inputs}, got shape {shape:?}")));
         }
         let running = self.checked_running()?;
-        if let (false, Some((mean, var))) = (self.training, running) {
+        if let (false, Some((mean, var))) = (self.training.is_training(), running) {
             return Ok(batch_norm_eval(
                 input,
                 self.weight.as_ref(),
@@ -277,7 +285,7 @@ impl<T: Element, const D: usize> Module<T> for BatchNormNd<T, D> {
             )?);
         }
         let out = batch_norm_train(input, self.weight.as_ref(), self.bias.as_ref(), self.eps)?;
-        if self.training {
+        if self.training.is_training() {
             if let Some(r) = self.running.as_mut() {
                 let m = T::from_f64(self.momentum);
                 let keep = T::one() - m;
@@ -337,13 +345,7 @@ impl<T: Element, const D: usize> Module<T> for BatchNormNd<T, D> {
         }
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
+    training_flag!();
 
     fn describe(&self) -> String {
         format!(

@@ -1,8 +1,8 @@
 //! `conv2d`: the 2-d convolution layer.
 
-use crate::module::join_name;
+use crate::module::{join_name, training_flag};
 use crate::spatial::{image, show, Padding2, Size2};
-use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module};
+use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
 use nabla_autograd::{conv2d, conv2d_output_shape, Conv2dOptions, Conv2dPadding, Var};
 use nabla_init::{fans, fill, fill_bias, Initializer, TorchLinearDefault};
 use nabla_registry::{HyperParams, ParamChoice};
@@ -41,7 +41,7 @@ pub struct Conv2d<T: Element = f32> {
     weight: Var<T>,
     bias: Option<Var<T>>,
     options: Conv2dOptions,
-    training: bool,
+    training: TrainingMode,
 }
 
 impl<T: Element> Conv2d<T> {
@@ -81,7 +81,7 @@ impl<T: Element> Conv2d<T> {
                 ));
             }
         }
-        Ok(Conv2d { weight, bias, options, training: true })
+        Ok(Conv2d { weight, bias, options, training: TrainingMode::default() })
     }
 
     /// A layer of `in_channels -> out_channels` with a `kernel` window, its weight drawn by
@@ -181,13 +181,7 @@ impl<T: Element> Module<T> for Conv2d<T> {
         }
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
+    training_flag!();
 
     fn describe(&self) -> String {
         let ws = self.weight.shape();

@@ -1,7 +1,7 @@
 //! `dropout`: inverted dropout with the module's own seeded generator.
 
-use crate::module::join_name;
-use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module};
+use crate::module::{join_name, training_flag};
+use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
 use nabla_autograd::{dropout_mask, dropout_with_mask, Var};
 use nabla_registry::HyperParams;
 use nabla_tensor::{Element, Rng};
@@ -25,7 +25,7 @@ use nabla_tensor::{Element, Rng};
 pub struct Dropout {
     p: f64,
     rng: Rng,
-    training: bool,
+    training: TrainingMode,
 }
 
 impl Dropout {
@@ -37,7 +37,7 @@ impl Dropout {
         if !(0.0..1.0).contains(&p) {
             return Err(LayerError::invalid("dropout", format!("p must be in [0, 1), got {p}")));
         }
-        Ok(Dropout { p, rng, training: true })
+        Ok(Dropout { p, rng, training: TrainingMode::default() })
     }
 
     /// The drop probability.
@@ -62,7 +62,7 @@ impl<T: Element> Module<T> for Dropout {
     }
 
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        if !self.training || self.p == 0.0 {
+        if !self.training.is_training() || self.p == 0.0 {
             return Ok(input.clone());
         }
         let mask = dropout_mask::<T>(input.value().shape(), self.p, &mut self.rng)?;
@@ -73,13 +73,7 @@ impl<T: Element> Module<T> for Dropout {
         f(&join_name(prefix, "rng"), &mut self.rng);
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
+    training_flag!();
 
     fn describe(&self) -> String {
         format!("Dropout(p={})", self.p)

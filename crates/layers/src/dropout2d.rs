@@ -1,8 +1,8 @@
 //! `dropout2d`: channel dropout with the module's own seeded generator.
 
-use crate::module::join_name;
+use crate::module::{join_name, training_flag};
 use crate::spatial::image;
-use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module};
+use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
 use nabla_autograd::{dropout2d, Var};
 use nabla_registry::HyperParams;
 use nabla_tensor::{Element, Rng};
@@ -20,7 +20,7 @@ use nabla_tensor::{Element, Rng};
 pub struct Dropout2d {
     p: f64,
     rng: Rng,
-    training: bool,
+    training: TrainingMode,
 }
 
 impl Dropout2d {
@@ -32,7 +32,7 @@ impl Dropout2d {
         if !(0.0..1.0).contains(&p) {
             return Err(LayerError::invalid("dropout2d", format!("p must be in [0, 1), got {p}")));
         }
-        Ok(Dropout2d { p, rng, training: true })
+        Ok(Dropout2d { p, rng, training: TrainingMode::default() })
     }
 
     /// The drop probability.
@@ -47,7 +47,7 @@ impl<T: Element> Module<T> for Dropout2d {
     }
 
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        Ok(dropout2d(input, self.p, self.training, &mut self.rng)?)
+        Ok(dropout2d(input, self.p, self.training.is_training(), &mut self.rng)?)
     }
 
     /// Image samples `[C, H, W]`, unchanged.
@@ -60,13 +60,7 @@ impl<T: Element> Module<T> for Dropout2d {
         f(&join_name(prefix, "rng"), &mut self.rng);
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
+    training_flag!();
 
     fn describe(&self) -> String {
         format!("Dropout2d(p={})", self.p)

@@ -1,6 +1,7 @@
 //! `flatten`: merge a range of dimensions into one.
 
-use crate::activations::{resolve_dim, training_flag};
+use crate::activations::resolve_dim;
+use crate::module::training_flag;
 use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
 use nabla_registry::HyperParams;

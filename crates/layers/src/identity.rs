@@ -1,6 +1,6 @@
 //! `identity`: the module that returns its input.
 
-use crate::activations::training_flag;
+use crate::module::training_flag;
 use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
 use nabla_registry::HyperParams;

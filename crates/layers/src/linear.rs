@@ -1,7 +1,7 @@
 //! `linear`: the fully connected layer.
 
-use crate::module::join_name;
-use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module};
+use crate::module::{join_name, training_flag};
+use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
 use nabla_autograd::{linear, Var};
 use nabla_init::{fans, fill, fill_bias, Initializer, TorchLinearDefault};
 use nabla_registry::HyperParams;
@@ -26,7 +26,7 @@ pub const DEFAULT_INIT: &str = "torch_linear_default";
 pub struct Linear<T: Element = f32> {
     weight: Var<T>,
     bias: Option<Var<T>>,
-    training: bool,
+    training: TrainingMode,
 }
 
 impl<T: Element> Linear<T> {
@@ -112,7 +112,7 @@ impl<T: Element> Linear<T> {
                 ));
             }
         }
-        Ok(Linear { weight, bias, training: true })
+        Ok(Linear { weight, bias, training: TrainingMode::default() })
     }
 
     /// The weight `[out_features, in_features]`.
@@ -165,13 +165,7 @@ impl<T: Element> Module<T> for Linear<T> {
         }
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
+    training_flag!();
 
     fn describe(&self) -> String {
         format!(

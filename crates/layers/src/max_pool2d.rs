@@ -1,6 +1,6 @@
 //! `max_pool2d`: 2-d max pooling.
 
-use crate::activations::training_flag;
+use crate::module::training_flag;
 use crate::spatial::{image, show, Size2};
 use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::{max_pool2d, max_pool2d_output_shape, MaxPool2dOptions, Var};

@@ -191,6 +191,19 @@ impl TrainingMode {
     }
 }
 
+/// The `Module` methods `set_training` / `is_training` / `is_training` over a `training: TrainingMode` field.
+macro_rules! training_flag {
+    () => {
+        fn set_training(&mut self, training: bool) {
+            self.training.set(training);
+        }
+        fn is_training(&self) -> bool {
+            self.training.is_training()
+        }
+    };
+}
+pub(crate) use training_flag;
+
 /// Prints [`Module::describe`], so that `Box<dyn Module>` works with `{:?}` and `unwrap_err`.
 impl<T: Element> std::fmt::Debug for dyn Module<T> + '_ {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

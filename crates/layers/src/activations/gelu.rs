@@ -1,6 +1,6 @@
 //! `gelu`: the Gaussian error linear unit, exact or with the tanh approximation.
 
-use crate::activations::training_flag;
+use crate::module::training_flag;
 use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
 use nabla_registry::{HyperParams, ParamChoice};

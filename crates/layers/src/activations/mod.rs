@@ -25,19 +25,6 @@ pub use tanh::Tanh;
 
 use crate::LayerError;
 
-/// `set_training` / `is_training` over a `training: TrainingMode` field.
-macro_rules! training_flag {
-    () => {
-        fn set_training(&mut self, training: bool) {
-            self.training.set(training);
-        }
-        fn is_training(&self) -> bool {
-            self.training.is_training()
-        }
-    };
-}
-pub(crate) use training_flag;
-
 /// Resolves a PyTorch-style dimension (negative counts from the end) for an input of `ndim`
 /// dimensions.
 pub(crate) fn resolve_dim(component: &str, dim: i64, ndim: usize) -> Result<usize, LayerError> {

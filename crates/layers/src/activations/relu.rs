@@ -1,6 +1,6 @@
 //! `relu`: the rectified linear unit.
 
-use crate::activations::training_flag;
+use crate::module::training_flag;
 use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
 use nabla_registry::HyperParams;

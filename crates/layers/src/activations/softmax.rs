@@ -1,6 +1,7 @@
 //! `softmax`: normalized exponentials along a dimension.
 
-use crate::activations::{resolve_dim, training_flag};
+use crate::activations::resolve_dim;
+use crate::module::training_flag;
 use crate::{register_layer, LayerError, Module, TrainingMode};
 use nabla_autograd::Var;
 use nabla_registry::HyperParams;
