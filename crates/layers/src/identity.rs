@@ -1,49 +1,24 @@
 //! `identity`: the module that returns its input.
 
-use crate::module::training_flag;
-use crate::{register_layer, LayerError, Module, TrainingMode};
-use nabla_autograd::Var;
-use nabla_registry::HyperParams;
-use nabla_tensor::Element;
+use crate::module::stateless_module;
 
-/// The identity `y = x`, PyTorch's `nn.Identity`: returns the input variable itself (no copy,
-/// no graph node). A placeholder, for example to switch a layer off in a config.
-///
-/// No hyper-parameters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, HyperParams)]
-pub struct Identity {
-    #[param(skip)]
-    training: TrainingMode,
+stateless_module! {
+    /// The identity `y = x`, PyTorch's `nn.Identity`: returns the input variable itself (no copy,
+    /// no graph node). A placeholder, for example to switch a layer off in a config.
+    ///
+    /// No hyper-parameters.
+    Identity,
+    name: "identity",
+    summary: "returns its input unchanged",
+    describe: "Identity()",
+    forward: |input| input.clone(),
 }
-
-impl Identity {
-    /// An identity.
-    pub fn new() -> Self {
-        Identity::default()
-    }
-}
-
-impl<T: Element> Module<T> for Identity {
-    fn name(&self) -> &str {
-        "identity"
-    }
-
-    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        Ok(input.clone())
-    }
-
-    training_flag!();
-
-    fn describe(&self) -> String {
-        "Identity()".to_string()
-    }
-}
-
-register_layer!(Identity, name: "identity", summary: "returns its input unchanged");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Module;
+    use nabla_autograd::Var;
     use nabla_tensor::ndarray::arr2;
 
     #[test]

@@ -204,6 +204,52 @@ macro_rules! training_flag {
 }
 pub(crate) use training_flag;
 
+/// A module with no hyper-parameters and no state but its training flag (which changes nothing
+/// for it): the struct, with the doc comment given and `new()`, and its [`Module`] impl, whose
+/// `forward` evaluates `forward` on the input, and its registration under `name` (the name
+/// the module reports too), with the optional `category` and the `summary`.
+macro_rules! stateless_module {
+    ($(#[$doc:meta])* $ty:ident,
+     name: $name:literal,
+     $(category: $category:ident,)?
+     summary: $summary:literal,
+     describe: $describe:literal,
+     forward: |$input:ident| $forward:expr $(,)?) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, nabla_registry::HyperParams)]
+        pub struct $ty {
+            #[param(skip)]
+            training: $crate::TrainingMode,
+        }
+
+        impl $ty {
+            #[doc = concat!("A `", stringify!($ty), "` (in training mode, which changes nothing for it).")]
+            pub fn new() -> Self {
+                Self::default()
+            }
+        }
+
+        impl<T: nabla_tensor::Element> $crate::Module<T> for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+            fn forward(
+                &mut self,
+                $input: &nabla_autograd::Var<T>,
+            ) -> Result<nabla_autograd::Var<T>, $crate::LayerError> {
+                Ok($forward)
+            }
+            $crate::module::training_flag!();
+            fn describe(&self) -> String {
+                $describe.to_string()
+            }
+        }
+
+        $crate::register_layer!($ty, name: $name, $(category: $category,)? summary: $summary);
+    };
+}
+pub(crate) use stateless_module;
+
 /// Prints [`Module::describe`], so that `Box<dyn Module>` works with `{:?}` and `unwrap_err`.
 impl<T: Element> std::fmt::Debug for dyn Module<T> + '_ {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

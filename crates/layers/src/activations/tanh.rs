@@ -1,42 +1,19 @@
 //! `tanh`: the hyperbolic tangent.
 
-use crate::module::training_flag;
-use crate::{register_layer, LayerError, Module, TrainingMode};
-use nabla_autograd::Var;
-use nabla_registry::HyperParams;
-use nabla_tensor::Element;
+use crate::module::stateless_module;
 
-/// The hyperbolic tangent `tanh(x) = (e^x - e^-x) / (e^x + e^-x)`, elementwise; the gradient
-/// is `1 - y^2`.
-///
-/// No hyper-parameters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, HyperParams)]
-pub struct Tanh {
-    #[param(skip)]
-    training: TrainingMode,
+stateless_module! {
+    /// The hyperbolic tangent `tanh(x) = (e^x - e^-x) / (e^x + e^-x)`, elementwise; the gradient
+    /// is `1 - y^2`.
+    ///
+    /// No hyper-parameters.
+    Tanh,
+    name: "tanh",
+    category: Activation,
+    summary: "hyperbolic tangent",
+    describe: "Tanh()",
+    forward: |input| input.tanh(),
 }
-
-impl Tanh {
-    /// A tanh.
-    pub fn new() -> Self {
-        Tanh::default()
-    }
-}
-
-impl<T: Element> Module<T> for Tanh {
-    fn name(&self) -> &str {
-        "tanh"
-    }
-    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        Ok(input.tanh())
-    }
-    training_flag!();
-    fn describe(&self) -> String {
-        "Tanh()".to_string()
-    }
-}
-
-register_layer!(Tanh, name: "tanh", category: Activation, summary: "hyperbolic tangent");
 
 #[cfg(test)]
 mod tests {
