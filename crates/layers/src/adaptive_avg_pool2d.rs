@@ -60,8 +60,8 @@ register_layer!(AdaptiveAvgPool2d,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::check_gradient;
     use crate::{build_module, BuildContext};
-    use nabla_autograd::{gradcheck, GradcheckOptions};
     use nabla_registry::{RawParams, Value};
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;
@@ -91,19 +91,6 @@ mod tests {
     fn gradients_match_finite_differences() {
         let x = Rng::seed(6).normal_array::<f64>(&[2, 2, 5, 7], 0.0, 1.0);
         let m = AdaptiveAvgPool2d::new([3, 2]);
-        let m = std::cell::RefCell::new(m);
-        gradcheck(
-            |v| {
-                Module::<f64>::forward(&mut *m.borrow_mut(), &v[0]).map_err(|e| {
-                    nabla_autograd::AutogradError::Invalid {
-                        op: "adaptive_avg_pool2d",
-                        message: e.to_string(),
-                    }
-                })
-            },
-            &[x],
-            &GradcheckOptions::default(),
-        )
-        .unwrap();
+        check_gradient(m, x);
     }
 }

@@ -105,8 +105,8 @@ register_layer!(AvgPool2d, name: "avg_pool2d", summary: "2-d average pooling ove
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::check_gradient;
     use crate::{build_module, BuildContext};
-    use nabla_autograd::{gradcheck, GradcheckOptions};
     use nabla_registry::Value;
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;
@@ -147,16 +147,6 @@ mod tests {
             count_include_pad: false,
             ..AvgPool2d::new([3, 2])
         };
-        let m = std::cell::RefCell::new(m);
-        gradcheck(
-            |v| {
-                Module::<f64>::forward(&mut *m.borrow_mut(), &v[0]).map_err(|e| {
-                    nabla_autograd::AutogradError::Invalid { op: "avg_pool2d", message: e.to_string() }
-                })
-            },
-            &[x],
-            &GradcheckOptions::default(),
-        )
-        .unwrap();
+        check_gradient(m, x);
     }
 }

@@ -65,7 +65,8 @@ register_layer!(BatchNorm2dConfig,
 mod tests {
     use super::*;
     use crate::build_module;
-    use nabla_autograd::{gradcheck, AutogradError, GradcheckOptions, Var};
+    use crate::testing::gradcheck_layer;
+    use nabla_autograd::Var;
     use nabla_registry::{RawParams, Value};
     use nabla_tensor::ndarray::Axis;
     use nabla_tensor::Rng;
@@ -115,18 +116,9 @@ mod tests {
         let x = rng.normal_array::<f64>(&[3, 2, 3, 2], 0.0, 1.0);
         let w = rng.normal_array::<f64>(&[2], 1.0, 0.3);
         let b = rng.normal_array::<f64>(&[2], 0.0, 1.0);
-        let as_autograd =
-            |e: LayerError| AutogradError::Invalid { op: "batch_norm2d", message: e.to_string() };
-        gradcheck(
-            |v| {
-                let mut bn = BatchNorm2d::<f64>::with_defaults(2)
-                    .and_then(|bn| bn.with_affine(v[1].clone(), v[2].clone()))
-                    .map_err(as_autograd)?;
-                bn.forward(&v[0]).map_err(as_autograd)
-            },
+        gradcheck_layer(
+            |v| BatchNorm2d::<f64>::with_defaults(2)?.with_affine(v[1].clone(), v[2].clone())?.forward(&v[0]),
             &[x, w, b],
-            &GradcheckOptions::default(),
-        )
-        .unwrap();
+        );
     }
 }

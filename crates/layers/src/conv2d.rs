@@ -335,7 +335,7 @@ register_layer!(Conv2dConfig, name: "conv2d", summary: "2-d convolution over [N,
 mod tests {
     use super::*;
     use crate::build_module;
-    use nabla_autograd::{gradcheck, AutogradError, GradcheckOptions};
+    use crate::testing::gradcheck_layer;
     use nabla_registry::Value;
 
     use crate::raw;
@@ -457,16 +457,9 @@ mod tests {
             dilation: [1, 2],
             groups: 2,
         };
-        let as_autograd = |e: LayerError| AutogradError::Invalid { op: "conv2d", message: e.to_string() };
-        gradcheck(
-            |v| {
-                let mut l =
-                    Conv2d::from_vars(v[1].clone(), Some(v[2].clone()), options).map_err(as_autograd)?;
-                l.forward(&v[0]).map_err(as_autograd)
-            },
+        gradcheck_layer(
+            |v| Conv2d::from_vars(v[1].clone(), Some(v[2].clone()), options)?.forward(&v[0]),
             &[x, w, b],
-            &GradcheckOptions::default(),
-        )
-        .unwrap();
+        );
     }
 }

@@ -100,6 +100,8 @@ mod module;
 mod registration;
 mod sequential;
 mod spatial;
+#[cfg(test)]
+mod testing;
 mod unflatten;
 
 pub use activations::{Gelu, GeluApproximate, LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};

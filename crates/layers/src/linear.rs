@@ -244,7 +244,7 @@ register_layer!(LinearConfig, name: "linear", summary: "fully connected layer y 
 mod tests {
     use super::*;
     use crate::build_module;
-    use nabla_autograd::{gradcheck, AutogradError, GradcheckOptions};
+    use crate::testing::gradcheck_layer;
     use nabla_registry::{RawParams, Value};
     use nabla_tensor::ndarray::{arr1, arr2};
 
@@ -301,16 +301,7 @@ mod tests {
         let x = rng.normal_array::<f64>(&[3, 4], 0.0, 1.0);
         let w = rng.normal_array::<f64>(&[2, 4], 0.0, 1.0);
         let b = rng.normal_array::<f64>(&[2], 0.0, 1.0);
-        gradcheck(
-            |v| {
-                let mut l = Linear::from_vars(v[1].clone(), Some(v[2].clone()))
-                    .map_err(|e| AutogradError::Invalid { op: "linear", message: e.to_string() })?;
-                l.forward(&v[0]).map_err(|e| AutogradError::Invalid { op: "linear", message: e.to_string() })
-            },
-            &[x, w, b],
-            &GradcheckOptions::default(),
-        )
-        .unwrap();
+        gradcheck_layer(|v| Linear::from_vars(v[1].clone(), Some(v[2].clone()))?.forward(&v[0]), &[x, w, b]);
     }
 
     #[test]

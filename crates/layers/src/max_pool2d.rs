@@ -101,8 +101,8 @@ register_layer!(MaxPool2d, name: "max_pool2d", summary: "2-d max pooling over [N
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::check_gradient;
     use crate::{build_module, BuildContext};
-    use nabla_autograd::{gradcheck, GradcheckOptions};
     use nabla_registry::Value;
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;
@@ -159,16 +159,6 @@ mod tests {
     fn gradients_match_finite_differences() {
         let x = Rng::seed(4).normal_array::<f64>(&[2, 2, 5, 6], 0.0, 1.0);
         let m = MaxPool2d { stride: Some(Size2([2, 1])), padding: Size2([1, 1]), ..MaxPool2d::new([3, 2]) };
-        let m = std::cell::RefCell::new(m);
-        gradcheck(
-            |v| {
-                Module::<f64>::forward(&mut *m.borrow_mut(), &v[0]).map_err(|e| {
-                    nabla_autograd::AutogradError::Invalid { op: "max_pool2d", message: e.to_string() }
-                })
-            },
-            &[x],
-            &GradcheckOptions::default(),
-        )
-        .unwrap();
+        check_gradient(m, x);
     }
 }

@@ -47,8 +47,9 @@ pub(crate) fn resolve_dim(component: &str, dim: i64, ndim: usize) -> Result<usiz
 pub(crate) mod testing {
     //! Shared checks of the activation tests.
 
+    pub use crate::testing::check_gradient;
     use crate::{build_module, BuildContext, Module};
-    use nabla_autograd::{gradcheck, AutogradError, GradcheckOptions, Var};
+    use nabla_autograd::Var;
     use nabla_registry::RawParams;
     use nabla_tensor::ndarray::{arr2, ArrayD};
     use nabla_tensor::Rng;
@@ -77,19 +78,6 @@ pub(crate) mod testing {
         assert!(!Module::<f64>::is_training(&eval));
         let ye = Module::<f64>::forward(&mut eval, &Var::constant(x)).unwrap();
         assert_eq!(*ye.value(), *y.value());
-    }
-
-    /// Gradcheck of a module's forward in f64.
-    pub fn check_gradient<M: Module<f64> + Clone>(module: M, x: ArrayD<f64>) {
-        gradcheck(
-            |v| {
-                let mut m = module.clone();
-                m.forward(&v[0]).map_err(|e| AutogradError::Invalid { op: "module", message: e.to_string() })
-            },
-            &[x],
-            &GradcheckOptions::default(),
-        )
-        .unwrap();
     }
 
     /// Builds `name` from the registry with `params` and runs it on a batch.
