@@ -34,10 +34,7 @@ impl Dropout {
     /// # Errors
     /// [`LayerError::Invalid`] when `p` is not in `[0, 1)`.
     pub fn new(p: f64, rng: Rng) -> Result<Self, LayerError> {
-        if !(0.0..1.0).contains(&p) {
-            return Err(LayerError::invalid("dropout", format!("p must be in [0, 1), got {p}")));
-        }
-        Ok(Dropout { p, rng, training: TrainingMode::default() })
+        Ok(Dropout { p: drop_probability("dropout", p)?, rng, training: TrainingMode::default() })
     }
 
     /// The drop probability.
@@ -53,6 +50,16 @@ impl Dropout {
     /// The mask generator, mutably (to restore it from a checkpoint).
     pub fn rng_mut(&mut self) -> &mut Rng {
         &mut self.rng
+    }
+}
+
+/// `p` when it is a drop probability in `[0, 1)`: `p = 1` would zero everything and scale by
+/// `1 / 0`.
+pub(crate) fn drop_probability(component: &str, p: f64) -> Result<f64, LayerError> {
+    if (0.0..1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(LayerError::invalid(component, format!("p must be in [0, 1), got {p}")))
     }
 }
 

@@ -1,5 +1,6 @@
 //! `dropout2d`: channel dropout with the module's own seeded generator.
 
+use crate::dropout::drop_probability;
 use crate::module::{join_name, training_flag};
 use crate::spatial::image;
 use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
@@ -29,10 +30,7 @@ impl Dropout2d {
     /// # Errors
     /// [`LayerError::Invalid`] when `p` is not in `[0, 1)`.
     pub fn new(p: f64, rng: Rng) -> Result<Self, LayerError> {
-        if !(0.0..1.0).contains(&p) {
-            return Err(LayerError::invalid("dropout2d", format!("p must be in [0, 1), got {p}")));
-        }
-        Ok(Dropout2d { p, rng, training: TrainingMode::default() })
+        Ok(Dropout2d { p: drop_probability("dropout2d", p)?, rng, training: TrainingMode::default() })
     }
 
     /// The drop probability.
