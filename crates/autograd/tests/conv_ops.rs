@@ -6,17 +6,16 @@
 use nabla_autograd::{
     adaptive_avg_pool2d, adaptive_avg_pool2d_output_shape, avg_pool2d, avg_pool2d_output_shape,
     batch_norm_eval, batch_norm_train, conv2d, conv2d_output_shape, dropout2d, dropout2d_with_mask,
-    dropout_mask, gradcheck, max_pool2d, max_pool2d_output_shape, AutogradError, AvgPool2dOptions,
-    Conv2dOptions, Conv2dPadding, GradcheckOptions, MaxPool2dOptions, Var,
+    dropout_mask, max_pool2d, max_pool2d_output_shape, AutogradError, AvgPool2dOptions, Conv2dOptions,
+    Conv2dPadding, MaxPool2dOptions, Var,
 };
 use nabla_tensor::ndarray::{Array1, ArrayD, IxDyn};
 use nabla_tensor::{pool, Rng};
 use proptest::prelude::*;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-fn arr(shape: &[usize], seed: u64, lo: f64, hi: f64) -> ArrayD<f64> {
-    Rng::seed(seed).uniform_array(shape, lo, hi)
-}
+mod common;
+use common::{arr, check_wrt};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Distinct values at least 0.01 apart in random order: no max-pooling window has a tie that
 /// a finite-difference step could flip.
@@ -25,21 +24,6 @@ fn distinct(shape: &[usize], seed: u64) -> ArrayD<f64> {
     let mut order: Vec<usize> = (0..n).collect();
     Rng::seed(seed).shuffle(&mut order);
     ArrayD::from_shape_vec(IxDyn(shape), order.into_iter().map(|i| i as f64 * 0.01 - 1.0).collect()).unwrap()
-}
-
-fn check(
-    f: impl Fn(&[Var<f64>]) -> nabla_autograd::Result<Var<f64>>,
-    inputs: &[ArrayD<f64>],
-    wrt: Option<Vec<bool>>,
-) -> Result<(), TestCaseError> {
-    let opts = GradcheckOptions { wrt, ..GradcheckOptions::default() };
-    match gradcheck(f, inputs, &opts) {
-        Ok(r) => {
-            prop_assert!(r.checked > 0);
-            Ok(())
-        }
-        Err(e) => Err(TestCaseError::fail(e.to_string())),
-    }
 }
 
 fn assert_all_close(got: &ArrayD<f64>, want: &ArrayD<f64>, what: &str) -> Result<(), TestCaseError> {
@@ -179,7 +163,7 @@ proptest! {
             _ => Some(vec![false, true, true]),
         };
         let inputs = if case.bias { vec![x, w, b] } else { vec![x, w] };
-        check(|v| conv2d(&v[0], &v[1], if n_in == 3 { Some(&v[2]) } else { None }, &opts), &inputs, mask)?;
+        check_wrt(|v| conv2d(&v[0], &v[1], if n_in == 3 { Some(&v[2]) } else { None }, &opts), &inputs, mask)?;
     }
 }
 
@@ -319,7 +303,7 @@ proptest! {
         // A dilated window can fall entirely into the padding (-inf, no gradient); finite
         // differences of -inf are undefined, so those cases check the forward pass only.
         if want.iter().all(|v| v.is_finite()) {
-            check(|v| max_pool2d(&v[0], &o), &[x], None)?;
+            check_wrt(|v| max_pool2d(&v[0], &o), &[x], None)?;
         }
     }
 }
@@ -476,7 +460,7 @@ proptest! {
         let y = avg_pool2d(&Var::constant(x.clone()), &o).unwrap();
         assert_all_close(&y.value(), &want, "avg_pool2d output")?;
         prop_assert_eq!(avg_pool2d_output_shape(&shape, &o).unwrap(), want.shape().to_vec());
-        check(|v| avg_pool2d(&v[0], &o), &[x], None)?;
+        check_wrt(|v| avg_pool2d(&v[0], &o), &[x], None)?;
     }
 
     #[test]
@@ -507,7 +491,7 @@ proptest! {
         let y = adaptive_avg_pool2d(&Var::constant(x.clone()), [oh, ow]).unwrap();
         assert_all_close(&y.value(), &want, "adaptive_avg_pool2d output")?;
         prop_assert_eq!(adaptive_avg_pool2d_output_shape(&shape, [oh, ow]).unwrap(), want.shape().to_vec());
-        check(|v| adaptive_avg_pool2d(&v[0], [oh, ow]), &[x], None)?;
+        check_wrt(|v| adaptive_avg_pool2d(&v[0], [oh, ow]), &[x], None)?;
     }
 }
 
@@ -537,13 +521,13 @@ proptest! {
             prop_assert!((out.var_unbiased[ch] - var).abs() < 1e-12);
         }
         if affine {
-            check(|v| Ok(batch_norm_train(&v[0], Some(&v[1]), Some(&v[2]), 1e-5)?.output), &[x.clone(), g.clone(), b.clone()], None)?;
+            check_wrt(|v| Ok(batch_norm_train(&v[0], Some(&v[1]), Some(&v[2]), 1e-5)?.output), &[x.clone(), g.clone(), b.clone()], None)?;
         } else {
-            check(|v| Ok(batch_norm_train(&v[0], None, None, 1e-5)?.output), std::slice::from_ref(&x), None)?;
+            check_wrt(|v| Ok(batch_norm_train(&v[0], None, None, 1e-5)?.output), std::slice::from_ref(&x), None)?;
         }
         let rm = Array1::from(arr(&[c], seed + 3, -0.5, 0.5).into_raw_vec_and_offset().0);
         let rv = Array1::from(arr(&[c], seed + 4, 0.5, 2.0).into_raw_vec_and_offset().0);
-        check(|v| batch_norm_eval(&v[0], Some(&v[1]), Some(&v[2]), rm.view(), rv.view(), 1e-5), &[x, g, b], None)?;
+        check_wrt(|v| batch_norm_eval(&v[0], Some(&v[1]), Some(&v[2]), rm.view(), rv.view(), 1e-5), &[x, g, b], None)?;
     }
 
     #[test]
@@ -554,7 +538,7 @@ proptest! {
         for ((idx, &v), &xv) in y.value().indexed_iter().zip(x.iter()) {
             prop_assert_eq!(v, xv * mask[[idx[0], idx[1]]]);
         }
-        check(|v| dropout2d_with_mask(&v[0], mask.clone()), &[x], None)?;
+        check_wrt(|v| dropout2d_with_mask(&v[0], mask.clone()), &[x], None)?;
     }
 }
 

@@ -3,15 +3,14 @@
 
 use nabla_autograd::{
     batch_norm_eval, batch_norm_train, bce_with_logits, cross_entropy, dropout_mask, dropout_with_mask,
-    gradcheck, linear, mse_loss, nll_loss, GradcheckOptions, Reduction, Var,
+    linear, mse_loss, nll_loss, Reduction, Var,
 };
 use nabla_tensor::ndarray::{Array1, ArrayD, IxDyn};
 use nabla_tensor::Rng;
 use proptest::prelude::*;
 
-fn arr(shape: &[usize], seed: u64, lo: f64, hi: f64) -> ArrayD<f64> {
-    Rng::seed(seed).uniform_array(shape, lo, hi)
-}
+mod common;
+use common::{arr, check_wrt};
 
 /// Values bounded away from zero (for divisors), with random signs.
 fn away_from_zero(shape: &[usize], seed: u64) -> ArrayD<f64> {
@@ -31,21 +30,6 @@ fn check(
     inputs: &[ArrayD<f64>],
 ) -> Result<(), TestCaseError> {
     check_wrt(f, inputs, None)
-}
-
-fn check_wrt(
-    f: impl Fn(&[Var<f64>]) -> nabla_autograd::Result<Var<f64>>,
-    inputs: &[ArrayD<f64>],
-    wrt: Option<Vec<bool>>,
-) -> Result<(), TestCaseError> {
-    let opts = GradcheckOptions { wrt, ..GradcheckOptions::default() };
-    match gradcheck(f, inputs, &opts) {
-        Ok(r) => {
-            prop_assert!(r.checked > 0 || inputs.iter().all(|a| a.is_empty()));
-            Ok(())
-        }
-        Err(e) => Err(TestCaseError::fail(e.to_string())),
-    }
 }
 
 /// Shapes that broadcast against [m, n]: each variant drops or shrinks axes.
