@@ -9,7 +9,7 @@
 
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
 use crate::report::table;
-use crate::runner::{each_epoch, each_step, head, mean_std, probe, Ctx, Mlp, Session};
+use crate::runner::{each_epoch, each_step, head, mean_std, probe, Ctx, Mlp, Setup};
 use crate::stats::{band, last_values, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 use nabla_train::{TrainError, Trainer};
@@ -20,44 +20,20 @@ struct Plan {
     hidden: Vec<usize>,
     epochs: usize,
     batch_size: usize,
-    optimizer: &'static str,
     probe: usize,
     probe_points: usize,
 }
 
+/// Plain SGD at the same learning rate with and without batch normalization.
+const OPTIMIZER: &str = "sgd:lr=0.01";
+
 fn plan(budget: Budget) -> Plan {
-    match budget {
-        Budget::Full => Plan {
-            limit_train: 20_000,
-            limit_test: 10_000,
-            hidden: vec![512, 256],
-            epochs: 10,
-            batch_size: 64,
-            optimizer: "sgd:lr=0.01",
-            probe: 1000,
-            probe_points: 40,
-        },
-        Budget::Quick => Plan {
-            limit_train: 2000,
-            limit_test: 1000,
-            hidden: vec![128, 64],
-            epochs: 3,
-            batch_size: 32,
-            optimizer: "sgd:lr=0.01",
-            probe: 250,
-            probe_points: 15,
-        },
-        Budget::Smoke => Plan {
-            limit_train: 160,
-            limit_test: 100,
-            hidden: vec![32, 16],
-            epochs: 2,
-            batch_size: 32,
-            optimizer: "sgd:lr=0.01",
-            probe: 50,
-            probe_points: 5,
-        },
-    }
+    let (limit_train, limit_test, hidden, epochs, batch_size, probe, probe_points) = match budget {
+        Budget::Full => (20_000, 10_000, vec![512, 256], 10, 64, 1000, 40),
+        Budget::Quick => (2000, 1000, vec![128, 64], 3, 32, 250, 15),
+        Budget::Smoke => (160, 100, vec![32, 16], 2, 32, 50, 5),
+    };
+    Plan { limit_train, limit_test, hidden, epochs, batch_size, probe, probe_points }
 }
 
 /// Per-seed measurements of one setting.
@@ -71,11 +47,9 @@ struct Runs {
 
 pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
-    let data = ctx.load(plan.limit_train, plan.limit_test)?;
-    let seeds = ctx.seeds();
-    let (train, test) = (&data.splits.train, &data.splits.test);
-    let per_epoch = Session::steps_per_epoch(train.len(), plan.batch_size);
-    let total = per_epoch * plan.epochs;
+    let Setup { data, seeds, total, .. } =
+        ctx.setup(plan.limit_train, plan.limit_test, plan.batch_size, plan.epochs)?;
+    let test = &data.splits.test;
     let every = (total / plan.probe_points).max(1) as u64;
     let (px, _) = head(test, plan.probe);
 
@@ -87,8 +61,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             let mut mlp = Mlp::new(plan.hidden.clone(), "relu", "he_uniform");
             mlp.batch_norm = bn;
             let label = format!("{} seed {seed}", if bn { "with BN" } else { "without BN" });
-            let mut s =
-                ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed, plan.epochs)?;
+            let mut s = ctx.session(&label, &mlp, OPTIMIZER, &data, plan.batch_size, seed, plan.epochs)?;
             // The input of the last hidden activation.
             let target = s
                 .trainer
@@ -161,7 +134,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         format!(
             "Batch normalization on {}: test loss and accuracy ({}, mean of {} seed(s), band = min-max)",
             data.params.component(),
-            plan.optimizer,
+            OPTIMIZER,
             seeds.len()
         ),
         vec![Panel::Lines(loss_panel), Panel::Lines(acc_panel)],
@@ -270,7 +243,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
          test loss of {:.4}; with batch normalization {:.2}% at {:.4} ({:+.2} accuracy points, test loss \
          {:+.1}%). ",
         plan.epochs,
-        plan.optimizer,
+        OPTIMIZER,
         100.0 * plain_acc.mean,
         plain_loss.mean,
         100.0 * bn_acc.mean,
@@ -329,7 +302,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         "- Training: `{}` for both (the same learning rate), `cross_entropy`, batches of {}, {} epochs \
          ({} steps), {} seed(s) per setting; test loss and accuracy after every epoch in evaluation mode \
          (BatchNorm uses its running statistics).\n",
-        plan.optimizer,
+        OPTIMIZER,
         plan.batch_size,
         plan.epochs,
         total,
@@ -360,10 +333,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         ],
         &rows,
     ));
-    body.push_str("\n### Did the claim hold?\n\n");
-    body.push_str(&discussion);
-    body.push('\n');
-    Ok(Outcome { verdict, headline, body, figures: vec![test_path, pre_path] })
+    Ok(Outcome::new(verdict, headline, body, &discussion, vec![test_path, pre_path]))
 }
 
 /// Three decimals, without a sign on zero (`-0.000` is `0.000`).

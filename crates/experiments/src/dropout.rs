@@ -8,7 +8,7 @@
 
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
 use crate::report::table;
-use crate::runner::{each_epoch, Ctx, Mlp, Session};
+use crate::runner::{each_epoch, Ctx, Mlp, Setup};
 use crate::stats::{band, last_values, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 
@@ -16,43 +16,23 @@ struct Plan {
     limit_train: usize,
     limit_test: usize,
     hidden: Vec<usize>,
-    ps: Vec<f64>,
     epochs: usize,
     batch_size: usize,
-    optimizer: &'static str,
 }
 
+/// The dropout probabilities compared (0: no dropout), the same at every budget.
+const DROPOUT_PROBABILITIES: [f64; 3] = [0.0, 0.2, 0.5];
+
+/// One optimizer for every dropout probability, so only it differs.
+const OPTIMIZER: &str = "momentum:lr=0.02";
+
 fn plan(budget: Budget) -> Plan {
-    let ps = vec![0.0, 0.2, 0.5];
-    match budget {
-        Budget::Full => Plan {
-            limit_train: 1000,
-            limit_test: 5000,
-            hidden: vec![1024, 1024],
-            ps,
-            epochs: 40,
-            batch_size: 32,
-            optimizer: "momentum:lr=0.02",
-        },
-        Budget::Quick => Plan {
-            limit_train: 500,
-            limit_test: 1000,
-            hidden: vec![256, 256],
-            ps,
-            epochs: 12,
-            batch_size: 32,
-            optimizer: "momentum:lr=0.02",
-        },
-        Budget::Smoke => Plan {
-            limit_train: 160,
-            limit_test: 100,
-            hidden: vec![32, 32],
-            ps,
-            epochs: 3,
-            batch_size: 32,
-            optimizer: "momentum:lr=0.02",
-        },
-    }
+    let (limit_train, limit_test, hidden, epochs, batch_size) = match budget {
+        Budget::Full => (1000, 5000, vec![1024, 1024], 40, 32),
+        Budget::Quick => (500, 1000, vec![256, 256], 12, 32),
+        Budget::Smoke => (160, 100, vec![32, 32], 3, 32),
+    };
+    Plan { limit_train, limit_test, hidden, epochs, batch_size }
 }
 
 /// Per-seed curves of one setting, one value per epoch.
@@ -65,19 +45,17 @@ struct Curves {
 
 pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
-    let data = ctx.load(plan.limit_train, plan.limit_test)?;
-    let seeds = ctx.seeds();
+    let Setup { data, seeds, total: steps, .. } =
+        ctx.setup(plan.limit_train, plan.limit_test, plan.batch_size, plan.epochs)?;
     let train = &data.splits.train;
-    let steps = Session::steps_per_epoch(train.len(), plan.batch_size) * plan.epochs;
     let mut settings: Vec<Curves> = Vec::new();
-    for &p in &plan.ps {
+    for &p in &DROPOUT_PROBABILITIES {
         let mut curves = Curves::default();
         for &seed in &seeds {
             let mut mlp = Mlp::new(plan.hidden.clone(), "relu", "he_uniform");
             mlp.dropout = p;
             let label = format!("p={p} seed {seed}");
-            let mut s =
-                ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed, plan.epochs)?;
+            let mut s = ctx.session(&label, &mlp, OPTIMIZER, &data, plan.batch_size, seed, plan.epochs)?;
             let mut bar = ctx.bar(&label, steps as u64);
             let (mut tr, mut te, mut tl) = (Vec::new(), Vec::new(), Vec::new());
             // After every epoch: the trainer's test metrics, and the error on the whole
@@ -117,7 +95,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     for p in [&mut test_panel, &mut train_panel, &mut loss_panel] {
         p.integer_x = true;
     }
-    for (i, (p, c)) in plan.ps.iter().zip(&settings).enumerate() {
+    for (i, (p, c)) in DROPOUT_PROBABILITIES.iter().zip(&settings).enumerate() {
         let name = format!("dropout p = {p}");
         test_panel.series.push(Series::new(&name, i, band(&xs, &pct_curves(&c.test_error))));
         train_panel.series.push(Series::new(&name, i, band(&xs, &pct_curves(&c.train_error))));
@@ -143,8 +121,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             (last_values(&c.train_error, n), last_values(&c.test_error, n), last_values(&c.test_loss, n))
         })
         .collect();
-    let rows: Vec<Vec<String>> = plan
-        .ps
+    let rows: Vec<Vec<String>> = DROPOUT_PROBABILITIES
         .iter()
         .zip(&settings)
         .zip(&finals)
@@ -179,7 +156,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     } else {
         Verdict::NotHeld
     };
-    let best_p = plan.ps[best_i];
+    let best_p = DROPOUT_PROBABILITIES[best_i];
     let headline = format!(
         "test error {:.2}% without dropout vs {:.2}% with p = {best_p} ({:+.2} points)",
         100.0 * base.mean,
@@ -197,7 +174,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         100.0 * gap0,
         data.splits.train.len()
     );
-    for (p, f) in plan.ps.iter().zip(&finals).skip(1) {
+    for (p, f) in DROPOUT_PROBABILITIES.iter().zip(&finals).skip(1) {
         discussion.push_str(&format!(
             "With p = {p} the final test error is {:.2}% ({:+.2} points, {:+.1}% relative). ",
             100.0 * f.1.mean,
@@ -239,12 +216,12 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         "- Model: MLP {} with `relu`, `he_uniform` weights and `zeros` biases; `dropout:p=P` after every \
          hidden activation, P in {{{}}}.\n",
         Mlp::new(plan.hidden.clone(), "relu", "he_uniform").shape(&data),
-        plan.ps.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+        DROPOUT_PROBABILITIES.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
     ));
     body.push_str(&format!(
         "- Training: `{}` (SGD with momentum 0.9, as in Srivastava et al. 2014), `cross_entropy`, batches of \
          {}, {} epochs ({} steps), {} seed(s) per setting.\n",
-        plan.optimizer,
+        OPTIMIZER,
         plan.batch_size,
         plan.epochs,
         steps,
@@ -268,10 +245,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         ],
         &rows,
     ));
-    body.push_str("\n### Did the claim hold?\n\n");
-    body.push_str(&discussion);
-    body.push('\n');
-    Ok(Outcome { verdict, headline, body, figures: vec![path] })
+    Ok(Outcome::new(verdict, headline, body, &discussion, vec![path]))
 }
 
 /// The epoch (from 1) with the lowest mean over seeds, and that mean.
@@ -296,10 +270,9 @@ mod tests {
     }
 
     #[test]
-    fn every_budget_compares_no_dropout_with_two_rates() {
+    fn every_budget_has_at_least_two_batches() {
         for b in [Budget::Full, Budget::Quick, Budget::Smoke] {
             let p = plan(b);
-            assert_eq!(p.ps, [0.0, 0.2, 0.5]);
             assert!(p.limit_train >= 2 * p.batch_size);
         }
     }

@@ -11,7 +11,7 @@
 use crate::activation::sci;
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
 use crate::report::table;
-use crate::runner::{head, mean_std, Ctx, Mlp, Session};
+use crate::runner::{head, mean_std, Ctx, Mlp, Setup};
 use crate::stats::{band, bin, tail_mean, BandPoint, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 
@@ -20,7 +20,6 @@ struct Plan {
     limit_test: usize,
     hidden: Vec<usize>,
     batch_size: usize,
-    optimizer: &'static str,
     std_depth: usize,
     std_width: usize,
     probe: usize,
@@ -38,39 +37,16 @@ const INITS: [(&str, &str, usize, bool); 8] = [
     ("He uniform", "he_uniform", 2, true),
 ];
 
+/// One optimizer for every initializer, so only the initializer differs.
+const OPTIMIZER: &str = "momentum:lr=0.01";
+
 fn plan(budget: Budget) -> Plan {
-    match budget {
-        Budget::Full => Plan {
-            limit_train: 60_000,
-            limit_test: 10_000,
-            hidden: vec![256; 5],
-            batch_size: 64,
-            optimizer: "momentum:lr=0.01",
-            std_depth: 10,
-            std_width: 256,
-            probe: 1000,
-        },
-        Budget::Quick => Plan {
-            limit_train: 4000,
-            limit_test: 300,
-            hidden: vec![128; 4],
-            batch_size: 32,
-            optimizer: "momentum:lr=0.01",
-            std_depth: 10,
-            std_width: 128,
-            probe: 250,
-        },
-        Budget::Smoke => Plan {
-            limit_train: 192,
-            limit_test: 50,
-            hidden: vec![32; 3],
-            batch_size: 32,
-            optimizer: "momentum:lr=0.01",
-            std_depth: 6,
-            std_width: 32,
-            probe: 64,
-        },
-    }
+    let (limit_train, limit_test, hidden, batch_size, std_depth, std_width, probe) = match budget {
+        Budget::Full => (60_000, 10_000, vec![256; 5], 64, 10, 256, 1000),
+        Budget::Quick => (4000, 300, vec![128; 4], 32, 10, 128, 250),
+        Budget::Smoke => (192, 50, vec![32; 3], 32, 6, 32, 64),
+    };
+    Plan { limit_train, limit_test, hidden, batch_size, std_depth, std_width, probe }
 }
 
 /// Per-seed measurements of one initializer.
@@ -84,10 +60,10 @@ struct Runs {
 
 pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
-    let data = ctx.load(plan.limit_train, plan.limit_test)?;
-    let seeds = ctx.seeds();
+    // One epoch per run: what the initializers differ in is the start.
+    let Setup { data, seeds, total, .. } =
+        ctx.setup(plan.limit_train, plan.limit_test, plan.batch_size, 1)?;
     let train = &data.splits.train;
-    let total = Session::steps_per_epoch(train.len(), plan.batch_size);
     let (px, _) = head(train, plan.probe);
     let chance = (train.num_classes() as f64).ln();
     let threshold = 0.5 * chance;
@@ -119,7 +95,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             // The first epoch.
             let mlp = Mlp::new(plan.hidden.clone(), "relu", spec);
             let label = format!("{spec} seed {seed}");
-            let mut s = ctx.session(&label, &mlp, plan.optimizer, &data, plan.batch_size, seed, 1)?;
+            let mut s = ctx.session(&label, &mlp, OPTIMIZER, &data, plan.batch_size, seed, 1)?;
             let mut bar = ctx.bar(&label, total as u64);
             let run = s.run(&mut bar, &mut [])?;
             let (_, acc) = run.final_test();
@@ -169,7 +145,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             "Initializers on {}: MLP {}, {} (mean of {} seed(s), band = min-max)",
             data.params.component(),
             Mlp::new(plan.hidden.clone(), "relu", "").shape(&data),
-            plan.optimizer,
+            OPTIMIZER,
             seeds.len()
         ),
         vec![Panel::Lines(loss_panel)],
@@ -337,7 +313,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
          {} seed(s) per initializer. The curve is averaged over bins of {} steps; \"steps to loss < {:.2}\" uses \
          a running mean over {} steps (half the chance loss of {:.3}).\n",
         Mlp::new(plan.hidden.clone(), "relu", "").shape(&data),
-        plan.optimizer,
+        OPTIMIZER,
         plan.batch_size,
         total,
         seeds.len(),
@@ -371,10 +347,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         ],
         &rows,
     ));
-    body.push_str("\n### Did the claim hold?\n\n");
-    body.push_str(&discussion);
-    body.push('\n');
-    Ok(Outcome { verdict, headline, body, figures: vec![loss_path, std_path] })
+    Ok(Outcome::new(verdict, headline, body, &discussion, vec![loss_path, std_path]))
 }
 
 /// `N(0, 1) ends at 2.301`, `... (1 of 3 runs diverged)` or `N(0, 1) diverged in every run`.

@@ -96,6 +96,23 @@ pub(crate) struct Outcome {
     pub figures: Vec<PathBuf>,
 }
 
+impl Outcome {
+    /// An outcome whose report `body` ends with the section every experiment closes on: did
+    /// the claim hold, and why (`discussion`).
+    pub(crate) fn new(
+        verdict: Verdict,
+        headline: String,
+        mut body: String,
+        discussion: &str,
+        figures: Vec<PathBuf>,
+    ) -> Outcome {
+        body.push_str("\n### Did the claim hold?\n\n");
+        body.push_str(discussion);
+        body.push('\n');
+        Outcome { verdict, headline, body, figures }
+    }
+}
+
 /// Runs the given experiments (in report order), writing figures, a record per experiment
 /// and the report under `options.out_dir`. The report is rewritten after each experiment,
 /// so a run stopped midway keeps every section that finished.

@@ -20,7 +20,6 @@ use nabla_registry::RawParams;
 struct Plan {
     limit_train: usize,
     limit_test: usize,
-    val_fraction: f64,
     hidden: Vec<usize>,
     epochs: usize,
     batch_size: usize,
@@ -29,43 +28,17 @@ struct Plan {
     refine: bool,
 }
 
+/// The share of the training data carved off to score the learning-rate sweep.
+const VAL_FRACTION: f64 = 0.2;
+
 fn plan(budget: Budget) -> Plan {
     let decades = vec![1e-4, 1e-3, 1e-2, 1e-1, 1.0];
-    match budget {
-        Budget::Full => Plan {
-            limit_train: 20_000,
-            limit_test: 10_000,
-            val_fraction: 0.2,
-            hidden: vec![256, 128],
-            epochs: 5,
-            batch_size: 64,
-            grid: decades,
-            extend: true,
-            refine: true,
-        },
-        Budget::Quick => Plan {
-            limit_train: 2000,
-            limit_test: 1000,
-            val_fraction: 0.2,
-            hidden: vec![64],
-            epochs: 2,
-            batch_size: 32,
-            grid: decades,
-            extend: false,
-            refine: false,
-        },
-        Budget::Smoke => Plan {
-            limit_train: 200,
-            limit_test: 60,
-            val_fraction: 0.2,
-            hidden: vec![16],
-            epochs: 1,
-            batch_size: 32,
-            grid: vec![1e-2, 1.0],
-            extend: false,
-            refine: false,
-        },
-    }
+    let (limit_train, limit_test, hidden, epochs, batch_size, grid, extend, refine) = match budget {
+        Budget::Full => (20_000, 10_000, vec![256, 128], 5, 64, decades, true, true),
+        Budget::Quick => (2000, 1000, vec![64], 2, 32, decades, false, false),
+        Budget::Smoke => (200, 60, vec![16], 1, 32, vec![1e-2, 1.0], false, false),
+    };
+    Plan { limit_train, limit_test, hidden, epochs, batch_size, grid, extend, refine }
 }
 
 /// An optimizer as the experiment names it: a registered name or a preset alias.
@@ -261,7 +234,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
     let data = ctx.load(plan.limit_train, plan.limit_test)?;
     let seeds = ctx.seeds();
-    let carved = nabla_data::stratified_split(&data.splits.train, plan.val_fraction, 0)
+    let carved = nabla_data::stratified_split(&data.splits.train, VAL_FRACTION, 0)
         .map_err(|source| ExperimentError::data("optimizer: validation split", source))?;
     // Sweep: train on the training part, score on the validation part.
     let sweep_splits =
@@ -564,7 +537,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         "- Data: {}; a stratified validation split of {:.0}% ({} images) is carved from the training subset \
          for the sweep; every run trains on the remaining {} images.\n",
         data.describe(),
-        100.0 * plan.val_fraction,
+        100.0 * VAL_FRACTION,
         carved.test.len(),
         carved.train.len()
     ));
@@ -608,10 +581,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         ],
         &rows,
     ));
-    body.push_str("\n### Did the claim hold?\n\n");
-    body.push_str(&discussion);
-    body.push('\n');
-    Ok(Outcome { verdict, headline, body, figures: vec![loss_path, acc_path] })
+    Ok(Outcome::new(verdict, headline, body, &discussion, vec![loss_path, acc_path]))
 }
 
 fn lr_text(v: &Variant, sw: &Sweep) -> String {

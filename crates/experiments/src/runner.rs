@@ -81,6 +81,20 @@ impl<'a> Ctx<'a> {
         Ok(Data { splits, params })
     }
 
+    /// Loads the data set ([`Ctx::load`]) and counts the steps of a run of `epochs` epochs
+    /// of batches of `batch_size` on it: what every run of an experiment shares.
+    pub fn setup(
+        &self,
+        limit_train: usize,
+        limit_test: usize,
+        batch_size: usize,
+        epochs: usize,
+    ) -> Result<Setup, ExperimentError> {
+        let data = self.load(limit_train, limit_test)?;
+        let per_epoch = Session::steps_per_epoch(data.splits.train.len(), batch_size);
+        Ok(Setup { data, seeds: self.seeds(), per_epoch, total: per_epoch * epochs })
+    }
+
     /// A progress bar for one run (`total` steps); a line when the run ends.
     pub fn bar(&self, label: &str, total: u64) -> RunBar {
         let n = self.runs_done.get() + 1;
@@ -102,6 +116,16 @@ impl<'a> Ctx<'a> {
         });
         RunBar { bar, lines: progress != Progress::Quiet, label, start: Instant::now() }
     }
+}
+
+/// What every run of an experiment shares ([`Ctx::setup`]).
+pub(crate) struct Setup {
+    pub data: Data,
+    pub seeds: Vec<u64>,
+    /// Optimizer steps in one epoch over the training split.
+    pub per_epoch: usize,
+    /// Optimizer steps in a whole run.
+    pub total: usize,
 }
 
 /// A loaded data set and its effective hyper-parameters.

@@ -69,7 +69,7 @@ pub use orthogonal::Orthogonal;
 pub use torch_linear_default::TorchLinearDefault;
 pub use trunc_normal::TruncNormal;
 pub use uniform::Uniform;
-pub use xavier::{XavierNormal, XavierUniform};
+pub use xavier::{XavierConfig, XavierNormal, XavierUniform};
 pub use zeros::Zeros;
 
 use nabla_registry::{Component, ComponentInfo, ComponentKind, ParamError, Params};

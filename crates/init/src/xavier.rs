@@ -10,67 +10,69 @@ use crate::{
 };
 use nabla_registry::{Alias, HyperParams};
 
-/// `N(0, std^2)` with `std = gain * sqrt(2 / (fan_in + fan_out))` (Glorot & Bengio 2010;
-/// PyTorch `xavier_normal_(tensor, gain=1)`).
-///
-/// Hyper-parameters: `gain` (default 1, `>= 0`; `calculate_gain("tanh")` = 5/3 for tanh nets).
+/// The shared setting (hyper-parameter) of [`XavierNormal`] and [`XavierUniform`].
 #[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
 #[hyper(check = crate::check)]
-pub struct XavierNormal {
+pub struct XavierConfig {
     /// scale factor (see calculate_gain)
     #[param(default = 1.0, range = NON_NEGATIVE)]
     gain: f64,
 }
+
+impl Default for XavierConfig {
+    /// `gain = 1`, PyTorch's default.
+    fn default() -> XavierConfig {
+        XavierConfig { gain: 1.0 }
+    }
+}
+
+impl XavierConfig {
+    /// Glorot settings with `gain` (`calculate_gain("tanh")` = 5/3 for tanh nets).
+    ///
+    /// # Errors
+    /// [`InitError::Invalid`] unless `gain` is finite and `>= 0`.
+    pub fn new(gain: f64) -> Result<XavierConfig, InitError> {
+        XavierConfig { gain }.validated()
+    }
+
+    /// `gain * sqrt(2 / (fan_in + fan_out))`, as PyTorch computes it.
+    fn std(&self, name: &'static str, shape: &[usize], role: Role) -> Result<f64, InitError> {
+        let f = role.fans(shape)?;
+        let sum = nonzero(f.fan_in + f.fan_out, name, "fan_in + fan_out", shape)?;
+        Ok(self.gain * (2.0 / sum).sqrt())
+    }
+}
+
+impl Validate for XavierConfig {
+    fn validate(&self) -> Result<(), InitError> {
+        check_gain("xavier", self.gain)
+    }
+}
+
+/// `N(0, std^2)` with `std = gain * sqrt(2 / (fan_in + fan_out))` (Glorot & Bengio 2010;
+/// PyTorch `xavier_normal_(tensor, gain=1)`).
+///
+/// Hyper-parameters: `gain` (default 1, `>= 0`; `calculate_gain("tanh")` = 5/3 for tanh nets).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct XavierNormal(pub XavierConfig);
 
 /// `U(-bound, bound)` with `bound = gain * sqrt(6 / (fan_in + fan_out))`, that is variance
 /// `gain^2 * 2 / (fan_in + fan_out)` (Glorot & Bengio 2010, their "normalized
 /// initialization"; PyTorch `xavier_uniform_(tensor, gain=1)`).
 ///
-/// Hyper-parameters: `gain` (default 1, `>= 0`).
-#[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
-#[hyper(check = crate::check)]
-pub struct XavierUniform {
-    /// scale factor (see calculate_gain)
-    #[param(default = 1.0, range = NON_NEGATIVE)]
-    gain: f64,
-}
+/// Hyper-parameters as [`XavierNormal`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct XavierUniform(pub XavierConfig);
 
-/// `gain * sqrt(2 / (fan_in + fan_out))`, as PyTorch computes it.
-fn xavier_std(name: &'static str, gain: f64, shape: &[usize], role: Role) -> Result<f64, InitError> {
-    let f = role.fans(shape)?;
-    let sum = nonzero(f.fan_in + f.fan_out, name, "fan_in + fan_out", shape)?;
-    Ok(gain * (2.0 / sum).sqrt())
-}
-
-impl XavierNormal {
-    /// A Glorot normal initializer.
-    ///
-    /// # Errors
-    /// [`InitError::Invalid`] unless `gain` is finite and `>= 0`.
-    pub fn new(gain: f64) -> Result<XavierNormal, InitError> {
-        XavierNormal { gain }.validated()
+impl From<XavierConfig> for XavierNormal {
+    fn from(config: XavierConfig) -> XavierNormal {
+        XavierNormal(config)
     }
 }
 
-impl Validate for XavierNormal {
-    fn validate(&self) -> Result<(), InitError> {
-        check_gain("xavier_normal", self.gain)
-    }
-}
-
-impl XavierUniform {
-    /// A Glorot uniform initializer.
-    ///
-    /// # Errors
-    /// [`InitError::Invalid`] unless `gain` is finite and `>= 0`.
-    pub fn new(gain: f64) -> Result<XavierUniform, InitError> {
-        XavierUniform { gain }.validated()
-    }
-}
-
-impl Validate for XavierUniform {
-    fn validate(&self) -> Result<(), InitError> {
-        check_gain("xavier_uniform", self.gain)
+impl From<XavierConfig> for XavierUniform {
+    fn from(config: XavierConfig) -> XavierUniform {
+        XavierUniform(config)
     }
 }
 
@@ -79,7 +81,7 @@ impl Initializer for XavierNormal {
         "xavier_normal"
     }
     fn distribution(&self, shape: &[usize], role: Role) -> Result<Distribution, InitError> {
-        Ok(Distribution::Normal { mean: 0.0, std: xavier_std(self.name(), self.gain, shape, role)? })
+        Ok(Distribution::Normal { mean: 0.0, std: self.0.std(self.name(), shape, role)? })
     }
 }
 
@@ -88,18 +90,18 @@ impl Initializer for XavierUniform {
         "xavier_uniform"
     }
     fn distribution(&self, shape: &[usize], role: Role) -> Result<Distribution, InitError> {
-        let bound = 3f64.sqrt() * xavier_std(self.name(), self.gain, shape, role)?;
+        let bound = 3f64.sqrt() * self.0.std(self.name(), shape, role)?;
         Ok(Distribution::Uniform { low: -bound, high: bound })
     }
 }
 
-register_initializer!(XavierNormal,
+register_initializer!(XavierNormal, params: XavierConfig,
     name: "xavier_normal",
     aliases: [Alias::new("glorot_normal")],
     summary: "N(0, gain^2 * 2/(fan_in+fan_out)) (Glorot & Bengio 2010)",
 );
 
-register_initializer!(XavierUniform,
+register_initializer!(XavierUniform, params: XavierConfig,
     name: "xavier_uniform",
     aliases: [Alias::new("glorot_uniform")],
     summary: "U(±gain*sqrt(6/(fan_in+fan_out))) (Glorot & Bengio 2010)",
@@ -111,14 +113,14 @@ mod tests {
 
     #[test]
     fn bounds_follow_the_formula() {
-        let u = XavierUniform::new(2.0).unwrap().distribution(&[10, 20], Role::Weight).unwrap();
+        let u = XavierUniform(XavierConfig::new(2.0).unwrap()).distribution(&[10, 20], Role::Weight).unwrap();
         let (low, high) = u.bounds().unwrap();
         assert!((high - 2.0 * 0.2f64.sqrt()).abs() < 1e-15 && low == -high);
-        let n = XavierNormal::new(1.0).unwrap().distribution(&[10, 20], Role::Weight).unwrap();
+        let n = XavierNormal(XavierConfig::new(1.0).unwrap()).distribution(&[10, 20], Role::Weight).unwrap();
         assert!((n.std(&[10, 20]) - (2.0f64 / 30.0).sqrt()).abs() < 1e-15);
-        assert!(XavierNormal::new(-1.0).is_err());
+        assert!(XavierConfig::new(-1.0).is_err());
         assert!(matches!(
-            XavierNormal::new(1.0).unwrap().distribution(&[4], Role::Weight),
+            XavierNormal(XavierConfig::new(1.0).unwrap()).distribution(&[4], Role::Weight),
             Err(InitError::NoFans { .. })
         ));
     }

@@ -73,7 +73,9 @@ pub use radam::{radam_rectifier, RAdam};
 pub use registration::{Build, BuildF32, BuildF64, OptimizerRegistration, Precision};
 pub use rmsprop::RmsProp;
 pub use rule::{GroupHyper, RuleOptimizer, RuleState, Update, UpdateRule};
-pub use scheduler::{BuildScheduler, ClosedFormSchedule, Scheduler, SchedulerRegistration, SchedulerStart};
+pub use scheduler::{
+    BuildScheduler, ClosedFormSchedule, ScheduleProgress, Scheduler, SchedulerRegistration, SchedulerStart,
+};
 pub use sgd::Sgd;
 
 /// Re-exports for the registration macros (not part of the API).

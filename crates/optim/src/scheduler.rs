@@ -60,19 +60,36 @@ pub trait Scheduler: Send + Sync + fmt::Debug {
 
 /// A schedule whose learning rate is a closed-form function of the number of steps taken
 /// (constant, step, multistep, exponential, cosine annealing). Implementing its formula makes
-/// the type a [`Scheduler`] whose whole state is that count.
+/// the type a [`Scheduler`] (whose whole state is the step count) and a [`SchedulerStart`].
 pub trait ClosedFormSchedule: Send + Sync + fmt::Debug {
     /// The canonical registry name.
     const NAME: &'static str;
 
-    /// The learning rate after `steps` calls of [`Scheduler::step`].
-    fn lr_at(&self, steps: u64) -> f64;
+    /// The learning rate after `steps` calls of [`Scheduler::step`], starting from `base_lr`.
+    fn lr_at(&self, base_lr: f64, steps: u64) -> f64;
 
-    /// The stored step count.
-    fn steps_taken(&self) -> u64;
+    /// Where the schedule stands (a `#[param(skip)]` field).
+    fn progress(&self) -> &ScheduleProgress;
 
-    /// Overwrites the stored step count.
-    fn set_steps_taken(&mut self, steps: u64);
+    /// Where the schedule stands, to advance or restore it.
+    fn progress_mut(&mut self) -> &mut ScheduleProgress;
+}
+
+/// The run state of a [`ClosedFormSchedule`]: the base learning rate it starts from and the
+/// steps taken.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScheduleProgress {
+    /// The optimizer's base learning rate (set when the schedule starts).
+    pub base_lr: f64,
+    /// Steps taken.
+    pub steps: u64,
+}
+
+impl ScheduleProgress {
+    /// A schedule starting at `base_lr`, no step taken.
+    pub fn new(base_lr: f64) -> Self {
+        ScheduleProgress { base_lr, steps: 0 }
+    }
 }
 
 impl<S: ClosedFormSchedule> Scheduler for S {
@@ -80,21 +97,28 @@ impl<S: ClosedFormSchedule> Scheduler for S {
         S::NAME
     }
     fn lr(&self) -> f64 {
-        self.lr_at(self.steps_taken())
+        let progress = self.progress();
+        self.lr_at(progress.base_lr, progress.steps)
     }
     fn steps(&self) -> u64 {
-        self.steps_taken()
+        self.progress().steps
     }
     fn step(&mut self, _metric: Option<f64>) -> Result<f64, OptimError> {
-        self.set_steps_taken(self.steps_taken() + 1);
+        self.progress_mut().steps += 1;
         Ok(self.lr())
     }
     fn state(&self) -> Scalars {
-        steps_state(self.steps_taken())
+        steps_state(self.progress().steps)
     }
     fn load_state(&mut self, state: &Scalars) -> Result<(), OptimError> {
-        let steps = load_steps(S::NAME, state)?;
-        self.set_steps_taken(steps);
+        self.progress_mut().steps = load_steps(S::NAME, state)?;
+        Ok(())
+    }
+}
+
+impl<S: ClosedFormSchedule> SchedulerStart for S {
+    fn start(&mut self, base_lr: f64) -> Result<(), String> {
+        self.progress_mut().base_lr = base_lr;
         Ok(())
     }
 }

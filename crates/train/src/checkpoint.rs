@@ -331,6 +331,20 @@ impl CheckpointDir {
         }
         Ok(Some(manifest))
     }
+
+    /// Reads the model file, verified against the manifest when there is one; `false` in
+    /// second place when there is none (a checkpoint written by another program, or
+    /// interrupted), so that the caller can say what could not be verified.
+    fn read_model(&self) -> Result<(TensorFile, bool), TrainError> {
+        let model_path = self.file(MODEL_FILE)?;
+        Ok(match self.manifest()? {
+            Some(m) => {
+                let digest = m.digest(&self.dir.join(MANIFEST_FILE), MODEL_FILE)?;
+                (read_safetensors(&model_path, Some(digest))?, true)
+            }
+            None => (read_safetensors(&model_path, None)?, false),
+        })
+    }
 }
 
 impl Manifest {
@@ -681,26 +695,21 @@ pub fn load_for_eval(
         config.set(path, value.clone())?;
     }
     let ckpt = latest_dir(run_dir)?;
-    let model_path = ckpt.file(MODEL_FILE)?;
     let mut notes = Vec::new();
-    let file = match ckpt.manifest()? {
-        Some(m) => read_safetensors(&model_path, Some(m.digest(&ckpt.dir.join(MANIFEST_FILE), MODEL_FILE)?))?,
-        None => {
-            let file = read_safetensors(&model_path, None)?;
-            notes.push(if file.checksummed() {
-                format!(
-                    "{}: no {MANIFEST_FILE}; the tensors match their checksums but the header is unverified",
-                    ckpt.dir.display()
-                )
-            } else {
-                format!(
-                    "{}: no nabla checksums (written by another program); its integrity cannot be verified",
-                    model_path.display()
-                )
-            });
-            file
-        }
-    };
+    let (file, verified) = ckpt.read_model()?;
+    if !verified {
+        notes.push(if file.checksummed() {
+            format!(
+                "{}: no {MANIFEST_FILE}; the tensors match their checksums but the header is unverified",
+                ckpt.dir.display()
+            )
+        } else {
+            format!(
+                "{}: no nabla checksums (written by another program); its integrity cannot be verified",
+                file.path().display()
+            )
+        });
+    }
     let mut trainer = Trainer::new(config)?;
     notes.extend(restore_model(trainer.model_mut(), &file, Conversions::Allow)?);
     Ok(EvalModel { trainer, checkpoint: ckpt.dir, notes })
@@ -758,14 +767,7 @@ pub struct InitReport {
 /// checkpoint's `model.safetensors` of a run directory (verified against its manifest).
 fn weights_file(source: &Path) -> Result<TensorFile, TrainError> {
     if source.is_dir() {
-        let ckpt = latest_dir(source)?;
-        let model_path = ckpt.file(MODEL_FILE)?;
-        return match ckpt.manifest()? {
-            Some(m) => {
-                read_safetensors(&model_path, Some(m.digest(&ckpt.dir.join(MANIFEST_FILE), MODEL_FILE)?))
-            }
-            None => read_safetensors(&model_path, None),
-        };
+        return Ok(latest_dir(source)?.read_model()?.0);
     }
     read_safetensors(source, None)
 }

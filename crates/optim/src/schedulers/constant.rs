@@ -7,49 +7,39 @@
 //! natural continuation after a warm-up (`linear_warmup:then=constant`).
 
 use crate::register_scheduler;
-use crate::scheduler::{ClosedFormSchedule, SchedulerStart};
+use crate::scheduler::{ClosedFormSchedule, ScheduleProgress};
 use nabla_registry::HyperParams;
 
 /// A schedule that keeps the base learning rate.
 #[derive(Clone, Debug, PartialEq, HyperParams)]
 pub struct Constant {
-    /// The optimizer's base learning rate (set when the schedule starts).
+    /// The base learning rate and the steps taken.
     #[param(skip)]
-    base_lr: f64,
-    /// Steps taken.
-    #[param(skip)]
-    steps: u64,
+    progress: ScheduleProgress,
 }
 
 impl Constant {
     /// The constant schedule at `base_lr`.
     pub fn new(base_lr: f64) -> Self {
-        Constant { base_lr, steps: 0 }
-    }
-}
-
-impl SchedulerStart for Constant {
-    fn start(&mut self, base_lr: f64) -> Result<(), String> {
-        self.base_lr = base_lr;
-        Ok(())
+        Constant { progress: ScheduleProgress::new(base_lr) }
     }
 }
 
 impl ClosedFormSchedule for Constant {
     const NAME: &'static str = "constant";
-    fn lr_at(&self, _steps: u64) -> f64 {
-        self.base_lr
+    fn lr_at(&self, base_lr: f64, _steps: u64) -> f64 {
+        base_lr
     }
-    fn steps_taken(&self) -> u64 {
-        self.steps
+    fn progress(&self) -> &ScheduleProgress {
+        &self.progress
     }
-    fn set_steps_taken(&mut self, steps: u64) {
-        self.steps = steps;
+    fn progress_mut(&mut self) -> &mut ScheduleProgress {
+        &mut self.progress
     }
 }
 
 register_scheduler!(Constant,
-    name: "constant",
+    name: Constant::NAME,
     aliases: [nabla_registry::Alias::new("none")],
     summary: "constant learning rate",
 );

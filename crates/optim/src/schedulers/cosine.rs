@@ -11,7 +11,7 @@
 //! length is `t_max` wants. Hyper-parameters: `t_max` (required, >= 1), `eta_min = 0`.
 
 use crate::register_scheduler;
-use crate::scheduler::{ClosedFormSchedule, SchedulerStart};
+use crate::scheduler::{ClosedFormSchedule, ScheduleProgress};
 use nabla_registry::{Alias, HyperParams};
 
 /// Cosine annealing.
@@ -23,44 +23,34 @@ pub struct CosineAnnealing {
     /// final learning rate
     #[param(default = 0.0, range = NON_NEGATIVE)]
     eta_min: f64,
-    /// The optimizer's base learning rate (set when the schedule starts).
+    /// The base learning rate and the steps taken.
     #[param(skip)]
-    base_lr: f64,
-    /// Steps taken.
-    #[param(skip)]
-    steps: u64,
+    progress: ScheduleProgress,
 }
 
 impl CosineAnnealing {
     /// Anneal from `base_lr` to `eta_min` over `t_max` steps (`t_max >= 1`).
     pub fn new(base_lr: f64, t_max: u64, eta_min: f64) -> Self {
-        CosineAnnealing { base_lr, t_max: t_max.max(1), eta_min, steps: 0 }
-    }
-}
-
-impl SchedulerStart for CosineAnnealing {
-    fn start(&mut self, base_lr: f64) -> Result<(), String> {
-        self.base_lr = base_lr;
-        Ok(())
+        CosineAnnealing { progress: ScheduleProgress::new(base_lr), t_max: t_max.max(1), eta_min }
     }
 }
 
 impl ClosedFormSchedule for CosineAnnealing {
     const NAME: &'static str = "cosine_annealing";
-    fn lr_at(&self, steps: u64) -> f64 {
+    fn lr_at(&self, base_lr: f64, steps: u64) -> f64 {
         let t = steps.min(self.t_max) as f64 / self.t_max as f64;
-        self.eta_min + (self.base_lr - self.eta_min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
+        self.eta_min + (base_lr - self.eta_min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
     }
-    fn steps_taken(&self) -> u64 {
-        self.steps
+    fn progress(&self) -> &ScheduleProgress {
+        &self.progress
     }
-    fn set_steps_taken(&mut self, steps: u64) {
-        self.steps = steps;
+    fn progress_mut(&mut self) -> &mut ScheduleProgress {
+        &mut self.progress
     }
 }
 
 register_scheduler!(CosineAnnealing,
-    name: "cosine_annealing",
+    name: CosineAnnealing::NAME,
     aliases: [Alias::new("cosine"), Alias::new("cosine_annealing_lr")],
     summary: "cosine annealing from the base learning rate to eta_min over t_max steps",
 );

@@ -7,7 +7,7 @@
 //! Hyper-parameters: `gamma` (required, > 0).
 
 use crate::register_scheduler;
-use crate::scheduler::{ClosedFormSchedule, SchedulerStart};
+use crate::scheduler::{ClosedFormSchedule, ScheduleProgress};
 use nabla_registry::{Alias, HyperParams};
 
 /// Exponential decay.
@@ -16,43 +16,33 @@ pub struct Exponential {
     /// multiplicative decay per step
     #[param(required, range = POSITIVE)]
     gamma: f64,
-    /// The optimizer's base learning rate (set when the schedule starts).
+    /// The base learning rate and the steps taken.
     #[param(skip)]
-    base_lr: f64,
-    /// Steps taken.
-    #[param(skip)]
-    steps: u64,
+    progress: ScheduleProgress,
 }
 
 impl Exponential {
     /// Decay by `gamma` per step.
     pub fn new(base_lr: f64, gamma: f64) -> Self {
-        Exponential { base_lr, gamma, steps: 0 }
-    }
-}
-
-impl SchedulerStart for Exponential {
-    fn start(&mut self, base_lr: f64) -> Result<(), String> {
-        self.base_lr = base_lr;
-        Ok(())
+        Exponential { progress: ScheduleProgress::new(base_lr), gamma }
     }
 }
 
 impl ClosedFormSchedule for Exponential {
     const NAME: &'static str = "exponential";
-    fn lr_at(&self, steps: u64) -> f64 {
-        self.base_lr * self.gamma.powf(steps as f64)
+    fn lr_at(&self, base_lr: f64, steps: u64) -> f64 {
+        base_lr * self.gamma.powf(steps as f64)
     }
-    fn steps_taken(&self) -> u64 {
-        self.steps
+    fn progress(&self) -> &ScheduleProgress {
+        &self.progress
     }
-    fn set_steps_taken(&mut self, steps: u64) {
-        self.steps = steps;
+    fn progress_mut(&mut self) -> &mut ScheduleProgress {
+        &mut self.progress
     }
 }
 
 register_scheduler!(Exponential,
-    name: "exponential",
+    name: Exponential::NAME,
     aliases: [Alias::new("exponential_lr")],
     summary: "multiply the learning rate by gamma every step",
 );

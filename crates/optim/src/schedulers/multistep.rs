@@ -8,7 +8,7 @@
 //! `gamma = 0.1`.
 
 use crate::register_scheduler;
-use crate::scheduler::{ClosedFormSchedule, SchedulerStart};
+use crate::scheduler::{ClosedFormSchedule, ScheduleProgress};
 use nabla_registry::{Alias, HyperParams};
 
 /// Multi-step decay.
@@ -21,19 +21,16 @@ pub struct MultiStep {
     /// multiplicative decay factor
     #[param(default = 0.1, range = NON_NEGATIVE)]
     gamma: f64,
-    /// The optimizer's base learning rate (set when the schedule starts).
+    /// The base learning rate and the steps taken.
     #[param(skip)]
-    base_lr: f64,
-    /// Steps taken.
-    #[param(skip)]
-    steps: u64,
+    progress: ScheduleProgress,
 }
 
 impl MultiStep {
     /// Decay by `gamma` at each of `milestones` (sorted here).
     pub fn new(base_lr: f64, mut milestones: Vec<u64>, gamma: f64) -> Self {
         milestones.sort_unstable();
-        MultiStep { base_lr, milestones, gamma, steps: 0 }
+        MultiStep { progress: ScheduleProgress::new(base_lr), milestones, gamma }
     }
 
     fn check(&self) -> Result<(), String> {
@@ -44,29 +41,22 @@ impl MultiStep {
     }
 }
 
-impl SchedulerStart for MultiStep {
-    fn start(&mut self, base_lr: f64) -> Result<(), String> {
-        self.base_lr = base_lr;
-        Ok(())
-    }
-}
-
 impl ClosedFormSchedule for MultiStep {
     const NAME: &'static str = "multistep";
-    fn lr_at(&self, steps: u64) -> f64 {
+    fn lr_at(&self, base_lr: f64, steps: u64) -> f64 {
         let passed = self.milestones.partition_point(|&m| m <= steps);
-        self.base_lr * self.gamma.powf(passed as f64)
+        base_lr * self.gamma.powf(passed as f64)
     }
-    fn steps_taken(&self) -> u64 {
-        self.steps
+    fn progress(&self) -> &ScheduleProgress {
+        &self.progress
     }
-    fn set_steps_taken(&mut self, steps: u64) {
-        self.steps = steps;
+    fn progress_mut(&mut self) -> &mut ScheduleProgress {
+        &mut self.progress
     }
 }
 
 register_scheduler!(MultiStep,
-    name: "multistep",
+    name: MultiStep::NAME,
     aliases: [Alias::new("multi_step_lr")],
     summary: "multiply the learning rate by gamma at each milestone",
 );

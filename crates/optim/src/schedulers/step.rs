@@ -7,7 +7,7 @@
 //! Hyper-parameters: `step_size` (required, >= 1), `gamma = 0.1`.
 
 use crate::register_scheduler;
-use crate::scheduler::{ClosedFormSchedule, SchedulerStart};
+use crate::scheduler::{ClosedFormSchedule, ScheduleProgress};
 use nabla_registry::{Alias, HyperParams};
 
 /// Step decay.
@@ -19,43 +19,33 @@ pub struct StepDecay {
     /// multiplicative decay factor
     #[param(default = 0.1, range = NON_NEGATIVE)]
     gamma: f64,
-    /// The optimizer's base learning rate (set when the schedule starts).
+    /// The base learning rate and the steps taken.
     #[param(skip)]
-    base_lr: f64,
-    /// Steps taken.
-    #[param(skip)]
-    steps: u64,
+    progress: ScheduleProgress,
 }
 
 impl StepDecay {
     /// Decay by `gamma` every `step_size` steps (`step_size >= 1`).
     pub fn new(base_lr: f64, step_size: u64, gamma: f64) -> Self {
-        StepDecay { base_lr, step_size: step_size.max(1), gamma, steps: 0 }
-    }
-}
-
-impl SchedulerStart for StepDecay {
-    fn start(&mut self, base_lr: f64) -> Result<(), String> {
-        self.base_lr = base_lr;
-        Ok(())
+        StepDecay { progress: ScheduleProgress::new(base_lr), step_size: step_size.max(1), gamma }
     }
 }
 
 impl ClosedFormSchedule for StepDecay {
     const NAME: &'static str = "step";
-    fn lr_at(&self, steps: u64) -> f64 {
-        self.base_lr * self.gamma.powf((steps / self.step_size) as f64)
+    fn lr_at(&self, base_lr: f64, steps: u64) -> f64 {
+        base_lr * self.gamma.powf((steps / self.step_size) as f64)
     }
-    fn steps_taken(&self) -> u64 {
-        self.steps
+    fn progress(&self) -> &ScheduleProgress {
+        &self.progress
     }
-    fn set_steps_taken(&mut self, steps: u64) {
-        self.steps = steps;
+    fn progress_mut(&mut self) -> &mut ScheduleProgress {
+        &mut self.progress
     }
 }
 
 register_scheduler!(StepDecay,
-    name: "step",
+    name: StepDecay::NAME,
     aliases: [Alias::new("step_lr")],
     summary: "multiply the learning rate by gamma every step_size steps",
 );
