@@ -73,19 +73,28 @@ impl BatchStatsReducer for GroupReducer {
     }
 }
 
+/// What every rank must hold the same of before they train together.
+pub(crate) struct Agreement<'a> {
+    /// The effective config text.
+    pub(crate) effective_config: &'a str,
+    /// Epochs and steps done (those of the checkpoint resumed from).
+    pub(crate) progress: (usize, u64),
+    /// The training, test and validation splits.
+    pub(crate) data: &'a [&'a Dataset],
+}
+
 impl DataParallel {
-    /// Joins `group`: checks that every rank has the same effective config and data,
-    /// broadcasts rank 0's state and plans the gradient buckets.
+    /// Joins `group`: checks that every rank has the same effective config, progress and
+    /// data, broadcasts rank 0's state and plans the gradient buckets.
     pub(crate) fn join(
         group: Rc<dyn Collective>,
         settings: &DistributedConfig,
         batch_size: usize,
-        effective_config: &str,
-        progress: (usize, u64),
-        data: &[&Dataset],
+        agreement: Agreement<'_>,
         model: &mut Sequential<f32>,
         params: &[(String, Var<f32>)],
     ) -> Result<DataParallel, TrainError> {
+        let Agreement { effective_config, progress, data } = agreement;
         let n = group.size();
         check_agreement(
             group.as_ref(),

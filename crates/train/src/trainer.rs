@@ -4,7 +4,7 @@
 use crate::budget::{self, Plan};
 use crate::checkpoint::{self, Checkpoint, LoadedCheckpoint};
 use crate::config::{SchedulerInterval, TrainConfig};
-use crate::data_parallel::{CommStats, DataParallel};
+use crate::data_parallel::{Agreement, CommStats, DataParallel};
 use crate::hooks::{EpochStart, ProgressHook, StepInfo, TrainHook};
 use crate::metrics::EpochMetrics;
 use crate::run_dir::{DirMode, RunWriter};
@@ -257,9 +257,11 @@ impl Trainer {
             group,
             &self.config.distributed,
             self.config.batch_size,
-            &self.effective_config(),
-            (self.epochs_done, self.steps_done),
-            &splits,
+            Agreement {
+                effective_config: &self.effective_config(),
+                progress: (self.epochs_done, self.steps_done),
+                data: &splits,
+            },
             &mut self.model,
             &self.params,
         )?;
