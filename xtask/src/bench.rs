@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo xtask bench [--threads 1,2] [--batches 32,128,512] [--seconds 2] [--json FILE]
-//!                   [--compare-torch] [--torch-script PATH] [--python python3]
+//!                   [--compare-torch] [--torch-script PATH] [--python PYTHON]
 //! cargo xtask bench --model cnn ...   (the MNIST CNN: see bench_cnn.rs)
 //! ```
 //!
@@ -21,7 +21,7 @@ use crate::bench_common::goals::{print_goal_line, print_goals, Goal};
 use crate::bench_common::options::BenchOptions;
 use crate::bench_common::report::{append_inputs, or_dash, pct, print_machine, print_table_head};
 use crate::bench_common::torch::{
-    anchors_dir, imports_torch, reference_median, reference_script, run_reference_script,
+    anchors_dir, imports_torch, reference_median, reference_python, reference_script, run_reference_script,
 };
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -78,9 +78,7 @@ fn run_nabla(exe: &Path, o: &BenchOptions, threads: usize, with_adam: bool) -> R
 /// anchors' results file (if present). Returns (figures, where they came from).
 fn torch_figures(o: &BenchOptions) -> (Option<Value>, String) {
     if o.compare_torch {
-        // This driver never looked past `--python` for its python (unlike the CNN's and the
-        // distributed one).
-        let python = o.python.clone().unwrap_or_else(|| "python3".to_string());
+        let python = reference_python(o);
         let script = reference_script(o, "bench_mlp.py");
         if !imports_torch(&python) {
             eprintln!(

@@ -43,18 +43,22 @@ pub struct MpiCollective {
 }
 
 impl MpiCollective {
-    /// Initializes MPI (with full thread support, so the watchdog thread may call
-    /// `MPI_Abort`) and starts the watchdog.
+    /// Initializes MPI (asking for full thread support, so the watchdog thread may call
+    /// `MPI_Abort`; an MPI that grants less gets a watchdog that exits its own process
+    /// instead) and starts the watchdog.
     ///
     /// # Errors
     /// [`DistributedError::Launch`] when MPI is already initialized or cannot start, or when
     /// `NABLA_MPI_TIMEOUT` is not a positive number of seconds.
     pub fn init() -> Result<MpiCollective, DistributedError> {
         let timeout = timeout_from_env()?;
-        let (universe, _threading) =
-            mpi::initialize_with_threading(Threading::Multiple).ok_or_else(|| {
-                DistributedError::Launch("MPI could not be initialized (or was initialized twice)".into())
-            })?;
+        let (universe, threading) = mpi::initialize_with_threading(Threading::Multiple).ok_or_else(|| {
+            DistributedError::Launch("MPI could not be initialized (or was initialized twice)".into())
+        })?;
+        // An MPI built without thread support grants less: the watchdog then must not call
+        // into MPI from its own thread, and ends this process alone (the launcher ends the
+        // rest of the job when one process exits without finalizing).
+        let abort_through_mpi = threading == Threading::Multiple;
         let world = universe.world();
         let rank = usize::try_from(world.rank()).unwrap_or(0);
         let size = usize::try_from(world.size()).unwrap_or(1).max(1);
@@ -62,7 +66,7 @@ impl MpiCollective {
         let watched = Arc::clone(&watch);
         std::thread::Builder::new()
             .name("nabla-mpi-watchdog".into())
-            .spawn(move || watchdog(rank, timeout, &watched))
+            .spawn(move || watchdog(rank, timeout, abort_through_mpi, &watched))
             .map_err(|e| DistributedError::Launch(format!("cannot start the MPI watchdog thread: {e}")))?;
         Ok(MpiCollective { world, rank, size, timeout, watch, _universe: universe })
     }
@@ -102,7 +106,7 @@ fn timeout_from_env() -> Result<Duration, DistributedError> {
 }
 
 /// Sleeps until the armed collective's deadline; ends the job if it is still the same one.
-fn watchdog(rank: usize, timeout: Duration, watch: &Watch) {
+fn watchdog(rank: usize, timeout: Duration, abort_through_mpi: bool, watch: &Watch) {
     let mut guard = watch.current.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         let deadline = guard.as_ref().map(|(d, _)| *d);
@@ -116,10 +120,12 @@ fn watchdog(rank: usize, timeout: Duration, watch: &Watch) {
                         "nabla: rank {rank}: the {what} did not complete within {:.0} s: another rank is lost or stuck; ending the job",
                         timeout.as_secs_f64()
                     );
-                    // SAFETY: MPI was initialized with thread support before this thread
-                    // started; MPI_Abort ends every process of the job and does not return.
-                    unsafe {
-                        mpi::ffi::MPI_Abort(mpi::ffi::RSMPI_COMM_WORLD, ABORT_CODE);
+                    if abort_through_mpi {
+                        // SAFETY: MPI granted MPI_THREAD_MULTIPLE before this thread started;
+                        // MPI_Abort ends every process of the job and does not return.
+                        unsafe {
+                            mpi::ffi::MPI_Abort(mpi::ffi::RSMPI_COMM_WORLD, ABORT_CODE);
+                        }
                     }
                     std::process::exit(ABORT_CODE);
                 }
