@@ -12,11 +12,11 @@ use nabla_autograd::{
     adaptive_avg_pool2d, avg_pool2d, batch_norm_eval, batch_norm_train, conv2d, max_pool2d, AvgPool2dOptions,
     Conv2dOptions, Conv2dPadding, MaxPool2dOptions, Var,
 };
-use nabla_golden::{assert_close, field, pair, tensor};
+use nabla_golden::{assert_close, field, pair, tensor, ModifiedVectors};
 use nabla_tensor::ndarray::{Array1, ArrayD};
 use nabla_tensor::Element;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The module of the case that this file leaves to the layer-level tests.
 const LAYER_LEVEL: &str = "Sequential";
@@ -314,36 +314,12 @@ fn every_op_level_case_matches_pytorch_in_f64_and_f32() {
 
 // ----- a corrupted file fails -----------------------------------------------------------------
 
-/// A temporary directory holding one modified `conv.json`, removed on drop.
-struct TempVectors(PathBuf);
-
-impl TempVectors {
-    fn with(tag: &str, golden: &Value) -> Self {
-        let dir = std::env::temp_dir().join(format!("nabla-golden-conv-{}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(dir.join("conv.json"), serde_json::to_string(golden).expect("serialize"))
-            .expect("write");
-        TempVectors(dir)
-    }
-
-    fn path(&self) -> PathBuf {
-        self.0.join("conv.json")
-    }
-}
-
-impl Drop for TempVectors {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The panic message of checking the file at `path` in `T` (fails if it passes).
 fn failure<T: Element>(path: &Path) -> String {
     let golden = nabla_golden::read_json(path);
-    let err = std::panic::catch_unwind(|| check_all::<T>(&golden)).expect_err("a corrupted file must fail");
-    err.downcast::<String>()
-        .map(|s| *s)
-        .unwrap_or_else(|e| e.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default())
+    nabla_golden::panic_message("a corrupted file must fail", || {
+        check_all::<T>(&golden);
+    })
 }
 
 /// The first case of `module` in the bundled file.
@@ -363,7 +339,7 @@ fn corrupted_vectors_fail() {
     let corrupt = |what: &str, f: &dyn Fn(&mut Value) -> String| {
         let mut g = original.clone();
         let case = f(&mut g);
-        let tmp = TempVectors::with(what, &g);
+        let tmp = ModifiedVectors::with("conv.json", what, &g);
         for msg in [failure::<f64>(&tmp.path()), failure::<f32>(&tmp.path())] {
             assert!(msg.contains(&case), "{what}: the failure names case {case}: {msg}");
         }
@@ -449,7 +425,7 @@ fn other_cases_and_hyper_parameters_are_read_from_the_fields() {
         }
         g["cases"][format!("renamed_{i}")] = case;
     }
-    let tmp = TempVectors::with("renamed", &g);
+    let tmp = ModifiedVectors::with("conv.json", "renamed", &g);
     let golden = nabla_golden::read_json(&tmp.path());
     let names = check_all::<f64>(&golden);
     assert_eq!(names.len(), original["cases"].as_object().unwrap().len() - 1);

@@ -13,6 +13,8 @@
 //!   ([`Tolerance::for_element`]: f64 1e-10 + 1e-9, f32 1e-6 + 1e-5); [`assert_close`],
 //!   [`assert_close_tol`], [`assert_close_scalar`] and [`assert_close_scalar_tol`] check a result
 //!   against a reference and name what, which element type and which element differed.
+//! * Failing on purpose: [`ModifiedVectors`] writes a modified file to a temporary directory
+//!   and [`panic_message`] reads what a check of it panicked with.
 //!
 //! ```
 //! use nabla_golden::{assert_close, tensor};
@@ -296,17 +298,52 @@ pub fn assert_close_scalar_tol<T: Element>(what: &str, got: T, want: f64, tol: T
     );
 }
 
+/// A temporary directory holding one modified vector file, removed on drop: the tests that
+/// a corrupted, renamed or other-shaped file is checked in full write theirs through it.
+pub struct ModifiedVectors {
+    dir: PathBuf,
+    file_name: String,
+}
+
+impl ModifiedVectors {
+    /// Writes `golden` as `file_name` into a fresh directory named after the process and `tag`.
+    pub fn with(file_name: &str, tag: &str, golden: &Value) -> ModifiedVectors {
+        let stem = file_name.trim_end_matches(".json");
+        let dir = std::env::temp_dir().join(format!("nabla-golden-{stem}-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join(file_name), serde_json::to_string(golden).expect("serialize"))
+            .expect("write");
+        ModifiedVectors { dir, file_name: file_name.to_string() }
+    }
+
+    /// The modified file.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(&self.file_name)
+    }
+}
+
+impl Drop for ModifiedVectors {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The message of the panic `f` raises; panics with `expected` when `f` returns normally.
+pub fn panic_message(expected: &str, f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let err = std::panic::catch_unwind(f).expect_err(expected);
+    match err.downcast::<String>() {
+        Ok(s) => *s,
+        Err(err) => err.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
-        let err = std::panic::catch_unwind(f).expect_err("expected a panic");
-        match err.downcast::<String>() {
-            Ok(s) => *s,
-            Err(err) => err.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default(),
-        }
+        super::panic_message("expected a panic", f)
     }
 
     #[test]

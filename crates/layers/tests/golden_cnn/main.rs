@@ -23,7 +23,9 @@
 mod description;
 
 use nabla_autograd::Var;
-use nabla_golden::{assert_close_scalar_tol, assert_close_tol, field, indices, tensor, Tolerance};
+use nabla_golden::{
+    assert_close_scalar_tol, assert_close_tol, field, indices, tensor, ModifiedVectors, Tolerance,
+};
 use nabla_layers::{
     AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm1dConfig, BatchNorm2d, BatchNorm2dConfig,
     BuildContext, Conv2d, Conv2dConfig, CrossEntropy, Flatten, Gelu, Identity, LeakyRelu, Linear,
@@ -36,7 +38,7 @@ use nabla_tensor::ndarray::ArrayD;
 use nabla_tensor::{Element, Rng};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The module of the cases this file checks.
 const SEQUENTIAL: &str = "Sequential";
@@ -388,36 +390,12 @@ fn every_sequential_case_matches_pytorch_in_f64_and_f32() {
 
 // ----- corrupted, renamed and other cases ------------------------------------------------------
 
-/// A temporary directory holding one modified `conv.json`, removed on drop.
-struct TempVectors(PathBuf);
-
-impl TempVectors {
-    fn with(tag: &str, golden: &Value) -> Self {
-        let dir = std::env::temp_dir().join(format!("nabla-golden-cnn-{}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(dir.join("conv.json"), serde_json::to_string(golden).expect("serialize"))
-            .expect("write");
-        TempVectors(dir)
-    }
-
-    fn path(&self) -> PathBuf {
-        self.0.join("conv.json")
-    }
-}
-
-impl Drop for TempVectors {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The panic message of checking the file at `path` in `T` (fails if it passes).
 fn failure<T: Precision>(path: &Path) -> String {
     let golden = nabla_golden::read_json(path);
-    let err = std::panic::catch_unwind(|| check_all::<T>(&golden)).expect_err("a corrupted file must fail");
-    err.downcast::<String>()
-        .map(|s| *s)
-        .unwrap_or_else(|e| e.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default())
+    nabla_golden::panic_message("a corrupted file must fail", || {
+        check_all::<T>(&golden);
+    })
 }
 
 fn bundled() -> Value {
@@ -451,7 +429,7 @@ fn assert_each_fails(original: &Value, corruptions: &[Corruption<'_>]) {
     for (tag, expect, corrupt) in corruptions {
         let mut g = original.clone();
         corrupt(&mut g["cases"][&name]);
-        let tmp = TempVectors::with(tag, &g);
+        let tmp = ModifiedVectors::with("conv.json", tag, &g);
         for msg in [failure::<f64>(&tmp.path()), failure::<f32>(&tmp.path())] {
             assert!(msg.contains(&format!("case {name}")), "{tag}: the failure names the case: {msg}");
             assert!(msg.contains(expect), "{tag}: expected {expect:?} in: {msg}");
@@ -546,7 +524,7 @@ fn renamed_and_rewritten_cases_are_checked() {
     repr["optimizer"] = json!({"name": "sgd", "lr": cnn["optimizer"]["lr"], "momentum": cnn["optimizer"]["momentum"],
         "dampening": 0.0, "weight_decay": 0.0, "nesterov": false});
     let g = json!({"meta": original["meta"], "cases": {"net_a": cnn, "net_b_reprs": repr}});
-    let tmp = TempVectors::with("renamed", &g);
+    let tmp = ModifiedVectors::with("conv.json", "renamed", &g);
     let golden = nabla_golden::read_json(&tmp.path());
     assert_eq!(check_all::<f64>(&golden), ["net_a", "net_b_reprs"]);
     assert_eq!(check_all::<f32>(&golden), ["net_a", "net_b_reprs"]);
@@ -554,7 +532,7 @@ fn renamed_and_rewritten_cases_are_checked() {
     let mut g = g;
     g["cases"]["net_b_reprs"]["layers"][1] =
         "BatchNorm2d(4, eps=1e-05, momentum=0.2, affine=True, track_running_stats=True)".into();
-    let tmp = TempVectors::with("renamed_momentum", &g);
+    let tmp = ModifiedVectors::with("conv.json", "renamed_momentum", &g);
     let msg = failure::<f64>(&tmp.path());
     assert!(msg.contains("case net_b_reprs step 0 state_after 1.running_mean"), "{msg}");
 }
@@ -635,7 +613,7 @@ fn a_case_of_other_shapes_and_hyper_parameters_is_checked_in_full() {
     let sgd = json!({"name": "SGD", "lr": 0.05, "momentum": 0.5, "nesterov": true});
     let case = record_case(&layers, sgd, &[3, 2, 9, 7], 5, 3);
     let g = json!({"meta": bundled()["meta"], "cases": {"other": case, "op_level": {"module": "Conv2d"}}});
-    let tmp = TempVectors::with("other", &g);
+    let tmp = ModifiedVectors::with("conv.json", "other", &g);
     let golden = nabla_golden::read_json(&tmp.path());
     // f32 against the f64 trajectory, at the README's tolerance of the two-step CNN.
     assert_eq!(check_all::<f64>(&golden), ["other"]);
