@@ -170,35 +170,12 @@ fn a_data_parallel_checkpoint_resumes_on_another_number_of_processes() {
     assert!(json.contains("\"data_parallel\": true"), "{json}");
 }
 
-/// Digits through a dropout layer: the masks are drawn on every rank.
+/// [`config`] with a dropout layer in place of the batch norm: the masks are drawn on every
+/// rank.
 fn dropout_config(epochs: usize) -> TrainConfig {
-    let text = format!(
-        r#"
-seed = 5
-epochs = {epochs}
-batch_size = 32
-[data]
-name = "digits"
-scale = true
-[model]
-[[model.layers]]
-name = "linear"
-out_features = 32
-[[model.layers]]
-name = "relu"
-[[model.layers]]
-name = "dropout"
-p = 0.5
-[[model.layers]]
-name = "linear"
-out_features = 10
-[loss]
-name = "cross_entropy"
-[optimizer]
-name = "adam"
-"#
-    );
-    TrainConfig::from_toml_str(&text, "<test>", &[]).expect("valid config")
+    let extra =
+        [format!("epochs={epochs}"), "model.layers.1.name=dropout".into(), "model.layers.1.p=0.5".into()];
+    config(32, &extra)
 }
 
 /// A data-parallel run with dropout resumed at an epoch boundary on the same number of
