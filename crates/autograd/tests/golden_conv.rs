@@ -12,7 +12,7 @@ use nabla_autograd::{
     adaptive_avg_pool2d, avg_pool2d, batch_norm_eval, batch_norm_train, conv2d, max_pool2d, AvgPool2dOptions,
     Conv2dOptions, Conv2dPadding, MaxPool2dOptions, Var,
 };
-use nabla_golden::{assert_close, field, pair, tensor, ModifiedVectors};
+use nabla_golden::{assert_close, field, pair, tensor, Checked, ModifiedVectors};
 use nabla_tensor::ndarray::{Array1, ArrayD};
 use nabla_tensor::Element;
 use serde_json::Value;
@@ -280,23 +280,18 @@ fn batch_norm2d_case<T: Element>(name: &str, case: &Value) {
 /// # Panics
 /// On any mismatch, unknown module, missing or unknown field.
 fn check_all<T: Element>(golden: &Value) -> Vec<String> {
-    let cases = field(golden, "cases").as_object().expect("\"cases\" is an object of named cases");
-    let mut checked = Vec::new();
-    for (name, case) in cases {
-        let module =
-            field(case, "module").as_str().unwrap_or_else(|| panic!("case {name}: module is not a string"));
+    nabla_golden::check_every_case(golden, |name, module, case| {
         match module {
             "Conv2d" => conv2d_case::<T>(name, case),
             "MaxPool2d" => max_pool2d_case::<T>(name, case),
             "AvgPool2d" => avg_pool2d_case::<T>(name, case),
             "AdaptiveAvgPool2d" => adaptive_avg_pool2d_case::<T>(name, case),
             "BatchNorm2d" => batch_norm2d_case::<T>(name, case),
-            LAYER_LEVEL => continue,
+            LAYER_LEVEL => return Checked::Elsewhere,
             other => panic!("case {name}: unknown module {other:?}"),
         }
-        checked.push(name.clone());
-    }
-    checked
+        Checked::Here
+    })
 }
 
 #[test]

@@ -298,6 +298,35 @@ pub fn assert_close_scalar_tol<T: Element>(what: &str, got: T, want: f64, tol: T
     );
 }
 
+/// Where a case of a file was checked, as [`check_every_case`]'s callback reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// Checked by this call.
+    Here,
+    /// A case of another crate's test (the file holds cases of several crates' levels).
+    Elsewhere,
+}
+
+/// Runs `check(name, module, case)` on every case of a parsed vector file (its `"cases"`
+/// object, each case naming its `"module"`) and returns the names of the cases checked here,
+/// in file order. The callback dispatches on the module and panics on one it does not know,
+/// so a file with other case names and hyper-parameters is checked in full.
+///
+/// # Panics
+/// When `"cases"` is not an object or a case's `"module"` is not a string.
+pub fn check_every_case(golden: &Value, mut check: impl FnMut(&str, &str, &Value) -> Checked) -> Vec<String> {
+    let cases = field(golden, "cases").as_object().expect("\"cases\" is an object of named cases");
+    let mut checked = Vec::new();
+    for (name, case) in cases {
+        let module =
+            field(case, "module").as_str().unwrap_or_else(|| panic!("case {name}: module is not a string"));
+        if check(name, module, case) == Checked::Here {
+            checked.push(name.clone());
+        }
+    }
+    checked
+}
+
 /// A temporary directory holding one modified vector file, removed on drop: the tests that
 /// a corrupted, renamed or other-shaped file is checked in full write theirs through it.
 pub struct ModifiedVectors {

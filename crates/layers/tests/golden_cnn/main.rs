@@ -24,7 +24,7 @@ mod description;
 
 use nabla_autograd::Var;
 use nabla_golden::{
-    assert_close_scalar_tol, assert_close_tol, field, indices, tensor, ModifiedVectors, Tolerance,
+    assert_close_scalar_tol, assert_close_tol, field, indices, tensor, Checked, ModifiedVectors, Tolerance,
 };
 use nabla_layers::{
     AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm1dConfig, BatchNorm2d, BatchNorm2dConfig,
@@ -362,19 +362,14 @@ fn sequential_case<T: Precision>(name: &str, case: &Value) {
 /// # Panics
 /// On any mismatch, an unknown module, layer or hyper-parameter, a missing or unknown field.
 fn check_all<T: Precision>(golden: &Value) -> Vec<String> {
-    let cases = field(golden, "cases").as_object().expect("\"cases\" is an object of named cases");
-    let mut checked = Vec::new();
-    for (name, case) in cases {
-        let module =
-            field(case, "module").as_str().unwrap_or_else(|| panic!("case {name}: module is not a string"));
-        match module {
-            SEQUENTIAL => sequential_case::<T>(name, case),
-            m if OP_LEVEL.contains(&m) => continue,
-            other => panic!("case {name}: unknown module {other:?}"),
+    nabla_golden::check_every_case(golden, |name, module, case| match module {
+        SEQUENTIAL => {
+            sequential_case::<T>(name, case);
+            Checked::Here
         }
-        checked.push(name.clone());
-    }
-    checked
+        m if OP_LEVEL.contains(&m) => Checked::Elsewhere,
+        other => panic!("case {name}: unknown module {other:?}"),
+    })
 }
 
 #[test]
