@@ -1,5 +1,5 @@
-//! The chapter-3 MLP written by hand on `ndarray` buffers and `matrixmultiply::sgemm`, with
-//! no framework at all: the ceiling that nabla's figures are compared with in the same run.
+//! The chapter-3 MLP written by hand on `ndarray` buffers and the best GEMM measured on the
+//! machine (`nabla_tensor::gemm_into`), with no framework at all: the ceiling that nabla's figures are compared with in the same run.
 //!
 //! 784-512-256-10; Linear -> BatchNorm1d (batch statistics, running averages with momentum
 //! 0.1) -> ReLU -> Dropout(0.2) after each hidden layer; softmax cross-entropy (mean); Adam
@@ -18,7 +18,7 @@
 //! Dropout draws from a small xorshift generator (a framework would use something stronger;
 //! the ceiling takes the cheapest).
 
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 /// Layer widths.
 pub const SIZES: [usize; 4] = [784, 512, 256, 10];
@@ -31,10 +31,10 @@ const BETA1: f32 = 0.9;
 const BETA2: f32 = 0.999;
 const EPS_ADAM: f32 = 1e-8;
 
-/// `c = a @ b + beta * c` on row-major slices, through `matrixmultiply::sgemm`; `a` is
+/// `c = a @ b + beta * c` on row-major slices, through the best GEMM measured on the machine
+/// (`nabla_tensor::gemm_into`: matrixmultiply's kernel split over nabla's threads); `a` is
 /// `[m, k]` with strides `(rsa, csa)`, `b` is `[k, n]` with strides `(rsb, csb)` and `c` is
 /// a contiguous `[m, n]`.
-#[allow(clippy::too_many_arguments)]
 fn sgemm(
     (m, k, n): (usize, usize, usize),
     a: &[f32],
@@ -44,29 +44,10 @@ fn sgemm(
     beta: f32,
     c: &mut [f32],
 ) {
-    assert!(m == 0 || k == 0 || (m - 1) * rsa + (k - 1) * csa < a.len());
-    assert!(k == 0 || n == 0 || (k - 1) * rsb + (n - 1) * csb < b.len());
-    assert_eq!(c.len(), m * n);
-    // SAFETY: the asserts above keep every index the kernel forms inside the slices; `c` is
-    // a unique borrow, so it cannot alias `a` or `b`.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
+    let a = ArrayView2::from_shape((m, k).strides((rsa, csa)), a).expect("a fits its slice");
+    let b = ArrayView2::from_shape((k, n).strides((rsb, csb)), b).expect("b fits its slice");
+    let c = ArrayViewMut2::from_shape((m, n), c).expect("c is [m, n]");
+    nabla_tensor::gemm_into(1.0, a, b, beta, c);
 }
 
 /// `out[c] = sum over rows of x[r, c]`.

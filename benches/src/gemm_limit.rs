@@ -1,5 +1,6 @@
 //! The GEMM-bound limit of a convolutional network: the samples/s it would reach if its
-//! matrix products ran at the speed `matrixmultiply::sgemm` reaches on exactly those products
+//! matrix products ran at the speed the best GEMM measured on the machine (`gemm_into`:
+//! matrixmultiply's kernel split over nabla's threads) reaches on exactly those products
 //! and everything else (im2col, activations, pooling, dropout, the loss, the optimizer) took
 //! no time.
 //!
@@ -13,6 +14,7 @@
 
 use crate::measure::{single, Summary, Timing};
 use nabla_tensor::Rng;
+use ndarray::Array2;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
@@ -135,37 +137,26 @@ fn buffer(rows: usize, cols: usize, rng: &mut Rng) -> Vec<f32> {
     rng.uniform_array::<f32>(&[rows * cols], -1.0, 1.0).into_raw_vec_and_offset().0
 }
 
-/// Times `matrixmultiply::sgemm` on `p`'s shape and layout; rates are GFLOP/s.
+/// Times `nabla_tensor::gemm_into` (matrixmultiply's kernel split over nabla's threads, the
+/// best GEMM measured on the machine) on `p`'s shape and layout; rates are GFLOP/s.
 pub fn sgemm_rate(p: &Product, timing: &Timing) -> Summary {
     let mut rng = Rng::seed((p.m * 31 + p.k * 7 + p.n) as u64);
-    let a = buffer(p.m, p.k, &mut rng);
-    let b = buffer(p.k, p.n, &mut rng);
-    let mut c = vec![0.0f32; p.m * p.n];
+    let a_store = Array2::from_shape_vec(
+        if p.a_transposed { (p.k, p.m) } else { (p.m, p.k) },
+        buffer(p.m, p.k, &mut rng),
+    )
+    .expect("m*k values");
+    let b_store = Array2::from_shape_vec(
+        if p.b_transposed { (p.n, p.k) } else { (p.k, p.n) },
+        buffer(p.k, p.n, &mut rng),
+    )
+    .expect("k*n values");
     // Row-major [m, k], or the transposed view of a row-major [k, m].
-    let (rsa, csa) = if p.a_transposed { (1, p.m as isize) } else { (p.k as isize, 1) };
-    let (rsb, csb) = if p.b_transposed { (1, p.k as isize) } else { (p.n as isize, 1) };
+    let a = if p.a_transposed { a_store.t() } else { a_store.view() };
+    let b = if p.b_transposed { b_store.t() } else { b_store.view() };
+    let mut c = Array2::<f32>::zeros((p.m, p.n));
     let mut step = || {
-        // SAFETY: `a` holds m*k, `b` k*n and `c` m*n elements, and the strides address exactly
-        // those (row-major, or the transposed view of the row-major array of the swapped
-        // shape); `c` is borrowed mutably only here.
-        unsafe {
-            matrixmultiply::sgemm(
-                p.m,
-                p.k,
-                p.n,
-                1.0,
-                black_box(a.as_ptr()),
-                rsa,
-                csa,
-                black_box(b.as_ptr()),
-                rsb,
-                csb,
-                0.0,
-                c.as_mut_ptr(),
-                p.n as isize,
-                1,
-            );
-        }
+        nabla_tensor::gemm_into(1.0, black_box(a), black_box(b), 0.0, c.view_mut());
         black_box(&c);
     };
     single(&mut step, p.flop() / 1e9, timing)

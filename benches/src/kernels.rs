@@ -1,5 +1,5 @@
-//! Kernel figures: square matrix products through nabla's tensor API against calling
-//! `matrixmultiply::sgemm` directly, and an Adam step over many parameters against a plain
+//! Kernel figures: square matrix products through nabla's tensor API (split over nabla's
+//! threads) against one direct call of `matrixmultiply::sgemm` (which runs on one thread), and an Adam step over many parameters against a plain
 //! copy of the same size (the memory bandwidth the step could reach).
 
 use crate::measure::{paired, Summary, Timing};
@@ -13,7 +13,7 @@ fn square(n: usize, rng: &mut Rng) -> Array2<f32> {
 }
 
 /// `n x n` products: `nabla_tensor::matmul` (the result is a pooled array, given back each
-/// time) against `matrixmultiply::sgemm` into a preallocated output, in alternating
+/// time) against one `matrixmultiply::sgemm` call into a preallocated output, in alternating
 /// windows. Rates are GFLOP/s (`2 n^3` per product); returns (nabla, sgemm).
 pub fn gemm(n: usize, timing: &Timing) -> (Summary, Summary) {
     let mut rng = Rng::seed(n as u64);

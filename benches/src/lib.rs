@@ -5,7 +5,7 @@
 //!   through nabla's trainer against the same model written by hand on ndarray +
 //!   matrixmultiply ([`ceiling`]) in the same process, inference, GEMM through the tensor API
 //!   against `sgemm`, an Adam step against a copy, peak RSS and heap allocations per step.
-//!   It measures at the one GEMM thread count of its process (`MATMUL_NUM_THREADS`) and
+//!   It measures at the one GEMM thread count of its process (`NABLA_NUM_THREADS`) and
 //!   prints one JSON object.
 //! * the `nabla-bench-cnn` binary (run by `cargo xtask bench --model cnn`): the MNIST CNN of
 //!   PyTorch's examples ([`cnn`]) trained through the trainer and run for inference, against

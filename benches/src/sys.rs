@@ -108,10 +108,10 @@ pub fn loadavg() -> Option<[f64; 3]> {
     Some([it.next()??, it.next()??, it.next()??])
 }
 
-/// The thread count matrixmultiply uses: `MATMUL_NUM_THREADS` (read once by the library at
-/// its first product), 1 when unset or unparsable.
+/// The thread count of this process's products (`nabla_tensor::threads`: `NABLA_NUM_THREADS`,
+/// which the bench driver sets per process, else the physical cores).
 pub fn gemm_threads() -> usize {
-    std::env::var("MATMUL_NUM_THREADS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1).max(1)
+    nabla_tensor::threads::threads()
 }
 
 #[cfg(test)]

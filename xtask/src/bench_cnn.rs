@@ -1,6 +1,6 @@
 //! `cargo xtask bench --model cnn`: the MNIST CNN of PyTorch's examples. Builds the
 //! `nabla-bench-cnn` binary (crate `nabla-benches`) in release mode, runs it once per GEMM
-//! thread count (matrixmultiply reads `MATMUL_NUM_THREADS` once per process), optionally
+//! thread count (`NABLA_NUM_THREADS`, one process per count), optionally
 //! runs the PyTorch reference script `bench_cnn.py` in the same invocation, and prints one
 //! table with the ratios and the goals of issue 12.
 //!
@@ -70,7 +70,7 @@ fn run_nabla(exe: &Path, o: &BenchOptions, threads: usize) -> Result<Value, Stri
     let seconds = o.seconds.to_string();
     let infer = INFER_BATCH.to_string();
     let args = ["--batches", &batches, "--seconds", &seconds, "--infer-batch", &infer];
-    eprintln!("$ MATMUL_NUM_THREADS={threads} nabla-bench-cnn {}", args.join(" "));
+    eprintln!("$ NABLA_NUM_THREADS={threads} nabla-bench-cnn {}", args.join(" "));
     run_bench_binary(exe, "nabla-bench-cnn", threads, &args)
 }
 
@@ -183,7 +183,7 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
             "seconds_per_figure": o.seconds,
             "train_step": "Trainer::train_step: forward + NLL + backward + grad-norm check + Adadelta.step + zero_grad",
             "inference_step": "model in evaluation mode, no_grad, forward only",
-            "threads": "one process per thread count, MATMUL_NUM_THREADS",
+            "threads": "one process per thread count, NABLA_NUM_THREADS",
             "data": "random float32 uniform[0,1) [B,784] unflattened to [B,1,28,28], labels uniform 0..9",
             "limit": "batch / sum over the step's products of flop / (sgemm GFLOP/s on that shape and layout)",
         },

@@ -64,7 +64,8 @@ fn run_nabla(exe: &Path, o: &BenchOptions, procs: usize, batch: usize) -> Result
         cmd.arg("--allow-run-as-root");
     }
     // No binding: on a shared machine the kernel places the ranks better than a fixed core.
-    cmd.args(["--oversubscribe", "--bind-to", "none", "-x", "MATMUL_NUM_THREADS=1", "-np"])
+    let one_thread = format!("{}=1", nabla_tensor::threads::THREADS_ENV);
+    cmd.args(["--oversubscribe", "--bind-to", "none", "-x", &one_thread, "-np"])
         .arg(procs.to_string())
         .arg(exe)
         .args(["--global-batch", &batch.to_string(), "--seconds", &o.seconds.to_string()]);

@@ -1,5 +1,5 @@
 //! `nabla-bench-cnn`: measures nabla on the MNIST CNN of PyTorch's examples at this process's
-//! GEMM thread count (`MATMUL_NUM_THREADS`, read once by matrixmultiply), with the GEMM-bound
+//! GEMM thread count (`NABLA_NUM_THREADS`), with the GEMM-bound
 //! limit of each figure measured in the same process, and prints one JSON object on standard
 //! output (progress on standard error). `cargo xtask bench --model cnn` runs it once per
 //! thread count and prints the table.
@@ -26,7 +26,7 @@ static ALLOC: CountingAlloc = CountingAlloc;
 const USAGE: &str = "usage: nabla-bench-cnn [--batches 64,256] [--seconds 2] [--reps 3] [--infer-batch 1000]
                        [--alloc-steps 5] [--gemm-seconds 0.3] [--no-infer] [--profile]
 Measures the MNIST CNN of PyTorch's examples at the GEMM thread count of this process
-(MATMUL_NUM_THREADS) against its GEMM-bound limit and prints one JSON object;
+(NABLA_NUM_THREADS) against its GEMM-bound limit and prints one JSON object;
 `cargo xtask bench --model cnn` runs it per thread count and prints the table.
 --profile runs only nabla's training step at the first batch size for --seconds, for perf.";
 

@@ -1,5 +1,5 @@
 //! `nabla-bench`: measures nabla on the chapter-3 MNIST MLP at this process's GEMM thread
-//! count (`MATMUL_NUM_THREADS`, read once by matrixmultiply) and prints one JSON object on
+//! count (`NABLA_NUM_THREADS`) and prints one JSON object on
 //! standard output (progress on standard error). `cargo xtask bench` runs it once per
 //! thread count and prints the table.
 //!

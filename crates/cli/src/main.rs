@@ -49,7 +49,7 @@ enum Command {
         /// Directory of the data set's files (the same as `--set data.data_dir=DIR`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// Threads for matrix products (default: `MATMUL_NUM_THREADS`, else matrixmultiply's own: the physical cores, at most 4).
+        /// Threads for the products (default: `NABLA_NUM_THREADS`, else the physical cores; under mpirun or srun, divided among the job's processes on the machine).
         #[arg(long)]
         threads: Option<usize>,
         /// Start from the weights (and buffers) of a safetensors file (a nabla checkpoint or a
@@ -221,10 +221,22 @@ fn parse_max_memory(text: &str) -> Result<i64, String> {
 }
 
 fn set_threads(threads: Option<usize>) {
-    if let Some(t) = threads {
-        // matrixmultiply reads this once, at its first product.
-        std::env::set_var("MATMUL_NUM_THREADS", t.max(1).to_string());
+    if let Some(t) = threads.or_else(threads_per_process) {
+        nabla::tensor::threads::set_threads(t);
     }
+}
+
+/// Under mpirun or srun, the default thread count of one process: processes of one job on one
+/// machine share its cores, so each takes its share (at least 1). `None` outside a launcher or
+/// when `NABLA_NUM_THREADS` sets the count (it is then taken as it is).
+fn threads_per_process() -> Option<usize> {
+    use nabla::tensor::threads;
+    if std::env::var_os(threads::THREADS_ENV).is_some() {
+        return None;
+    }
+    nabla::distributed::launched_world_size()?;
+    let local = nabla::distributed::local_processes().unwrap_or(1);
+    Some((threads::default_threads() / local).max(1))
 }
 
 #[allow(clippy::too_many_arguments)]

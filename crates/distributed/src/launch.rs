@@ -27,6 +27,19 @@ fn launcher_from(get: impl Fn(&str) -> Option<String>) -> Option<Launcher> {
     })
 }
 
+/// The variables that give the number of the job's processes on this machine: Open MPI's,
+/// MPICH Hydra's, Slurm's (one count for every node of the step).
+const LOCAL_VARIABLES: &[&str] = &["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"];
+
+/// How many processes of this job share this machine, when the launcher says so.
+pub fn local_processes() -> Option<usize> {
+    local_from(|k| std::env::var(k).ok())
+}
+
+fn local_from(get: impl Fn(&str) -> Option<String>) -> Option<usize> {
+    LOCAL_VARIABLES.iter().find_map(|&variable| get(variable)?.trim().parse().ok().filter(|&n: &usize| n > 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +59,8 @@ mod tests {
         );
         assert_eq!(launcher_from(env(&[("SLURM_NTASKS", "8")])), None);
         assert_eq!(launcher_from(env(&[("PMI_SIZE", "x")])), None);
+        assert_eq!(local_from(env(&[("OMPI_COMM_WORLD_LOCAL_SIZE", "2")])), Some(2));
+        assert_eq!(local_from(env(&[("MPI_LOCALNRANKS", "0"), ("SLURM_NTASKS_PER_NODE", "4")])), Some(4));
+        assert_eq!(local_from(env(&[])), None);
     }
 }

@@ -13,7 +13,8 @@
 //! - [`ThreadGroup`]: a group of ranks as threads of one process (tests, no MPI needed).
 //! - `MpiCollective` (cargo feature `mpi`): the ranks of an MPI job, with a watchdog that
 //!   ends the whole job when a collective does not complete in time.
-//! - [`launched_world_size`]: whether this process was started by `mpirun` or `srun`.
+//! - [`launched_world_size`]: whether this process was started by `mpirun` or `srun`;
+//!   [`local_processes`]: how many of its processes share this machine.
 
 mod bucket_plan;
 mod collective;
@@ -29,7 +30,7 @@ pub use bucket_plan::{Bucket, BucketPlan, BucketSlot};
 pub use collective::Collective;
 pub use error::DistributedError;
 pub use fingerprint::{check_agreement, Fingerprint};
-pub use launch::{launched_world_size, Launcher};
+pub use launch::{launched_world_size, local_processes, Launcher};
 #[cfg(feature = "mpi")]
 pub use mpi_collective::MpiCollective;
 pub use shard::{shard_len, shard_order};

@@ -3,8 +3,9 @@
 //! There is no tensor type of its own: every crate passes `ndarray` arrays and views.
 //!
 //! * [`Element`]: the scalar types (`f32`, `f64`) and their GEMM kernels.
-//! * [`gemm_into`] / [`matmul`]: strided GEMM (`sgemm`/`dgemm`, threaded) on `ndarray`
-//!   views; transposed operands cost no copy.
+//! * [`gemm_into`] / [`matmul`]: strided GEMM (`sgemm`/`dgemm`) on `ndarray` views, split
+//!   over [`threads`]; transposed operands cost no copy.
+//! * [`threads`]: the process's persistent worker threads and its thread count.
 //! * [`pool`]: per-thread reuse of array buffers across training steps.
 //! * [`Rng`]: the explicit seeded generator (ChaCha8); there is no global RNG.
 //! * [`broadcast_shape`], [`broadcast_zip`], [`sum_to_shape`], [`sum_axes`]: broadcasting
@@ -20,6 +21,7 @@ mod linalg;
 pub mod pool;
 mod rng;
 mod shape;
+pub mod threads;
 
 pub use element::{sigmoid, Element};
 pub use error::{Result, TensorError};

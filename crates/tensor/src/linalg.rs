@@ -1,10 +1,13 @@
-//! Matrix products through `matrixmultiply`'s strided `sgemm` / `dgemm`.
+//! Matrix products through `matrixmultiply`'s strided `sgemm` / `dgemm`, split over nabla's
+//! own threads ([`crate::threads`]).
 //!
 //! The kernel takes any row and column stride (including negative ones), so transposed,
-//! permuted and sliced views are multiplied in place, without copying.
+//! permuted and sliced views are multiplied in place, without copying. It runs on one thread
+//! per call: a product big enough to pay for a hand-off is cut into blocks of rows (or
+//! columns) of the output, one per thread, each a single-threaded kernel call.
 
 use crate::error::{Result, TensorError};
-use crate::{pool, Element};
+use crate::{pool, threads, Element};
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix2, Ix3};
 
 /// `c = alpha * a @ b + beta * c`, written into the existing buffer `c`.
@@ -43,12 +46,113 @@ pub fn gemm_into<T: Element>(
     let (rsa, csa) = (a.strides()[0], a.strides()[1]);
     let (rsb, csb) = (b.strides()[0], b.strides()[1]);
     let (rsc, csc) = (c.strides()[0], c.strides()[1]);
-    // SAFETY: the pointers come from live views whose shapes and strides are passed along
-    // unchanged, so every element the kernel touches belongs to the corresponding view; `c`
-    // is a unique mutable view, so it cannot alias `a` or `b`. The kernel returns before
-    // touching `a`/`b` when a dimension is zero.
-    unsafe {
-        T::gemm(m, k, n, alpha, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta, c.as_mut_ptr(), rsc, csc);
+    let (a, b, c) =
+        (SharedPtr(a.as_ptr().cast_mut()), SharedPtr(b.as_ptr().cast_mut()), SharedPtr(c.as_mut_ptr()));
+    let split = Split::of(m, k, n, threads::threads());
+    threads::split(split.parts, |part| {
+        let (start, len) = split.range(part);
+        if len == 0 {
+            return;
+        }
+        // SAFETY: the pointers come from live views whose strides are passed along unchanged;
+        // each part's rows (or columns) lie inside those views, the parts' blocks of `c` are
+        // disjoint, and `c` is a unique mutable view, so it aliases neither `a` nor `b`. The
+        // kernel returns before touching `a`/`b` when a dimension is zero. `split` returns only
+        // when every part has, so the views outlive every access.
+        unsafe {
+            let s = start as isize;
+            if split.by_rows {
+                T::gemm(
+                    len,
+                    k,
+                    n,
+                    alpha,
+                    a.at(s * rsa),
+                    rsa,
+                    csa,
+                    b.at(0),
+                    rsb,
+                    csb,
+                    beta,
+                    c.at(s * rsc),
+                    rsc,
+                    csc,
+                );
+            } else {
+                T::gemm(
+                    m,
+                    k,
+                    len,
+                    alpha,
+                    a.at(0),
+                    rsa,
+                    csa,
+                    b.at(s * csb),
+                    rsb,
+                    csb,
+                    beta,
+                    c.at(s * csc),
+                    rsc,
+                    csc,
+                );
+            }
+        }
+    });
+}
+
+/// A raw pointer shared by the parts of one product (each part touches its own elements).
+#[derive(Clone, Copy)]
+struct SharedPtr<T>(*mut T);
+
+impl<T> SharedPtr<T> {
+    /// The pointer `offset` elements on (a method, so that closures capture the `Sync` wrapper
+    /// rather than its raw field).
+    ///
+    /// # Safety
+    /// As `pointer::offset`: the result must stay inside the view the pointer came from.
+    unsafe fn at(self, offset: isize) -> *mut T {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { self.0.offset(offset) }
+    }
+}
+// SAFETY: only used inside `gemm_into`, whose parts read the operands and write disjoint
+// blocks of the output, and which outlives all of them.
+unsafe impl<T> Send for SharedPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SharedPtr<T> {}
+
+/// Products with fewer multiply-adds than this run on one thread: handing out the parts would
+/// cost more than the second thread saves (measured on the MLP's and the CNN's shapes).
+const MIN_SPLIT_WORK: usize = 1 << 16;
+
+/// Rows or columns of `c` per part are a multiple of this (the kernels' register tile), so
+/// that no part ends with a ragged tile another part could have finished.
+const SPLIT_ALIGN: usize = 8;
+
+/// How one product is cut into parts: blocks of rows of `c` (each part packs all of `b`) or
+/// of columns (each packs all of `a`), along the longer side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Split {
+    parts: usize,
+    by_rows: bool,
+    chunk: usize,
+    len: usize,
+}
+
+impl Split {
+    fn of(m: usize, k: usize, n: usize, threads: usize) -> Split {
+        let by_rows = m >= n;
+        let len = if by_rows { m } else { n };
+        let work = m.saturating_mul(k).saturating_mul(n);
+        let parts = if work < MIN_SPLIT_WORK { 1 } else { threads.min(len / (2 * SPLIT_ALIGN)).max(1) };
+        let chunk = len.div_ceil(parts).div_ceil(SPLIT_ALIGN) * SPLIT_ALIGN;
+        Split { parts, by_rows, chunk, len }
+    }
+
+    /// The first row (or column) of `part` and how many it has.
+    fn range(&self, part: usize) -> (usize, usize) {
+        let start = (part * self.chunk).min(self.len);
+        (start, self.chunk.min(self.len - start))
     }
 }
 
@@ -169,6 +273,52 @@ mod tests {
                 prop_assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()));
             }
         }
+    }
+
+    #[test]
+    fn split_products_match_one_thread_on_every_layout() {
+        // Big enough to be split (MIN_SPLIT_WORK), odd sizes so the last part is ragged.
+        for (m, k, n) in [(203, 57, 41), (37, 61, 229), (64, 784, 48)] {
+            for (ta, tb, reversed) in [(false, false, false), (true, false, false), (false, true, true)] {
+                let a_store = if ta { filled(k, m, false, 7) } else { filled(m, k, false, 7) };
+                let b_store = if tb { filled(n, k, true, 8) } else { filled(k, n, false, 8) };
+                let a = if ta { a_store.t() } else { a_store.view() };
+                let mut b = if tb { b_store.t() } else { b_store.view() };
+                let rev_b;
+                if reversed {
+                    // Negative strides: the view starts at the last row.
+                    rev_b = b.slice(ndarray::s![..;-1, ..]).to_owned();
+                    b = rev_b.view();
+                }
+                let c0 = filled(m, n, false, 9);
+                let mut c = c0.clone();
+                gemm_into(0.5, a, b, -1.5, c.view_mut());
+                let want = naive(&a, &b) * 0.5 + &c0 * -1.5;
+                for (x, y) in c.iter().zip(want.iter()) {
+                    assert!((x - y).abs() <= 1e-11 * (1.0 + y.abs()), "{m}x{k}x{n}: {x} vs {y}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn splits_cover_the_output_once_in_aligned_blocks() {
+        for (m, k, n, threads) in
+            [(512, 784, 32, 2), (32, 784, 512, 2), (203, 57, 41, 3), (16, 4096, 16, 8), (8, 8, 8, 2)]
+        {
+            let s = Split::of(m, k, n, threads);
+            let mut covered = 0;
+            for p in 0..s.parts {
+                let (start, len) = s.range(p);
+                assert_eq!(start, covered.min(s.len));
+                assert!(start % SPLIT_ALIGN == 0);
+                covered = start + len;
+            }
+            assert_eq!(covered, if s.by_rows { m } else { n }, "{m}x{k}x{n} over {threads}");
+            assert!(s.parts <= threads);
+        }
+        assert_eq!(Split::of(8, 8, 8, 2).parts, 1, "small products stay on one thread");
+        assert_eq!(Split::of(512, 784, 32, 2), Split { parts: 2, by_rows: true, chunk: 256, len: 512 });
     }
 
     #[test]

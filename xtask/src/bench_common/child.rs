@@ -1,6 +1,7 @@
 //! Running a child process that prints one JSON object on standard output (a bench binary,
 //! a PyTorch reference script); its standard error passes through as progress.
 
+use nabla_tensor::threads::THREADS_ENV;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
@@ -24,19 +25,18 @@ pub(crate) fn output_json(cmd: &mut Command) -> Result<Value, ChildFailure> {
     serde_json::from_slice(&out.stdout).map_err(ChildFailure::NoJson)
 }
 
-/// Runs the bench binary `exe` (called `name` in messages) with `threads` GEMM threads:
-/// matrixmultiply reads `MATMUL_NUM_THREADS` once per process, hence a process per count.
+/// Runs the bench binary `exe` (called `name` in messages) with `threads` threads
+/// (`NABLA_NUM_THREADS`): a process per count, so that each count's figures (RSS, pools)
+/// stand alone.
 pub(crate) fn run_bench_binary(
     exe: &Path,
     name: &str,
     threads: usize,
     args: &[&str],
 ) -> Result<Value, String> {
-    output_json(Command::new(exe).env("MATMUL_NUM_THREADS", threads.to_string()).args(args)).map_err(|f| {
-        match f {
-            ChildFailure::Spawn(e) => format!("cannot run {}: {e}", exe.display()),
-            ChildFailure::Status(s) => format!("{name} failed with {s}"),
-            ChildFailure::NoJson(e) => format!("{name} printed no JSON: {e}"),
-        }
+    output_json(Command::new(exe).env(THREADS_ENV, threads.to_string()).args(args)).map_err(|f| match f {
+        ChildFailure::Spawn(e) => format!("cannot run {}: {e}", exe.display()),
+        ChildFailure::Status(s) => format!("{name} failed with {s}"),
+        ChildFailure::NoJson(e) => format!("{name} printed no JSON: {e}"),
     })
 }

@@ -1,0 +1,330 @@
+//! nabla's own worker threads: one persistent pool per process that splits a piece of work
+//! (the rows or columns of a matrix product, the samples of a convolution) into as many parts
+//! as there are threads, runs part 0 on the calling thread and the others on the workers, and
+//! returns when all are done.
+//!
+//! Why not the GEMM library's threads: `matrixmultiply` forks and joins inside every call and
+//! reads its thread count once per process, so two threads lost to one on the small products
+//! of a training step (issue 15) and the count could not change per call. Here the workers
+//! stay alive between calls and wait for the next part by spinning for a short while (a
+//! training step's products follow each other within microseconds) before they park, so a
+//! hand-off costs well under a microsecond while work keeps coming and nothing while idle.
+//!
+//! The thread count is [`threads`]: [`set_threads`] sets it for the whole process (the CLI's
+//! `--threads`); the default is `NABLA_NUM_THREADS` when set, else the physical cores that
+//! the process may run on. With one thread nothing is ever spawned.
+//!
+//! A call made while the pool is busy — from another thread (tests, ranks run as threads) or
+//! from inside a part (nested work) — runs its parts one after another on the calling thread:
+//! correct, never a deadlock, and never more threads than cores.
+//!
+//! ```
+//! use nabla_tensor::threads;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! let sum = AtomicUsize::new(0);
+//! threads::split(4, |part| {
+//!     sum.fetch_add(part + 1, Ordering::Relaxed);
+//! });
+//! assert_eq!(sum.into_inner(), 1 + 2 + 3 + 4);
+//! ```
+
+use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// How long an idle worker spins for the next part before it parks.
+const SPIN: Duration = Duration::from_micros(200);
+
+/// The environment variable that sets the default thread count.
+pub const THREADS_ENV: &str = "NABLA_NUM_THREADS";
+
+/// The thread count used by the splitting operations of this process: [`set_threads`]'s
+/// value, else [`default_threads`].
+pub fn threads() -> usize {
+    match pool().threads.load(Ordering::Relaxed) {
+        0 => {
+            let n = default_threads();
+            pool().threads.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// Sets the thread count of this process (1 = everything on the calling thread; values
+/// below 1 count as 1). Workers are spawned when work first needs them and never exit.
+pub fn set_threads(n: usize) {
+    pool().threads.store(n.max(1), Ordering::Relaxed);
+}
+
+/// `NABLA_NUM_THREADS` when it holds a positive integer, else the physical cores this process
+/// may use (at least 1).
+pub fn default_threads() -> usize {
+    std::env::var(THREADS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            let allowed = std::thread::available_parallelism().map_or(1, |n| n.get());
+            num_cpus::get_physical().clamp(1, allowed)
+        })
+}
+
+/// Runs `work(part)` for every `part` in `0..parts` on the calling thread and the pool's
+/// workers, and returns when all have returned.
+///
+/// `parts` is the caller's choice (usually [`threads`], or fewer when the work is small). Parts
+/// are claimed, not assigned: the calling thread starts with part 0 and then takes any part no
+/// worker has claimed yet, so a worker that is slow to wake (parked, or its core busy with
+/// another process) delays nothing; it finds no part left and goes back to waiting. When the
+/// pool is busy (another thread's split, or a split from inside a part) every part runs on the
+/// calling thread, in order.
+///
+/// # Panics
+/// When a part panics, after every part has finished, with that part's panic. `parts` above
+/// 65 535 panics before any part runs.
+pub fn split<F: Fn(usize) + Sync>(parts: usize, work: F) {
+    let threads = threads();
+    if parts <= 1 || threads == 1 {
+        (0..parts).for_each(&work);
+        return;
+    }
+    assert!(parts <= MAX_PARTS, "threads::split: {parts} parts, at most {MAX_PARTS}");
+    let pool = pool();
+    if pool.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        (0..parts).for_each(&work);
+        return;
+    }
+    let _release = ReleaseOnDrop(&pool.busy);
+    let workers = pool.workers(parts.min(threads) - 1);
+    let job: Job<'_> = &work;
+    pool.run(&workers, job, parts);
+}
+
+/// The most parts one split may have (the claim word's part fields are 16 bits).
+const MAX_PARTS: usize = 0xffff;
+
+struct ReleaseOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ReleaseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+struct Worker {
+    thread: Thread,
+}
+
+/// The workers one split uses (the pool's list stays locked meanwhile).
+struct WorkerList<'a> {
+    guard: std::sync::MutexGuard<'a, Vec<Worker>>,
+    n: usize,
+}
+
+impl std::ops::Deref for WorkerList<'_> {
+    type Target = [Worker];
+    fn deref(&self) -> &[Worker] {
+        &self.guard[..self.n]
+    }
+}
+
+/// The state every thread of a split shares. It lives in a static, not on the caller's
+/// stack, so a worker that wakes after its split has returned reads only live memory.
+struct Shared {
+    /// `generation << 32 | parts << 16 | next part`: one `fetch_add` claims the next part of
+    /// the current split, and a claim at or past `parts` claims nothing.
+    claim: AtomicU64,
+    /// The current split's job: a `*const Job` on the caller's stack, read only by a thread
+    /// that has claimed a part (the caller cannot return before that part is finished).
+    job: AtomicPtr<()>,
+    /// Parts of the current split that have finished.
+    finished: AtomicUsize,
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl Shared {
+    /// Claims and runs parts of the current split until none is left.
+    fn work_off(&self) {
+        loop {
+            let claim = self.claim.fetch_add(1, Ordering::AcqRel);
+            let (parts, part) = (((claim >> 16) & 0xffff) as usize, (claim & 0xffff) as usize);
+            if part >= parts {
+                return;
+            }
+            let job = self.job.load(Ordering::Acquire) as *const Job<'_>;
+            // SAFETY: the caller stored the pointer before publishing the claim word (Release;
+            // the claim above is Acquire) and does not return before `finished` counts this part,
+            // which happens only after the call.
+            let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { (*job)(part) }));
+            if let Err(payload) = outcome {
+                self.panic.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(payload);
+            }
+            self.finished.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+struct Pool {
+    threads: AtomicUsize,
+    busy: AtomicBool,
+    workers: Mutex<Vec<Worker>>,
+    shared: Arc<Shared>,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool {
+        threads: AtomicUsize::new(0),
+        busy: AtomicBool::new(false),
+        workers: Mutex::new(Vec::new()),
+        shared: Arc::new(Shared {
+            claim: AtomicU64::new(0),
+            job: AtomicPtr::new(std::ptr::null_mut()),
+            finished: AtomicUsize::new(0),
+            panic: Mutex::new(None),
+        }),
+    })
+}
+
+type Job<'a> = &'a (dyn Fn(usize) + Sync);
+
+impl Pool {
+    /// The first `n` workers (spawning the missing ones), or as many as the system allows.
+    /// Only the holder of `busy` calls this, so the lock is never contended; holding the
+    /// guard (not a copy of the list) keeps a split free of allocations.
+    fn workers(&self, n: usize) -> WorkerList<'_> {
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        while workers.len() < n {
+            let shared = self.shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("nabla-worker-{}", workers.len() + 1))
+                .spawn(move || worker_loop(&shared));
+            match spawned {
+                Ok(handle) => workers.push(Worker { thread: handle.thread().clone() }),
+                // The system refuses a thread: the parts run on the threads there are.
+                Err(_) => break,
+            }
+        }
+        let n = n.min(workers.len());
+        WorkerList { guard: workers, n }
+    }
+
+    /// Publishes the split, wakes `workers`, works off parts here and waits for the rest.
+    fn run(&self, workers: &[Worker], job: Job<'_>, parts: usize) {
+        let shared = &*self.shared;
+        let job_ref: *const Job<'_> = &job;
+        shared.finished.store(0, Ordering::Relaxed);
+        shared.job.store(job_ref as *mut (), Ordering::Relaxed);
+        let generation = (shared.claim.load(Ordering::Relaxed) >> 32).wrapping_add(1) & 0xffff_ffff;
+        shared.claim.store(generation << 32 | (parts as u64) << 16, Ordering::Release);
+        for w in workers {
+            w.thread.unpark();
+        }
+        shared.work_off();
+        // Parts claimed by workers borrow `job` from this frame: wait for them, even when a
+        // part panicked.
+        let mut spins = 0u32;
+        while shared.finished.load(Ordering::Acquire) != parts {
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(4096) {
+                std::thread::yield_now();
+            }
+            std::hint::spin_loop();
+        }
+        let payload = shared.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(payload) = payload {
+            resume_unwind(payload);
+        }
+    }
+}
+
+fn worker_loop(shared: &Shared) {
+    let mut seen = shared.claim.load(Ordering::Acquire) >> 32;
+    loop {
+        let idle_since = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            let generation = shared.claim.load(Ordering::Acquire) >> 32;
+            if generation != seen {
+                seen = generation;
+                break;
+            }
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(256) && idle_since.elapsed() > SPIN {
+                // A lost wake-up cannot happen: an unpark before this park makes it return.
+                std::thread::park();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        shared.work_off();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn every_part_runs_once_whatever_the_part_count() {
+        for parts in [0, 1, 2, 3, 7, 64] {
+            let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
+            split(parts, |p| {
+                hits[p].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "{parts} parts");
+        }
+    }
+
+    #[test]
+    fn nested_and_concurrent_splits_finish() {
+        let total = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        split(2, |_| {
+                            split(3, |_| {
+                                total.fetch_add(1, Ordering::Relaxed);
+                            })
+                        });
+                    }
+                });
+            }
+        });
+        assert_eq!(total.into_inner(), 4 * 200 * 2 * 3);
+    }
+
+    #[test]
+    fn a_panicking_part_panics_the_caller_after_all_parts_finish() {
+        let finished = AtomicUsize::new(0);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            split(2, |p| {
+                if p == 1 {
+                    panic!("part one failed");
+                }
+                finished.fetch_add(1, Ordering::Relaxed);
+            })
+        }));
+        // With one thread (a 1-core machine) part 1 runs here too and panics just the same.
+        let payload = caught.expect_err("the panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"part one failed"));
+        assert_eq!(finished.load(Ordering::Relaxed), 1);
+        // The pool still works afterwards.
+        let after = AtomicUsize::new(0);
+        split(2, |_| {
+            after.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(after.into_inner(), 2);
+    }
+
+    #[test]
+    fn the_default_reads_the_environment_variable_or_counts_cores() {
+        assert!(default_threads() >= 1);
+    }
+}
