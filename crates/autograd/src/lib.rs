@@ -60,10 +60,10 @@ pub use grad_mode::{is_grad_enabled, no_grad, set_grad_enabled, NoGradGuard};
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
 pub use ops::{
     adaptive_avg_pool2d, adaptive_avg_pool2d_output_shape, avg_pool2d, avg_pool2d_output_shape,
-    batch_norm_eval, batch_norm_train, bce_with_logits, conv2d, conv2d_output_shape, cross_entropy, dropout,
-    dropout2d, dropout2d_with_mask, dropout_mask, dropout_with_mask, linear, max_pool2d,
-    max_pool2d_output_shape, mse_loss, nll_loss, AvgPool2dOptions, BatchNormOutput, Conv2dOptions,
-    Conv2dPadding, MaxPool2dOptions, Reduction,
+    batch_norm_eval, batch_norm_eval_step, batch_norm_train, bce_with_logits, conv2d, conv2d_output_shape,
+    cross_entropy, dropout, dropout2d, dropout2d_with_mask, dropout_mask, dropout_with_mask, fused_linear,
+    linear, max_pool2d, max_pool2d_output_shape, mse_loss, nll_loss, AvgPool2dOptions, BatchNormOutput,
+    ColumnStep, Conv2dOptions, Conv2dPadding, MaxPool2dOptions, Reduction,
 };
 pub use var::{live_graph_nodes, live_vars, BackwardArgs, Var};
 

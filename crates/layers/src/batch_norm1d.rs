@@ -2,7 +2,7 @@
 
 use crate::module::{join_name, training_flag};
 use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
-use nabla_autograd::{batch_norm_eval, batch_norm_train, Var};
+use nabla_autograd::{batch_norm_eval, batch_norm_eval_step, batch_norm_train, ColumnStep, Var};
 use nabla_registry::{Alias, HyperParams};
 use nabla_tensor::ndarray::{ArrayD, ArrayView1, Ix1, IxDyn, Zip};
 use nabla_tensor::Element;
@@ -303,6 +303,17 @@ impl<T: Element, const D: usize> Module<T> for BatchNormNd<T, D> {
 
     /// Samples `[C]` or `[C, L]` (`[C, H, W]` for `D = 2`) with `C = num_features`,
     /// unchanged.
+    /// BatchNorm1d in evaluation mode with running statistics, on `[N, C]`: one affine map
+    /// per column.
+    fn column_steps(&self, steps: &mut Vec<ColumnStep<T>>) -> bool {
+        if D != 1 || self.training.is_training() {
+            return false;
+        }
+        let Ok(Some((mean, var))) = self.checked_running() else { return false };
+        steps.push(batch_norm_eval_step(self.weight.as_ref(), self.bias.as_ref(), mean, var, self.eps));
+        true
+    }
+
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
         if channels::<D>(input) != Some(self.num_features) {
             return Err(self.wrong_input(&format!("samples {}, got {input:?}", self.sample_shapes())));

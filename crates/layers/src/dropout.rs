@@ -2,7 +2,7 @@
 
 use crate::module::{join_name, training_flag};
 use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
-use nabla_autograd::{dropout_mask, dropout_with_mask, Var};
+use nabla_autograd::{dropout_mask, dropout_with_mask, ColumnStep, Var};
 use nabla_registry::HyperParams;
 use nabla_tensor::{Element, Rng};
 
@@ -74,6 +74,11 @@ impl<T: Element> Module<T> for Dropout {
         }
         let mask = dropout_mask::<T>(input.value().shape(), self.p, &mut self.rng)?;
         Ok(dropout_with_mask(input, mask)?)
+    }
+
+    /// In evaluation mode (or with `p = 0`) the input passes through: no step.
+    fn column_steps(&self, _steps: &mut Vec<ColumnStep<T>>) -> bool {
+        !self.training.is_training() || self.p == 0.0
     }
 
     fn visit_rngs_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Rng)) {

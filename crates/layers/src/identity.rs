@@ -12,6 +12,7 @@ stateless_module! {
     summary: "returns its input unchanged",
     describe: "Identity()",
     forward: |input| input.clone(),
+    column_steps: |_steps| true,
 }
 
 #[cfg(test)]

@@ -145,6 +145,10 @@ impl<T: Element> Module<T> for Linear<T> {
         Ok(linear(input, &self.weight, self.bias.as_ref())?)
     }
 
+    fn as_linear(&self) -> Option<(&Var<T>, Option<&Var<T>>)> {
+        Some((&self.weight, self.bias.as_ref()))
+    }
+
     /// `[..., in_features]` to `[..., out_features]`.
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
         match input.split_last() {

@@ -2,7 +2,7 @@
 //! mode.
 
 use crate::LayerError;
-use nabla_autograd::Var;
+use nabla_autograd::{ColumnStep, Var};
 use nabla_tensor::ndarray::ArrayD;
 use nabla_tensor::{Element, Rng};
 
@@ -101,6 +101,24 @@ pub trait Module<T: Element = f32> {
     /// checkpoint, or to put them back after a probe that ran in training mode.
     fn visit_counters_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut u64)) {
         let _ = (prefix, f);
+    }
+
+    /// The weight `[out, in]` and bias of a fully connected layer, for the fused
+    /// evaluation-mode forward of [`Sequential`](crate::Sequential) (which multiplies and then
+    /// applies the following layers' [`column_steps`](Module::column_steps) to each block of
+    /// rows while it is in cache). The default: not a fully connected layer.
+    fn as_linear(&self) -> Option<(&Var<T>, Option<&Var<T>>)> {
+        None
+    }
+
+    /// When the module, as it is now (its mode and state), maps a `[N, F]` input column by
+    /// column and element by element, appends those maps to `steps` and returns `true` (a
+    /// module that passes its input through appends nothing); else returns `false` and leaves
+    /// `steps` as it was. The result must equal [`forward`](Module::forward)'s bit for bit. The
+    /// default: not such a module.
+    fn column_steps(&self, steps: &mut Vec<ColumnStep<T>>) -> bool {
+        let _ = steps;
+        false
     }
 
     /// Calls `f` with the dotted name and the generator of every module that draws random
@@ -214,7 +232,8 @@ macro_rules! stateless_module {
      $(category: $category:ident,)?
      summary: $summary:literal,
      describe: $describe:literal,
-     forward: |$input:ident| $forward:expr $(,)?) => {
+     forward: |$input:ident| $forward:expr
+     $(, column_steps: |$steps:ident| $column_steps:expr)? $(,)?) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, nabla_registry::HyperParams)]
         pub struct $ty {
@@ -239,6 +258,11 @@ macro_rules! stateless_module {
             ) -> Result<nabla_autograd::Var<T>, $crate::LayerError> {
                 Ok($forward)
             }
+            $(
+                fn column_steps(&self, $steps: &mut Vec<nabla_autograd::ColumnStep<T>>) -> bool {
+                    $column_steps
+                }
+            )?
             $crate::module::training_flag!();
             fn describe(&self) -> String {
                 $describe.to_string()

@@ -2,7 +2,7 @@
 
 use crate::module::join_name;
 use crate::{LayerError, Module};
-use nabla_autograd::Var;
+use nabla_autograd::{fused_linear, is_grad_enabled, Var};
 use nabla_tensor::ndarray::ArrayD;
 use nabla_tensor::{Element, Rng};
 
@@ -92,10 +92,35 @@ impl<T: Element> Module<T> for Sequential<T> {
         "sequential"
     }
 
+    /// Runs the children in order. Without a graph (grad mode off: inference), a fully
+    /// connected layer on a `[N, F]` input and the per-column layers after it (batch norm with
+    /// running statistics, ReLU, dropout in evaluation mode, identity) run as one
+    /// [`fused_linear`]: the same result bit for bit, in one pass over the output while it
+    /// is in cache, split over the threads.
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
+        let fuse = !is_grad_enabled();
+        let mut steps = Vec::new();
         let mut x = input.clone();
-        for (i, child) in self.children.iter_mut().enumerate() {
+        let mut i = 0;
+        while i < self.children.len() {
+            if fuse && x.value().ndim() == 2 {
+                if let Some((weight, bias)) = self.children[i].as_linear() {
+                    steps.clear();
+                    let mut end = i + 1;
+                    while end < self.children.len() && self.children[end].column_steps(&mut steps) {
+                        end += 1;
+                    }
+                    // On an error the layers run one by one below, so that it names its layer.
+                    if let Ok(y) = fused_linear(&x, weight, bias, &steps) {
+                        x = y;
+                        i = end;
+                        continue;
+                    }
+                }
+            }
+            let child = &mut self.children[i];
             x = child.forward(&x).map_err(|e| e.in_layer(i, child.name()))?;
+            i += 1;
         }
         Ok(x)
     }
@@ -208,6 +233,57 @@ mod tests {
             m.iter().map(|c| c.name()).collect::<Vec<_>>(),
             ["linear", "batch_norm1d", "relu", "dropout", "linear"]
         );
+    }
+
+    /// A wider variant of [`model`] with trained running statistics, in evaluation mode.
+    fn trained_model(rng: &mut Rng) -> Sequential<f64> {
+        let mut m = Sequential::new()
+            .with(Linear::new(24, 96, true, rng).unwrap())
+            .with(BatchNorm1d::new(96, 1e-5, 0.1, true, true).unwrap())
+            .with(Relu::new())
+            .with(Dropout::new(0.5, rng.fork()).unwrap())
+            .with(Linear::new(96, 5, false, rng).unwrap())
+            .with(Relu::new());
+        for seed in 0..3 {
+            m.forward(&Var::constant(Rng::seed(seed).normal_array::<f64>(&[64, 24], 0.3, 2.0))).unwrap();
+        }
+        m.set_training(false);
+        m
+    }
+
+    #[test]
+    fn the_fused_inference_forward_equals_the_layers_one_by_one() {
+        let mut m = trained_model(&mut Rng::seed(1));
+        for rows in [1, 70, 300] {
+            let x = Var::constant(Rng::seed(9).normal_array::<f64>(&[rows, 24], 0.0, 1.0));
+            // With grad mode on, every layer runs on its own and records the graph.
+            let layered = m.forward(&x).unwrap().value().clone();
+            let fused = nabla_autograd::no_grad(|| m.forward(&x)).unwrap();
+            assert!(!fused.requires_grad());
+            let same = fused.value().iter().zip(layered.iter()).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{rows} rows: the fused forward differs");
+        }
+        // Training mode: batch statistics and dropout masks are not per-column maps, so only
+        // the products are fused and the result is still that of the layers.
+        m.set_training(true);
+        let mut twin = trained_model(&mut Rng::seed(1));
+        twin.set_training(true);
+        let x = Var::constant(Rng::seed(4).normal_array::<f64>(&[32, 24], 0.0, 1.0));
+        let layered = twin.forward(&x).unwrap().value().clone();
+        let fused = nabla_autograd::no_grad(|| m.forward(&x)).unwrap();
+        assert!(fused.value().iter().zip(layered.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn a_layer_that_does_not_fit_is_named_by_the_fused_forward_too() {
+        let mut rng = Rng::seed(2);
+        let mut m = Sequential::<f64>::new()
+            .with(Linear::new(3, 4, true, &mut rng).unwrap())
+            .with(BatchNorm1d::new(5, 1e-5, 0.1, true, true).unwrap());
+        m.set_training(false);
+        let x = Var::constant(arr2(&[[1.0, 2.0, 3.0]]).into_dyn());
+        let err = nabla_autograd::no_grad(|| m.forward(&x)).unwrap_err().to_string();
+        assert!(err.contains("layer 1") && err.contains("batch_norm1d"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::batch_stats::BatchStatsReducer;
 use crate::error::{AutogradError, Result};
+use crate::ops::fused_linear::ColumnStep;
 use crate::var::Var;
 use nabla_tensor::ndarray::{Array1, ArrayD, ArrayView1};
 use nabla_tensor::{pool, Element, TensorError};
@@ -178,9 +179,7 @@ pub fn batch_norm_eval<T: Element>(
             ),
         });
     }
-    let mean: Vec<f64> = running_mean.iter().map(|v| (*v).to_f64()).collect();
-    let invstd: Vec<f64> = running_var.iter().map(|v| 1.0 / ((*v).to_f64() + eps).sqrt()).collect();
-    let stats = ChannelStats { mean, invstd, gamma: param_or(weight, d.c, 1.0) };
+    let stats = eval_stats(weight, running_mean, running_var, eps);
     let xv = x.value();
     let xc = contiguous(&xv);
     let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
@@ -193,6 +192,46 @@ pub fn batch_norm_eval<T: Element>(
         let a: Vec<f64> = st.gamma.iter().zip(&st.invstd).map(|(g, s)| g * s).collect();
         normalize_into(os, g, d, &zero, &a, &vec![1.0; d.c], &zero);
     }))
+}
+
+/// Batch normalization with running statistics as one per-column step of
+/// [`crate::fused_linear`], for the `[N, C]` output of a fully connected layer: the same
+/// coefficients as [`batch_norm_eval`], so the fused result equals the op's bit for bit.
+/// `running_mean`, `running_var` and (when given) `weight` and `bias` have length `C`.
+pub fn batch_norm_eval_step<T: Element>(
+    weight: Option<&Var<T>>,
+    bias: Option<&Var<T>>,
+    running_mean: ArrayView1<'_, T>,
+    running_var: ArrayView1<'_, T>,
+    eps: f64,
+) -> ColumnStep<T> {
+    let st = eval_stats(weight, running_mean, running_var, eps);
+    let c = st.mean.len();
+    let coef = coefficients(&st.mean, &st.invstd, &st.gamma, &param_or(bias, c, 0.0));
+    let (sub, rest) = coef.split_at(c);
+    let (mul, add) = rest.split_at(c);
+    ColumnStep::Affine { sub: sub.to_vec(), mul: mul.to_vec(), add: add.to_vec() }
+}
+
+/// The constants of evaluation mode: the running statistics and gamma, in `f64`.
+fn eval_stats<T: Element>(
+    weight: Option<&Var<T>>,
+    running_mean: ArrayView1<'_, T>,
+    running_var: ArrayView1<'_, T>,
+    eps: f64,
+) -> ChannelStats {
+    let mean: Vec<f64> = running_mean.iter().map(|v| (*v).to_f64()).collect();
+    let invstd: Vec<f64> = running_var.iter().map(|v| 1.0 / ((*v).to_f64() + eps).sqrt()).collect();
+    let c = mean.len();
+    ChannelStats { mean, invstd, gamma: param_or(weight, c, 1.0) }
+}
+
+/// `[mean.., invstd * gamma.., beta..]` in the element type: the coefficients of
+/// `(x - mean) * a + b`, computed once per call.
+fn coefficients<T: Element>(mean: &[f64], invstd: &[f64], gamma: &[f64], beta: &[f64]) -> Vec<T> {
+    to_elements(
+        mean.iter().copied().chain(invstd.iter().zip(gamma).map(|(s, g)| s * g)).chain(beta.iter().copied()),
+    )
 }
 
 /// The per-channel constants of a batch-norm op, shared by its forward and backward.
@@ -331,9 +370,7 @@ fn normalize_into<T: Element>(
     gamma: &[f64],
     beta: &[f64],
 ) {
-    let coef: Vec<T> = to_elements(
-        mean.iter().copied().chain(invstd.iter().zip(gamma).map(|(s, g)| s * g)).chain(beta.iter().copied()),
-    );
+    let coef: Vec<T> = coefficients(mean, invstd, gamma, beta);
     let (mu, rest) = coef.split_at(d.c);
     let (a, b) = rest.split_at(d.c);
     if d.l == 1 && d.c > 0 {

@@ -27,35 +27,10 @@ use nabla_tensor::{gemm_into, pool, Element, TensorError};
 /// assert_eq!(y.value().as_slice().unwrap(), &[1.5, 2.5, 3.5]);
 /// ```
 pub fn linear<T: Element>(x: &Var<T>, weight: &Var<T>, bias: Option<&Var<T>>) -> Result<Var<T>> {
+    let (rows, in_f, out_f, out_shape) = check_linear("linear", x, weight, bias)?;
+    let out_shape = out_shape.slice();
     let xv = x.value();
     let wv = weight.value();
-    if wv.ndim() != 2 || xv.ndim() == 0 || xv.shape()[xv.ndim() - 1] != wv.shape()[1] {
-        return Err(TensorError::ShapeMismatch {
-            op: "linear (input vs weight [out, in])",
-            lhs: xv.shape().to_vec(),
-            rhs: wv.shape().to_vec(),
-        }
-        .into());
-    }
-    let (out_f, in_f) = (wv.shape()[0], wv.shape()[1]);
-    if let Some(b) = bias {
-        if b.shape() != [out_f] {
-            return Err(AutogradError::Invalid {
-                op: "linear",
-                message: format!(
-                    "bias has shape {:?}, expected [{out_f}] for weight {:?}",
-                    b.shape(),
-                    wv.shape()
-                ),
-            });
-        }
-    }
-    let rows = xv.len() / in_f.max(1);
-    let rows = if in_f == 0 { xv.shape()[..xv.ndim() - 1].iter().product() } else { rows };
-    // IxDyn keeps up to four axes inline: no allocation for the usual shapes.
-    let mut out_shape = IxDyn(xv.shape());
-    out_shape[xv.ndim() - 1] = out_f;
-    let out_shape = out_shape.slice();
     let xc = contiguous(&xv);
     let x2 = as_rows(xc.as_ref().unwrap_or(&xv), rows, in_f);
     let w2 = wv.view().into_dimensionality::<Ix2>().expect("2-d");
@@ -116,6 +91,41 @@ pub fn linear<T: Element>(x: &Var<T>, weight: &Var<T>, bias: Option<&Var<T>>) ->
         }
         grads
     }))
+}
+
+/// The checks of a fully connected layer's operands: `(rows, in, out, output shape)` for
+/// `x: [..., in]`, `weight: [out, in]` and `bias: [out]`; `op` names the caller in errors.
+pub(crate) fn check_linear<T: Element>(
+    op: &'static str,
+    x: &Var<T>,
+    weight: &Var<T>,
+    bias: Option<&Var<T>>,
+) -> Result<(usize, usize, usize, IxDyn)> {
+    // Borrowed shapes: a checked call allocates nothing.
+    let (xv, wv) = (x.value(), weight.value());
+    let (xs, ws) = (xv.shape(), wv.shape());
+    if ws.len() != 2 || xs.is_empty() || xs[xs.len() - 1] != ws[1] {
+        return Err(TensorError::ShapeMismatch {
+            op: "linear (input vs weight [out, in])",
+            lhs: xs.to_vec(),
+            rhs: ws.to_vec(),
+        }
+        .into());
+    }
+    let (out_f, in_f) = (ws[0], ws[1]);
+    if let Some(b) = bias {
+        if b.value().shape() != [out_f] {
+            return Err(AutogradError::Invalid {
+                op,
+                message: format!("bias has shape {:?}, expected [{out_f}] for weight {ws:?}", b.shape()),
+            });
+        }
+    }
+    let rows = xs[..xs.len() - 1].iter().product();
+    // IxDyn keeps up to four axes inline: no allocation for the usual shapes.
+    let mut out_shape = IxDyn(xs);
+    out_shape[xs.len() - 1] = out_f;
+    Ok((rows, in_f, out_f, out_shape))
 }
 
 /// A standard-layout copy when `x` is not contiguous (else `None`: use `x` itself).

@@ -13,6 +13,10 @@ stateless_module! {
     summary: "rectified linear unit max(x, 0)",
     describe: "ReLU()",
     forward: |input| input.relu(),
+    column_steps: |steps| {
+        steps.push(nabla_autograd::ColumnStep::Relu);
+        true
+    },
 }
 
 #[cfg(test)]
