@@ -25,7 +25,7 @@ pub mod threads;
 
 pub use element::{sigmoid, Element};
 pub use error::{Result, TensorError};
-pub use linalg::{gemm_into, matmul};
+pub use linalg::{gemm_into, matmul, split_parts};
 pub use rng::{Rng, RngState};
 pub use shape::{
     broadcast_shape, broadcast_zip, check_axis, check_permutation, reduced_shape, sum_axes, sum_to_shape,

@@ -125,6 +125,23 @@ unsafe impl<T> Sync for SharedPtr<T> {}
 /// cost more than the second thread saves (measured on the MLP's and the CNN's shapes).
 const MIN_SPLIT_WORK: usize = 1 << 16;
 
+/// Into how many parts a product of `work` multiply-adds, cut along a side of `len` rows (or
+/// columns), is worth splitting on `threads` threads: 1 below [`MIN_SPLIT_WORK`], else one per
+/// thread as long as each part keeps at least two register tiles of that side.
+///
+/// ```
+/// use nabla_tensor::split_parts;
+/// assert_eq!(split_parts(64 * 784 * 512, 512, 2), 2);
+/// assert_eq!(split_parts(8 * 8 * 8, 8, 2), 1); // too small to pay for a hand-off
+/// ```
+pub fn split_parts(work: usize, len: usize, threads: usize) -> usize {
+    if work < MIN_SPLIT_WORK {
+        1
+    } else {
+        threads.min(len / (2 * SPLIT_ALIGN)).max(1)
+    }
+}
+
 /// Rows or columns of `c` per part are a multiple of this (the kernels' register tile), so
 /// that no part ends with a ragged tile another part could have finished.
 const SPLIT_ALIGN: usize = 8;
@@ -143,8 +160,7 @@ impl Split {
     fn of(m: usize, k: usize, n: usize, threads: usize) -> Split {
         let by_rows = m >= n;
         let len = if by_rows { m } else { n };
-        let work = m.saturating_mul(k).saturating_mul(n);
-        let parts = if work < MIN_SPLIT_WORK { 1 } else { threads.min(len / (2 * SPLIT_ALIGN)).max(1) };
+        let parts = split_parts(m.saturating_mul(k).saturating_mul(n), len, threads);
         let chunk = len.div_ceil(parts).div_ceil(SPLIT_ALIGN) * SPLIT_ALIGN;
         Split { parts, by_rows, chunk, len }
     }

@@ -41,9 +41,18 @@ const SPIN: Duration = Duration::from_micros(200);
 /// The environment variable that sets the default thread count.
 pub const THREADS_ENV: &str = "NABLA_NUM_THREADS";
 
-/// The thread count used by the splitting operations of this process: [`set_threads`]'s
-/// value, else [`default_threads`].
+thread_local! {
+    /// Whether this thread is running a part of a split: work it starts then has one thread
+    /// (its own), so a product inside a part is one kernel call, not parts run in a row.
+    static IN_PART: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The thread count the calling code may use: [`set_threads`]'s value, else
+/// [`default_threads`]; 1 inside a part of a [`split`].
 pub fn threads() -> usize {
+    if IN_PART.with(std::cell::Cell::get) {
+        return 1;
+    }
     match pool().threads.load(Ordering::Relaxed) {
         0 => {
             let n = default_threads();
@@ -87,21 +96,42 @@ pub fn default_threads() -> usize {
 /// When a part panics, after every part has finished, with that part's panic. `parts` above
 /// 65 535 panics before any part runs.
 pub fn split<F: Fn(usize) + Sync>(parts: usize, work: F) {
+    if parts == 1 {
+        // Not split: the one part may split work of its own.
+        work(0);
+        return;
+    }
     let threads = threads();
-    if parts <= 1 || threads == 1 {
-        (0..parts).for_each(&work);
+    if parts == 0 || threads == 1 {
+        inline(parts, &work);
         return;
     }
     assert!(parts <= MAX_PARTS, "threads::split: {parts} parts, at most {MAX_PARTS}");
     let pool = pool();
     if pool.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-        (0..parts).for_each(&work);
+        inline(parts, &work);
         return;
     }
     let _release = ReleaseOnDrop(&pool.busy);
     let workers = pool.workers(parts.min(threads) - 1);
     let job: Job<'_> = &work;
     pool.run(&workers, job, parts);
+}
+
+/// Every part on the calling thread, in order, each seeing one thread.
+fn inline(parts: usize, work: &impl Fn(usize)) {
+    let outer = IN_PART.with(|p| p.replace(true));
+    // Restored on unwinding too: a panicking part must not leave the thread marked.
+    let _restore = RestoreOnDrop(outer);
+    (0..parts).for_each(work);
+}
+
+struct RestoreOnDrop(bool);
+
+impl Drop for RestoreOnDrop {
+    fn drop(&mut self) {
+        IN_PART.with(|p| p.set(self.0));
+    }
 }
 
 /// The most parts one split may have (the claim word's part fields are 16 bits).
@@ -224,7 +254,10 @@ impl Pool {
         for w in workers {
             w.thread.unpark();
         }
-        shared.work_off();
+        {
+            let _restore = RestoreOnDrop(IN_PART.with(|p| p.replace(true)));
+            shared.work_off();
+        }
         // Parts claimed by workers borrow `job` from this frame: wait for them, even when a
         // part panicked.
         let mut spins = 0u32;
@@ -243,6 +276,7 @@ impl Pool {
 }
 
 fn worker_loop(shared: &Shared) {
+    IN_PART.with(|p| p.set(true));
     let mut seen = shared.claim.load(Ordering::Acquire) >> 32;
     loop {
         let idle_since = Instant::now();
@@ -321,6 +355,14 @@ mod tests {
             after.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(after.into_inner(), 2);
+    }
+
+    #[test]
+    fn code_inside_a_part_sees_one_thread() {
+        let inside = Mutex::new(Vec::new());
+        split(2, |_| inside.lock().unwrap().push(threads()));
+        assert!(inside.into_inner().unwrap().iter().all(|&t| t == 1));
+        assert!(threads() >= 1);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::ops::linear::{as_rows, as_rows_mut, check_linear, contiguous};
 use crate::var::Var;
 use nabla_tensor::ndarray::{ArrayView2, Dimension, Ix2};
-use nabla_tensor::{gemm_into, pool, threads, Element};
+use nabla_tensor::{gemm_into, pool, split_parts, threads, Element};
 
 /// One elementwise step applied to every element of an output column `j`.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,16 +50,14 @@ impl<T: Element> ColumnStep<T> {
     }
 }
 
-/// Output rows per block: a block of `out` columns stays in L2 while the steps run over it.
-const ROWS_PER_BLOCK: usize = 64;
-
 /// `steps` applied in order to `linear(x, weight, bias)`, computed without recording a graph
 /// (the result is a constant: this is the evaluation-mode forward). The output equals the
 /// unfused ops' bit for bit: the bias is written first and the product accumulated onto it,
 /// as [`crate::linear`] does, and each step is the same expression as its op.
 ///
-/// The rows are cut into blocks of [`ROWS_PER_BLOCK`]; the blocks are shared out over
-/// [`threads::threads`], each computing its product and then its steps.
+/// The rows are cut into one block per thread ([`split_parts`]), each computing its product
+/// and then its steps on rows it has just written. Smaller blocks would keep the rows in L1,
+/// but every block's product packs the whole weight again (1.6 MB for 784 x 512).
 ///
 /// # Errors
 /// As [`crate::linear`] (shapes), and a step whose length is not `weight`'s row count.
@@ -87,25 +85,16 @@ pub fn fused_linear<T: Element>(
     {
         let o2 = as_rows_mut(&mut out, rows, out_f);
         let os = Shared(o2.as_ptr().cast_mut());
-        let blocks = rows.div_ceil(ROWS_PER_BLOCK);
-        let parts = threads::threads().min(blocks).max(1);
+        let parts = split_parts(rows.saturating_mul(in_f).saturating_mul(out_f), rows, threads::threads());
+        let per_part = rows.div_ceil(parts);
         threads::split(parts, |part| {
-            let mut block = part;
-            while block < blocks {
-                let start = block * ROWS_PER_BLOCK;
-                let len = ROWS_PER_BLOCK.min(rows - start);
-                // SAFETY: `out` is a contiguous [rows, out_f] buffer that outlives the split;
-                // each block's rows [start, start + len) belong to one part only.
-                let ys = unsafe { std::slice::from_raw_parts_mut(os.at(start * out_f), len * out_f) };
-                block_forward(
-                    x2.slice(nabla_tensor::ndarray::s![start..start + len, ..]),
-                    w2,
-                    bias_row,
-                    steps,
-                    ys,
-                );
-                block += parts;
-            }
+            let start = (part * per_part).min(rows);
+            let len = per_part.min(rows - start);
+            // SAFETY: `out` is a contiguous [rows, out_f] buffer that outlives the split; the
+            // rows [start, start + len) belong to this part only.
+            let ys = unsafe { std::slice::from_raw_parts_mut(os.at(start * out_f), len * out_f) };
+            let xs = x2.slice(nabla_tensor::ndarray::s![start..start + len, ..]);
+            block_forward(xs, w2, bias_row, steps, ys);
         });
     }
     drop(xc);
