@@ -48,6 +48,7 @@ impl EpochFigures {
             "samples": self.samples,
             "eval_samples": self.eval_samples,
             "samples_per_s": self.samples_per_s(),
+            "step_samples_per_s": step_rate,
             "ratio_to_step": self.samples_per_s() / step_rate,
             "seconds": self.seconds,
             "train_loop_seconds": self.train_seconds,

@@ -376,8 +376,8 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
     out
 }
 
-/// Prints the end-to-end rows (one whole epoch through `Trainer::run` against the step row of
-/// the same batch and thread count), adds their goals and writes them to `out`
+/// Prints the end-to-end rows (one whole epoch through `Trainer::run` against the step of the
+/// same batch and thread count, timed around it), adds their goals and writes them to `out`
 /// (`epoch_samples_per_s`).
 fn print_epoch_table(o: &BenchOptions, runs: &[(usize, Value)], goals: &mut Vec<Goal>, out: &mut Value) {
     let Some(first) =
@@ -389,13 +389,13 @@ fn print_epoch_table(o: &BenchOptions, runs: &[(usize, Value)], goals: &mut Vec<
         &format!(
             "End to end, samples/s: one epoch of {} training examples through Trainer::run (loader, \
              accuracy, evaluation on {} test examples, metrics line, checkpoint; wall time / training examples) \
-             against the step row",
+             against the step in a window just before and one just after it (their mean)",
             first["samples"], first["eval_samples"]
         ),
         &[
             "threads",
             "batch",
-            "step",
+            "step (around the epoch)",
             "epoch",
             "epoch / step",
             "train loop / step",
@@ -407,9 +407,8 @@ fn print_epoch_table(o: &BenchOptions, runs: &[(usize, Value)], goals: &mut Vec<
         let mut epochs = Map::new();
         for &b in &o.batches {
             let bk = format!("batch_{b}");
-            let fig = &run["train"][&bk];
-            let e = &fig["epoch"];
-            let step = fig["nabla"]["median"].as_f64().unwrap_or(f64::NAN);
+            let e = &run["train"][&bk]["epoch"];
+            let step = e["step_samples_per_s"].as_f64().unwrap_or(f64::NAN);
             let rate = e["samples_per_s"].as_f64().unwrap_or(0.0);
             let loop_rate = e["train_loop_samples_per_s"].as_f64().unwrap_or(0.0);
             println!(

@@ -14,7 +14,7 @@ use nabla_benches::ceiling::{Ceiling, CeilingInference};
 use nabla_benches::cli::{exit_with_usage, Args};
 use nabla_benches::epoch::{epoch_trainer, time_epoch, MNIST_TRAIN};
 use nabla_benches::kernels;
-use nabla_benches::measure::{paired, Summary, Timing};
+use nabla_benches::measure::{paired, window_rate, Summary, Timing};
 use nabla_benches::output::{insert_machine, mb, print_with_loadavg_end};
 use nabla_benches::sys::{self, allocations_per_step, rss_growth_kb, CountingAlloc};
 use nabla_benches::workload::{mnist_trainer, train_step, BatchPool, Inference};
@@ -140,19 +140,25 @@ fn train_figures(o: &Options, batch: usize) -> Value {
     figures.insert("allocated_bytes_per_step".into(), json!({"nabla": bytes, "ceiling": ceiling_bytes}));
     figures.insert("rss_growth_kb".into(), json!(growth));
     if o.epoch_samples > 0 {
-        // Right after the step figure, so that both see the machine in the same state.
-        figures.insert("epoch".into(), epoch_figures(o, batch, nabla.median()));
+        figures.insert("epoch".into(), epoch_figures(o, batch, &nabla, &mut nabla_step));
     }
     Value::Object(figures)
 }
 
-/// One whole epoch through `Trainer::run` at `batch` against the isolated step rate.
-fn epoch_figures(o: &Options, batch: usize, step_rate: f64) -> Value {
+/// One whole epoch through `Trainer::run` at `batch` against the isolated step rate: the
+/// step's rate in a window just before and one just after the epoch (their mean, so that the
+/// ratio compares the two under the same load on a shared machine; `step` is the step row's
+/// figure, for the windows' length).
+fn epoch_figures(o: &Options, batch: usize, step: &Summary, nabla_step: &mut dyn FnMut()) -> Value {
     let mut trainer = epoch_trainer(batch, o.epoch_samples);
+    let (per_step, window) = (step.ms_per_step() / 1000.0, o.timing.seconds / 2.0);
+    let before = window_rate(nabla_step, batch as f64, per_step, window);
     let e = time_epoch(&mut trainer);
+    let after = window_rate(nabla_step, batch as f64, per_step, window);
+    let step_rate = 0.5 * (before + after);
     eprintln!(
         "epoch threads={} batch={batch}: {} + {} samples in {:.2} s (train loop {:.2}, evaluation {:.3}, \
-         files {:.3}): {:.0} samples/s, step {:.0} ({:.0}%)",
+         files {:.3}): {:.0} samples/s, step around it {:.0} ({:.0}%)",
         sys::gemm_threads(),
         e.samples,
         e.eval_samples,
@@ -164,7 +170,9 @@ fn epoch_figures(o: &Options, batch: usize, step_rate: f64) -> Value {
         step_rate,
         100.0 * e.samples_per_s() / step_rate
     );
-    e.to_json(step_rate)
+    let mut figures = e.to_json(step_rate);
+    figures["step_samples_per_s_around"] = json!([before, after]);
+    figures
 }
 
 fn infer_figures(o: &Options) -> Value {
