@@ -5,6 +5,7 @@
 //!   through nabla's trainer against the same model written by hand on ndarray +
 //!   matrixmultiply ([`ceiling`]) in the same process, inference, GEMM through the tensor API
 //!   against `sgemm`, an Adam step against a copy, peak RSS and heap allocations per step.
+//!   Beside each training figure, one whole epoch through `Trainer::run` ([`epoch`]).
 //!   It measures at the one GEMM thread count of its process (`NABLA_NUM_THREADS`) and
 //!   prints one JSON object.
 //! * the `nabla-bench-cnn` binary (run by `cargo xtask bench --model cnn`): the MNIST CNN of
@@ -14,6 +15,7 @@
 pub mod ceiling;
 pub mod cli;
 pub mod cnn;
+pub mod epoch;
 pub mod gemm_limit;
 pub mod kernels;
 pub mod measure;

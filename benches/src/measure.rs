@@ -137,6 +137,14 @@ fn window(step: &mut dyn FnMut(), steps: usize) -> (usize, f64) {
     (steps, start.elapsed().as_secs_f64())
 }
 
+/// The rate of `step` (`units_per_step` per second) over one window of about `seconds`, its
+/// step count taken from `per_step` seconds per step (already warm: no warm-up).
+pub fn window_rate(step: &mut dyn FnMut(), units_per_step: f64, per_step: f64, seconds: f64) -> f64 {
+    let steps = ((seconds / per_step.max(1e-9)).round() as usize).max(3);
+    let (n, t) = window(step, steps);
+    n as f64 * units_per_step / t.max(1e-12)
+}
+
 /// Times one step function: warm-up, then `reps` windows; rates are `units_per_step` per
 /// second.
 pub fn single(step: &mut dyn FnMut(), units_per_step: f64, timing: &Timing) -> Summary {

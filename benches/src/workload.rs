@@ -48,14 +48,20 @@ impl BatchPool {
 
 /// A small random MNIST-shaped data set (the trainer only needs its shape and classes here).
 pub fn random_splits(seed: u64) -> DataSplits {
+    random_splits_of(64, 64, seed)
+}
+
+/// A random MNIST-shaped data set of `train` and `test` examples: pixels uniform in `[0, 1)`
+/// (already scaled, so `max_value` is 1), labels uniform in `0..10`.
+pub fn random_splits_of(train: usize, test: usize, seed: u64) -> DataSplits {
     let mut rng = Rng::seed(seed);
     let mut make = |n: usize| {
         let x = rng.uniform_array::<f32>(&[n, 784], 0.0, 1.0).into_dimensionality().expect("2-d");
         let y = (0..n).map(|_| rng.below(10) as u8).collect();
         Dataset::new(x, y, 10, [28, 28], 1.0).expect("valid random data set")
     };
-    let train = make(64);
-    let test = make(64);
+    let train = make(train);
+    let test = make(test);
     DataSplits::new(train, test).expect("matching splits")
 }
 
@@ -73,17 +79,23 @@ pub fn mnist_trainer(batch: usize) -> Trainer {
 /// # Panics
 /// When the config does not build (a bug the trainer's own tests would catch).
 pub fn trainer_on_random_data(toml: &str, name: &str, batch: usize) -> Trainer {
-    let config = TrainConfig::from_toml_str(
-        toml,
-        name,
-        &[format!("batch_size={batch}"), "eval_batch_size=1000".to_string()],
-    )
-    .unwrap_or_else(|e| panic!("{name} parses: {e:?}"));
+    trainer_on(toml, name, &[format!("batch_size={batch}")], random_splits(batch as u64))
+}
+
+/// The trainer of the MNIST config `toml` (called `name` in messages) with `overrides`
+/// (`key=value`, after `eval_batch_size=1000`) on `data`.
+///
+/// # Panics
+/// When the config does not build (a bug the trainer's own tests would catch).
+pub fn trainer_on(toml: &str, name: &str, overrides: &[String], data: DataSplits) -> Trainer {
+    let mut all = vec!["eval_batch_size=1000".to_string()];
+    all.extend_from_slice(overrides);
+    let config =
+        TrainConfig::from_toml_str(toml, name, &all).unwrap_or_else(|e| panic!("{name} parses: {e:?}"));
     let resolved = nabla_registry::resolve::<DatasetRegistration>(&config.data.name)
         .expect("the mnist data set is registered");
     let params = resolved.params(&RawParams::new()).expect("mnist's default hyper-parameters are valid");
-    Trainer::with_data(config, random_splits(batch as u64), &params)
-        .unwrap_or_else(|e| panic!("the model of {name} builds: {e:?}"))
+    Trainer::with_data(config, data, &params).unwrap_or_else(|e| panic!("the model of {name} builds: {e:?}"))
 }
 
 /// One training step of `trainer` on the pool's next batch; returns the loss.

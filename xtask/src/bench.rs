@@ -12,7 +12,8 @@
 //! `--json FILE` writes the figures in the shape of the PyTorch reference script
 //! (`train_samples_per_s.threads_T.batch_B.median`, `inference_samples_per_s`, `gemm_gflops`,
 //! `peak_rss_mb`) plus the in-run references (`ceiling`, `sgemm`), the Adam/copy figures,
-//! allocations per step and the ratios.
+//! allocations per step and the ratios, and `epoch_samples_per_s`: one whole epoch through
+//! `Trainer::run` per batch size, against the step rate (goal: at least 95 % of it).
 
 use crate::bench_common::build::build_bench_binary;
 use crate::bench_common::child::run_bench_binary;
@@ -186,8 +187,11 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
             "inference_step": "model in evaluation mode, no_grad, forward only",
             "threads": "one process per thread count, NABLA_NUM_THREADS",
             "data": "random float32 uniform[0,1) [B,784], labels uniform 0..9; pool of 8 batches",
+            "epoch": "Trainer::run of one epoch over random MNIST-sized splits (60 000 + 10 000), run directory \
+                      in the temporary directory; samples_per_s = training examples / wall time of the run",
         },
         "train_samples_per_s": {},
+        "epoch_samples_per_s": {},
         "inference_samples_per_s": {},
         "gemm_gflops": {},
         "ceiling": {"train_samples_per_s": {}, "inference_samples_per_s": {}},
@@ -277,6 +281,7 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
         out["rss_growth_kb"][&tk] = Value::Object(growth);
         peak_train = peak_train.max(run["peak_rss_mb_train_infer"].as_f64().unwrap_or(0.0));
     }
+    print_epoch_table(o, runs, &mut goals, &mut out);
     print_table_head(
         "Inference, batch 1000, samples/s",
         &["threads", "nabla", "ceiling", "nabla / ceiling", "PyTorch", "nabla / PyTorch"],
@@ -415,6 +420,61 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
     out["goals"] = Value::Array(goals.iter().map(Goal::to_json).collect());
     append_inputs(&mut out, torch, runs);
     out
+}
+
+/// Prints the end-to-end rows (one whole epoch through `Trainer::run` against the step of the
+/// same batch and thread count, timed around it), adds their goals and writes them to `out`
+/// (`epoch_samples_per_s`).
+fn print_epoch_table(o: &BenchOptions, runs: &[(usize, Value)], goals: &mut Vec<Goal>, out: &mut Value) {
+    let Some(first) =
+        o.batches.first().and_then(|b| runs[0].1["train"][format!("batch_{b}")]["epoch"].as_object())
+    else {
+        return;
+    };
+    print_table_head(
+        &format!(
+            "End to end, samples/s: one epoch of {} training examples through Trainer::run (loader, \
+             accuracy, evaluation on {} test examples, metrics line, checkpoint; wall time / training examples) \
+             against the step in a window just before and one just after it (their mean)",
+            first["samples"], first["eval_samples"]
+        ),
+        &[
+            "threads",
+            "batch",
+            "step (around the epoch)",
+            "epoch",
+            "epoch / step",
+            "train loop / step",
+            "evaluation, s",
+            "files (log, checkpoint), s",
+        ],
+    );
+    for (threads, run) in runs {
+        let mut epochs = Map::new();
+        for &b in &o.batches {
+            let bk = format!("batch_{b}");
+            let e = &run["train"][&bk]["epoch"];
+            let step = e["step_samples_per_s"].as_f64().unwrap_or(f64::NAN);
+            let rate = e["samples_per_s"].as_f64().unwrap_or(0.0);
+            let loop_rate = e["train_loop_samples_per_s"].as_f64().unwrap_or(0.0);
+            println!(
+                "| {threads} | {b} | {} | {} | {} | {} | {:.3} | {:.3} |",
+                k(step),
+                k(rate),
+                pct(rate / step),
+                pct(loop_rate / step),
+                e["eval_seconds"].as_f64().unwrap_or(f64::NAN),
+                e["files_seconds"].as_f64().unwrap_or(f64::NAN),
+            );
+            goals.push(Goal::at_least(
+                format!("epoch loop, {threads} thread(s), batch {b}: >= 95 % of the step rate"),
+                rate / step,
+                0.95,
+            ));
+            epochs.insert(bk, e.clone());
+        }
+        out["epoch_samples_per_s"][format!("threads_{threads}")] = Value::Object(epochs);
+    }
 }
 
 /// Runs the benchmark of `--model` (`mlp`, the default, or `cnn`: [`crate::bench_cnn`]);

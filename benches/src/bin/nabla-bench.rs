@@ -6,13 +6,15 @@
 //! ```text
 //! nabla-bench [--batches 32,128,512] [--seconds 2] [--reps 3] [--infer-batch 1000]
 //!             [--gemm-sizes 512,1024] [--adam-params 10000000] [--alloc-steps 100]
+//!             [--epoch-samples 60000] [--no-epoch]
 //!             [--no-train] [--no-infer] [--no-gemm] [--no-adam]
 //! ```
 
 use nabla_benches::ceiling::{Ceiling, CeilingInference};
 use nabla_benches::cli::{exit_with_usage, Args};
+use nabla_benches::epoch::{epoch_trainer, time_epoch, MNIST_TRAIN};
 use nabla_benches::kernels;
-use nabla_benches::measure::{paired, Summary, Timing};
+use nabla_benches::measure::{paired, window_rate, Summary, Timing};
 use nabla_benches::output::{insert_machine, mb, print_with_loadavg_end};
 use nabla_benches::sys::{self, allocations_per_step, rss_growth_kb, CountingAlloc};
 use nabla_benches::workload::{mnist_trainer, train_step, BatchPool, Inference};
@@ -30,6 +32,8 @@ struct Options {
     gemm_sizes: Vec<usize>,
     adam_params: usize,
     alloc_steps: usize,
+    // Training examples of the end-to-end epoch (0: none).
+    epoch_samples: usize,
     train: bool,
     infer: bool,
     profile: Option<String>,
@@ -45,6 +49,7 @@ fn parse_args() -> Result<Options, String> {
         gemm_sizes: vec![512, 1024],
         adam_params: 10_000_000,
         alloc_steps: 100,
+        epoch_samples: MNIST_TRAIN,
         train: true,
         infer: true,
         profile: None,
@@ -64,10 +69,12 @@ fn parse_args() -> Result<Options, String> {
             "--gemm-sizes" => o.gemm_sizes = args.counts("--gemm-sizes")?,
             "--adam-params" => o.adam_params = args.counts("--adam-params")?.first().copied().unwrap_or(0),
             "--alloc-steps" => o.alloc_steps = args.counts("--alloc-steps")?.first().copied().unwrap_or(100),
+            "--epoch-samples" => o.epoch_samples = args.count("--epoch-samples")?,
+            "--no-epoch" => o.epoch_samples = 0,
             "--profile" => {
                 let v = args.value("--profile")?;
-                if v != "nabla" && v != "ceiling" {
-                    return Err(format!("--profile: 'nabla' or 'ceiling', not '{v}'"));
+                if !["nabla", "ceiling", "epoch"].contains(&v.as_str()) {
+                    return Err(format!("--profile: 'nabla', 'ceiling' or 'epoch', not '{v}'"));
                 }
                 o.profile = Some(v);
             }
@@ -132,7 +139,40 @@ fn train_figures(o: &Options, batch: usize) -> Value {
     figures.insert("allocations_per_step".into(), json!({"nabla": allocs, "ceiling": ceiling_allocs}));
     figures.insert("allocated_bytes_per_step".into(), json!({"nabla": bytes, "ceiling": ceiling_bytes}));
     figures.insert("rss_growth_kb".into(), json!(growth));
+    if o.epoch_samples > 0 {
+        figures.insert("epoch".into(), epoch_figures(o, batch, &nabla, &mut nabla_step));
+    }
     Value::Object(figures)
+}
+
+/// One whole epoch through `Trainer::run` at `batch` against the isolated step rate: the
+/// step's rate in a window just before and one just after the epoch (their mean, so that the
+/// ratio compares the two under the same load on a shared machine; `step` is the step row's
+/// figure, for the windows' length).
+fn epoch_figures(o: &Options, batch: usize, step: &Summary, nabla_step: &mut dyn FnMut()) -> Value {
+    let mut trainer = epoch_trainer(batch, o.epoch_samples);
+    let (per_step, window) = (step.ms_per_step() / 1000.0, o.timing.seconds / 2.0);
+    let before = window_rate(nabla_step, batch as f64, per_step, window);
+    let e = time_epoch(&mut trainer);
+    let after = window_rate(nabla_step, batch as f64, per_step, window);
+    let step_rate = 0.5 * (before + after);
+    eprintln!(
+        "epoch threads={} batch={batch}: {} + {} samples in {:.2} s (train loop {:.2}, evaluation {:.3}, \
+         files {:.3}): {:.0} samples/s, step around it {:.0} ({:.0}%)",
+        sys::gemm_threads(),
+        e.samples,
+        e.eval_samples,
+        e.seconds,
+        e.train_seconds,
+        e.eval_seconds,
+        e.files_seconds(),
+        e.samples_per_s(),
+        step_rate,
+        100.0 * e.samples_per_s() / step_rate
+    );
+    let mut figures = e.to_json(step_rate);
+    figures["step_samples_per_s_around"] = json!([before, after]);
+    figures
 }
 
 fn infer_figures(o: &Options) -> Value {
@@ -206,6 +246,12 @@ fn adam_figures(o: &Options) -> Value {
 /// `perf record`), and prints its rate.
 fn profile(system: &str, o: &Options) {
     let batch = o.batches[0];
+    if system == "epoch" {
+        let mut trainer = epoch_trainer(batch, o.epoch_samples.max(batch));
+        let e = time_epoch(&mut trainer);
+        eprintln!("epoch batch={batch}: {:.0} samples/s ({:.2} s)", e.samples_per_s(), e.seconds);
+        return;
+    }
     let mut pool = BatchPool::new(batch, 8, 17);
     let mut step: Box<dyn FnMut()> = if system == "nabla" {
         let mut trainer = mnist_trainer(batch);

@@ -2,8 +2,8 @@
 //! batches copied into reused buffers.
 
 use crate::{DataError, Dataset};
-use nabla_tensor::ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
-use nabla_tensor::Rng;
+use nabla_tensor::ndarray::{s, Array2, ArrayD, ArrayView2, ArrayViewMut2, Axis, Ix2, Zip};
+use nabla_tensor::{pool, Rng};
 
 /// How a [`DataLoader`] batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,10 +188,31 @@ impl<'a> DataLoader<'a> {
         for ((&idx, mut row), label) in
             self.batch_indices(i).iter().zip(x.axis_iter_mut(Axis(0))).zip(y.iter_mut())
         {
-            Zip::from(&mut row).and(&images.row(idx)).for_each(|d, &s| *d = s);
+            let src = images.row(idx);
+            // Rows of a standard-layout buffer are contiguous: one memcpy per example.
+            match (row.as_slice_mut(), src.as_slice()) {
+                (Some(d), Some(s)) => d.copy_from_slice(s),
+                _ => Zip::from(&mut row).and(&src).for_each(|d, &s| *d = s),
+            }
             *label = usize::from(labels[idx]);
         }
         Ok(n)
+    }
+
+    /// Batch `i` copied into a buffer of [`nabla_tensor::pool`] (`[batch_len, features]`),
+    /// its labels into `y` (resized to the batch). A training loop that hands the buffer to
+    /// `Var::pooled_constant` copies each example once per step, and the buffer goes back to
+    /// the pool with the step's graph.
+    ///
+    /// # Errors
+    /// [`DataError::Invalid`] when `i >= len()`.
+    pub fn pooled_batch(&self, i: usize, y: &mut Vec<usize>) -> Result<ArrayD<f32>, DataError> {
+        let n = self.batch_len(i);
+        let buffer = pool::take::<f32>(&[n, self.data.features()]);
+        let mut x = buffer.into_dimensionality::<Ix2>().map_err(|e| DataError::Invalid(e.to_string()))?;
+        y.resize(n, 0);
+        self.batch_into(i, x.view_mut(), y)?;
+        Ok(x.into_dyn())
     }
 
     /// The rows a batch buffer needs: `batch_size`, or the whole data set when that is
@@ -290,6 +311,22 @@ mod tests {
             assert!(seen.iter().all(|&c| c == 1), "epoch {epoch}");
         }
         assert!(loader.fill(11, &mut batch).is_err());
+    }
+
+    #[test]
+    fn pooled_batches_hold_the_same_examples_as_filled_ones() {
+        let d = data(23);
+        let loader =
+            DataLoader::new(&d, LoaderConfig { batch_size: 10, seed: 7, ..Default::default() }).unwrap();
+        let (mut batch, mut y) = (loader.new_batch(), Vec::new());
+        for i in 0..loader.len() {
+            loader.fill(i, &mut batch).unwrap();
+            let x = loader.pooled_batch(i, &mut y).unwrap();
+            assert_eq!(x, batch.x().into_dyn());
+            assert_eq!(y, batch.y());
+            pool::give(x);
+        }
+        assert!(loader.pooled_batch(3, &mut y).is_err());
     }
 
     #[test]

@@ -31,7 +31,8 @@
 //! byte-identical files: every map is ordered.
 
 use crate::files::{
-    read_capped, read_safetensors, to_safetensors, write_atomic, Dtype, FileDigest, RawTensor, TensorFile,
+    read_capped, read_safetensors, to_safetensors, write_atomic, write_atomic_all, Dtype, FileDigest,
+    RawTensor, TensorFile,
 };
 use crate::{TrainConfig, TrainError, Trainer};
 use nabla_layers::{Module, Sequential};
@@ -272,10 +273,12 @@ pub(crate) fn save_with(
     };
     let manifest = serde_json::to_string_pretty(&manifest).expect("a manifest serializes");
 
-    write_atomic(&dir.join(MODEL_FILE), &model)?;
-    write_atomic(&dir.join(OPTIMIZER_FILE), &optimizer)?;
-    write_atomic(&dir.join(TRAINER_FILE), trainer.as_bytes())?;
-    // The manifest last: a checkpoint with a manifest is complete.
+    write_atomic_all(
+        &dir,
+        &[(MODEL_FILE, &model), (OPTIMIZER_FILE, &optimizer), (TRAINER_FILE, trainer.as_bytes())],
+    )?;
+    // The manifest last, once the files it names are durable: a checkpoint with a manifest
+    // is complete.
     write_atomic(&dir.join(MANIFEST_FILE), manifest.as_bytes())?;
     before_latest()?;
     write_atomic(&run_dir.join("latest"), name.as_bytes())?;

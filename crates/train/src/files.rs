@@ -62,23 +62,69 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let io = |source| TrainError::Io { path: path.to_path_buf(), source };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
+    let tmp = temporary_beside(dir, path);
+    let result = write_synced(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(io)
+    result.map_err(io)?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Writes the files `files` (name, contents) of the directory `dir` as [`write_atomic`]
+/// writes each, but concurrently, one thread per file (the time goes into waiting for the
+/// disk, and the waits overlap), and with `dir` synced once, after the last rename: until
+/// then a crash may keep any subset of the new files, each whole or absent, so the caller
+/// marks the set complete with a later [`write_atomic`] (a checkpoint's manifest).
+pub(crate) fn write_atomic_all(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), TrainError> {
+    std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.to_path_buf(), source })?;
+    let paths: Vec<PathBuf> = files.iter().map(|(name, _)| dir.join(name)).collect();
+    let temps: Vec<PathBuf> = paths.iter().map(|p| temporary_beside(dir, p)).collect();
+    let written: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
+        let writers: Vec<_> = temps
+            .iter()
+            .zip(files)
+            .map(|(tmp, (_, bytes))| scope.spawn(move || write_synced(tmp, bytes)))
+            .collect();
+        writers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err(std::io::Error::other("the writing thread panicked"))))
+            .collect()
+    });
+    let mut result = Ok(());
+    for ((path, tmp), w) in paths.iter().zip(&temps).zip(written) {
+        if let Err(source) = w.and_then(|()| std::fs::rename(tmp, path)) {
+            let _ = std::fs::remove_file(tmp);
+            if result.is_ok() {
+                result = Err(TrainError::Io { path: path.clone(), source });
+            }
+        }
+    }
+    result?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// The temporary file [`write_atomic`] writes `path` to, in `dir` (its directory).
+fn temporary_beside(dir: &Path, path: &Path) -> PathBuf {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir.join(format!(".{file_name}.tmp-{}", std::process::id()))
+}
+
+/// Creates `path` holding `bytes`, synced to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Makes the renames into `dir` durable (best effort: not every platform can sync a
+/// directory).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 fn file_error(path: &Path, message: impl Into<String>) -> TrainError {
@@ -282,7 +328,12 @@ impl RawTensor {
 
     /// An `F32` tensor of `a`'s values in logical (row-major) order.
     pub fn from_f32(a: &ArrayD<f32>) -> RawTensor {
-        let data = a.iter().flat_map(|x| x.to_le_bytes()).collect();
+        // Into a buffer of the final size, 4 bytes at a time: this vectorizes, where
+        // collecting a `flat_map` pushes byte by byte (a checkpoint converts 1.6 M values).
+        let mut data = vec![0u8; a.len() * 4];
+        for (d, x) in data.chunks_exact_mut(4).zip(a.iter()) {
+            d.copy_from_slice(&x.to_le_bytes());
+        }
         RawTensor { dtype: Dtype::F32, shape: a.shape().to_vec(), data }
     }
 

@@ -360,9 +360,13 @@ impl Trainer {
     /// One optimizer step on a batch; returns the batch's mean loss and its number of
     /// correct predictions.
     pub fn train_step(&mut self, x: ArrayView2<'_, f32>, y: &[usize]) -> Result<(f64, usize), TrainError> {
-        let step = self.steps_done + 1;
         // The input goes into a pooled buffer: the same memory every step, no allocation.
-        let input = Var::pooled_constant(pool::copy_of(&x.into_dyn()));
+        self.step_on(Var::pooled_constant(pool::copy_of(&x.into_dyn())), y)
+    }
+
+    /// [`Trainer::train_step`] on an input already in a pooled buffer (`[B, features]`).
+    fn step_on(&mut self, input: Var<f32>, y: &[usize]) -> Result<(f64, usize), TrainError> {
+        let step = self.steps_done + 1;
         // Held over the forward and the backward: both reduce batch-norm sums.
         let _sync_bn = self.parallel.as_ref().and_then(DataParallel::batch_stats_guard);
         let logits = self.model.forward(&input)?;
@@ -450,7 +454,7 @@ impl Trainer {
             loader.set_order(&shard)?;
             p.derive_rank_rngs(&mut self.model, &format!("at the start of epoch {}", self.epochs_done + 1))?;
         }
-        let mut batch = loader.new_batch();
+        let mut y = Vec::with_capacity(loader.batch_rows());
         let batches = loader.len();
         let epoch = self.epochs_done + 1;
         let start = EpochStart { epoch, epochs: self.config.epochs, batches };
@@ -463,10 +467,11 @@ impl Trainer {
         let mut in_hooks = Duration::ZERO;
         let started = Instant::now();
         for i in 0..batches {
-            loader.fill(i, &mut batch)?;
-            let n = batch.len();
+            // Gathered straight into the step's pooled input: each example is copied once.
+            let x = loader.pooled_batch(i, &mut y)?;
+            let n = y.len();
             let lr = self.optimizer.lr();
-            let (loss, right) = self.train_step(batch.x(), batch.y())?;
+            let (loss, right) = self.step_on(Var::pooled_constant(x), &y)?;
             loss_sum += loss * n as f64;
             correct += right;
             seen += n;
@@ -848,16 +853,15 @@ fn evaluate_model(
     if let Some(share) = share {
         loader.set_order(share)?;
     }
-    let mut batch = loader.new_batch();
+    let mut y = Vec::with_capacity(loader.batch_rows());
     let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
     for i in 0..loader.len() {
-        loader.fill(i, &mut batch)?;
-        let input = Var::pooled_constant(pool::copy_of(&batch.x().into_dyn()));
+        let input = Var::pooled_constant(loader.pooled_batch(i, &mut y)?);
         let logits = model.forward(&input)?;
-        let l = loss.forward(&logits, &Target::Classes(batch.y()))?;
-        loss_sum += f64::from(l.item()) * batch.len() as f64;
-        correct += count_correct(&logits.value(), batch.y());
-        seen += batch.len();
+        let l = loss.forward(&logits, &Target::Classes(&y))?;
+        loss_sum += f64::from(l.item()) * y.len() as f64;
+        correct += count_correct(&logits.value(), &y);
+        seen += y.len();
     }
     model.set_training(was_training);
     let n = seen.max(1) as f64;
