@@ -7,9 +7,7 @@ use nabla_train::{RunOptions, TrainConfig, Trainer};
 
 /// Digits through a layer wide enough that its products are split over threads, with batch
 /// norm, dropout and Adam, for one epoch.
-fn trained_state(threads: usize) -> (Vec<f32>, f64) {
-    nabla_tensor::threads::set_threads(threads);
-    let text = r#"
+const MLP: &str = r#"
 seed = 11
 epochs = 1
 batch_size = 128
@@ -36,8 +34,55 @@ name = "cross_entropy"
 name = "adam"
 lr = 0.001
 "#;
-    let mut t =
-        Trainer::new(TrainConfig::from_toml_str(text, "<test>", &[]).expect("valid config")).expect("builds");
+
+/// Digits as 8x8 images through two convolutions (split over samples forward and for the
+/// input gradient), batch norm and pooling.
+const CNN: &str = r#"
+seed = 12
+epochs = 1
+batch_size = 128
+[data]
+name = "digits"
+scale = true
+[model]
+[[model.layers]]
+name = "unflatten"
+dim = 1
+unflattened_size = [1, 8, 8]
+[[model.layers]]
+name = "conv2d"
+out_channels = 16
+kernel_size = 3
+padding = 1
+[[model.layers]]
+name = "batch_norm2d"
+[[model.layers]]
+name = "relu"
+[[model.layers]]
+name = "conv2d"
+out_channels = 16
+kernel_size = 3
+[[model.layers]]
+name = "max_pool2d"
+kernel_size = 2
+[[model.layers]]
+name = "flatten"
+[[model.layers]]
+name = "linear"
+out_features = 10
+[loss]
+name = "cross_entropy"
+[optimizer]
+name = "sgd"
+lr = 0.05
+momentum = 0.9
+"#;
+
+/// The parameters and buffers after one epoch of `text` on `threads` threads, and the loss.
+fn trained_state(text: &str, threads: usize) -> (Vec<f32>, f64) {
+    nabla_tensor::threads::set_threads(threads);
+    let config = TrainConfig::from_toml_str(text, "<test>", &[]).expect("valid config");
+    let mut t = Trainer::new(config).expect("builds");
     let summary = t.run(&RunOptions::in_memory()).expect("trains");
     let mut state: Vec<f32> = Vec::new();
     for (_, p) in t.model().parameters() {
@@ -49,11 +94,19 @@ lr = 0.001
 
 #[test]
 fn one_and_two_threads_train_bit_identical_models() {
-    let (one, loss_one) = trained_state(1);
-    let (two, loss_two) = trained_state(2);
+    // One test, not one per model: the thread count is the process's.
+    for (name, text) in [("mlp", MLP), ("cnn", CNN)] {
+        let (one, loss_one) = trained_state(text, 1);
+        let (two, loss_two) = trained_state(text, 2);
+        assert_eq!(one.len(), two.len());
+        let differing = one.iter().zip(&two).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+        assert_eq!(
+            differing,
+            0,
+            "{name}: {differing} of {} values differ between 1 and 2 threads",
+            one.len()
+        );
+        assert_eq!(loss_one.to_bits(), loss_two.to_bits(), "{name}");
+    }
     nabla_tensor::threads::set_threads(nabla_tensor::threads::default_threads());
-    assert_eq!(one.len(), two.len());
-    let differing = one.iter().zip(&two).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
-    assert_eq!(differing, 0, "{differing} of {} values differ between 1 and 2 threads", one.len());
-    assert_eq!(loss_one.to_bits(), loss_two.to_bits());
 }

@@ -5,7 +5,7 @@ use crate::ops::linear::contiguous;
 use crate::ops::window::{check_positive, conv_out_len, outputs_inside, too_small, Image};
 use crate::var::Var;
 use nabla_tensor::ndarray::{ArrayD, ArrayView2, ArrayViewMut2};
-use nabla_tensor::{gemm_into, pool, Element};
+use nabla_tensor::{gemm_into, pool, threads, Element};
 
 /// How [`conv2d`] pads its input (always with zeros: PyTorch's `padding_mode = "zeros"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,15 +322,58 @@ fn mat_mut<T>(s: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
     ArrayViewMut2::from_shape((rows, cols), &mut s[..rows * cols]).expect("buffer holds rows * cols")
 }
 
+/// The samples of a batch in contiguous ranges, one per part: each part's samples are
+/// computed by the same code as alone, so the split changes no result. Worth splitting when
+/// one sample's products are: a sample is `o * kg * l` multiply-adds per group.
+fn sample_parts(g: &Geometry) -> usize {
+    let work = g.o.saturating_mul(g.kg()).saturating_mul(g.l()).saturating_mul(g.img.n);
+    if work < MIN_SPLIT_WORK {
+        1
+    } else {
+        threads::threads().min(g.img.n).max(1)
+    }
+}
+
+/// Convolutions with fewer multiply-adds than this run on one thread (as `gemm_into`'s
+/// products: a hand-off would cost more than it saves).
+const MIN_SPLIT_WORK: usize = 1 << 16;
+
+/// The samples `[start, end)` of `part` of `parts`.
+fn part_samples(n: usize, part: usize, parts: usize) -> (usize, usize) {
+    let per = n.div_ceil(parts.max(1));
+    ((part * per).min(n), ((part + 1) * per).min(n))
+}
+
 fn forward<T: Element>(g: &Geometry, xs: &[T], ws: &[T], bias: Option<&[T]>) -> ArrayD<T> {
+    let mut out = pool::take::<T>(&g.out_shape());
+    let out_sample = g.o * g.l();
+    let os = SharedSlice::new(out.as_slice_mut().expect("pooled arrays are contiguous"));
+    let parts = sample_parts(g);
+    threads::split(parts, |part| {
+        let (start, end) = part_samples(g.img.n, part, parts);
+        // SAFETY: each part writes the output samples [start, end) only.
+        let ys = unsafe { os.range(start * out_sample, end * out_sample) };
+        forward_samples(g, start..end, xs, ws, bias, ys);
+    });
+    out
+}
+
+/// The forward of samples `range`, written into `ys` (their output samples).
+fn forward_samples<T: Element>(
+    g: &Geometry,
+    range: std::ops::Range<usize>,
+    xs: &[T],
+    ws: &[T],
+    bias: Option<&[T]>,
+    ys: &mut [T],
+) {
     let (l, kg, og) = (g.l(), g.kg(), g.og());
     let (in_sample, out_sample) = (g.img.c * g.img.plane(), g.o * l);
-    let mut out = pool::take::<T>(&g.out_shape());
-    let os = out.as_slice_mut().expect("pooled arrays are contiguous");
-    let mut cols = (!g.pointwise()).then(|| pool::take::<T>(&[g.groups * kg, l]));
-    for n in 0..g.img.n {
+    // Taken from (and given back to) the pool of the thread running the part.
+    let mut cols = (!g.pointwise() && !range.is_empty()).then(|| pool::take::<T>(&[g.groups * kg, l]));
+    for (i, n) in range.enumerate() {
         let x_n = &xs[n * in_sample..(n + 1) * in_sample];
-        let y_n = &mut os[n * out_sample..(n + 1) * out_sample];
+        let y_n = &mut ys[i * out_sample..(i + 1) * out_sample];
         let cols_n: &[T] = match cols.as_mut() {
             Some(buf) => {
                 let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
@@ -357,10 +400,13 @@ fn forward<T: Element>(g: &Geometry, xs: &[T], ws: &[T], bias: Option<&[T]>) -> 
     if let Some(c) = cols {
         pool::give(c);
     }
-    out
 }
 
 /// `(grad_input, grad_weight)`, each only when asked for.
+///
+/// The input gradient is split over samples (each sample's is its own); the weight gradient
+/// sums over samples in sample order on one thread, its products split over the threads as
+/// any product, so that no result depends on the thread count.
 fn backward<T: Element>(
     g: &Geometry,
     gys: &[T],
@@ -377,17 +423,13 @@ fn backward<T: Element>(
     } else {
         vec![g.img.c, g.img.h, g.img.w]
     };
-    // col2im accumulates into the input gradient; the pointwise GEMM overwrites it.
-    let mut gx =
-        need_x.then(|| if pointwise { pool::take::<T>(&in_shape) } else { pool::zeros::<T>(&in_shape) });
-    let mut gw = need_w.then(|| pool::zeros::<T>(&[g.o, g.cg(), g.kh, g.kw]));
-    let mut cols = (need_w && !pointwise).then(|| pool::take::<T>(&[g.groups * kg, l]));
-    let mut dcols = (need_x && !pointwise).then(|| pool::take::<T>(&[g.groups * kg, l]));
-    for n in 0..g.img.n {
-        let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
-        let x_n = &xs[n * in_sample..(n + 1) * in_sample];
-        if let Some(gw) = gw.as_mut() {
-            let gws = gw.as_slice_mut().expect("pooled arrays are contiguous");
+    let gw = need_w.then(|| {
+        let mut gw = pool::zeros::<T>(&[g.o, g.cg(), g.kh, g.kw]);
+        let gws = gw.as_slice_mut().expect("pooled arrays are contiguous");
+        let mut cols = (!pointwise).then(|| pool::take::<T>(&[g.groups * kg, l]));
+        for n in 0..g.img.n {
+            let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
+            let x_n = &xs[n * in_sample..(n + 1) * in_sample];
             let cols_n: &[T] = match cols.as_mut() {
                 Some(buf) => {
                     let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
@@ -402,27 +444,73 @@ fn backward<T: Element>(
                 gemm_into(T::one(), dy_g, c_g.t(), T::one(), mat_mut(&mut gws[grp * og * kg..], og, kg));
             }
         }
-        if let Some(gx) = gx.as_mut() {
-            let gx_n = &mut gx.as_slice_mut().expect("pooled arrays are contiguous")[n * in_sample..];
-            let dst: &mut [T] = match dcols.as_mut() {
-                Some(buf) => buf.as_slice_mut().expect("pooled arrays are contiguous"),
-                None => &mut gx_n[..in_sample],
-            };
-            for grp in 0..g.groups {
-                let w_g = mat(&ws[grp * og * kg..], og, kg);
-                let dy_g = mat(&gy_n[grp * og * l..], og, l);
-                gemm_into(T::one(), w_g.t(), dy_g, T::zero(), mat_mut(&mut dst[grp * kg * l..], kg, l));
-            }
-            if let Some(buf) = dcols.as_ref() {
-                col2im(g, buf.as_slice().expect("pooled arrays are contiguous"), &mut gx_n[..in_sample]);
-            }
+        if let Some(c) = cols {
+            pool::give(c);
         }
-    }
-    for b in [cols, dcols].into_iter().flatten() {
-        pool::give(b);
-    }
+        gw
+    });
+    let gx = need_x.then(|| {
+        // col2im accumulates into the input gradient; the pointwise GEMM overwrites it.
+        let mut gx = if pointwise { pool::take::<T>(&in_shape) } else { pool::zeros::<T>(&in_shape) };
+        let gxs = SharedSlice::new(gx.as_slice_mut().expect("pooled arrays are contiguous"));
+        let parts = sample_parts(g);
+        threads::split(parts, |part| {
+            let (start, end) = part_samples(g.img.n, part, parts);
+            let mut dcols = (!pointwise && start < end).then(|| pool::take::<T>(&[g.groups * kg, l]));
+            for n in start..end {
+                let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
+                // SAFETY: each part writes the input-gradient samples [start, end) only.
+                let gx_n = unsafe { gxs.range(n * in_sample, (n + 1) * in_sample) };
+                let dst: &mut [T] = match dcols.as_mut() {
+                    Some(buf) => buf.as_slice_mut().expect("pooled arrays are contiguous"),
+                    None => &mut *gx_n,
+                };
+                for grp in 0..g.groups {
+                    let w_g = mat(&ws[grp * og * kg..], og, kg);
+                    let dy_g = mat(&gy_n[grp * og * l..], og, l);
+                    gemm_into(T::one(), w_g.t(), dy_g, T::zero(), mat_mut(&mut dst[grp * kg * l..], kg, l));
+                }
+                if let Some(buf) = dcols.as_ref() {
+                    col2im(g, buf.as_slice().expect("pooled arrays are contiguous"), gx_n);
+                }
+            }
+            if let Some(b) = dcols {
+                pool::give(b);
+            }
+        });
+        gx
+    });
     (gx, gw)
 }
+
+/// A mutable slice shared by the parts of a split, each taking its own disjoint range.
+struct SharedSlice<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+impl<T> SharedSlice<T> {
+    fn new(s: &mut [T]) -> Self {
+        SharedSlice { ptr: s.as_mut_ptr(), len: s.len() }
+    }
+
+    /// The elements `[start, end)`.
+    ///
+    /// # Safety
+    /// No two live results may overlap, and the slice given to [`SharedSlice::new`] must
+    /// outlive them.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn range(&self, start: usize, end: usize) -> &mut [T] {
+        assert!(start <= end && end <= self.len, "range {start}..{end} of {}", self.len);
+        // SAFETY: in bounds (asserted); disjointness and lifetime are the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), end - start) }
+    }
+}
+
+// SAFETY: the parts of a split use disjoint ranges (the contract of `range`).
+unsafe impl<T: Send> Send for SharedSlice<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for SharedSlice<T> {}
 
 fn bias_grad<T: Element>(g: &Geometry, gys: &[T]) -> ArrayD<T> {
     let l = g.l();
