@@ -299,6 +299,54 @@ fn worker_loop(shared: &Shared) {
     }
 }
 
+/// A mutable slice shared by the parts of a [`split`], each part writing its own disjoint
+/// ranges (the samples of a batch, the rows of an output).
+///
+/// ```
+/// use nabla_tensor::threads::{split, DisjointSlice};
+/// let mut out = vec![0usize; 8];
+/// let shared = DisjointSlice::new(&mut out);
+/// split(2, |part| {
+///     // SAFETY: part 0 writes 0..4 and part 1 writes 4..8.
+///     let mine = unsafe { shared.range(part * 4, part * 4 + 4) };
+///     mine.iter_mut().for_each(|v| *v = part);
+/// });
+/// assert_eq!(out, [0, 0, 0, 0, 1, 1, 1, 1]);
+/// ```
+pub struct DisjointSlice<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _borrow: std::marker::PhantomData<&'a mut [T]>,
+}
+
+impl<'a, T> DisjointSlice<'a, T> {
+    /// Shares `slice` (borrowed mutably for as long as the result lives).
+    pub fn new(slice: &'a mut [T]) -> Self {
+        DisjointSlice { ptr: slice.as_mut_ptr(), len: slice.len(), _borrow: std::marker::PhantomData }
+    }
+
+    /// The elements `[start, end)`.
+    ///
+    /// # Safety
+    /// No two results alive at the same time may overlap.
+    ///
+    /// # Panics
+    /// When the range is not inside the slice.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn range(&self, start: usize, end: usize) -> &mut [T] {
+        assert!(start <= end && end <= self.len, "range {start}..{end} of a slice of {}", self.len);
+        // SAFETY: in bounds (asserted) of a slice borrowed for 'a; disjointness is the caller's
+        // contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), end - start) }
+    }
+}
+
+// SAFETY: the parts use disjoint ranges (the contract of `range`), so sharing the pointer
+// across threads is sharing `&mut [T]` pieces, which is sound for `T: Send`.
+unsafe impl<T: Send> Send for DisjointSlice<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for DisjointSlice<'_, T> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -347,7 +347,7 @@ fn part_samples(n: usize, part: usize, parts: usize) -> (usize, usize) {
 fn forward<T: Element>(g: &Geometry, xs: &[T], ws: &[T], bias: Option<&[T]>) -> ArrayD<T> {
     let mut out = pool::take::<T>(&g.out_shape());
     let out_sample = g.o * g.l();
-    let os = SharedSlice::new(out.as_slice_mut().expect("pooled arrays are contiguous"));
+    let os = threads::DisjointSlice::new(out.as_slice_mut().expect("pooled arrays are contiguous"));
     let parts = sample_parts(g);
     threads::split(parts, |part| {
         let (start, end) = part_samples(g.img.n, part, parts);
@@ -452,7 +452,7 @@ fn backward<T: Element>(
     let gx = need_x.then(|| {
         // col2im accumulates into the input gradient; the pointwise GEMM overwrites it.
         let mut gx = if pointwise { pool::take::<T>(&in_shape) } else { pool::zeros::<T>(&in_shape) };
-        let gxs = SharedSlice::new(gx.as_slice_mut().expect("pooled arrays are contiguous"));
+        let gxs = threads::DisjointSlice::new(gx.as_slice_mut().expect("pooled arrays are contiguous"));
         let parts = sample_parts(g);
         threads::split(parts, |part| {
             let (start, end) = part_samples(g.img.n, part, parts);
@@ -482,35 +482,6 @@ fn backward<T: Element>(
     });
     (gx, gw)
 }
-
-/// A mutable slice shared by the parts of a split, each taking its own disjoint range.
-struct SharedSlice<T> {
-    ptr: *mut T,
-    len: usize,
-}
-
-impl<T> SharedSlice<T> {
-    fn new(s: &mut [T]) -> Self {
-        SharedSlice { ptr: s.as_mut_ptr(), len: s.len() }
-    }
-
-    /// The elements `[start, end)`.
-    ///
-    /// # Safety
-    /// No two live results may overlap, and the slice given to [`SharedSlice::new`] must
-    /// outlive them.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn range(&self, start: usize, end: usize) -> &mut [T] {
-        assert!(start <= end && end <= self.len, "range {start}..{end} of {}", self.len);
-        // SAFETY: in bounds (asserted); disjointness and lifetime are the caller's contract.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), end - start) }
-    }
-}
-
-// SAFETY: the parts of a split use disjoint ranges (the contract of `range`).
-unsafe impl<T: Send> Send for SharedSlice<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Sync for SharedSlice<T> {}
 
 fn bias_grad<T: Element>(g: &Geometry, gys: &[T]) -> ArrayD<T> {
     let l = g.l();

@@ -84,7 +84,7 @@ pub fn fused_linear<T: Element>(
     let mut out = pool::take::<T>(out_shape.slice());
     {
         let o2 = as_rows_mut(&mut out, rows, out_f);
-        let os = Shared(o2.as_ptr().cast_mut());
+        let os = threads::DisjointSlice::new(o2.into_slice().expect("contiguous"));
         let parts = split_parts(rows.saturating_mul(in_f).saturating_mul(out_f), rows, threads::threads());
         let per_part = rows.div_ceil(parts);
         threads::split(parts, |part| {
@@ -92,7 +92,7 @@ pub fn fused_linear<T: Element>(
             let len = per_part.min(rows - start);
             // SAFETY: `out` is a contiguous [rows, out_f] buffer that outlives the split; the
             // rows [start, start + len) belong to this part only.
-            let ys = unsafe { std::slice::from_raw_parts_mut(os.at(start * out_f), len * out_f) };
+            let ys = unsafe { os.range(start * out_f, (start + len) * out_f) };
             let xs = x2.slice(nabla_tensor::ndarray::s![start..start + len, ..]);
             block_forward(xs, w2, bias_row, steps, ys);
         });
@@ -125,22 +125,6 @@ fn block_forward<T: Element>(
         }
     }
 }
-
-/// The output pointer shared by the parts (each writes its own blocks of rows).
-#[derive(Clone, Copy)]
-struct Shared<T>(*mut T);
-
-impl<T> Shared<T> {
-    /// The pointer `offset` elements on (a method, so closures capture the `Sync` wrapper).
-    fn at(self, offset: usize) -> *mut T {
-        self.0.wrapping_add(offset)
-    }
-}
-// SAFETY: used only by `fused_linear`, whose parts write disjoint rows of one buffer that
-// outlives them.
-unsafe impl<T> Send for Shared<T> {}
-// SAFETY: as above.
-unsafe impl<T> Sync for Shared<T> {}
 
 #[cfg(test)]
 mod tests {
