@@ -299,6 +299,25 @@ fn worker_loop(shared: &Shared) {
     }
 }
 
+/// Runs `work` over `0..len` cut into contiguous ranges, one per thread, as long as each
+/// range keeps at least `min_per_part` indices (elementwise passes: a part must be long
+/// enough to pay for its hand-off). The ranges cover `0..len` once, in order of their parts.
+///
+/// ```
+/// use nabla_tensor::threads::split_ranges;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let covered = AtomicUsize::new(0);
+/// split_ranges(100_000, 4096, |r| {
+///     covered.fetch_add(r.len(), Ordering::Relaxed);
+/// });
+/// assert_eq!(covered.into_inner(), 100_000);
+/// ```
+pub fn split_ranges<F: Fn(std::ops::Range<usize>) + Sync>(len: usize, min_per_part: usize, work: F) {
+    let parts = threads().min(len / min_per_part.max(1)).max(1);
+    let per = len.div_ceil(parts);
+    split(parts, |part| work((part * per).min(len)..((part + 1) * per).min(len)));
+}
+
 /// A mutable slice shared by the parts of a [`split`], each part writing its own disjoint
 /// ranges (the samples of a batch, the rows of an output).
 ///

@@ -5,7 +5,7 @@ use crate::grad_mode::is_grad_enabled;
 use crate::ops::linear::contiguous;
 use crate::ops::window::{axis_taps, check_pool_params, pool_out_size, Image};
 use crate::var::Var;
-use nabla_tensor::{pool, Element};
+use nabla_tensor::{pool, threads, Element};
 
 /// The hyper-parameters of [`max_pool2d`], per axis `[H, W]` (PyTorch's `MaxPool2d`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,27 +133,46 @@ pub fn max_pool2d<T: Element>(input: &Var<T>, options: &MaxPool2dOptions) -> Res
         let xv = input.value();
         let xc = contiguous(&xv);
         let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
-        let os = out.as_slice_mut().expect("pooled arrays are contiguous");
-        win.forward(xs, os, record.then_some(&mut argmax[..]));
+        let os = threads::DisjointSlice::new(out.as_slice_mut().expect("pooled arrays are contiguous"));
+        let am = threads::DisjointSlice::new(&mut argmax[..]);
+        let per_plane = win.rows.len() * win.cols.len();
+        // Planes are independent: each thread takes a range of them.
+        threads::split_ranges(img.n * img.c, win.planes_per_part(), |r| {
+            // SAFETY: the plane ranges of a split are disjoint, so are their outputs.
+            let (o, a) = unsafe {
+                let a = record.then(|| am.range(r.start * per_plane, r.end * per_plane));
+                (os.range(r.start * per_plane, r.end * per_plane), a)
+            };
+            win.forward(&xs[r.start * win.plane..r.end * win.plane], o, a);
+        });
     }
     Ok(Var::custom("max_pool2d", &[input], out, move |args| {
         let gy = args.grad_output;
         let gyc = contiguous(&gy);
         let gys = gyc.as_ref().unwrap_or(&gy).as_slice().expect("contiguous");
         let mut gx = pool::zeros::<T>(args.inputs[0].value().shape());
-        let gxs = gx.as_slice_mut().expect("pooled arrays are contiguous");
+        let planes = gx.len() / win.plane.max(1);
+        let gxs = threads::DisjointSlice::new(gx.as_slice_mut().expect("pooled arrays are contiguous"));
         let per_plane = win.rows.len() * win.cols.len();
         if per_plane > 0 {
-            for (gplane, (gyp, ap)) in gxs
-                .chunks_exact_mut(win.plane)
-                .zip(gys.chunks_exact(per_plane).zip(argmax.chunks_exact(per_plane)))
-            {
-                for (&g, &a) in gyp.iter().zip(ap) {
-                    if a != NO_TAP {
-                        gplane[a as usize] = gplane[a as usize] + g;
+            threads::split_ranges(planes, win.planes_per_part(), |r| {
+                // SAFETY: the plane ranges of a split are disjoint; each scatters in its planes.
+                let gx_r = unsafe { gxs.range(r.start * win.plane, r.end * win.plane) };
+                let (gy_r, a_r) = (
+                    &gys[r.start * per_plane..r.end * per_plane],
+                    &argmax[r.start * per_plane..r.end * per_plane],
+                );
+                for (gplane, (gyp, ap)) in gx_r
+                    .chunks_exact_mut(win.plane)
+                    .zip(gy_r.chunks_exact(per_plane).zip(a_r.chunks_exact(per_plane)))
+                {
+                    for (&g, &a) in gyp.iter().zip(ap) {
+                        if a != NO_TAP {
+                            gplane[a as usize] = gplane[a as usize] + g;
+                        }
                     }
                 }
-            }
+            });
         }
         drop(gyc);
         pool::give(gy);
@@ -176,6 +195,11 @@ struct Window {
 }
 
 impl Window {
+    /// Planes per part of a split, so that a part has an elementwise pass's worth of input.
+    fn planes_per_part(&self) -> usize {
+        (crate::ops::arith::ELEMENTWISE_PART / self.plane.max(1)).max(1)
+    }
+
     /// Writes each window's maximum into `out` and, when given, its in-plane index into
     /// `argmax`. The maximum is PyTorch's: the first strictly greater value (or NaN) wins,
     /// starting from `-inf` at the window's first valid tap. A dilated window can skip over a

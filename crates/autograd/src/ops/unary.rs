@@ -5,10 +5,10 @@
 //! upstream gradient in place by the local derivative (written in terms of the input `x` and
 //! the output `y`), so no buffer is allocated.
 
-use crate::ops::arith::map_pooled;
+use crate::ops::arith::{map_pooled, ELEMENTWISE_PART};
 use crate::var::Var;
 use nabla_tensor::ndarray::Zip;
-use nabla_tensor::{sigmoid, Element};
+use nabla_tensor::{sigmoid, threads, Element};
 
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
@@ -20,16 +20,28 @@ const GELU_TANH_C: f64 = 0.044_715;
 fn unary<T: Element>(
     x: &Var<T>,
     name: &'static str,
-    f: impl Fn(T) -> T,
-    df: impl Fn(T, T) -> T + 'static,
+    f: impl Fn(T) -> T + Sync,
+    df: impl Fn(T, T) -> T + Sync + 'static,
 ) -> Var<T> {
     let out = map_pooled(&x.value(), f);
     Var::custom(name, &[x], out, move |args| {
         let mut g = args.grad_output;
-        Zip::from(&mut g)
-            .and(&*args.inputs[0].value())
-            .and(args.output)
-            .for_each(|g, &x, &y| *g = *g * df(x, y));
+        let xv = args.inputs[0].value();
+        let y = args.output;
+        match (xv.as_slice(), y.as_slice()) {
+            (Some(xs), Some(ys)) if g.is_standard_layout() && xs.len() >= 2 * ELEMENTWISE_PART => {
+                let gs = threads::DisjointSlice::new(g.as_slice_mut().expect("standard layout"));
+                threads::split_ranges(xs.len(), ELEMENTWISE_PART, |r| {
+                    // SAFETY: the ranges of a split are disjoint.
+                    let gr = unsafe { gs.range(r.start, r.end) };
+                    for ((g, &x), &y) in gr.iter_mut().zip(&xs[r.clone()]).zip(&ys[r]) {
+                        *g = *g * df(x, y);
+                    }
+                });
+            }
+            _ => Zip::from(&mut g).and(&*xv).and(y).for_each(|g, &x, &y| *g = *g * df(x, y)),
+        }
+        drop(xv);
         vec![Some(g)]
     })
 }
