@@ -419,7 +419,8 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
                 .iter()
                 .filter_map(|b| r["train"][format!("batch_{b}")]["allocations_per_step"]["nabla"].as_f64())
                 .collect();
-            per.iter().fold(f64::NEG_INFINITY, |m, &a| m.max(a)) - per.iter().fold(f64::INFINITY, |m, &a| m.min(a))
+            per.iter().fold(f64::NEG_INFINITY, |m, &a| m.max(a))
+                - per.iter().fold(f64::INFINITY, |m, &a| m.min(a))
         })
         .fold(0.0f64, f64::max);
     let memory_ok = growth_max <= 1024 && spread <= 4.0;

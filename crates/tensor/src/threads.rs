@@ -94,7 +94,7 @@ pub fn default_threads() -> usize {
 ///
 /// # Panics
 /// When a part panics, after every part has finished, with that part's panic. `parts` above
-/// 65 535 panics before any part runs.
+/// 32 768 panics before any part runs.
 pub fn split<F: Fn(usize) + Sync>(parts: usize, work: F) {
     if parts == 1 {
         // Not split: the one part may split work of its own.
@@ -134,8 +134,10 @@ impl Drop for RestoreOnDrop {
     }
 }
 
-/// The most parts one split may have (the claim word's part fields are 16 bits).
-const MAX_PARTS: usize = 0xffff;
+/// The most parts one split may have. The claim word's part fields are 16 bits, and the
+/// next-part counter also takes one failed claim per woken worker, so half the range is kept
+/// free for those.
+const MAX_PARTS: usize = 1 << 15;
 
 struct ReleaseOnDrop<'a>(&'a AtomicBool);
 
