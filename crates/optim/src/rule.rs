@@ -9,7 +9,7 @@ use crate::optimizer::{ParamGroup, ParamMut, Scalar, StateDict};
 use crate::{OptimError, Optimizer};
 use nabla_registry::{HyperParams, ParamError, Params};
 use nabla_tensor::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
-use nabla_tensor::Element;
+use nabla_tensor::{threads, Element};
 use std::collections::BTreeMap;
 
 /// The hyper-parameters of a parameter's group at this step.
@@ -98,7 +98,34 @@ pub struct RuleOptimizer<T, R> {
     state: BTreeMap<String, ParamState<T>>,
     /// Reused scratch for the duplicate-name check (so `step` does not allocate).
     order: Vec<usize>,
+    /// Reused scratch of one step: each updated parameter's index, its state and the thread
+    /// part that updates it. Empty between steps.
+    jobs: Vec<Job<T>>,
 }
+
+/// One parameter's update within a step, for the parts of a split.
+#[derive(Debug)]
+struct Job<T> {
+    param: usize,
+    state: StatePtr<T>,
+    len: usize,
+    part: usize,
+}
+
+/// A parameter's state, reached by the one part that updates it.
+#[derive(Debug)]
+struct StatePtr<T>(*mut ParamState<T>);
+
+// SAFETY: a `StatePtr` is created from a unique borrow of one entry of the state map inside
+// `step`, used by exactly one part of that step's split, and dropped (the scratch cleared)
+// before `step` returns, so it never outlives or aliases the borrow.
+unsafe impl<T: Send> Send for StatePtr<T> {}
+// SAFETY: as above; no two parts touch the same state.
+unsafe impl<T: Send> Sync for StatePtr<T> {}
+
+/// Parameters with fewer elements in all than this are updated on one thread (a hand-off
+/// would cost more than the second thread saves).
+const MIN_SPLIT_ELEMENTS: usize = 1 << 16;
 
 impl<T: Element, R: UpdateRule> RuleOptimizer<T, R> {
     /// An optimizer named `name` running `rule` with learning rate `lr` and one group with
@@ -111,6 +138,7 @@ impl<T: Element, R: UpdateRule> RuleOptimizer<T, R> {
             groups: vec![ParamGroup::new(1.0, weight_decay)],
             state: BTreeMap::new(),
             order: Vec::new(),
+            jobs: Vec::new(),
         }
     }
 
@@ -199,22 +227,56 @@ impl<T: Element, R: UpdateRule> Optimizer<T> for RuleOptimizer<T, R> {
         R::ELEMENTWISE
     }
 
+    /// Updates every parameter that has a gradient. Parameters are independent, so whole
+    /// parameters are shared out over the threads (largest first, each to the least loaded
+    /// part); each is updated exactly as on one thread, so the result is the same.
     fn step(&mut self, params: &mut [ParamMut<'_, T>]) -> Result<(), OptimError> {
         self.check(params)?;
-        for p in params.iter_mut() {
-            let Some(grad) = &p.grad else { continue };
-            let group = self.groups[p.group];
-            if !self.state.contains_key(p.name) {
+        for p in params.iter() {
+            if p.grad.is_some() && !self.state.contains_key(p.name) {
                 let fresh = self.fresh_state(p.value.shape());
                 self.state.insert(p.name.to_string(), fresh);
             }
+        }
+        self.jobs.clear();
+        for (i, p) in params.iter().enumerate() {
+            if p.grad.is_none() {
+                continue;
+            }
             let state = self.state.get_mut(p.name).expect("inserted above");
             state.step += 1;
-            let hyper = GroupHyper { lr: self.lr * group.lr_scale, weight_decay: group.weight_decay };
-            let view =
-                RuleState { step: state.step, buffers: &mut state.buffers, scalars: &mut state.scalars };
-            self.rule.update(Update { hyper, state: view, value: p.value.view_mut(), grad: grad.view() });
+            self.jobs.push(Job { param: i, state: StatePtr(state), len: p.value.len(), part: 0 });
         }
+        let total: usize = self.jobs.iter().map(|j| j.len).sum();
+        let parts =
+            if total < MIN_SPLIT_ELEMENTS { 1 } else { threads::threads().min(self.jobs.len()).max(1) };
+        if parts > 1 {
+            self.jobs.sort_unstable_by(|a, b| b.len.cmp(&a.len).then(a.param.cmp(&b.param)));
+            let mut load = [0usize; 64];
+            let parts = parts.min(load.len());
+            for job in self.jobs.iter_mut() {
+                let lightest = (0..parts).min_by_key(|&k| load[k]).expect("at least one part");
+                job.part = lightest;
+                load[lightest] += job.len;
+            }
+        }
+        let (rule, lr, groups, jobs) = (&self.rule, self.lr, &self.groups, &self.jobs);
+        let shared = threads::DisjointSlice::new(params);
+        threads::split(parts, |part| {
+            for job in jobs.iter().filter(|j| j.part == part) {
+                // SAFETY: every parameter index and every state occurs in one job only (names
+                // are unique, checked above), and each job belongs to one part.
+                let (p, state) =
+                    unsafe { (&mut shared.range(job.param, job.param + 1)[0], &mut *job.state.0) };
+                let grad = p.grad.as_ref().expect("jobs are the parameters with a gradient");
+                let group = groups[p.group];
+                let hyper = GroupHyper { lr: lr * group.lr_scale, weight_decay: group.weight_decay };
+                let view =
+                    RuleState { step: state.step, buffers: &mut state.buffers, scalars: &mut state.scalars };
+                rule.update(Update { hyper, state: view, value: p.value.view_mut(), grad: grad.view() });
+            }
+        });
+        self.jobs.clear();
         Ok(())
     }
 

@@ -6,7 +6,8 @@ use nabla_layers::Module;
 use nabla_train::{RunOptions, TrainConfig, Trainer};
 
 /// Digits through a layer wide enough that its products are split over threads, with batch
-/// norm, dropout and Adam, for one epoch.
+/// norm, dropout and Adam (its 77k parameters enough for the optimizer step to be split too),
+/// for one epoch.
 const MLP: &str = r#"
 seed = 11
 epochs = 1
@@ -17,7 +18,7 @@ scale = true
 [model]
 [[model.layers]]
 name = "linear"
-out_features = 384
+out_features = 1024
 [[model.layers]]
 name = "batch_norm1d"
 [[model.layers]]
