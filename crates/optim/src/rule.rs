@@ -123,10 +123,6 @@ unsafe impl<T: Send> Send for StatePtr<T> {}
 // SAFETY: as above; no two parts touch the same state.
 unsafe impl<T: Send> Sync for StatePtr<T> {}
 
-/// Parameters with fewer elements in all than this are updated on one thread (a hand-off
-/// would cost more than the second thread saves).
-const MIN_SPLIT_ELEMENTS: usize = 1 << 16;
-
 impl<T: Element, R: UpdateRule> RuleOptimizer<T, R> {
     /// An optimizer named `name` running `rule` with learning rate `lr` and one group with
     /// `weight_decay`.
@@ -247,9 +243,13 @@ impl<T: Element, R: UpdateRule> Optimizer<T> for RuleOptimizer<T, R> {
             state.step += 1;
             self.jobs.push(Job { param: i, state: StatePtr(state), len: p.value.len(), part: 0 });
         }
+        // Fewer elements than two elementwise parts' worth: not worth a hand-off.
         let total: usize = self.jobs.iter().map(|j| j.len).sum();
-        let parts =
-            if total < MIN_SPLIT_ELEMENTS { 1 } else { threads::threads().min(self.jobs.len()).max(1) };
+        let parts = if total < 2 * threads::MIN_PART_ELEMENTS {
+            1
+        } else {
+            threads::threads().min(self.jobs.len()).max(1)
+        };
         if parts > 1 {
             self.jobs.sort_unstable_by(|a, b| b.len.cmp(&a.len).then(a.param.cmp(&b.param)));
             let mut load = [0usize; 64];

@@ -121,12 +121,8 @@ unsafe impl<T> Send for SharedPtr<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for SharedPtr<T> {}
 
-/// Products with fewer multiply-adds than this run on one thread: handing out the parts would
-/// cost more than the second thread saves (measured on the MLP's and the CNN's shapes).
-const MIN_SPLIT_WORK: usize = 1 << 16;
-
 /// Into how many parts a product of `work` multiply-adds, cut along a side of `len` rows (or
-/// columns), is worth splitting on `threads` threads: 1 below [`MIN_SPLIT_WORK`], else one per
+/// columns), is worth splitting on `threads` threads: 1 below [`threads::MIN_SPLIT_WORK`], else one per
 /// thread as long as each part keeps at least two register tiles of that side.
 ///
 /// ```
@@ -135,7 +131,7 @@ const MIN_SPLIT_WORK: usize = 1 << 16;
 /// assert_eq!(split_parts(8 * 8 * 8, 8, 2), 1); // too small to pay for a hand-off
 /// ```
 pub fn split_parts(work: usize, len: usize, threads: usize) -> usize {
-    if work < MIN_SPLIT_WORK {
+    if work < threads::MIN_SPLIT_WORK {
         1
     } else {
         threads.min(len / (2 * SPLIT_ALIGN)).max(1)
@@ -293,7 +289,7 @@ mod tests {
 
     #[test]
     fn split_products_match_one_thread_on_every_layout() {
-        // Big enough to be split (MIN_SPLIT_WORK), odd sizes so the last part is ragged.
+        // Big enough to be split (threads::MIN_SPLIT_WORK), odd sizes so the last part is ragged.
         for (m, k, n) in [(203, 57, 41), (37, 61, 229), (64, 784, 48)] {
             for (ta, tb, reversed) in [(false, false, false), (true, false, false), (false, true, true)] {
                 let a_store = if ta { filled(k, m, false, 7) } else { filled(m, k, false, 7) };

@@ -72,14 +72,17 @@ pub fn set_threads(n: usize) {
 /// `NABLA_NUM_THREADS` when it holds a positive integer, else the physical cores this process
 /// may use (at least 1).
 pub fn default_threads() -> usize {
-    std::env::var(THREADS_ENV)
-        .ok()
+    let allowed = std::thread::available_parallelism().map_or(1, |n| n.get());
+    default_from(std::env::var(THREADS_ENV).ok().as_deref(), num_cpus::get_physical(), allowed)
+}
+
+/// [`default_threads`] from the variable's value, the physical core count and the cores this
+/// process may run on.
+fn default_from(variable: Option<&str>, physical: usize, allowed: usize) -> usize {
+    variable
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| {
-            let allowed = std::thread::available_parallelism().map_or(1, |n| n.get());
-            num_cpus::get_physical().clamp(1, allowed)
-        })
+        .unwrap_or_else(|| physical.clamp(1, allowed.max(1)))
 }
 
 /// Runs `work(part)` for every `part` in `0..parts` on the calling thread and the pool's
@@ -301,21 +304,35 @@ fn worker_loop(shared: &Shared) {
     }
 }
 
-/// Runs `work` over `0..len` cut into contiguous ranges, one per thread, as long as each
-/// range keeps at least `min_per_part` indices (elementwise passes: a part must be long
-/// enough to pay for its hand-off). The ranges cover `0..len` once, in order of their parts.
+/// Products and convolutions with fewer multiply-adds than this run on one thread: handing
+/// out the parts would cost more than the second thread saves (measured on the MLP's and the
+/// CNN's shapes).
+pub const MIN_SPLIT_WORK: usize = 1 << 16;
+
+/// The fewest elements a part of an elementwise pass keeps (128 KB of `f32`: a few
+/// microseconds of memory traffic, against well under one for the hand-off).
+pub const MIN_PART_ELEMENTS: usize = 1 << 15;
+
+/// Into how many parts `len` units (elements, rows, samples, planes) are worth cutting: one
+/// per thread as long as each part keeps at least `min_per_part` units, and at least 1.
+pub fn parts_of(len: usize, min_per_part: usize) -> usize {
+    threads().min(len / min_per_part.max(1)).max(1)
+}
+
+/// Runs `work` over `0..len` cut into `parts` contiguous ranges, one per part of a
+/// [`split`]. The ranges cover `0..len` once, in order of their parts.
 ///
 /// ```
-/// use nabla_tensor::threads::split_ranges;
+/// use nabla_tensor::threads::{parts_of, split_ranges, MIN_PART_ELEMENTS};
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// let covered = AtomicUsize::new(0);
-/// split_ranges(100_000, 4096, |r| {
+/// split_ranges(100_000, parts_of(100_000, MIN_PART_ELEMENTS), |r| {
 ///     covered.fetch_add(r.len(), Ordering::Relaxed);
 /// });
 /// assert_eq!(covered.into_inner(), 100_000);
 /// ```
-pub fn split_ranges<F: Fn(std::ops::Range<usize>) + Sync>(len: usize, min_per_part: usize, work: F) {
-    let parts = threads().min(len / min_per_part.max(1)).max(1);
+pub fn split_ranges<F: Fn(std::ops::Range<usize>) + Sync>(len: usize, parts: usize, work: F) {
+    let parts = parts.max(1);
     let per = len.div_ceil(parts);
     split(parts, |part| work((part * per).min(len)..((part + 1) * per).min(len)));
 }
@@ -436,6 +453,12 @@ mod tests {
 
     #[test]
     fn the_default_reads_the_environment_variable_or_counts_cores() {
+        assert_eq!(default_from(Some("3"), 8, 8), 3);
+        assert_eq!(default_from(Some(" 12 "), 2, 2), 12, "an explicit count may oversubscribe");
+        assert_eq!(default_from(Some("0"), 4, 8), 4, "0 is not a count");
+        assert_eq!(default_from(Some("many"), 4, 8), 4);
+        assert_eq!(default_from(None, 16, 2), 2, "no more than the cores the process may use");
+        assert_eq!(default_from(None, 0, 0), 1);
         assert!(default_threads() >= 1);
     }
 }

@@ -138,18 +138,14 @@ impl<T: Element> Var<T> {
 }
 
 /// `f(x)` for every element, into a pooled buffer in standard layout.
-/// Elements per part below which an elementwise pass stays on one thread (128 KB of `f32`: a
-/// few microseconds of memory traffic, against well under one for the hand-off).
-pub(crate) const ELEMENTWISE_PART: usize = 1 << 15;
-
-/// `f` of every element of `x`, into a pooled array; a large contiguous `x` is split over the
-/// threads (elementwise, so the result is the same).
+/// `f` of every element of `x`, into a pooled array; a contiguous `x` is split over the
+/// threads when it is large enough (elementwise, so the result is the same).
 pub(crate) fn map_pooled<T: Element>(x: &ArrayD<T>, f: impl Fn(T) -> T + Sync) -> ArrayD<T> {
     let mut out = pool::take::<T>(x.shape());
     match x.as_slice() {
-        Some(xs) if xs.len() >= 2 * ELEMENTWISE_PART => {
+        Some(xs) => {
             let os = threads::DisjointSlice::new(out.as_slice_mut().expect("pooled arrays are contiguous"));
-            threads::split_ranges(xs.len(), ELEMENTWISE_PART, |r| {
+            threads::split_ranges(xs.len(), threads::parts_of(xs.len(), threads::MIN_PART_ELEMENTS), |r| {
                 // SAFETY: the ranges of a split are disjoint.
                 let o = unsafe { os.range(r.start, r.end) };
                 o.iter_mut().zip(&xs[r]).for_each(|(o, &v)| *o = f(v));

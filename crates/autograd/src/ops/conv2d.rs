@@ -327,33 +327,21 @@ fn mat_mut<T>(s: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
 /// one sample's products are: a sample is `o * kg * l` multiply-adds per group.
 fn sample_parts(g: &Geometry) -> usize {
     let work = g.o.saturating_mul(g.kg()).saturating_mul(g.l()).saturating_mul(g.img.n);
-    if work < MIN_SPLIT_WORK {
+    if work < threads::MIN_SPLIT_WORK {
         1
     } else {
         threads::threads().min(g.img.n).max(1)
     }
 }
 
-/// Convolutions with fewer multiply-adds than this run on one thread (as `gemm_into`'s
-/// products: a hand-off would cost more than it saves).
-const MIN_SPLIT_WORK: usize = 1 << 16;
-
-/// The samples `[start, end)` of `part` of `parts`.
-fn part_samples(n: usize, part: usize, parts: usize) -> (usize, usize) {
-    let per = n.div_ceil(parts.max(1));
-    ((part * per).min(n), ((part + 1) * per).min(n))
-}
-
 fn forward<T: Element>(g: &Geometry, xs: &[T], ws: &[T], bias: Option<&[T]>) -> ArrayD<T> {
     let mut out = pool::take::<T>(&g.out_shape());
     let out_sample = g.o * g.l();
     let os = threads::DisjointSlice::new(out.as_slice_mut().expect("pooled arrays are contiguous"));
-    let parts = sample_parts(g);
-    threads::split(parts, |part| {
-        let (start, end) = part_samples(g.img.n, part, parts);
-        // SAFETY: each part writes the output samples [start, end) only.
-        let ys = unsafe { os.range(start * out_sample, end * out_sample) };
-        forward_samples(g, start..end, xs, ws, bias, ys);
+    threads::split_ranges(g.img.n, sample_parts(g), |samples| {
+        // SAFETY: the sample ranges of a split are disjoint, so are their output samples.
+        let ys = unsafe { os.range(samples.start * out_sample, samples.end * out_sample) };
+        forward_samples(g, samples, xs, ws, bias, ys);
     });
     out
 }
@@ -453,13 +441,11 @@ fn backward<T: Element>(
         // col2im accumulates into the input gradient; the pointwise GEMM overwrites it.
         let mut gx = if pointwise { pool::take::<T>(&in_shape) } else { pool::zeros::<T>(&in_shape) };
         let gxs = threads::DisjointSlice::new(gx.as_slice_mut().expect("pooled arrays are contiguous"));
-        let parts = sample_parts(g);
-        threads::split(parts, |part| {
-            let (start, end) = part_samples(g.img.n, part, parts);
-            let mut dcols = (!pointwise && start < end).then(|| pool::take::<T>(&[g.groups * kg, l]));
-            for n in start..end {
+        threads::split_ranges(g.img.n, sample_parts(g), |samples| {
+            let mut dcols = (!pointwise && !samples.is_empty()).then(|| pool::take::<T>(&[g.groups * kg, l]));
+            for n in samples {
                 let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
-                // SAFETY: each part writes the input-gradient samples [start, end) only.
+                // SAFETY: the sample ranges of a split are disjoint: sample n is this part's.
                 let gx_n = unsafe { gxs.range(n * in_sample, (n + 1) * in_sample) };
                 let dst: &mut [T] = match dcols.as_mut() {
                     Some(buf) => buf.as_slice_mut().expect("pooled arrays are contiguous"),

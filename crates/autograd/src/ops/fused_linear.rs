@@ -86,15 +86,11 @@ pub fn fused_linear<T: Element>(
         let o2 = as_rows_mut(&mut out, rows, out_f);
         let os = threads::DisjointSlice::new(o2.into_slice().expect("contiguous"));
         let parts = split_parts(rows.saturating_mul(in_f).saturating_mul(out_f), rows, threads::threads());
-        let per_part = rows.div_ceil(parts);
-        threads::split(parts, |part| {
-            let start = (part * per_part).min(rows);
-            let len = per_part.min(rows - start);
+        threads::split_ranges(rows, parts, |r| {
             // SAFETY: `out` is a contiguous [rows, out_f] buffer that outlives the split; the
-            // rows [start, start + len) belong to this part only.
-            let ys = unsafe { os.range(start * out_f, (start + len) * out_f) };
-            let xs = x2.slice(nabla_tensor::ndarray::s![start..start + len, ..]);
-            block_forward(xs, w2, bias_row, steps, ys);
+            // row ranges of a split are disjoint.
+            let ys = unsafe { os.range(r.start * out_f, r.end * out_f) };
+            block_forward(x2.slice(nabla_tensor::ndarray::s![r, ..]), w2, bias_row, steps, ys);
         });
     }
     drop(xc);

@@ -137,7 +137,7 @@ pub fn max_pool2d<T: Element>(input: &Var<T>, options: &MaxPool2dOptions) -> Res
         let am = threads::DisjointSlice::new(&mut argmax[..]);
         let per_plane = win.rows.len() * win.cols.len();
         // Planes are independent: each thread takes a range of them.
-        threads::split_ranges(img.n * img.c, win.planes_per_part(), |r| {
+        threads::split_ranges(img.n * img.c, win.parts(img.n * img.c), |r| {
             // SAFETY: the plane ranges of a split are disjoint, so are their outputs.
             let (o, a) = unsafe {
                 let a = record.then(|| am.range(r.start * per_plane, r.end * per_plane));
@@ -155,7 +155,7 @@ pub fn max_pool2d<T: Element>(input: &Var<T>, options: &MaxPool2dOptions) -> Res
         let gxs = threads::DisjointSlice::new(gx.as_slice_mut().expect("pooled arrays are contiguous"));
         let per_plane = win.rows.len() * win.cols.len();
         if per_plane > 0 {
-            threads::split_ranges(planes, win.planes_per_part(), |r| {
+            threads::split_ranges(planes, win.parts(planes), |r| {
                 // SAFETY: the plane ranges of a split are disjoint; each scatters in its planes.
                 let gx_r = unsafe { gxs.range(r.start * win.plane, r.end * win.plane) };
                 let (gy_r, a_r) = (
@@ -195,9 +195,9 @@ struct Window {
 }
 
 impl Window {
-    /// Planes per part of a split, so that a part has an elementwise pass's worth of input.
-    fn planes_per_part(&self) -> usize {
-        (crate::ops::arith::ELEMENTWISE_PART / self.plane.max(1)).max(1)
+    /// Parts for `planes` planes: each part has an elementwise pass's worth of input.
+    fn parts(&self, planes: usize) -> usize {
+        threads::parts_of(planes, (threads::MIN_PART_ELEMENTS / self.plane.max(1)).max(1))
     }
 
     /// Writes each window's maximum into `out` and, when given, its in-plane index into

@@ -5,7 +5,7 @@
 //! upstream gradient in place by the local derivative (written in terms of the input `x` and
 //! the output `y`), so no buffer is allocated.
 
-use crate::ops::arith::{map_pooled, ELEMENTWISE_PART};
+use crate::ops::arith::map_pooled;
 use crate::var::Var;
 use nabla_tensor::ndarray::Zip;
 use nabla_tensor::{sigmoid, threads, Element};
@@ -29,15 +29,19 @@ fn unary<T: Element>(
         let xv = args.inputs[0].value();
         let y = args.output;
         match (xv.as_slice(), y.as_slice()) {
-            (Some(xs), Some(ys)) if g.is_standard_layout() && xs.len() >= 2 * ELEMENTWISE_PART => {
+            (Some(xs), Some(ys)) if g.is_standard_layout() => {
                 let gs = threads::DisjointSlice::new(g.as_slice_mut().expect("standard layout"));
-                threads::split_ranges(xs.len(), ELEMENTWISE_PART, |r| {
-                    // SAFETY: the ranges of a split are disjoint.
-                    let gr = unsafe { gs.range(r.start, r.end) };
-                    for ((g, &x), &y) in gr.iter_mut().zip(&xs[r.clone()]).zip(&ys[r]) {
-                        *g = *g * df(x, y);
-                    }
-                });
+                threads::split_ranges(
+                    xs.len(),
+                    threads::parts_of(xs.len(), threads::MIN_PART_ELEMENTS),
+                    |r| {
+                        // SAFETY: the ranges of a split are disjoint.
+                        let gr = unsafe { gs.range(r.start, r.end) };
+                        for ((g, &x), &y) in gr.iter_mut().zip(&xs[r.clone()]).zip(&ys[r]) {
+                            *g = *g * df(x, y);
+                        }
+                    },
+                );
             }
             _ => Zip::from(&mut g).and(&*xv).and(y).for_each(|g, &x, &y| *g = *g * df(x, y)),
         }
