@@ -1,5 +1,6 @@
 //! The chapter-3 MLP written by hand on `ndarray` buffers and the best GEMM measured on the
-//! machine (`nabla_tensor::gemm_into`), with no framework at all: the ceiling that nabla's figures are compared with in the same run.
+//! machine (`nabla_tensor::gemm_into`), with no framework at all: the ceiling that nabla's
+//! figures are compared with in the same run.
 //!
 //! 784-512-256-10; Linear -> BatchNorm1d (batch statistics, running averages with momentum
 //! 0.1) -> ReLU -> Dropout(0.2) after each hidden layer; softmax cross-entropy (mean); Adam

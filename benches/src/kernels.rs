@@ -1,6 +1,7 @@
 //! Kernel figures: square matrix products through nabla's tensor API (split over nabla's
-//! threads) against one direct call of `matrixmultiply::sgemm` (which runs on one thread), and an Adam step over many parameters against a plain
-//! copy of the same size (the memory bandwidth the step could reach).
+//! threads) against one direct call of `matrixmultiply::sgemm` (which runs on one thread), and
+//! an Adam step over many parameters against a plain copy of the same size (the memory
+//! bandwidth the step could reach).
 
 use crate::measure::{paired, Summary, Timing};
 use nabla_optim::{Optimizer, ParamMut};
