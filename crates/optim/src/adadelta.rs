@@ -20,9 +20,10 @@
 //! # Hyper-parameters (PyTorch's names and defaults)
 //! `lr = 1.0`, `rho = 0.9`, `eps = 1e-6`, `weight_decay = 0` (L2), `maximize = false`.
 
-use crate::math::{c, Decay, WeightDecay};
+use crate::math::c;
 use crate::register_optimizer;
 use crate::rule::{Update, UpdateRule};
+use crate::shared_keys::L2DecayKeys;
 use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
@@ -39,12 +40,9 @@ pub struct Adadelta {
     /// added inside both square roots
     #[param(default = 1e-6, range = NON_NEGATIVE)]
     pub eps: f64,
-    /// L2 penalty (added to the gradient)
-    #[param(default = 0.0, range = NON_NEGATIVE)]
-    pub weight_decay: f64,
-    /// maximize the objective (negate the gradient)
-    #[param(default = false)]
-    pub maximize: bool,
+    /// `weight_decay` (L2), `maximize`
+    #[param(flatten)]
+    pub decay: L2DecayKeys,
 }
 
 impl UpdateRule for Adadelta {
@@ -53,7 +51,7 @@ impl UpdateRule for Adadelta {
     }
 
     fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
-        let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
+        let decay = self.decay.decay::<T>(hyper);
         let (lr, rho, one_minus_rho, eps): (T, T, T, T) =
             (c(hyper.lr), c(self.rho), c(1.0 - self.rho), c(self.eps));
         let [v, u] = state.buffers else { unreachable!("adadelta keeps two buffers") };
@@ -75,20 +73,14 @@ register_optimizer!(Adadelta,
 
 #[cfg(test)]
 mod tests {
-    use crate::ParamMut;
-    use nabla_tensor::ndarray::arr1;
+    use crate::testing::OneParam;
 
     #[test]
     fn by_hand() {
-        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>("adadelta:lr=0.5,rho=0.5,eps=1", ())
-            .map(|b| b.value)
-            .unwrap();
-        let mut p = arr1(&[1.0]).into_dyn();
-        let g = arr1(&[2.0]).into_dyn();
-        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        let run = OneParam::after("adadelta:lr=0.5,rho=0.5,eps=1", &[1.0], [[2.0]]);
         // v = 2, delta = 1/sqrt(3) * 2, u = 0.5 * delta^2
         let delta = 2.0 / 3f64.sqrt();
-        assert!((p[0] - (1.0 - 0.5 * delta)).abs() < 1e-15);
-        assert!((o.state_dict().arrays["p.acc_delta"][[0]] - 0.5 * delta * delta).abs() < 1e-15);
+        assert!((run.value[0] - (1.0 - 0.5 * delta)).abs() < 1e-15);
+        assert!((run.state().arrays["p.acc_delta"][[0]] - 0.5 * delta * delta).abs() < 1e-15);
     }
 }

@@ -21,9 +21,10 @@
 //! `lr = 1e-2`, `lr_decay = 0`, `weight_decay = 0` (L2), `initial_accumulator_value = 0`,
 //! `eps = 1e-10` (added after the square root), `maximize = false`.
 
-use crate::math::{c, Decay, WeightDecay};
+use crate::math::c;
 use crate::register_optimizer;
 use crate::rule::{Update, UpdateRule};
+use crate::shared_keys::L2DecayKeys;
 use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
@@ -37,18 +38,15 @@ pub struct Adagrad {
     /// learning-rate decay: lr / (1 + (t-1)*lr_decay)
     #[param(default = 0.0, range = NON_NEGATIVE)]
     pub lr_decay: f64,
-    /// L2 penalty (added to the gradient)
-    #[param(default = 0.0, range = NON_NEGATIVE)]
-    pub weight_decay: f64,
     /// starting value of the sum of squared gradients
     #[param(default = 0.0, range = NON_NEGATIVE)]
     pub initial_accumulator_value: f64,
     /// added to sqrt(sum) for numerical stability
     #[param(default = 1e-10, range = NON_NEGATIVE)]
     pub eps: f64,
-    /// maximize the objective (negate the gradient)
-    #[param(default = false)]
-    pub maximize: bool,
+    /// `weight_decay` (L2), `maximize`
+    #[param(flatten)]
+    pub decay: L2DecayKeys,
 }
 
 impl UpdateRule for Adagrad {
@@ -61,7 +59,7 @@ impl UpdateRule for Adagrad {
     }
 
     fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
-        let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
+        let decay = self.decay.decay::<T>(hyper);
         let clr: T = c(hyper.lr / (1.0 + (state.step - 1) as f64 * self.lr_decay));
         let eps: T = c(self.eps);
         let [sum] = state.buffers else { unreachable!("adagrad keeps one buffer") };
@@ -80,24 +78,16 @@ register_optimizer!(Adagrad,
 
 #[cfg(test)]
 mod tests {
-    use crate::ParamMut;
-    use nabla_tensor::ndarray::arr1;
+    use crate::testing::OneParam;
 
     #[test]
     fn by_hand() {
-        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>(
-            "adagrad:lr=0.1,lr_decay=1,initial_accumulator_value=5,eps=0",
-            (),
-        )
-        .map(|b| b.value)
-        .unwrap();
-        let mut p = arr1(&[1.0]).into_dyn();
-        let g = arr1(&[2.0]).into_dyn();
-        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
-        assert!((p[0] - (1.0 - 0.1 * 2.0 / 3.0)).abs() < 1e-15);
-        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        let mut run = OneParam::new("adagrad:lr=0.1,lr_decay=1,initial_accumulator_value=5,eps=0", &[1.0]);
+        run.step(&[2.0]);
+        assert!((run.value[0] - (1.0 - 0.1 * 2.0 / 3.0)).abs() < 1e-15);
+        run.step(&[2.0]);
         // clr = 0.1 / 2, s = 13
-        assert!((p[0] - (1.0 - 0.2 / 3.0 - 0.05 * 2.0 / 13f64.sqrt())).abs() < 1e-15);
-        assert_eq!(o.state_dict().arrays["p.sum"][[0]], 13.0);
+        assert!((run.value[0] - (1.0 - 0.2 / 3.0 - 0.05 * 2.0 / 13f64.sqrt())).abs() < 1e-15);
+        assert_eq!(run.state().arrays["p.sum"][[0]], 13.0);
     }
 }

@@ -27,9 +27,10 @@
 //! `lr = 1e-3`, `betas = [0.9, 0.999]`, `eps = 1e-8`, `weight_decay = 0` (L2 unless
 //! `decoupled_weight_decay = true`), `amsgrad = false`, `maximize = false`.
 
-use crate::math::{bias_correction, c, Decay, Moments, WeightDecay};
+use crate::math::c;
 use crate::register_optimizer;
 use crate::rule::{Update, UpdateRule};
+use crate::shared_keys::{EitherDecayKeys, MomentKeys};
 use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
@@ -41,24 +42,15 @@ pub struct Adam {
     /// learning rate
     #[param(default = 1e-3, range = NON_NEGATIVE)]
     pub lr: f64,
-    /// decay rates [beta1, beta2] of the first and second moment estimates
-    #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
-    pub betas: [f64; 2],
-    /// added to the bias-corrected sqrt(v)
-    #[param(default = 1e-8, range = NON_NEGATIVE)]
-    pub eps: f64,
-    /// weight decay (L2 added to the gradient unless decoupled_weight_decay)
-    #[param(default = 0.0, range = NON_NEGATIVE)]
-    pub weight_decay: f64,
     /// use the running maximum of the second moment (AMSGrad)
     #[param(default = false)]
     pub amsgrad: bool,
-    /// maximize the objective (negate the gradient)
-    #[param(default = false)]
-    pub maximize: bool,
-    /// decoupled weight decay p <- p*(1 - lr*wd) instead of L2 added to the gradient
-    #[param(default = false)]
-    pub decoupled_weight_decay: bool,
+    /// `betas`, and `eps` (added to the bias-corrected sqrt(v))
+    #[param(flatten)]
+    pub moments: MomentKeys,
+    /// `weight_decay`, `decoupled_weight_decay`, `maximize`
+    #[param(flatten)]
+    pub decay: EitherDecayKeys,
 }
 
 impl UpdateRule for Adam {
@@ -71,17 +63,13 @@ impl UpdateRule for Adam {
     }
 
     fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
-        let decay = Decay::<T>::new(
-            WeightDecay::decoupled_if(self.decoupled_weight_decay),
-            hyper.lr,
-            hyper.weight_decay,
-            self.maximize,
-        );
-        let moments = Moments::<T>::new(self.betas[0], self.betas[1]);
-        let step_size: T = c(hyper.lr / bias_correction(self.betas[0], state.step));
+        let decay = self.decay.decay::<T>(hyper);
+        let moments = self.moments.moments::<T>();
+        let [bc1, bc2] = self.moments.bias_corrections(state.step);
+        let step_size: T = c(hyper.lr / bc1);
         // sqrt(v) / sqrt(1 - b2^t), with the division hoisted out of the loop.
-        let inv_sqrt_bc2: T = c(1.0 / bias_correction(self.betas[1], state.step).sqrt());
-        let eps: T = c(self.eps);
+        let inv_sqrt_bc2: T = c(1.0 / bc2.sqrt());
+        let eps: T = c(self.moments.eps);
         let zip = Zip::from(value).and(grad);
         match state.buffers {
             [m, v] => zip.and(m).and(v).for_each(|p, &g, m, v| {
@@ -107,31 +95,17 @@ register_optimizer!(Adam,
 
 #[cfg(test)]
 mod tests {
-    use crate::ParamMut;
-    use nabla_tensor::ndarray::arr1;
+    use crate::testing::OneParam;
 
     #[test]
     fn first_step_is_lr_times_sign() {
-        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>("adam:lr=0.01,eps=0", ())
-            .map(|b| b.value)
-            .unwrap();
-        let mut p = arr1(&[1.0, 1.0]).into_dyn();
-        let g = arr1(&[3.0, -0.001]).into_dyn();
-        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        let p = OneParam::after("adam:lr=0.01,eps=0", &[1.0, 1.0], [[3.0, -0.001]]).value;
         assert!((p[0] - 0.99).abs() < 1e-14 && (p[1] - 1.01).abs() < 1e-14, "{p}");
     }
 
     #[test]
     fn amsgrad_keeps_the_maximum() {
-        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>("adam:amsgrad=true", ())
-            .map(|b| b.value)
-            .unwrap();
-        let mut p = arr1(&[1.0]).into_dyn();
-        for g in [10.0, 0.0, 0.0] {
-            let g = arr1(&[g]).into_dyn();
-            o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
-        }
-        let sd = o.state_dict();
+        let sd = OneParam::after("adam:amsgrad=true", &[1.0], [[10.0], [0.0], [0.0]]).state();
         assert!(sd.arrays["p.max_exp_avg_sq"][[0]] > sd.arrays["p.exp_avg_sq"][[0]]);
     }
 }

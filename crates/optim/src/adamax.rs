@@ -20,9 +20,10 @@
 //! `lr = 2e-3`, `betas = [0.9, 0.999]`, `eps = 1e-8`, `weight_decay = 0` (L2),
 //! `maximize = false`.
 
-use crate::math::{bias_correction, c, Decay, Moments, WeightDecay};
+use crate::math::c;
 use crate::register_optimizer;
 use crate::rule::{Update, UpdateRule};
+use crate::shared_keys::{L2DecayKeys, MomentKeys};
 use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
@@ -33,18 +34,12 @@ pub struct Adamax {
     /// learning rate
     #[param(default = 2e-3, range = NON_NEGATIVE)]
     pub lr: f64,
-    /// decay rates [beta1, beta2] of the first and second moment estimates
-    #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
-    pub betas: [f64; 2],
-    /// added to |g| inside the maximum
-    #[param(default = 1e-8, range = NON_NEGATIVE)]
-    pub eps: f64,
-    /// L2 penalty (added to the gradient)
-    #[param(default = 0.0, range = NON_NEGATIVE)]
-    pub weight_decay: f64,
-    /// maximize the objective (negate the gradient)
-    #[param(default = false)]
-    pub maximize: bool,
+    /// `betas`, and `eps` (added to |g| inside the maximum)
+    #[param(flatten)]
+    pub moments: MomentKeys,
+    /// `weight_decay` (L2), `maximize`
+    #[param(flatten)]
+    pub decay: L2DecayKeys,
 }
 
 impl UpdateRule for Adamax {
@@ -53,10 +48,11 @@ impl UpdateRule for Adamax {
     }
 
     fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
-        let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
-        let moments = Moments::<T>::new(self.betas[0], self.betas[1]);
-        let step_size: T = c(hyper.lr / bias_correction(self.betas[0], state.step));
-        let (beta2, eps): (T, T) = (c(self.betas[1]), c(self.eps));
+        let decay = self.decay.decay::<T>(hyper);
+        let moments = self.moments.moments::<T>();
+        let [bc1, _] = self.moments.bias_corrections(state.step);
+        let step_size: T = c(hyper.lr / bc1);
+        let (beta2, eps): (T, T) = (c(self.moments.betas[1]), c(self.moments.eps));
         let [m, u] = state.buffers else { unreachable!("adamax keeps two buffers") };
         Zip::from(value).and(grad).and(m).and(u).for_each(|p, &g, m, u| {
             let g = decay.apply(p, g);
@@ -74,22 +70,13 @@ register_optimizer!(Adamax,
 
 #[cfg(test)]
 mod tests {
-    use crate::ParamMut;
-    use nabla_tensor::ndarray::arr1;
+    use crate::testing::OneParam;
 
     #[test]
     fn by_hand() {
-        let mut o =
-            nabla_registry::build::<dyn crate::Optimizer<f64>>("adamax:lr=0.1,betas=[0.5,0.5],eps=1", ())
-                .map(|b| b.value)
-                .unwrap();
-        let mut p = arr1(&[1.0]).into_dyn();
-        for g in [3.0, 0.0] {
-            let g = arr1(&[g]).into_dyn();
-            o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
-        }
+        let run = OneParam::after("adamax:lr=0.1,betas=[0.5,0.5],eps=1", &[1.0], [[3.0], [0.0]]);
         // t=1: m = 1.5, u = 4, p = 1 - 0.2*1.5/4; t=2: m = 0.75, u = max(2, 1) = 2.
         let expected = 1.0 - 0.2 * 1.5 / 4.0 - (0.1 / 0.75) * 0.75 / 2.0;
-        assert!((p[0] - expected).abs() < 1e-15, "{}", p[0]);
+        assert!((run.value[0] - expected).abs() < 1e-15, "{}", run.value[0]);
     }
 }

@@ -27,6 +27,7 @@
 use crate::adam::Adam;
 use crate::register_optimizer;
 use crate::rule::{Update, UpdateRule};
+use crate::shared_keys::{EitherDecayKeys, MomentKeys};
 use nabla_registry::HyperParams;
 use nabla_tensor::Element;
 
@@ -37,12 +38,9 @@ pub struct AdamW {
     /// learning rate
     #[param(default = 1e-3, range = NON_NEGATIVE)]
     pub lr: f64,
-    /// decay rates [beta1, beta2] of the first and second moment estimates
-    #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
-    pub betas: [f64; 2],
-    /// added to the bias-corrected sqrt(v)
-    #[param(default = 1e-8, range = NON_NEGATIVE)]
-    pub eps: f64,
+    /// `betas`, and `eps` (added to the bias-corrected sqrt(v))
+    #[param(flatten)]
+    pub moments: MomentKeys,
     /// decoupled weight decay: p <- p*(1 - lr*wd) before each update
     #[param(default = 1e-2, range = NON_NEGATIVE)]
     pub weight_decay: f64,
@@ -68,8 +66,9 @@ impl AdamW {
 
     /// The Adam rule this configuration runs.
     pub fn adam(&self) -> Adam {
-        let AdamW { lr, betas, eps, weight_decay, amsgrad, maximize, .. } = *self;
-        Adam { lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay: true }
+        let AdamW { lr, moments, weight_decay, amsgrad, maximize, .. } = *self;
+        let decay = EitherDecayKeys { weight_decay, decoupled_weight_decay: true, maximize };
+        Adam { lr, amsgrad, moments, decay }
     }
 }
 
@@ -90,21 +89,14 @@ register_optimizer!(AdamW,
 
 #[cfg(test)]
 mod tests {
-    use crate::ParamMut;
+    use crate::testing::{build_optimizer, OneParam};
     use nabla_tensor::ndarray::arr1;
 
     #[test]
     fn zero_gradient_only_decays() {
-        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>("adamw:lr=0.1,weight_decay=0.5", ())
-            .map(|b| b.value)
-            .unwrap();
-        let mut p = arr1(&[2.0, -3.0]).into_dyn();
-        let g = arr1(&[0.0, 0.0]).into_dyn();
-        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        let p = OneParam::after("adamw:lr=0.1,weight_decay=0.5", &[2.0, -3.0], [[0.0, 0.0]]).value;
         let f = 1.0 - 0.1 * 0.5;
         assert_eq!(p, arr1(&[2.0 * f, -3.0 * f]).into_dyn());
-        assert!(nabla_registry::build::<dyn crate::Optimizer<f64>>("adamw:decoupled_weight_decay=false", ())
-            .map(|b| b.value)
-            .is_err());
+        assert!(build_optimizer::<f64>("adamw:decoupled_weight_decay=false").is_err());
     }
 }

@@ -57,6 +57,7 @@ mod rule;
 mod scheduler;
 pub mod schedulers;
 mod sgd;
+mod shared_keys;
 pub mod testing;
 
 pub use adadelta::Adadelta;
@@ -77,6 +78,7 @@ pub use scheduler::{
     BuildScheduler, ClosedFormSchedule, ScheduleProgress, Scheduler, SchedulerRegistration, SchedulerStart,
 };
 pub use sgd::Sgd;
+pub use shared_keys::{EitherDecayKeys, L2DecayKeys, MomentKeys};
 
 /// Re-exports for the registration macros (not part of the API).
 #[doc(hidden)]

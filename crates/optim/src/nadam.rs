@@ -26,9 +26,10 @@
 //! `lr = 2e-3`, `betas = [0.9, 0.999]`, `eps = 1e-8`, `weight_decay = 0` (L2, or decoupled
 //! when `decoupled_weight_decay = true`), `momentum_decay = 4e-3`, `maximize = false`.
 
-use crate::math::{bias_correction, c, Decay, Moments, WeightDecay};
+use crate::math::c;
 use crate::register_optimizer;
 use crate::rule::{Update, UpdateRule};
+use crate::shared_keys::{EitherDecayKeys, MomentKeys};
 use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
@@ -39,30 +40,21 @@ pub struct NAdam {
     /// learning rate
     #[param(default = 2e-3, range = NON_NEGATIVE)]
     pub lr: f64,
-    /// decay rates [beta1, beta2] of the first and second moment estimates
-    #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
-    pub betas: [f64; 2],
-    /// added to the bias-corrected sqrt(v)
-    #[param(default = 1e-8, range = NON_NEGATIVE)]
-    pub eps: f64,
-    /// weight decay (L2 added to the gradient unless decoupled_weight_decay)
-    #[param(default = 0.0, range = NON_NEGATIVE)]
-    pub weight_decay: f64,
     /// rate of the momentum warm-up mu_t = b1*(1 - 0.5*0.96^(t*rate))
     #[param(default = 4e-3, range = NON_NEGATIVE)]
     pub momentum_decay: f64,
-    /// decoupled weight decay p <- p*(1 - lr*wd) instead of L2 added to the gradient
-    #[param(default = false)]
-    pub decoupled_weight_decay: bool,
-    /// maximize the objective (negate the gradient)
-    #[param(default = false)]
-    pub maximize: bool,
+    /// `betas`, and `eps` (added to the bias-corrected sqrt(v))
+    #[param(flatten)]
+    pub moments: MomentKeys,
+    /// `weight_decay`, `decoupled_weight_decay`, `maximize`
+    #[param(flatten)]
+    pub decay: EitherDecayKeys,
 }
 
 impl NAdam {
     /// The momentum coefficient `mu_t` of step `t`.
     pub fn mu(&self, step: u64) -> f64 {
-        self.betas[0] * (1.0 - 0.5 * 0.96f64.powf(step as f64 * self.momentum_decay))
+        self.moments.betas[0] * (1.0 - 0.5 * 0.96f64.powf(step as f64 * self.momentum_decay))
     }
 }
 
@@ -76,20 +68,16 @@ impl UpdateRule for NAdam {
     }
 
     fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
-        let decay = Decay::<T>::new(
-            WeightDecay::decoupled_if(self.decoupled_weight_decay),
-            hyper.lr,
-            hyper.weight_decay,
-            self.maximize,
-        );
-        let moments = Moments::<T>::new(self.betas[0], self.betas[1]);
+        let decay = self.decay.decay::<T>(hyper);
+        let moments = self.moments.moments::<T>();
         let (mu, mu_next) = (self.mu(state.step), self.mu(state.step + 1));
         let [mu_product] = state.scalars else { unreachable!("nadam keeps one scalar") };
         *mu_product *= mu;
         let grad_coef: T = c(hyper.lr * (1.0 - mu) / (1.0 - *mu_product));
         let momentum_coef: T = c(hyper.lr * mu_next / (1.0 - *mu_product * mu_next));
-        let inv_bc2: T = c(1.0 / bias_correction(self.betas[1], state.step));
-        let eps: T = c(self.eps);
+        let [_, bc2] = self.moments.bias_corrections(state.step);
+        let inv_bc2: T = c(1.0 / bc2);
+        let eps: T = c(self.moments.eps);
         let [m, v] = state.buffers else { unreachable!("nadam keeps two buffers") };
         Zip::from(value).and(grad).and(m).and(v).for_each(|p, &g, m, v| {
             let g = decay.apply(p, g);
@@ -112,7 +100,7 @@ mod tests {
 
     #[test]
     fn mu_product_is_kept_per_parameter() {
-        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>("nadam", ()).map(|b| b.value).unwrap();
+        let mut o = crate::testing::build_optimizer::<f64>("nadam").unwrap();
         let mut p = arr1(&[1.0]).into_dyn();
         let mut q = arr1(&[1.0]).into_dyn();
         let g = arr1(&[1.0]).into_dyn();

@@ -30,9 +30,10 @@
 //! `lr = 1e-3`, `betas = [0.9, 0.999]`, `eps = 1e-8`, `weight_decay = 0` (L2, or decoupled
 //! when `decoupled_weight_decay = true`), `maximize = false`.
 
-use crate::math::{bias_correction, c, Decay, Moments, WeightDecay};
+use crate::math::{bias_correction, c};
 use crate::register_optimizer;
 use crate::rule::{Update, UpdateRule};
+use crate::shared_keys::{EitherDecayKeys, MomentKeys};
 use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
@@ -43,21 +44,12 @@ pub struct RAdam {
     /// learning rate
     #[param(default = 1e-3, range = NON_NEGATIVE)]
     pub lr: f64,
-    /// decay rates [beta1, beta2] of the first and second moment estimates
-    #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
-    pub betas: [f64; 2],
-    /// added to the uncorrected sqrt(v)
-    #[param(default = 1e-8, range = NON_NEGATIVE)]
-    pub eps: f64,
-    /// weight decay (L2 added to the gradient unless decoupled_weight_decay)
-    #[param(default = 0.0, range = NON_NEGATIVE)]
-    pub weight_decay: f64,
-    /// decoupled weight decay p <- p*(1 - lr*wd) instead of L2 added to the gradient
-    #[param(default = false)]
-    pub decoupled_weight_decay: bool,
-    /// maximize the objective (negate the gradient)
-    #[param(default = false)]
-    pub maximize: bool,
+    /// `betas`, and `eps` (added to the uncorrected sqrt(v))
+    #[param(flatten)]
+    pub moments: MomentKeys,
+    /// `weight_decay`, `decoupled_weight_decay`, `maximize`
+    #[param(flatten)]
+    pub decay: EitherDecayKeys,
 }
 
 /// The rectifier `r_t` of RAdam at step `t` (from 1) for second-moment decay `beta2`, or
@@ -77,20 +69,15 @@ impl UpdateRule for RAdam {
     }
 
     fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
-        let decay = Decay::<T>::new(
-            WeightDecay::decoupled_if(self.decoupled_weight_decay),
-            hyper.lr,
-            hyper.weight_decay,
-            self.maximize,
-        );
-        let moments = Moments::<T>::new(self.betas[0], self.betas[1]);
-        let bc1 = bias_correction(self.betas[0], state.step);
+        let decay = self.decay.decay::<T>(hyper);
+        let moments = self.moments.moments::<T>();
+        let [bc1, bc2] = self.moments.bias_corrections(state.step);
         let [m, v] = state.buffers else { unreachable!("radam keeps two buffers") };
         let zip = Zip::from(value).and(grad).and(m).and(v);
-        match radam_rectifier(self.betas[1], state.step) {
+        match radam_rectifier(self.moments.betas[1], state.step) {
             Some(r) => {
-                let step_size: T = c(hyper.lr * r * bias_correction(self.betas[1], state.step).sqrt() / bc1);
-                let eps: T = c(self.eps);
+                let step_size: T = c(hyper.lr * r * bc2.sqrt() / bc1);
+                let eps: T = c(self.moments.eps);
                 zip.for_each(|p, &g, m, v| {
                     let g = decay.apply(p, g);
                     moments.update(m, v, g);

@@ -25,9 +25,10 @@
 //! `lr = 1e-2`, `alpha = 0.99`, `eps = 1e-8`, `weight_decay = 0` (L2), `momentum = 0`,
 //! `centered = false`, `maximize = false`.
 
-use crate::math::{c, lerp, Decay, WeightDecay};
+use crate::math::{c, lerp};
 use crate::register_optimizer;
 use crate::rule::{Update, UpdateRule};
+use crate::shared_keys::L2DecayKeys;
 use nabla_registry::HyperParams;
 use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
@@ -45,18 +46,15 @@ pub struct RmsProp {
     /// added to the root mean square (outside the square root)
     #[param(default = 1e-8, range = NON_NEGATIVE)]
     pub eps: f64,
-    /// L2 penalty (added to the gradient)
-    #[param(default = 0.0, range = NON_NEGATIVE)]
-    pub weight_decay: f64,
     /// momentum factor of the normalised step (below 1: from 1 on it diverges)
     #[param(default = 0.0, range = UNIT_HALF_OPEN)]
     pub momentum: f64,
     /// divide by the estimated standard deviation of the gradient
     #[param(default = false)]
     pub centered: bool,
-    /// maximize the objective (negate the gradient)
-    #[param(default = false)]
-    pub maximize: bool,
+    /// `weight_decay` (L2), `maximize`
+    #[param(flatten)]
+    pub decay: L2DecayKeys,
 }
 
 impl UpdateRule for RmsProp {
@@ -70,7 +68,7 @@ impl UpdateRule for RmsProp {
     }
 
     fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
-        let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
+        let decay = self.decay.decay::<T>(hyper);
         let (lr, alpha, one_minus_alpha, eps, mu): (T, T, T, T, T) =
             (c(hyper.lr), c(self.alpha), c(1.0 - self.alpha), c(self.eps), c(self.momentum));
         let zip = Zip::from(value).and(grad);
@@ -111,24 +109,16 @@ register_optimizer!(RmsProp,
 
 #[cfg(test)]
 mod tests {
-    use crate::ParamMut;
-    use nabla_tensor::ndarray::arr1;
+    use crate::testing::OneParam;
 
     #[test]
     fn by_hand() {
-        let mut o = nabla_registry::build::<dyn crate::Optimizer<f64>>(
-            "rmsprop:lr=0.1,alpha=0.75,eps=0,momentum=0.5,centered=true",
-            (),
-        )
-        .map(|b| b.value)
-        .unwrap();
-        let mut p = arr1(&[1.0]).into_dyn();
-        let g = arr1(&[2.0]).into_dyn();
-        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        let run =
+            OneParam::after("rmsprop:lr=0.1,alpha=0.75,eps=0,momentum=0.5,centered=true", &[1.0], [[2.0]]);
         // v = 0.25*4 = 1, a = 0.5, d = sqrt(1 - 0.25), b = 2/d
         let d = 0.75f64.sqrt();
-        assert!((p[0] - (1.0 - 0.1 * 2.0 / d)).abs() < 1e-15);
-        let sd = o.state_dict();
+        assert!((run.value[0] - (1.0 - 0.1 * 2.0 / d)).abs() < 1e-15);
+        let sd = run.state();
         assert_eq!(sd.arrays.len(), 3);
         assert!(sd.arrays.contains_key("p.grad_avg") && sd.arrays.contains_key("p.momentum_buffer"));
     }

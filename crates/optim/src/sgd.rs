@@ -33,9 +33,10 @@
 //! Aliases: `momentum` (`momentum = 0.9`), `nag` and `nesterov` (`momentum = 0.9`,
 //! `nesterov = true`).
 
-use crate::math::{c, Decay, WeightDecay};
+use crate::math::c;
 use crate::register_optimizer;
 use crate::rule::{Update, UpdateRule};
+use crate::shared_keys::L2DecayKeys;
 use nabla_registry::{Alias, Const, HyperParams};
 use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
@@ -54,15 +55,12 @@ pub struct Sgd {
     /// dampening of the gradient in the momentum buffer
     #[param(default = 0.0)]
     pub dampening: f64,
-    /// L2 penalty (added to the gradient)
-    #[param(default = 0.0, range = NON_NEGATIVE)]
-    pub weight_decay: f64,
     /// Nesterov momentum (needs momentum > 0, dampening = 0)
     #[param(default = false)]
     pub nesterov: bool,
-    /// maximize the objective (negate the gradient)
-    #[param(default = false)]
-    pub maximize: bool,
+    /// `weight_decay` (L2), `maximize`
+    #[param(flatten)]
+    pub decay: L2DecayKeys,
 }
 
 impl Sgd {
@@ -87,7 +85,7 @@ impl UpdateRule for Sgd {
     }
 
     fn update<T: Element>(&self, Update { hyper, state, value, grad }: Update<'_, T>) {
-        let decay = Decay::<T>::new(WeightDecay::L2, hyper.lr, hyper.weight_decay, self.maximize);
+        let decay = self.decay.decay::<T>(hyper);
         let lr: T = c(hyper.lr);
         let [buf] = state.buffers else {
             Zip::from(value).and(grad).for_each(|p, &g| {
@@ -122,40 +120,26 @@ register_optimizer!(Sgd,
 
 #[cfg(test)]
 mod tests {
-    use crate::ParamMut;
-    use nabla_tensor::ndarray::arr1;
+    use crate::testing::{build_optimizer, OneParam};
 
     #[test]
     fn momentum_by_hand() {
-        let mut o =
-            nabla_registry::build::<dyn crate::Optimizer<f64>>("sgd:lr=0.1,momentum=0.5,dampening=0.5", ())
-                .map(|b| b.value)
-                .unwrap();
-        let mut p = arr1(&[1.0]).into_dyn();
-        let g = arr1(&[2.0]).into_dyn();
-        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
-        assert_eq!(p[0], 1.0 - 0.1 * 2.0); // b = g on the first step
-        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        let mut run = OneParam::new("sgd:lr=0.1,momentum=0.5,dampening=0.5", &[1.0]);
+        run.step(&[2.0]);
+        assert_eq!(run.value[0], 1.0 - 0.1 * 2.0); // b = g on the first step
+        run.step(&[2.0]);
         // b = 0.5*2 + 0.5*2 = 2
-        assert!((p[0] - (0.8 - 0.2)).abs() < 1e-15);
+        assert!((run.value[0] - (0.8 - 0.2)).abs() < 1e-15);
     }
 
     #[test]
     fn nesterov_by_hand_and_aliases() {
-        let mut o =
-            nabla_registry::build::<dyn crate::Optimizer<f64>>("nag:lr=0.1", ()).map(|b| b.value).unwrap();
-        assert_eq!(o.name(), "sgd");
-        let mut p = arr1(&[0.0]).into_dyn();
-        let g = arr1(&[1.0]).into_dyn();
-        o.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
+        let run = OneParam::after("nag:lr=0.1", &[0.0], [[1.0]]);
+        assert_eq!(run.optimizer.name(), "sgd");
         // b = 1, d = 1 + 0.9 * 1
-        assert!((p[0] + 0.19).abs() < 1e-15);
-        assert!(nabla_registry::build::<dyn crate::Optimizer<f64>>("sgd:nesterov=true", ())
-            .map(|b| b.value)
-            .is_err());
-        assert!(nabla_registry::build::<dyn crate::Optimizer<f64>>("nesterov:dampening=0.1", ())
-            .map(|b| b.value)
-            .is_err());
-        assert!(nabla_registry::build::<dyn crate::Optimizer<f32>>("momentum", ()).map(|b| b.value).is_ok());
+        assert!((run.value[0] + 0.19).abs() < 1e-15);
+        assert!(build_optimizer::<f64>("sgd:nesterov=true").is_err());
+        assert!(build_optimizer::<f64>("nesterov:dampening=0.1").is_err());
+        assert!(build_optimizer::<f32>("momentum").is_ok());
     }
 }

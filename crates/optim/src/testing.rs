@@ -22,7 +22,7 @@
 //!
 //! The optimizers are run with `maximize = false` (the properties assume minimisation).
 
-use crate::{Optimizer, OptimizerRegistration, ParamMut, Precision, StateDict};
+use crate::{OptimError, Optimizer, OptimizerRegistration, ParamMut, Precision, Scheduler, StateDict};
 use nabla_registry::{list, normalize, Component, ParamError, ParamType, Params, RawParams, Value};
 use nabla_tensor::ndarray::{ArrayD, IxDyn};
 use nabla_tensor::{Element, Rng};
@@ -214,6 +214,23 @@ fn build<T: Precision>(
     record.build::<T>(params).map_err(|e| format!("{label}: {e}"))
 }
 
+/// Two fresh optimizers of one configuration.
+type Twins = [Box<dyn Optimizer<f64>>; 2];
+
+/// Two fresh optimizers of one configuration, for the properties that compare a run with a
+/// rearranged one; `None` when the optimizer is not elementwise (rearranging may change it).
+fn elementwise_twins(
+    record: &OptimizerRegistration,
+    label: &str,
+    params: &Params,
+) -> Result<Option<Twins>, String> {
+    let first = build::<f64>(record, label, params)?;
+    if !first.is_elementwise() {
+        return Ok(None);
+    }
+    Ok(Some([first, build::<f64>(record, label, params)?]))
+}
+
 /// One step on named parameters with the given gradients.
 fn step<T: Element>(
     opt: &mut dyn Optimizer<T>,
@@ -316,11 +333,9 @@ pub fn descends_convex_quadratic(record: &OptimizerRegistration, case: &Case) ->
 pub fn commutes_with_permutation(record: &OptimizerRegistration, case: &Case) -> Result<(), String> {
     let permute = |v: &[f64]| -> Vec<f64> { case.permutation.iter().map(|&i| v[i]).collect() };
     for (label, params) in configurations(record, case.flags, &RawParams::new())? {
-        let mut plain = build::<f64>(record, &label, &params)?;
-        if !plain.is_elementwise() {
+        let Some([mut plain, mut permuted]) = elementwise_twins(record, &label, &params)? else {
             return Ok(());
-        }
-        let mut permuted = build::<f64>(record, &label, &params)?;
+        };
         let mut a = [("p", array::<f64>(&case.init))];
         let mut b = [("p", array::<f64>(&permute(&case.init)))];
         for g in &case.grads {
@@ -343,11 +358,7 @@ pub fn commutes_with_splitting(record: &OptimizerRegistration, case: &Case) -> R
         array::<f64>(v).into_shape_with_order(IxDyn(&[v.len(), 1])).expect("reshape")
     };
     for (label, params) in configurations(record, case.flags, &RawParams::new())? {
-        let mut whole = build::<f64>(record, &label, &params)?;
-        if !whole.is_elementwise() {
-            return Ok(());
-        }
-        let mut parts = build::<f64>(record, &label, &params)?;
+        let Some([mut whole, mut parts]) = elementwise_twins(record, &label, &params)? else { return Ok(()) };
         let mut a = [("p", array::<f64>(&case.init))];
         let mut b = [("head", array::<f64>(&case.init[..s])), ("tail", column(&case.init[s..]))];
         for g in &case.grads {
@@ -486,6 +497,68 @@ pub fn rejects_bad_input_atomically(record: &OptimizerRegistration, case: &Case)
         }
     }
     Ok(())
+}
+
+/// Builds an optimizer by name (`"adam:lr=0.1"`) in precision `T`: the registry's generic
+/// build, unwrapped to the optimizer (for tests that need not see the effective
+/// hyper-parameters).
+pub fn build_optimizer<T: Precision>(spec: &str) -> Result<Box<dyn Optimizer<T>>, OptimError> {
+    nabla_registry::build::<dyn Optimizer<T>>(spec, ()).map(|built| built.value)
+}
+
+/// Builds a scheduler by name (`"cosine:t_max=10"`) starting from `base_lr`: the registry's
+/// generic build, unwrapped to the scheduler.
+pub fn build_scheduler(spec: &str, base_lr: f64) -> Result<Box<dyn Scheduler>, OptimError> {
+    nabla_registry::build::<dyn Scheduler>(spec, base_lr).map(|built| built.value)
+}
+
+/// One `f64` parameter named `p` under an optimizer built by name: the set-up of the tests
+/// that follow a few updates by hand.
+///
+/// ```
+/// use nabla_optim::testing::OneParam;
+/// let mut run = OneParam::new("sgd:lr=0.1", &[1.0]);
+/// run.step(&[2.0]);
+/// assert_eq!(run.value[0], 1.0 - 0.1 * 2.0);
+/// assert_eq!(OneParam::after("sgd:lr=0.1", &[1.0], [[2.0], [-2.0]]).value[0], 1.0);
+/// ```
+#[derive(Debug)]
+pub struct OneParam {
+    /// The optimizer.
+    pub optimizer: Box<dyn Optimizer<f64>>,
+    /// The parameter `p`, one-dimensional.
+    pub value: ArrayD<f64>,
+}
+
+impl OneParam {
+    /// The optimizer `spec` over a parameter starting at `init`. Panics when `spec` does not
+    /// build (a test's own mistake).
+    pub fn new(spec: &str, init: &[f64]) -> Self {
+        let optimizer = build_optimizer::<f64>(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+        OneParam { optimizer, value: array(init) }
+    }
+
+    /// The optimizer `spec` over a parameter starting at `init`, after one step with each of
+    /// `grads` in turn. Panics as [`new`](OneParam::new) and [`step`](OneParam::step) do.
+    pub fn after<G: AsRef<[f64]>>(spec: &str, init: &[f64], grads: impl IntoIterator<Item = G>) -> Self {
+        let mut run = OneParam::new(spec, init);
+        for grad in grads {
+            run.step(grad.as_ref());
+        }
+        run
+    }
+
+    /// One step with gradient `grad` (as long as the parameter). Panics when the step fails.
+    pub fn step(&mut self, grad: &[f64]) {
+        let grad = array::<f64>(grad);
+        let result = self.optimizer.step(&mut [ParamMut::new("p", self.value.view_mut(), Some(grad.view()))]);
+        result.unwrap_or_else(|e| panic!("{}: step failed: {e}", self.optimizer.name()));
+    }
+
+    /// The optimizer's state (`p.step`, `p.exp_avg`, ...).
+    pub fn state(&self) -> StateDict<f64> {
+        self.optimizer.state_dict()
+    }
 }
 
 /// Generates proptest tests of every property of [`PROPERTIES`] over the registered

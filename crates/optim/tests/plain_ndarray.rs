@@ -1,7 +1,7 @@
 //! `nabla-optim` on its own: plain `ndarray` arrays, gradients computed by hand, optimizers
 //! both from the registry and constructed directly.
 
-use nabla_optim::{Adam, Optimizer, ParamMut, RuleOptimizer, Sgd};
+use nabla_optim::{Adam, EitherDecayKeys, L2DecayKeys, MomentKeys, Optimizer, ParamMut, RuleOptimizer, Sgd};
 use nabla_tensor::ndarray::{Array1, Array2, ArrayD, Ix1};
 use nabla_tensor::Rng;
 
@@ -67,15 +67,17 @@ fn optimizers_constructed_without_the_registry() {
     let p = problem();
     let adam = Adam {
         lr: 0.05,
-        betas: [0.9, 0.999],
-        eps: 1e-8,
-        weight_decay: 0.0,
         amsgrad: false,
-        maximize: false,
-        decoupled_weight_decay: false,
+        moments: MomentKeys { betas: [0.9, 0.999], eps: 1e-8 },
+        decay: EitherDecayKeys { weight_decay: 0.0, decoupled_weight_decay: false, maximize: false },
     };
-    let sgd =
-        Sgd { lr: 0.05, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: true, maximize: false };
+    let sgd = Sgd {
+        lr: 0.05,
+        momentum: 0.9,
+        dampening: 0.0,
+        nesterov: true,
+        decay: L2DecayKeys { weight_decay: 0.0, maximize: false },
+    };
     let mut optimizers: Vec<Box<dyn Optimizer<f32>>> = vec![
         Box::new(RuleOptimizer::new("adam", adam, 0.05, 0.0)),
         Box::new(RuleOptimizer::new("sgd", sgd, 0.05, 0.0)),

@@ -2,6 +2,7 @@
 //! builds with its defaults in both precisions, aliases carry their presets, and unknown
 //! names (such as a plugin whose crate is not linked) give a clear error.
 
+use nabla_optim::testing::build_optimizer;
 use nabla_optim::{OptimError, OptimizerRegistration, SchedulerRegistration};
 use nabla_registry::{duplicates, list, resolve, Component, RawParams, RegistryError, Value};
 
@@ -30,9 +31,7 @@ fn every_built_in_is_registered_once_and_builds() {
 
 #[test]
 fn pytorch_defaults() {
-    let lr = |name: &str| {
-        nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>(name, ()).map(|b| b.value).unwrap().lr()
-    };
+    let lr = |name: &str| build_optimizer::<f32>(name).unwrap().lr();
     assert_eq!(
         [
             lr("sgd"),
@@ -47,22 +46,8 @@ fn pytorch_defaults() {
         ],
         [1e-3, 1e-2, 1e-2, 1.0, 1e-3, 1e-3, 1e-3, 2e-3, 2e-3]
     );
-    assert_eq!(
-        nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adamw", ())
-            .map(|b| b.value)
-            .unwrap()
-            .groups()[0]
-            .weight_decay,
-        1e-2
-    );
-    assert_eq!(
-        nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adam", ())
-            .map(|b| b.value)
-            .unwrap()
-            .groups()[0]
-            .weight_decay,
-        0.0
-    );
+    assert_eq!(build_optimizer::<f32>("adamw").unwrap().groups()[0].weight_decay, 1e-2);
+    assert_eq!(build_optimizer::<f32>("adam").unwrap().groups()[0].weight_decay, 0.0);
 }
 
 #[test]
@@ -87,27 +72,17 @@ fn aliases_apply_their_presets_and_users_override_them() {
 #[test]
 fn unknown_names_list_the_known_optimizers() {
     // The Lion plugin is not linked into this test binary: its name is unknown here.
-    let err =
-        nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("lion", ()).map(|b| b.value).unwrap_err();
+    let err = build_optimizer::<f32>("lion").unwrap_err();
     let OptimError::Registry(registry_error) = &err else { panic!("{err}") };
     let RegistryError::Unknown { known, .. } = registry_error.as_ref() else { panic!("{err}") };
     assert_eq!(known, &BUILT_IN);
     let message = err.to_string();
     assert!(message.starts_with("unknown optimizer 'lion'") && message.contains("adam, adamax"), "{message}");
 
-    let message = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adamm", ())
-        .map(|b| b.value)
-        .unwrap_err()
-        .to_string();
+    let message = build_optimizer::<f32>("adamm").unwrap_err().to_string();
     assert!(message.contains("did you mean 'adam'"), "{message}");
-    let message = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adam:betas=[0.9,1.5]", ())
-        .map(|b| b.value)
-        .unwrap_err()
-        .to_string();
+    let message = build_optimizer::<f32>("adam:betas=[0.9,1.5]").unwrap_err().to_string();
     assert!(message.contains("betas") && message.contains("1.5"), "{message}");
-    let message = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("sgd:nesterov=true", ())
-        .map(|b| b.value)
-        .unwrap_err()
-        .to_string();
+    let message = build_optimizer::<f32>("sgd:nesterov=true").unwrap_err().to_string();
     assert!(message.contains("Nesterov momentum requires momentum > 0"), "{message}");
 }

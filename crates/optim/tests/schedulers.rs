@@ -1,6 +1,7 @@
 //! Every registered scheduler: builds from the registry, gives finite non-negative rates and
 //! resumes exactly from its saved state; and the registry-level behaviour of the schedules.
 
+use nabla_optim::testing::build_scheduler;
 use nabla_optim::{OptimError, Scalar, Scheduler, SchedulerRegistration};
 use nabla_registry::{list, Component, Const, ParamType, RawParams, Value};
 
@@ -26,11 +27,6 @@ fn required_values(record: &SchedulerRegistration) -> RawParams {
 fn metric(k: usize) -> Option<f64> {
     // Improves, then plateaus, so reduce_on_plateau acts too.
     Some(if k < 3 { 10.0 - k as f64 } else { 7.0 })
-}
-
-/// Builds a scheduler by name (the registry's generic build, unwrapped to the value).
-fn build_scheduler(spec: &str, base_lr: f64) -> Result<Box<dyn Scheduler>, OptimError> {
-    nabla_registry::build::<dyn Scheduler>(spec, base_lr).map(|b| b.value)
 }
 
 #[test]

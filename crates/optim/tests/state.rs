@@ -1,6 +1,7 @@
 //! State export and import of the built-in optimizers: exact resumption through a plain
 //! key -> array/scalar map, and clear errors for state that does not fit.
 
+use nabla_optim::testing::build_optimizer;
 use nabla_optim::{OptimError, Optimizer, ParamGroup, ParamMut, Scalar, StateDict};
 use nabla_tensor::ndarray::{ArrayD, IxDyn};
 use nabla_tensor::Rng;
@@ -43,8 +44,7 @@ fn checkpoint_with_groups_and_a_changed_lr_resumes_exactly() {
         "adamax",
     ] {
         let fresh = || {
-            let mut o =
-                nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>(spec, ()).map(|b| b.value).unwrap();
+            let mut o = build_optimizer::<f32>(spec).unwrap();
             o.add_group(ParamGroup::new(0.5, 0.0)).unwrap();
             o
         };
@@ -77,8 +77,7 @@ fn checkpoint_with_groups_and_a_changed_lr_resumes_exactly() {
 }
 
 fn adam_state() -> StateDict<f32> {
-    let mut o =
-        nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adam", ()).map(|b| b.value).unwrap();
+    let mut o = build_optimizer::<f32>("adam").unwrap();
     let mut w = ArrayD::<f32>::ones(IxDyn(&[2, 2]));
     let g = ArrayD::<f32>::ones(IxDyn(&[2, 2]));
     o.step(&mut [ParamMut::new("w", w.view_mut(), Some(g.view()))]).unwrap();
@@ -94,30 +93,17 @@ fn state_of_another_configuration_is_rejected_with_the_key() {
         "PyTorch's state names, keyed by parameter name"
     );
 
-    let err = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adam:amsgrad=true", ())
-        .map(|b| b.value)
-        .unwrap()
-        .load_state_dict(&state)
-        .unwrap_err();
+    let err = build_optimizer::<f32>("adam:amsgrad=true").unwrap().load_state_dict(&state).unwrap_err();
     assert_eq!(err, OptimError::MissingState { owner: "adam".into(), key: "w.max_exp_avg_sq".into() });
 
-    let err = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("sgd", ())
-        .map(|b| b.value)
-        .unwrap()
-        .load_state_dict(&state)
-        .unwrap_err();
+    let err = build_optimizer::<f32>("sgd").unwrap().load_state_dict(&state).unwrap_err();
     assert!(matches!(&err, OptimError::UnexpectedState { key, .. } if key == "w.exp_avg"), "{err}");
     assert!(err.to_string().contains("w.exp_avg"), "{err}");
 
-    let err = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("nadam", ())
-        .map(|b| b.value)
-        .unwrap()
-        .load_state_dict(&state)
-        .unwrap_err();
+    let err = build_optimizer::<f32>("nadam").unwrap().load_state_dict(&state).unwrap_err();
     assert_eq!(err, OptimError::MissingState { owner: "nadam".into(), key: "w.mu_product".into() });
 
-    let mut two_groups =
-        nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adam", ()).map(|b| b.value).unwrap();
+    let mut two_groups = build_optimizer::<f32>("adam").unwrap();
     two_groups.add_group(ParamGroup::new(1.0, 0.1)).unwrap();
     assert!(matches!(
         two_groups.load_state_dict(&state),
@@ -129,18 +115,13 @@ fn state_of_another_configuration_is_rejected_with_the_key() {
 fn mis_shaped_state_is_reported() {
     let mut state = adam_state();
     state.arrays.insert("w.exp_avg_sq".into(), ArrayD::zeros(IxDyn(&[4])));
-    let err = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adam", ())
-        .map(|b| b.value)
-        .unwrap()
-        .load_state_dict(&state)
-        .unwrap_err();
+    let err = build_optimizer::<f32>("adam").unwrap().load_state_dict(&state).unwrap_err();
     assert!(matches!(&err, OptimError::BadState { key, .. } if key == "w.exp_avg_sq"), "{err}");
 
     // Consistent state of another shape than the parameter: detected at the next step,
     // before anything changes.
     let state = adam_state();
-    let mut o =
-        nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("adam", ()).map(|b| b.value).unwrap();
+    let mut o = build_optimizer::<f32>("adam").unwrap();
     o.load_state_dict(&state).unwrap();
     let mut w = ArrayD::<f32>::ones(IxDyn(&[4]));
     let g = ArrayD::<f32>::ones(IxDyn(&[4]));

@@ -9,80 +9,68 @@ use nabla_tensor::ndarray::Zip;
 use nabla_tensor::Element;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Moves every parameter by a constant, whatever the gradient.
-#[derive(Debug, HyperParams)]
-struct Drift {
-    /// learning rate
-    #[param(default = 0.01, range = NON_NEGATIVE)]
-    lr: f64,
+/// Declares a deliberately broken optimizer: a rule with a learning rate `lr` (default 0.01)
+/// and no state buffers, whose update is the closure-like body over the destructured
+/// [`Update`], registered under `$name`.
+macro_rules! broken_optimizer {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $summary:literal,
+        |$hyper:ident, $value:pat, $grad:ident| $body:block) => {
+        $(#[$doc])*
+        #[derive(Debug, HyperParams)]
+        struct $ty {
+            /// learning rate
+            #[param(default = 0.01, range = NON_NEGATIVE)]
+            lr: f64,
+        }
+        impl UpdateRule for $ty {
+            fn buffers(&self) -> &'static [&'static str] {
+                &[]
+            }
+            fn update<T: Element>(&self, Update { hyper: $hyper, value: $value, grad: $grad, .. }: Update<'_, T>) $body
+        }
+        register_optimizer!($ty, name: $name, summary: $summary);
+    };
 }
-impl UpdateRule for Drift {
-    fn buffers(&self) -> &'static [&'static str] {
-        &[]
-    }
-    fn update<T: Element>(&self, Update { hyper: h, value, grad, .. }: Update<'_, T>) {
+
+broken_optimizer!(
+    /// Moves every parameter by a constant, whatever the gradient.
+    Drift, "broken_drift", "moves without a gradient",
+    |h, value, grad| {
         let lr = T::from_f64(h.lr);
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p - lr * g - T::from_f64(1e-3));
     }
-}
-register_optimizer!(Drift, name: "broken_drift", summary: "moves without a gradient");
+);
 
 /// Keeps hidden state outside the state dictionary (a global step counter).
 static HIDDEN: AtomicU64 = AtomicU64::new(0);
-#[derive(Debug, HyperParams)]
-struct Hidden {
-    /// learning rate
-    #[param(default = 0.01, range = NON_NEGATIVE)]
-    lr: f64,
-}
-impl UpdateRule for Hidden {
-    fn buffers(&self) -> &'static [&'static str] {
-        &[]
-    }
-    fn update<T: Element>(&self, Update { hyper: h, value, grad, .. }: Update<'_, T>) {
+broken_optimizer!(
+    /// Scales its steps by a counter kept outside the state dictionary.
+    Hidden, "broken_hidden_state", "state outside the checkpoint",
+    |h, value, grad| {
         let calls = HIDDEN.fetch_add(1, Ordering::Relaxed) as f64;
         let lr = T::from_f64(h.lr / (1.0 + calls));
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p - lr * g);
     }
-}
-register_optimizer!(Hidden, name: "broken_hidden_state", summary: "state outside the checkpoint");
+);
 
-/// Goes uphill.
-#[derive(Debug, HyperParams)]
-struct Ascend {
-    /// learning rate
-    #[param(default = 0.01, range = NON_NEGATIVE)]
-    lr: f64,
-}
-impl UpdateRule for Ascend {
-    fn buffers(&self) -> &'static [&'static str] {
-        &[]
-    }
-    fn update<T: Element>(&self, Update { hyper: h, value, grad, .. }: Update<'_, T>) {
+broken_optimizer!(
+    /// Goes uphill.
+    Ascend, "broken_ascent", "gradient ascent",
+    |h, value, grad| {
         let lr = T::from_f64(h.lr);
         Zip::from(value).and(grad).for_each(|p, &g| *p = *p + lr * g);
     }
-}
-register_optimizer!(Ascend, name: "broken_ascent", summary: "gradient ascent");
+);
 
-/// Claims to be elementwise but couples neighbours (uses the mean gradient).
-#[derive(Debug, HyperParams)]
-struct Coupled {
-    /// learning rate
-    #[param(default = 0.01, range = NON_NEGATIVE)]
-    lr: f64,
-}
-impl UpdateRule for Coupled {
-    fn buffers(&self) -> &'static [&'static str] {
-        &[]
-    }
-    fn update<T: Element>(&self, Update { hyper: h, mut value, grad, .. }: Update<'_, T>) {
+broken_optimizer!(
+    /// Claims to be elementwise but couples neighbours (uses the mean gradient).
+    Coupled, "broken_coupled", "not elementwise",
+    |h, mut value, grad| {
         let mean = grad.sum() / T::from_f64(grad.len().max(1) as f64);
         let lr = T::from_f64(h.lr);
         value.iter_mut().zip(grad.iter()).for_each(|(p, &g)| *p = *p - lr * (g + mean));
     }
-}
-register_optimizer!(Coupled, name: "broken_coupled", summary: "not elementwise");
+);
 
 fn fails(name: &str, property: testing::Property) -> bool {
     (0..16).any(|seed| {

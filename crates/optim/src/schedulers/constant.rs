@@ -30,12 +30,7 @@ impl ClosedFormSchedule for Constant {
     fn lr_at(&self, base_lr: f64, _steps: u64) -> f64 {
         base_lr
     }
-    fn progress(&self) -> &ScheduleProgress {
-        &self.progress
-    }
-    fn progress_mut(&mut self) -> &mut ScheduleProgress {
-        &mut self.progress
-    }
+    progress_in_field!(progress);
 }
 
 register_scheduler!(Constant,

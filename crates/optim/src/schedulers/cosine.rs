@@ -41,12 +41,7 @@ impl ClosedFormSchedule for CosineAnnealing {
         let t = steps.min(self.t_max) as f64 / self.t_max as f64;
         self.eta_min + (base_lr - self.eta_min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
     }
-    fn progress(&self) -> &ScheduleProgress {
-        &self.progress
-    }
-    fn progress_mut(&mut self) -> &mut ScheduleProgress {
-        &mut self.progress
-    }
+    progress_in_field!(progress);
 }
 
 register_scheduler!(CosineAnnealing,

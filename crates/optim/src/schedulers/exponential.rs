@@ -33,12 +33,7 @@ impl ClosedFormSchedule for Exponential {
     fn lr_at(&self, base_lr: f64, steps: u64) -> f64 {
         base_lr * self.gamma.powf(steps as f64)
     }
-    fn progress(&self) -> &ScheduleProgress {
-        &self.progress
-    }
-    fn progress_mut(&mut self) -> &mut ScheduleProgress {
-        &mut self.progress
-    }
+    progress_in_field!(progress);
 }
 
 register_scheduler!(Exponential,

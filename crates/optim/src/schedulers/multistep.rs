@@ -47,12 +47,7 @@ impl ClosedFormSchedule for MultiStep {
         let passed = self.milestones.partition_point(|&m| m <= steps);
         base_lr * self.gamma.powf(passed as f64)
     }
-    fn progress(&self) -> &ScheduleProgress {
-        &self.progress
-    }
-    fn progress_mut(&mut self) -> &mut ScheduleProgress {
-        &mut self.progress
-    }
+    progress_in_field!(progress);
 }
 
 register_scheduler!(MultiStep,
@@ -64,12 +59,8 @@ register_scheduler!(MultiStep,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{OptimError, Scheduler};
-
-    /// Builds a scheduler by name (the registry's generic build, unwrapped to the value).
-    fn build_scheduler(spec: &str, base_lr: f64) -> Result<Box<dyn Scheduler>, OptimError> {
-        nabla_registry::build::<dyn Scheduler>(spec, base_lr).map(|b| b.value)
-    }
+    use crate::testing::build_scheduler;
+    use crate::Scheduler;
 
     #[test]
     fn decays_at_milestones() {

@@ -176,12 +176,8 @@ register_scheduler!(ReduceOnPlateau,
 
 #[cfg(test)]
 mod tests {
-    use crate::{OptimError, Scheduler};
-
-    /// Builds a scheduler by name (the registry's generic build, unwrapped to the value).
-    fn build_scheduler(spec: &str, base_lr: f64) -> Result<Box<dyn Scheduler>, OptimError> {
-        nabla_registry::build::<dyn Scheduler>(spec, base_lr).map(|b| b.value)
-    }
+    use crate::testing::build_scheduler;
+    use crate::OptimError;
 
     #[test]
     fn reduces_after_patience_and_cools_down() {

@@ -36,12 +36,7 @@ impl ClosedFormSchedule for StepDecay {
     fn lr_at(&self, base_lr: f64, steps: u64) -> f64 {
         base_lr * self.gamma.powf((steps / self.step_size) as f64)
     }
-    fn progress(&self) -> &ScheduleProgress {
-        &self.progress
-    }
-    fn progress_mut(&mut self) -> &mut ScheduleProgress {
-        &mut self.progress
-    }
+    progress_in_field!(progress);
 }
 
 register_scheduler!(StepDecay,
