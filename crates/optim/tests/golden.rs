@@ -75,64 +75,63 @@ fn configs() -> Vec<Json> {
     configs
 }
 
-#[test]
-fn every_configuration_matches_pytorch_in_f64() {
+/// Runs `check` on every configuration, which records what fails in the list it is given,
+/// then fails with all the failures at once (not only the first); returns the number of
+/// configurations.
+fn check_every_config(mut check: impl FnMut(&Json, &mut Vec<String>)) -> usize {
     let mut failures = Vec::new();
     let configs = configs();
     for config in &configs {
-        match run::<f64>(config, Tolerance::F64) {
-            Ok((worst, state)) => {
-                println!("{:<36} f64 uses {:.2e} of the tolerance", config["id"].as_str().unwrap(), worst);
-                // PyTorch's final per-parameter state has the same names as ours.
-                for (name, torch_state) in NAMES.iter().zip(config["final_state"].as_array().unwrap()) {
-                    for (key, value) in torch_state.as_object().unwrap() {
-                        let ours = format!("{name}.{key}");
-                        let ok = match value {
-                            Json::Object(_) => state
-                                .arrays
-                                .get(&ours)
-                                .is_some_and(|a| Tolerance::F64.budget_used(a, &tensor(value)) <= 1.0),
-                            Json::Number(n) => match state.scalars.get(&ours) {
-                                Some(Scalar::U64(s)) => *s as f64 == n.as_f64().unwrap(),
-                                Some(Scalar::F64(x)) => {
-                                    (x - n.as_f64().unwrap()).abs() <= 1e-9 * x.abs() + 1e-12
-                                }
-                                None => false,
-                            },
-                            _ => false,
-                        };
-                        if !ok {
-                            failures.push(format!(
-                                "{}: final state '{ours}' differs or is missing",
-                                config["id"]
-                            ));
-                        }
+        check(config, &mut failures);
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    configs.len()
+}
+
+#[test]
+fn every_configuration_matches_pytorch_in_f64() {
+    let count = check_every_config(|config, failures| match run::<f64>(config, Tolerance::F64) {
+        Ok((worst, state)) => {
+            println!("{:<36} f64 uses {:.2e} of the tolerance", config["id"].as_str().unwrap(), worst);
+            // PyTorch's final per-parameter state has the same names as ours.
+            for (name, torch_state) in NAMES.iter().zip(config["final_state"].as_array().unwrap()) {
+                for (key, value) in torch_state.as_object().unwrap() {
+                    let ours = format!("{name}.{key}");
+                    let ok = match value {
+                        Json::Object(_) => state
+                            .arrays
+                            .get(&ours)
+                            .is_some_and(|a| Tolerance::F64.budget_used(a, &tensor(value)) <= 1.0),
+                        Json::Number(n) => match state.scalars.get(&ours) {
+                            Some(Scalar::U64(s)) => *s as f64 == n.as_f64().unwrap(),
+                            Some(Scalar::F64(x)) => (x - n.as_f64().unwrap()).abs() <= 1e-9 * x.abs() + 1e-12,
+                            None => false,
+                        },
+                        _ => false,
+                    };
+                    if !ok {
+                        failures
+                            .push(format!("{}: final state '{ours}' differs or is missing", config["id"]));
                     }
                 }
             }
-            Err(e) => failures.push(e),
         }
-    }
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
-    println!("{} configurations pass in f64", configs.len());
+        Err(e) => failures.push(e),
+    });
+    println!("{count} configurations pass in f64");
 }
 
 #[test]
 fn every_configuration_matches_pytorch_in_f32() {
-    let mut failures = Vec::new();
-    let configs = configs();
-    for config in &configs {
-        match run::<f32>(config, Tolerance::F32) {
-            Ok((worst, _)) => println!(
-                "{:<36} f32 uses {:.1}% of the tolerance (PyTorch f32: max abs err {:.1e})",
-                config["id"].as_str().unwrap(),
-                worst * 100.0,
-                config["torch_float32_max_abs_err"].as_f64().unwrap_or(f64::NAN)
-            ),
-            Err(e) => failures.push(e),
-        }
-    }
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    check_every_config(|config, failures| match run::<f32>(config, Tolerance::F32) {
+        Ok((worst, _)) => println!(
+            "{:<36} f32 uses {:.1}% of the tolerance (PyTorch f32: max abs err {:.1e})",
+            config["id"].as_str().unwrap(),
+            worst * 100.0,
+            config["torch_float32_max_abs_err"].as_f64().unwrap_or(f64::NAN)
+        ),
+        Err(e) => failures.push(e),
+    });
 }
 
 #[test]
