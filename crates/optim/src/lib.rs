@@ -11,7 +11,10 @@
 //! * Registered optimizers (PyTorch's hyper-parameter names and defaults; one file each):
 //!   `sgd` (aliases `momentum`, `nag`, `nesterov`), `adagrad`, `rmsprop`, `adadelta`,
 //!   `adam` (with `amsgrad`), `adamw`, `radam`, `nadam`, `adamax`. Build them by name with
-//!   [`nabla_registry::build`]: `build::<dyn Optimizer<f32>>("adamw:lr=3e-4", ())`.
+//!   [`nabla_registry::build`]: `build::<dyn Optimizer<f32>>("adamw:lr=3e-4", ())`. Keys
+//!   several of them share are declared once, with the building block they configure, and
+//!   flattened into each one's hyper-parameters: [`MomentKeys`] (`betas`, `eps`),
+//!   [`EitherDecayKeys`] and [`L2DecayKeys`] (`weight_decay`, `maximize`, ...).
 //! * Schedulers ([`Scheduler`]): `constant`, `step`, `multistep`, `exponential`,
 //!   `cosine_annealing`, `linear_warmup` (followed by any other), `reduce_on_plateau`,
 //!   built with [`nabla_registry::build`] (`build::<dyn Scheduler>("cosine:t_max=10", lr)`); their state is checkpointable too.
@@ -20,7 +23,8 @@
 //! * Plugins: a new optimizer is one file, an [`UpdateRule`] type deriving
 //!   [`HyperParams`](nabla_registry::HyperParams), and one
 //!   [`register_optimizer!`] call; [`testing`] holds the property suite every registered
-//!   optimizer must pass (see `docs/plugins.md`).
+//!   optimizer must pass (see `docs/plugins.md`) and the helpers of hand-computed tests
+//!   ([`testing::build_optimizer`], [`testing::OneParam`]).
 //!
 //! ```
 //! use nabla_optim::{Optimizer, ParamMut};

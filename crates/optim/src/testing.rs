@@ -506,6 +506,18 @@ pub fn build_optimizer<T: Precision>(spec: &str) -> Result<Box<dyn Optimizer<T>>
     nabla_registry::build::<dyn Optimizer<T>>(spec, ()).map(|built| built.value)
 }
 
+/// Builds the optimizer `spec` in precision `T`, which must fail with a message containing
+/// every one of `fragments`, and returns that message. Panics (naming the spec and the
+/// message) otherwise.
+pub fn build_error<T: Precision>(spec: &str, fragments: &[&str]) -> String {
+    let Err(error) = build_optimizer::<T>(spec) else { panic!("{spec}: built, but should fail") };
+    let message = error.to_string();
+    if let Some(missing) = fragments.iter().find(|f| !message.contains(*f)) {
+        panic!("{spec}: the error does not contain {missing:?}: {message}");
+    }
+    message
+}
+
 /// Builds a scheduler by name (`"cosine:t_max=10"`) starting from `base_lr`: the registry's
 /// generic build, unwrapped to the scheduler.
 pub fn build_scheduler(spec: &str, base_lr: f64) -> Result<Box<dyn Scheduler>, OptimError> {

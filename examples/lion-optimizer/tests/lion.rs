@@ -2,9 +2,9 @@
 //! and passes nabla-optim's generic property suite.
 
 use nabla_lion as _; // link the plugin (see docs/plugins.md, "the linker pitfall")
-use nabla_optim::{OptimizerRegistration, ParamMut};
+use nabla_optim::testing::{build_error, build_optimizer, OneParam};
+use nabla_optim::OptimizerRegistration;
 use nabla_registry::{list, resolve, Component};
-use nabla_tensor::ndarray::{arr1, ArrayD, IxDyn};
 use proptest::prelude::*;
 
 nabla_optim::optimizer_property_suite!(cases = 32, only = ["lion"]);
@@ -22,40 +22,27 @@ fn resolves_by_name_and_alias() {
     );
     assert!(nabla_registry::duplicates::<OptimizerRegistration>().is_empty());
 
-    let opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f32>>("lion", ()).map(|b| b.value).unwrap();
+    let opt = build_optimizer::<f32>("lion").unwrap();
     assert_eq!((opt.name(), opt.lr()), ("lion", 1e-4));
-    let err = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>("lion:betas=[0.9]", ())
-        .map(|b| b.value)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("betas"), "{err}");
-    let err = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>("lion:momentum=0.9", ())
-        .map(|b| b.value)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("accepts: lr, betas, weight_decay"), "{err}");
+    build_error::<f64>("lion:betas=[0.9]", &["betas"]);
+    build_error::<f64>("lion:momentum=0.9", &["accepts: lr, betas, weight_decay"]);
 }
 
 #[test]
 fn update_by_hand() {
-    let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(
+    let run = OneParam::after(
         "lion:lr=0.1,betas=[0.5,0.75],weight_decay=1",
-        (),
-    )
-    .map(|b| b.value)
-    .unwrap();
-    let mut p = arr1(&[1.0, 1.0, 1.0]).into_dyn();
-    for g in [[2.0, -1.0, 0.0], [-1.0, -1.0, 0.0]] {
-        let g = arr1(&g).into_dyn();
-        opt.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
-    }
+        &[1.0; 3],
+        [[2.0, -1.0, 0.0], [-1.0, -1.0, 0.0]],
+    );
+    let p = &run.value;
     // Step 1: c = 0.5*g -> sign (1, -1, 0); p = 0.9 - 0.1*sign; m = 0.25*g = (0.5, -0.25, 0).
     // Step 2: c = 0.5*m + 0.5*g = (-0.25, -0.625, 0) -> (-1, -1, 0); p = 0.9*p + 0.1.
     let expected = [(0.9 - 0.1) * 0.9 + 0.1, (0.9 + 0.1) * 0.9 + 0.1, 0.9 * 0.9];
     for (a, b) in p.iter().zip(expected) {
         assert!((a - b).abs() < 1e-15, "{p}");
     }
-    let m = &opt.state_dict().arrays["p.exp_avg"];
+    let m = &run.state().arrays["p.exp_avg"];
     assert!((m[[0]] - (0.75 * 0.5 - 0.25)).abs() < 1e-15);
 }
 
@@ -70,14 +57,12 @@ proptest! {
         lr in 1e-4f64..1e-2,
     ) {
         let n = init.len();
-        let mut opt = nabla_registry::build::<dyn nabla_optim::Optimizer<f64>>(&format!("lion:lr={lr}"), ()).map(|b| b.value).unwrap();
-        let mut p = ArrayD::from_shape_vec(IxDyn(&[n]), init.clone()).unwrap();
+        let mut run = OneParam::new(&format!("lion:lr={lr}"), &init);
         for g in &grads {
-            let before = p.clone();
+            let before = run.value.clone();
             // Positive gradients only: the direction is positive, so each step is exactly -lr.
-            let g = ArrayD::from_shape_vec(IxDyn(&[n]), g[..n].to_vec()).unwrap();
-            opt.step(&mut [ParamMut::new("p", p.view_mut(), Some(g.view()))]).unwrap();
-            for (a, b) in p.iter().zip(before.iter()) {
+            run.step(&g[..n]);
+            for (a, b) in run.value.iter().zip(before.iter()) {
                 prop_assert_eq!(*a, *b - lr);
             }
         }
