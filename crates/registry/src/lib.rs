@@ -19,22 +19,19 @@
 //!
 //! Each kind's record type lives in the crate that defines the kind's trait (the optimizer
 //! record in `nabla-optim`, and so on), because its factory returns that trait. Those crates
-//! implement [`Component`] for their record, call `inventory::collect!` and offer a
-//! `register_<kind>!` macro built on [`submit_component!`].
+//! declare their record with [`collect_records!`] (which implements [`Component`] for it and
+//! collects it with `inventory`) and offer a `register_<kind>!` macro built on
+//! [`submit_component!`].
 //!
 //! # Example: a kind and a component
 //! ```
-//! use nabla_registry::{resolve, Alias, Component, ComponentInfo, ComponentKind, Const, ParamSpec, Params, ParamError, Range};
+//! use nabla_registry::{resolve, Alias, ComponentInfo, Const, ParamSpec, Params, ParamError, Range};
 //!
 //! pub struct LossRecord {
 //!     pub info: ComponentInfo,
 //!     pub build: fn(&Params) -> Result<f64, ParamError>,
 //! }
-//! nabla_registry::inventory::collect!(LossRecord);
-//! impl Component for LossRecord {
-//!     const KIND: ComponentKind = ComponentKind::Loss;
-//!     fn info(&self) -> &ComponentInfo { &self.info }
-//! }
+//! nabla_registry::collect_records!(LossRecord, Loss);
 //!
 //! nabla_registry::submit_component!(LossRecord {
 //!     name: "huber",
@@ -66,7 +63,7 @@ mod value;
 
 pub use build::{build, Built, IntoSpec, Kind, Spec};
 pub use compact::{format as format_compact, parse_compact};
-pub use error::{ParamError, RegistryError};
+pub use error::{did_you_mean, ParamError, RegistryError};
 pub use hyper::{HyperParams, ParamChoice, ParamValue};
 pub use lookup::{
     duplicates, list, normalize, resolve, resolve_spec, suggest, Alias, Component, ComponentInfo,
@@ -92,6 +89,24 @@ pub fn raw_params_from_toml(table: &toml::Table, context: &str) -> Result<RawPar
             })
         })
         .collect()
+}
+
+/// Makes `$record` the registration record of the component kind `ComponentKind::$kind`: collects
+/// its values with `inventory` and implements [`Component`] for it, whose common part is the
+/// record's field `info: ComponentInfo`. A kind crate calls it once, after declaring its record
+/// type (see the crate example).
+#[macro_export]
+macro_rules! collect_records {
+    ($record:ty, $kind:ident) => {
+        $crate::inventory::collect!($record);
+
+        impl $crate::Component for $record {
+            const KIND: $crate::ComponentKind = $crate::ComponentKind::$kind;
+            fn info(&self) -> &$crate::ComponentInfo {
+                &self.info
+            }
+        }
+    };
 }
 
 /// Submits a registration record of a kind through `inventory`, filling in the common
