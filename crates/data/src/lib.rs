@@ -50,7 +50,7 @@ pub use loader::{epoch_seed, Batch, DataLoader, LoaderConfig};
 pub use local::{find_idx_files, load_idx_dir, DATA_DIR_ENV, IDX_FILES};
 pub use mnist::MNIST_SUBDIRS;
 
-use nabla_registry::{Component, ComponentInfo, ComponentKind, Params};
+use nabla_registry::{ComponentInfo, Params};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
@@ -70,14 +70,7 @@ pub struct DatasetRegistration {
     pub load: fn(&Params) -> Result<DataSplits, DataError>,
 }
 
-nabla_registry::inventory::collect!(DatasetRegistration);
-
-impl Component for DatasetRegistration {
-    const KIND: ComponentKind = ComponentKind::Dataset;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
+nabla_registry::collect_records!(DatasetRegistration, Dataset);
 
 /// Registers a data set by name: a type deriving
 /// [`HyperParams`](nabla_registry::HyperParams) (the one declaration of its keys) and a loader
@@ -99,16 +92,12 @@ macro_rules! register_dataset {
         summary: $summary:expr,
         load: $load:expr $(,)?
     ) => {
-        $crate::__private::nabla_registry::submit_component!($crate::DatasetRegistration {
-            name: $name,
-            aliases: [$($($alias),*)?],
-            summary: $summary,
-            params: <$params as $crate::__private::nabla_registry::HyperParams>::SCHEMA,
+        $crate::__private::nabla_registry::submit_typed!($crate::DatasetRegistration, $params, {
             load: |params| {
                 let typed = <$params as $crate::__private::nabla_registry::HyperParams>::from_params(params)?;
                 $load(&typed)
             },
-        });
+        }, name: $name, $(aliases: [$($alias),*],)? summary: $summary);
     };
 }
 

@@ -72,7 +72,7 @@ pub use uniform::Uniform;
 pub use xavier::{XavierConfig, XavierNormal, XavierUniform};
 pub use zeros::Zeros;
 
-use nabla_registry::{Component, ComponentInfo, ComponentKind, ParamError, Params};
+use nabla_registry::{ComponentInfo, ParamError, Params};
 use nabla_tensor::ndarray::ArrayViewMutD;
 use nabla_tensor::{Element, Rng};
 use std::fmt;
@@ -218,14 +218,7 @@ pub struct InitializerRegistration {
     pub build: fn(&Params) -> Result<Box<dyn Initializer>, ParamError>,
 }
 
-nabla_registry::inventory::collect!(InitializerRegistration);
-
-impl Component for InitializerRegistration {
-    const KIND: ComponentKind = ComponentKind::Initializer;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
+nabla_registry::collect_records!(InitializerRegistration, Initializer);
 
 /// Initializers are built by name with [`nabla_registry::build`] (no context):
 ///

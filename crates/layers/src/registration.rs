@@ -7,7 +7,7 @@
 
 use crate::{LayerError, Loss, Module};
 use nabla_registry::{
-    normalize, Component, ComponentInfo, ComponentKind, HyperParams, ParamError, Params, RegistryError,
+    normalize, ComponentInfo, ComponentKind, HyperParams, ParamError, Params, RegistryError,
 };
 use nabla_tensor::Rng;
 
@@ -186,22 +186,8 @@ pub struct LossRegistration {
     pub build: LossFactory,
 }
 
-nabla_registry::inventory::collect!(LayerRegistration);
-nabla_registry::inventory::collect!(LossRegistration);
-
-impl Component for LayerRegistration {
-    const KIND: ComponentKind = ComponentKind::Layer;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
-
-impl Component for LossRegistration {
-    const KIND: ComponentKind = ComponentKind::Loss;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
+nabla_registry::collect_records!(LayerRegistration, Layer);
+nabla_registry::collect_records!(LossRegistration, Loss);
 
 /// Layers and activations are built by name with [`nabla_registry::build`], given the build
 /// context; a successful build moves the context's `input_shape` on to the layer's output
