@@ -134,13 +134,12 @@ fn check_loaded(name: &str, splits: &DataSplits) -> Result<(), DataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nabla_registry::{duplicates, list, RawParams, Value};
+    use nabla_registry::{duplicates, names, RawParams, Value};
 
     #[test]
     fn data_sets_are_registered_once() {
         assert!(duplicates::<DatasetRegistration>().is_empty());
-        let names: Vec<&str> = list::<DatasetRegistration>().iter().map(|r| r.info.name).collect();
-        assert_eq!(names, vec!["digits", "fashion_mnist", "mnist"]);
+        assert_eq!(names::<DatasetRegistration>(), ["digits", "fashion_mnist", "mnist"]);
     }
 
     #[test]

@@ -341,13 +341,13 @@ pub(crate) fn build(spec: &str) -> Result<Box<dyn Initializer>, InitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nabla_registry::{duplicates, list, RawParams};
+    use nabla_registry::{duplicates, list, names, RawParams};
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
 
     #[test]
     fn every_initializer_is_registered_once() {
         assert!(duplicates::<InitializerRegistration>().is_empty());
-        let names: Vec<&str> = list::<InitializerRegistration>().iter().map(|r| r.info.name).collect();
+        let registered = names::<InitializerRegistration>();
         for expected in [
             "constant",
             "he_normal",
@@ -364,7 +364,7 @@ mod tests {
             "xavier_uniform",
             "zeros",
         ] {
-            assert!(names.contains(&expected), "{expected} missing from {names:?}");
+            assert!(registered.contains(&expected), "{expected} missing from {registered:?}");
         }
         for alias in ["glorot_normal", "glorot_uniform", "kaiming_normal", "kaiming_uniform"] {
             assert!(build(alias).is_ok(), "{alias}");

@@ -66,7 +66,7 @@ pub use compact::{format as format_compact, parse_compact};
 pub use error::{did_you_mean, ParamError, RegistryError};
 pub use hyper::{HyperParams, ParamChoice, ParamValue};
 pub use lookup::{
-    duplicates, list, normalize, resolve, resolve_spec, suggest, Alias, Component, ComponentInfo,
+    duplicates, list, names, normalize, resolve, resolve_spec, suggest, Alias, Component, ComponentInfo,
     ComponentKind, Resolved,
 };
 pub use params::{Params, RawParams};
