@@ -101,27 +101,20 @@ macro_rules! register_dataset {
     };
 }
 
-/// Data sets are built by name with [`nabla_registry::build`]:
-/// `build::<DataSplits>("mnist:data_dir=/data,limit_train=10000", ())` loads the splits, and
-/// [`Built::params`](nabla_registry::Built) holds the effective hyper-parameters (defaults
-/// filled in) for saving with a run.
-///
-/// Errors: unknown names (with suggestions), invalid hyper-parameters, missing, unreadable or
-/// corrupt files, and an empty training or test split ([`DataError::EmptySplit`]).
-impl nabla_registry::Kind for DataSplits {
-    type Record = DatasetRegistration;
-    type Output = DataSplits;
-    type Context<'c> = ();
-    type Error = DataError;
-
-    fn build(
-        record: &'static DatasetRegistration,
-        params: &mut Params,
-        _: (),
-    ) -> Result<DataSplits, DataError> {
-        let splits = (record.load)(params)?;
-        check_loaded(record.info.name, &splits)?;
-        Ok(splits)
+nabla_registry::context_free_kind! {
+    /// Data sets are built by name with [`nabla_registry::build`]:
+    /// `build::<DataSplits>("mnist:data_dir=/data,limit_train=10000", ())` loads the splits, and
+    /// [`Built::params`](nabla_registry::Built) holds the effective hyper-parameters (defaults
+    /// filled in) for saving with a run.
+    ///
+    /// Errors: unknown names (with suggestions), invalid hyper-parameters, missing, unreadable or
+    /// corrupt files, and an empty training or test split ([`DataError::EmptySplit`]).
+    impl Kind for DataSplits {
+        fn build(record: &'static DatasetRegistration, params) -> Result<DataSplits, DataError> {
+            let splits = (record.load)(params)?;
+            check_loaded(record.info.name, &splits)?;
+            Ok(splits)
+        }
     }
 }
 

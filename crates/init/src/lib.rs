@@ -220,28 +220,22 @@ pub struct InitializerRegistration {
 
 nabla_registry::collect_records!(InitializerRegistration, Initializer);
 
-/// Initializers are built by name with [`nabla_registry::build`] (no context):
-///
-/// ```
-/// use nabla_init::{Initializer, Role};
-/// let he = nabla_registry::build::<dyn Initializer>("kaiming_uniform:mode=fan_out", ()).unwrap();
-/// assert_eq!(he.value.name(), "he_uniform");
-/// assert_eq!(he.params.get("nonlinearity"), Some(&nabla_registry::Value::Str("relu".into())));
-/// let bound = he.value.distribution(&[10, 20], Role::Weight).unwrap().bounds().unwrap().1;
-/// assert!((bound - (6.0f64 / 10.0).sqrt()).abs() < 1e-15); // fan_out = 10
-/// ```
-impl nabla_registry::Kind for dyn Initializer {
-    type Record = InitializerRegistration;
-    type Output = Box<dyn Initializer>;
-    type Context<'c> = ();
-    type Error = InitError;
-
-    fn build(
-        record: &'static InitializerRegistration,
-        params: &mut Params,
-        _: (),
-    ) -> Result<Box<dyn Initializer>, InitError> {
-        Ok((record.build)(params)?)
+nabla_registry::context_free_kind! {
+    /// Initializers are built by name with [`nabla_registry::build`] (no context):
+    ///
+    /// ```
+    /// use nabla_init::{Initializer, Role};
+    /// let he = nabla_registry::build::<dyn Initializer>("kaiming_uniform:mode=fan_out", ()).unwrap();
+    /// assert_eq!(he.value.name(), "he_uniform");
+    /// assert_eq!(he.params.get("nonlinearity"), Some(&nabla_registry::Value::Str("relu".into())));
+    /// let bound = he.value.distribution(&[10, 20], Role::Weight).unwrap().bounds().unwrap().1;
+    /// assert!((bound - (6.0f64 / 10.0).sqrt()).abs() < 1e-15); // fan_out = 10
+    /// ```
+    impl Kind for dyn Initializer {
+        fn build(record: &'static InitializerRegistration, params)
+            -> Result<Box<dyn Initializer>, InitError> {
+            Ok((record.build)(params)?)
+        }
     }
 }
 

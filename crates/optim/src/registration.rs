@@ -52,18 +52,14 @@ impl OptimizerRegistration {
     }
 }
 
-impl<T: Precision> nabla_registry::Kind for dyn Optimizer<T> {
-    type Record = OptimizerRegistration;
-    type Output = Box<dyn Optimizer<T>>;
-    type Context<'c> = ();
-    type Error = OptimError;
-
-    fn build(
-        record: &'static OptimizerRegistration,
-        params: &mut Params,
-        _: (),
-    ) -> Result<Self::Output, OptimError> {
-        Ok(record.build::<T>(params)?)
+nabla_registry::context_free_kind! {
+    /// Optimizers are built by name with [`nabla_registry::build`] (no context), in either
+    /// precision: `build::<dyn Optimizer<f64>>("adam:lr=3e-4", ())`.
+    impl<T: Precision> Kind for dyn Optimizer<T> {
+        fn build(record: &'static OptimizerRegistration, params)
+            -> Result<Box<dyn Optimizer<T>>, OptimError> {
+            Ok(record.build::<T>(params)?)
+        }
     }
 }
 
