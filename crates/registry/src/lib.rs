@@ -15,13 +15,15 @@
 //! * [`Params`]: hyper-parameters validated against a schema, from a TOML table
 //!   ([`Value::from_toml`]) or from the compact command-line form ([`parse_compact`]:
 //!   `adam:lr=3e-4,betas=[0.9,0.98]`), with defaults filled in; printable and savable.
-//! * [`list`] and [`duplicates`] for listings and self-checks.
+//! * [`list`], [`names`] and [`duplicates`] for listings and self-checks.
 //!
 //! Each kind's record type lives in the crate that defines the kind's trait (the optimizer
 //! record in `nabla-optim`, and so on), because its factory returns that trait. Those crates
 //! declare their record with [`collect_records!`] (which implements [`Component`] for it and
-//! collects it with `inventory`) and offer a `register_<kind>!` macro built on
-//! [`submit_component!`].
+//! collects it with `inventory`), implement [`Kind`] ([`context_free_kind!`] for a kind built
+//! from its hyper-parameters alone), turn registry errors into their own with
+//! [`from_registry_errors!`] and offer a `register_<kind>!` macro built on
+//! [`submit_component!`] and [`submit_typed!`].
 //!
 //! # Example: a kind and a component
 //! ```
