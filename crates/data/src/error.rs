@@ -1,6 +1,6 @@
 //! The error type of `nabla-data`.
 
-use nabla_registry::{ParamError, RegistryError};
+use nabla_registry::RegistryError;
 use std::io;
 use std::path::PathBuf;
 use thiserror::Error;
@@ -176,25 +176,13 @@ pub enum DataError {
         /// The data set.
         dataset: String,
     },
-    /// Unknown data set name or malformed spec.
+    /// Unknown data set name, malformed spec or invalid hyper-parameters of a data set
+    /// ([`RegistryError::Param`]).
     #[error(transparent)]
     Registry(Box<RegistryError>),
-    /// Invalid hyper-parameters of a data set.
-    #[error(transparent)]
-    Param(Box<ParamError>),
 }
 
-impl From<RegistryError> for DataError {
-    fn from(e: RegistryError) -> DataError {
-        DataError::Registry(Box::new(e))
-    }
-}
-
-impl From<ParamError> for DataError {
-    fn from(e: ParamError) -> DataError {
-        DataError::Param(Box::new(e))
-    }
-}
+nabla_registry::from_registry_errors!(DataError);
 
 impl DataError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> DataError {

@@ -50,7 +50,7 @@ pub use loader::{epoch_seed, Batch, DataLoader, LoaderConfig};
 pub use local::{find_idx_files, load_idx_dir, DATA_DIR_ENV, IDX_FILES};
 pub use mnist::MNIST_SUBDIRS;
 
-use nabla_registry::{Component, ComponentInfo, ComponentKind, Params};
+use nabla_registry::{ComponentInfo, Params};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
@@ -70,14 +70,7 @@ pub struct DatasetRegistration {
     pub load: fn(&Params) -> Result<DataSplits, DataError>,
 }
 
-nabla_registry::inventory::collect!(DatasetRegistration);
-
-impl Component for DatasetRegistration {
-    const KIND: ComponentKind = ComponentKind::Dataset;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
+nabla_registry::collect_records!(DatasetRegistration, Dataset);
 
 /// Registers a data set by name: a type deriving
 /// [`HyperParams`](nabla_registry::HyperParams) (the one declaration of its keys) and a loader
@@ -99,40 +92,29 @@ macro_rules! register_dataset {
         summary: $summary:expr,
         load: $load:expr $(,)?
     ) => {
-        $crate::__private::nabla_registry::submit_component!($crate::DatasetRegistration {
-            name: $name,
-            aliases: [$($($alias),*)?],
-            summary: $summary,
-            params: <$params as $crate::__private::nabla_registry::HyperParams>::SCHEMA,
+        $crate::__private::nabla_registry::submit_typed!($crate::DatasetRegistration, $params, {
             load: |params| {
                 let typed = <$params as $crate::__private::nabla_registry::HyperParams>::from_params(params)?;
                 $load(&typed)
             },
-        });
+        }, name: $name, $(aliases: [$($alias),*],)? summary: $summary);
     };
 }
 
-/// Data sets are built by name with [`nabla_registry::build`]:
-/// `build::<DataSplits>("mnist:data_dir=/data,limit_train=10000", ())` loads the splits, and
-/// [`Built::params`](nabla_registry::Built) holds the effective hyper-parameters (defaults
-/// filled in) for saving with a run.
-///
-/// Errors: unknown names (with suggestions), invalid hyper-parameters, missing, unreadable or
-/// corrupt files, and an empty training or test split ([`DataError::EmptySplit`]).
-impl nabla_registry::Kind for DataSplits {
-    type Record = DatasetRegistration;
-    type Output = DataSplits;
-    type Context<'c> = ();
-    type Error = DataError;
-
-    fn build(
-        record: &'static DatasetRegistration,
-        params: &mut Params,
-        _: (),
-    ) -> Result<DataSplits, DataError> {
-        let splits = (record.load)(params)?;
-        check_loaded(record.info.name, &splits)?;
-        Ok(splits)
+nabla_registry::context_free_kind! {
+    /// Data sets are built by name with [`nabla_registry::build`]:
+    /// `build::<DataSplits>("mnist:data_dir=/data,limit_train=10000", ())` loads the splits, and
+    /// [`Built::params`](nabla_registry::Built) holds the effective hyper-parameters (defaults
+    /// filled in) for saving with a run.
+    ///
+    /// Errors: unknown names (with suggestions), invalid hyper-parameters, missing, unreadable or
+    /// corrupt files, and an empty training or test split ([`DataError::EmptySplit`]).
+    impl Kind for DataSplits {
+        fn build(record: &'static DatasetRegistration, params) -> Result<DataSplits, DataError> {
+            let splits = (record.load)(params)?;
+            check_loaded(record.info.name, &splits)?;
+            Ok(splits)
+        }
     }
 }
 
@@ -145,13 +127,12 @@ fn check_loaded(name: &str, splits: &DataSplits) -> Result<(), DataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nabla_registry::{duplicates, list, RawParams, Value};
+    use nabla_registry::{duplicates, names, RawParams, Value};
 
     #[test]
     fn data_sets_are_registered_once() {
         assert!(duplicates::<DatasetRegistration>().is_empty());
-        let names: Vec<&str> = list::<DatasetRegistration>().iter().map(|r| r.info.name).collect();
-        assert_eq!(names, vec!["digits", "fashion_mnist", "mnist"]);
+        assert_eq!(names::<DatasetRegistration>(), ["digits", "fashion_mnist", "mnist"]);
     }
 
     #[test]

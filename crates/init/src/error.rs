@@ -1,6 +1,6 @@
 //! The error type of `nabla-init`.
 
-use nabla_registry::{ParamError, RegistryError};
+use nabla_registry::RegistryError;
 use thiserror::Error;
 
 /// Everything that can go wrong when building an initializer or filling a tensor.
@@ -63,22 +63,10 @@ pub enum InitError {
         /// Columns of the matrix view.
         cols: usize,
     },
-    /// An unknown initializer name or a malformed compact spec.
+    /// An unknown initializer name, a malformed compact spec or invalid hyper-parameters for a
+    /// registered initializer ([`RegistryError::Param`]).
     #[error(transparent)]
     Registry(Box<RegistryError>),
-    /// Invalid hyper-parameters for a registered initializer.
-    #[error(transparent)]
-    Param(Box<ParamError>),
 }
 
-impl From<RegistryError> for InitError {
-    fn from(e: RegistryError) -> InitError {
-        InitError::Registry(Box::new(e))
-    }
-}
-
-impl From<ParamError> for InitError {
-    fn from(e: ParamError) -> InitError {
-        InitError::Param(Box::new(e))
-    }
-}
+nabla_registry::from_registry_errors!(InitError);

@@ -72,7 +72,7 @@ pub use uniform::Uniform;
 pub use xavier::{XavierConfig, XavierNormal, XavierUniform};
 pub use zeros::Zeros;
 
-use nabla_registry::{Component, ComponentInfo, ComponentKind, ParamError, Params};
+use nabla_registry::{ComponentInfo, ParamError, Params};
 use nabla_tensor::ndarray::ArrayViewMutD;
 use nabla_tensor::{Element, Rng};
 use std::fmt;
@@ -218,37 +218,24 @@ pub struct InitializerRegistration {
     pub build: fn(&Params) -> Result<Box<dyn Initializer>, ParamError>,
 }
 
-nabla_registry::inventory::collect!(InitializerRegistration);
+nabla_registry::collect_records!(InitializerRegistration, Initializer);
 
-impl Component for InitializerRegistration {
-    const KIND: ComponentKind = ComponentKind::Initializer;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
-
-/// Initializers are built by name with [`nabla_registry::build`] (no context):
-///
-/// ```
-/// use nabla_init::{Initializer, Role};
-/// let he = nabla_registry::build::<dyn Initializer>("kaiming_uniform:mode=fan_out", ()).unwrap();
-/// assert_eq!(he.value.name(), "he_uniform");
-/// assert_eq!(he.params.get("nonlinearity"), Some(&nabla_registry::Value::Str("relu".into())));
-/// let bound = he.value.distribution(&[10, 20], Role::Weight).unwrap().bounds().unwrap().1;
-/// assert!((bound - (6.0f64 / 10.0).sqrt()).abs() < 1e-15); // fan_out = 10
-/// ```
-impl nabla_registry::Kind for dyn Initializer {
-    type Record = InitializerRegistration;
-    type Output = Box<dyn Initializer>;
-    type Context<'c> = ();
-    type Error = InitError;
-
-    fn build(
-        record: &'static InitializerRegistration,
-        params: &mut Params,
-        _: (),
-    ) -> Result<Box<dyn Initializer>, InitError> {
-        Ok((record.build)(params)?)
+nabla_registry::context_free_kind! {
+    /// Initializers are built by name with [`nabla_registry::build`] (no context):
+    ///
+    /// ```
+    /// use nabla_init::{Initializer, Role};
+    /// let he = nabla_registry::build::<dyn Initializer>("kaiming_uniform:mode=fan_out", ()).unwrap();
+    /// assert_eq!(he.value.name(), "he_uniform");
+    /// assert_eq!(he.params.get("nonlinearity"), Some(&nabla_registry::Value::Str("relu".into())));
+    /// let bound = he.value.distribution(&[10, 20], Role::Weight).unwrap().bounds().unwrap().1;
+    /// assert!((bound - (6.0f64 / 10.0).sqrt()).abs() < 1e-15); // fan_out = 10
+    /// ```
+    impl Kind for dyn Initializer {
+        fn build(record: &'static InitializerRegistration, params)
+            -> Result<Box<dyn Initializer>, InitError> {
+            Ok((record.build)(params)?)
+        }
     }
 }
 
@@ -348,13 +335,13 @@ pub(crate) fn build(spec: &str) -> Result<Box<dyn Initializer>, InitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nabla_registry::{duplicates, list, RawParams};
+    use nabla_registry::{duplicates, list, names, RawParams};
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
 
     #[test]
     fn every_initializer_is_registered_once() {
         assert!(duplicates::<InitializerRegistration>().is_empty());
-        let names: Vec<&str> = list::<InitializerRegistration>().iter().map(|r| r.info.name).collect();
+        let registered = names::<InitializerRegistration>();
         for expected in [
             "constant",
             "he_normal",
@@ -371,7 +358,7 @@ mod tests {
             "xavier_uniform",
             "zeros",
         ] {
-            assert!(names.contains(&expected), "{expected} missing from {names:?}");
+            assert!(registered.contains(&expected), "{expected} missing from {registered:?}");
         }
         for alias in ["glorot_normal", "glorot_uniform", "kaiming_normal", "kaiming_uniform"] {
             assert!(build(alias).is_ok(), "{alias}");

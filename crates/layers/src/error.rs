@@ -2,7 +2,7 @@
 
 use nabla_autograd::AutogradError;
 use nabla_init::InitError;
-use nabla_registry::{ParamError, RegistryError};
+use nabla_registry::{did_you_mean, ParamError, RegistryError};
 use thiserror::Error;
 
 /// Everything that can go wrong when building a layer, activation or loss, or running one.
@@ -105,17 +105,6 @@ impl LayerError {
 impl From<ParamError> for LayerError {
     fn from(e: ParamError) -> LayerError {
         LayerError::Param(Box::new(e))
-    }
-}
-
-pub(crate) fn did_you_mean(suggestions: &[String]) -> String {
-    if suggestions.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " (did you mean {}?)",
-            suggestions.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(" or ")
-        )
     }
 }
 

@@ -7,7 +7,7 @@
 
 use crate::{LayerError, Loss, Module};
 use nabla_registry::{
-    normalize, Component, ComponentInfo, ComponentKind, HyperParams, ParamError, Params, RegistryError,
+    normalize, ComponentInfo, ComponentKind, HyperParams, ParamError, Params, RegistryError,
 };
 use nabla_tensor::Rng;
 
@@ -186,22 +186,8 @@ pub struct LossRegistration {
     pub build: LossFactory,
 }
 
-nabla_registry::inventory::collect!(LayerRegistration);
-nabla_registry::inventory::collect!(LossRegistration);
-
-impl Component for LayerRegistration {
-    const KIND: ComponentKind = ComponentKind::Layer;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
-
-impl Component for LossRegistration {
-    const KIND: ComponentKind = ComponentKind::Loss;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
+nabla_registry::collect_records!(LayerRegistration, Layer);
+nabla_registry::collect_records!(LossRegistration, Loss);
 
 /// Layers and activations are built by name with [`nabla_registry::build`], given the build
 /// context; a successful build moves the context's `input_shape` on to the layer's output
@@ -243,30 +229,23 @@ impl nabla_registry::Kind for dyn Module<f32> {
     }
 }
 
-/// Losses are built by name with [`nabla_registry::build`] (no context):
-///
-/// ```
-/// use nabla_layers::{Loss, Target};
-/// use nabla_autograd::Var;
-/// use nabla_tensor::ndarray::arr2;
-/// let loss = nabla_registry::build::<dyn Loss<f32>>("ce", ()).unwrap().value;
-/// assert_eq!(loss.name(), "cross_entropy");
-/// let logits = Var::<f32>::param(arr2(&[[0.0, 0.0]]).into_dyn());
-/// let l = loss.forward(&logits, &Target::Classes(&[1])).unwrap();
-/// assert!((l.item() - 2f32.ln()).abs() < 1e-6);
-/// ```
-impl nabla_registry::Kind for dyn Loss<f32> {
-    type Record = LossRegistration;
-    type Output = Box<dyn Loss<f32>>;
-    type Context<'c> = ();
-    type Error = LayerError;
-
-    fn build(
-        record: &'static LossRegistration,
-        params: &mut Params,
-        _: (),
-    ) -> Result<Box<dyn Loss<f32>>, LayerError> {
-        (record.build)(params)
+nabla_registry::context_free_kind! {
+    /// Losses are built by name with [`nabla_registry::build`] (no context):
+    ///
+    /// ```
+    /// use nabla_layers::{Loss, Target};
+    /// use nabla_autograd::Var;
+    /// use nabla_tensor::ndarray::arr2;
+    /// let loss = nabla_registry::build::<dyn Loss<f32>>("ce", ()).unwrap().value;
+    /// assert_eq!(loss.name(), "cross_entropy");
+    /// let logits = Var::<f32>::param(arr2(&[[0.0, 0.0]]).into_dyn());
+    /// let l = loss.forward(&logits, &Target::Classes(&[1])).unwrap();
+    /// assert!((l.item() - 2f32.ln()).abs() < 1e-6);
+    /// ```
+    impl Kind for dyn Loss<f32> {
+        fn build(record: &'static LossRegistration, params) -> Result<Box<dyn Loss<f32>>, LayerError> {
+            (record.build)(params)
+        }
     }
 }
 

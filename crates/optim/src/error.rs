@@ -1,6 +1,6 @@
 //! The error type of `nabla-optim`.
 
-use nabla_registry::{ParamError, RegistryError};
+use nabla_registry::RegistryError;
 use thiserror::Error;
 
 /// Everything that can go wrong in an optimizer step, a state import, a scheduler or a clip.
@@ -113,22 +113,10 @@ pub enum OptimError {
         /// What is wrong.
         message: String,
     },
-    /// Building by name failed (unknown name, duplicate registration).
+    /// Building by name failed: an unknown name, a duplicate registration, a malformed spec
+    /// or invalid hyper-parameters ([`RegistryError::Param`]).
     #[error(transparent)]
     Registry(Box<RegistryError>),
-    /// Invalid hyper-parameters.
-    #[error(transparent)]
-    Param(Box<ParamError>),
 }
 
-impl From<RegistryError> for OptimError {
-    fn from(e: RegistryError) -> OptimError {
-        OptimError::Registry(Box::new(e))
-    }
-}
-
-impl From<ParamError> for OptimError {
-    fn from(e: ParamError) -> OptimError {
-        OptimError::Param(Box::new(e))
-    }
-}
+nabla_registry::from_registry_errors!(OptimError);

@@ -2,7 +2,7 @@
 
 use crate::rule::{RuleOptimizer, UpdateRule};
 use crate::{OptimError, Optimizer};
-use nabla_registry::{Component, ComponentInfo, ComponentKind, HyperParams, ParamError, Params};
+use nabla_registry::{ComponentInfo, HyperParams, ParamError, Params};
 use nabla_tensor::Element;
 
 /// Builds an optimizer over `T` from validated hyper-parameters.
@@ -25,14 +25,7 @@ pub struct OptimizerRegistration {
     pub build_f64: BuildF64,
 }
 
-nabla_registry::inventory::collect!(OptimizerRegistration);
-
-impl Component for OptimizerRegistration {
-    const KIND: ComponentKind = ComponentKind::Optimizer;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
+nabla_registry::collect_records!(OptimizerRegistration, Optimizer);
 
 /// The element types optimizers come in (`f32`, `f64`): picks the record's factory.
 pub trait Precision: Element {
@@ -59,18 +52,14 @@ impl OptimizerRegistration {
     }
 }
 
-impl<T: Precision> nabla_registry::Kind for dyn Optimizer<T> {
-    type Record = OptimizerRegistration;
-    type Output = Box<dyn Optimizer<T>>;
-    type Context<'c> = ();
-    type Error = OptimError;
-
-    fn build(
-        record: &'static OptimizerRegistration,
-        params: &mut Params,
-        _: (),
-    ) -> Result<Self::Output, OptimError> {
-        Ok(record.build::<T>(params)?)
+nabla_registry::context_free_kind! {
+    /// Optimizers are built by name with [`nabla_registry::build`] (no context), in either
+    /// precision: `build::<dyn Optimizer<f64>>("adam:lr=3e-4", ())`.
+    impl<T: Precision> Kind for dyn Optimizer<T> {
+        fn build(record: &'static OptimizerRegistration, params)
+            -> Result<Box<dyn Optimizer<T>>, OptimError> {
+            Ok(record.build::<T>(params)?)
+        }
     }
 }
 
@@ -137,18 +126,10 @@ macro_rules! register_optimizer {
     (name: $($body:tt)*) => {
         $crate::__private::nabla_registry::submit_component!($crate::OptimizerRegistration { name: $($body)* });
     };
-    ($rule:ty,
-        name: $name:expr,
-        $(aliases: [$($alias:expr),* $(,)?],)?
-        summary: $summary:expr $(,)?
-    ) => {
-        $crate::__private::nabla_registry::submit_component!($crate::OptimizerRegistration {
-            name: $name,
-            aliases: [$($($alias),*)?],
-            summary: $summary,
-            params: <$rule as $crate::__private::nabla_registry::HyperParams>::SCHEMA,
+    ($rule:ty, $($rest:tt)*) => {
+        $crate::__private::nabla_registry::submit_typed!($crate::OptimizerRegistration, $rule, {
             build_f32: $crate::__private::build_rule::<f32, $rule>,
             build_f64: $crate::__private::build_rule::<f64, $rule>,
-        });
+        }, $($rest)*);
     };
 }

@@ -26,7 +26,7 @@
 
 use crate::optimizer::{Scalar, Scalars};
 use crate::OptimError;
-use nabla_registry::{Component, ComponentInfo, ComponentKind, HyperParams, ParamError, Params};
+use nabla_registry::{ComponentInfo, HyperParams, ParamError, Params};
 use std::fmt;
 
 /// A learning-rate schedule with checkpointable state. Object safe
@@ -145,14 +145,7 @@ pub struct SchedulerRegistration {
     pub build: BuildScheduler,
 }
 
-nabla_registry::inventory::collect!(SchedulerRegistration);
-
-impl Component for SchedulerRegistration {
-    const KIND: ComponentKind = ComponentKind::Scheduler;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
+nabla_registry::collect_records!(SchedulerRegistration, Scheduler);
 
 /// Schedulers are built by name with [`nabla_registry::build`], given the optimizer's base
 /// learning rate: `build::<dyn Scheduler>("cosine:t_max=100", 0.1)`.
@@ -200,18 +193,9 @@ macro_rules! register_scheduler {
     (name: $($body:tt)*) => {
         $crate::__private::nabla_registry::submit_component!($crate::SchedulerRegistration { name: $($body)* });
     };
-    ($ty:ty,
-        name: $name:expr,
-        $(aliases: [$($alias:expr),* $(,)?],)?
-        summary: $summary:expr $(,)?
-    ) => {
-        $crate::__private::nabla_registry::submit_component!($crate::SchedulerRegistration {
-            name: $name,
-            aliases: [$($($alias),*)?],
-            summary: $summary,
-            params: <$ty as $crate::__private::nabla_registry::HyperParams>::SCHEMA,
-            build: $crate::__private::build_scheduler::<$ty>,
-        });
+    ($ty:ty, $($rest:tt)*) => {
+        $crate::__private::nabla_registry::submit_typed!($crate::SchedulerRegistration, $ty,
+            { build: $crate::__private::build_scheduler::<$ty> }, $($rest)*);
     };
 }
 

@@ -39,6 +39,82 @@ pub trait Kind {
     ) -> Result<Self::Output, Self::Error>;
 }
 
+/// Implements [`Kind`] for a kind whose components are built from their hyper-parameters
+/// alone (context `()`), from the one thing that differs between such kinds: the factory call
+/// on the resolved record. Its signature names the record, the output and the error (the
+/// record's `params` are the validated [`Params`], `&mut` as in [`Kind::build`]); a kind with
+/// a context (a layer's shape, a scheduler's base learning rate) implements [`Kind`] itself.
+///
+/// ```
+/// use nabla_registry::{build, ComponentInfo, ParamError, ParamSpec, Params, RegistryError};
+///
+/// /// What the components of the kind are used as.
+/// pub trait Penalty {
+///     fn weight(&self) -> f64;
+/// }
+///
+/// pub struct PenaltyRecord {
+///     pub info: ComponentInfo,
+///     pub build: fn(&Params) -> Result<Box<dyn Penalty>, ParamError>,
+/// }
+/// nabla_registry::collect_records!(PenaltyRecord, Loss);
+///
+/// #[derive(Debug, thiserror::Error)]
+/// pub enum PenaltyError {
+///     #[error(transparent)]
+///     Registry(Box<RegistryError>),
+/// }
+/// nabla_registry::from_registry_errors!(PenaltyError);
+///
+/// nabla_registry::context_free_kind! {
+///     impl Kind for dyn Penalty {
+///         fn build(record: &'static PenaltyRecord, params) -> Result<Box<dyn Penalty>, PenaltyError> {
+///             Ok((record.build)(params)?)
+///         }
+///     }
+/// }
+///
+/// struct L2(f64);
+/// impl Penalty for L2 {
+///     fn weight(&self) -> f64 {
+///         self.0
+///     }
+/// }
+/// nabla_registry::submit_component!(PenaltyRecord {
+///     name: "l2",
+///     summary: "squared weights",
+///     params: &[ParamSpec::float("weight", 0.01, "factor")],
+///     build: |p| Ok(Box::new(L2(p.f64("weight")?))),
+/// });
+///
+/// assert_eq!(build::<dyn Penalty>("l2:weight=0.5", ()).unwrap().value.weight(), 0.5);
+/// assert!(matches!(build::<dyn Penalty>("l3", ()), Err(PenaltyError::Registry(_))));
+/// ```
+#[macro_export]
+macro_rules! context_free_kind {
+    (
+        $(#[$attr:meta])*
+        impl $(<$($generic:ident: $bound:path),+>)? Kind for $kind:ty {
+            fn build($record:ident: &'static $record_type:ty, $params:ident)
+                -> Result<$output:ty, $error:ty> $body:block
+        }
+    ) => {
+        $(#[$attr])*
+        impl $(<$($generic: $bound),+>)? $crate::Kind for $kind {
+            type Record = $record_type;
+            type Output = $output;
+            type Context<'c> = ();
+            type Error = $error;
+
+            fn build(
+                $record: &'static $record_type,
+                $params: &mut $crate::Params,
+                _: (),
+            ) -> ::core::result::Result<$output, $error> $body
+        }
+    };
+}
+
 /// A built component and its effective hyper-parameters.
 #[derive(Debug)]
 pub struct Built<T> {

@@ -41,7 +41,9 @@ pub enum RegistryError {
     Param(#[from] ParamError),
 }
 
-fn did_you_mean(suggestions: &[String]) -> String {
+/// The ` (did you mean 'a' or 'b'?)` part of an unknown-name message, empty without
+/// suggestions; shared by every message that offers the closest names.
+pub fn did_you_mean(suggestions: &[String]) -> String {
     if suggestions.is_empty() {
         String::new()
     } else {
@@ -50,6 +52,42 @@ fn did_you_mean(suggestions: &[String]) -> String {
             suggestions.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(" or ")
         )
     }
+}
+
+/// Implements `From<RegistryError>` and `From<ParamError>` for a kind crate's error enum,
+/// whose variant `Registry(Box<RegistryError>)` holds everything the registry reports (boxed:
+/// it is large, the crate's own variants small), a [`ParamError`] as [`RegistryError::Param`];
+/// so `?` and [`build`](crate::build) report registry errors as the kind's error.
+///
+/// ```
+/// use nabla_registry::{ParamError, RegistryError};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum WidgetError {
+///     #[error(transparent)]
+///     Registry(Box<RegistryError>),
+/// }
+/// nabla_registry::from_registry_errors!(WidgetError);
+///
+/// let syntax = ParamError::Syntax { input: "w:".into(), position: 2, message: "expected a key".into() };
+/// let WidgetError::Registry(e) = WidgetError::from(syntax.clone());
+/// assert_eq!(*e, RegistryError::Param(syntax));
+/// ```
+#[macro_export]
+macro_rules! from_registry_errors {
+    ($error:ident) => {
+        impl ::core::convert::From<$crate::RegistryError> for $error {
+            fn from(e: $crate::RegistryError) -> $error {
+                $error::Registry(::std::boxed::Box::new(e))
+            }
+        }
+
+        impl ::core::convert::From<$crate::ParamError> for $error {
+            fn from(e: $crate::ParamError) -> $error {
+                $error::from($crate::RegistryError::Param(e))
+            }
+        }
+    };
 }
 
 /// A hyper-parameter problem: names the component, the key, what was expected and what was given.

@@ -109,16 +109,6 @@ pub trait ParamValue: Sized {
     fn to_value(&self) -> Option<Value>;
 }
 
-impl ParamValue for f64 {
-    const TYPE: ParamType = ParamType::Float;
-    fn read(params: &Params, key: &str) -> Result<Self, ParamError> {
-        params.f64(key)
-    }
-    fn to_value(&self) -> Option<Value> {
-        Some(Value::Float(*self))
-    }
-}
-
 impl ParamValue for f32 {
     const TYPE: ParamType = ParamType::Float;
     fn read(params: &Params, key: &str) -> Result<Self, ParamError> {
@@ -134,24 +124,25 @@ impl ParamValue for f32 {
     }
 }
 
-impl ParamValue for bool {
-    const TYPE: ParamType = ParamType::Bool;
-    fn read(params: &Params, key: &str) -> Result<Self, ParamError> {
-        params.bool(key)
-    }
-    fn to_value(&self) -> Option<Value> {
-        Some(Value::Bool(*self))
-    }
+/// The types that one [`Params`] accessor reads as they are (`$read`, borrowed for a string)
+/// and that convert into a [`Value`] of their schema type.
+macro_rules! plain_param {
+    ($($ty:ty: $schema:ident, $read:ident;)*) => {$(
+        impl ParamValue for $ty {
+            const TYPE: ParamType = ParamType::$schema;
+            fn read(params: &Params, key: &str) -> Result<Self, ParamError> {
+                params.$read(key).map(<$ty>::from)
+            }
+            fn to_value(&self) -> Option<Value> {
+                Some(Value::from(self.clone()))
+            }
+        }
+    )*};
 }
-
-impl ParamValue for String {
-    const TYPE: ParamType = ParamType::Str;
-    fn read(params: &Params, key: &str) -> Result<Self, ParamError> {
-        params.str(key).map(str::to_string)
-    }
-    fn to_value(&self) -> Option<Value> {
-        Some(Value::Str(self.clone()))
-    }
+plain_param! {
+    f64: Float, f64;
+    bool: Bool, bool;
+    String: Str, str;
 }
 
 macro_rules! integer_param {

@@ -15,26 +15,25 @@
 //! * [`Params`]: hyper-parameters validated against a schema, from a TOML table
 //!   ([`Value::from_toml`]) or from the compact command-line form ([`parse_compact`]:
 //!   `adam:lr=3e-4,betas=[0.9,0.98]`), with defaults filled in; printable and savable.
-//! * [`list`] and [`duplicates`] for listings and self-checks.
+//! * [`list`], [`names`] and [`duplicates`] for listings and self-checks.
 //!
 //! Each kind's record type lives in the crate that defines the kind's trait (the optimizer
 //! record in `nabla-optim`, and so on), because its factory returns that trait. Those crates
-//! implement [`Component`] for their record, call `inventory::collect!` and offer a
-//! `register_<kind>!` macro built on [`submit_component!`].
+//! declare their record with [`collect_records!`] (which implements [`Component`] for it and
+//! collects it with `inventory`), implement [`Kind`] ([`context_free_kind!`] for a kind built
+//! from its hyper-parameters alone), turn registry errors into their own with
+//! [`from_registry_errors!`] and offer a `register_<kind>!` macro built on
+//! [`submit_component!`] and [`submit_typed!`].
 //!
 //! # Example: a kind and a component
 //! ```
-//! use nabla_registry::{resolve, Alias, Component, ComponentInfo, ComponentKind, Const, ParamSpec, Params, ParamError, Range};
+//! use nabla_registry::{resolve, Alias, ComponentInfo, Const, ParamSpec, Params, ParamError, Range};
 //!
 //! pub struct LossRecord {
 //!     pub info: ComponentInfo,
 //!     pub build: fn(&Params) -> Result<f64, ParamError>,
 //! }
-//! nabla_registry::inventory::collect!(LossRecord);
-//! impl Component for LossRecord {
-//!     const KIND: ComponentKind = ComponentKind::Loss;
-//!     fn info(&self) -> &ComponentInfo { &self.info }
-//! }
+//! nabla_registry::collect_records!(LossRecord, Loss);
 //!
 //! nabla_registry::submit_component!(LossRecord {
 //!     name: "huber",
@@ -66,10 +65,10 @@ mod value;
 
 pub use build::{build, Built, IntoSpec, Kind, Spec};
 pub use compact::{format as format_compact, parse_compact};
-pub use error::{ParamError, RegistryError};
+pub use error::{did_you_mean, ParamError, RegistryError};
 pub use hyper::{HyperParams, ParamChoice, ParamValue};
 pub use lookup::{
-    duplicates, list, normalize, resolve, resolve_spec, suggest, Alias, Component, ComponentInfo,
+    duplicates, list, names, normalize, resolve, resolve_spec, suggest, Alias, Component, ComponentInfo,
     ComponentKind, Resolved,
 };
 pub use params::{Params, RawParams};
@@ -92,6 +91,24 @@ pub fn raw_params_from_toml(table: &toml::Table, context: &str) -> Result<RawPar
             })
         })
         .collect()
+}
+
+/// Makes `$record` the registration record of the component kind `ComponentKind::$kind`: collects
+/// its values with `inventory` and implements [`Component`] for it, whose common part is the
+/// record's field `info: ComponentInfo`. A kind crate calls it once, after declaring its record
+/// type (see the crate example).
+#[macro_export]
+macro_rules! collect_records {
+    ($record:ty, $kind:ident) => {
+        $crate::inventory::collect!($record);
+
+        impl $crate::Component for $record {
+            const KIND: $crate::ComponentKind = $crate::ComponentKind::$kind;
+            fn info(&self) -> &$crate::ComponentInfo {
+                &self.info
+            }
+        }
+    };
 }
 
 /// Submits a registration record of a kind through `inventory`, filling in the common

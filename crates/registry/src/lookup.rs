@@ -178,6 +178,11 @@ pub fn list<C: Component>() -> Vec<&'static C> {
     all
 }
 
+/// The canonical name of every record of kind `C`, sorted.
+pub fn names<C: Component>() -> Vec<&'static str> {
+    list::<C>().into_iter().map(|c| c.info().name).collect()
+}
+
 /// Checks that no two records of kind `C` claim the same name or alias; returns every conflict.
 pub fn duplicates<C: Component>() -> Vec<RegistryError> {
     let mut seen: BTreeMap<String, (&'static str, &'static str)> = BTreeMap::new();
@@ -241,7 +246,7 @@ pub fn resolve<C: Component>(name: &str) -> Result<Resolved<C>, RegistryError> {
             kind: C::KIND,
             name: name.to_string(),
             suggestions: suggest(name, all_names),
-            known: records.iter().map(|r| r.info().name.to_string()).collect(),
+            known: names::<C>().into_iter().map(String::from).collect(),
         }
     })
 }

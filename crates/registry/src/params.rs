@@ -102,6 +102,47 @@ impl Params {
         })
     }
 
+    /// The value of `key` as `pick` reads it; a type error naming `expected` when `pick` finds
+    /// another type.
+    fn read<'a, T>(
+        &'a self,
+        key: &str,
+        expected: &str,
+        pick: fn(&'a Value) -> Option<T>,
+    ) -> Result<T, ParamError> {
+        let value = self.require(key)?;
+        pick(value).ok_or_else(|| self.wrong(key, expected, value))
+    }
+
+    /// The list value of `key`, every element as `pick` reads it; a type error naming
+    /// `expected` (the list's type) for anything else, naming the offending element.
+    fn read_list<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        pick: fn(&Value) -> Option<T>,
+    ) -> Result<Vec<T>, ParamError> {
+        match self.require(key)? {
+            Value::List(items) => {
+                items.iter().map(|v| pick(v).ok_or_else(|| self.wrong(key, expected, v))).collect()
+            }
+            v => Err(self.wrong(key, expected, v)),
+        }
+    }
+
+    /// `read` of a key that may be unset: `None` when it is.
+    fn optional<'a, T>(
+        &'a self,
+        key: &str,
+        read: fn(&'a Params, &str) -> Result<T, ParamError>,
+    ) -> Result<Option<T>, ParamError> {
+        if self.values.contains_key(key) {
+            read(self, key).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn wrong(&self, key: &str, expected: &str, v: &Value) -> ParamError {
         ParamError::WrongType {
             kind: self.kind,
@@ -114,28 +155,17 @@ impl Params {
 
     /// A float value.
     pub fn f64(&self, key: &str) -> Result<f64, ParamError> {
-        match self.require(key)? {
-            Value::Float(x) => Ok(*x),
-            Value::Int(i) => Ok(*i as f64),
-            v => Err(self.wrong(key, "a float", v)),
-        }
+        self.read(key, "a float", Value::as_f64)
     }
 
     /// A float value, or `None` when the key is unset.
     pub fn opt_f64(&self, key: &str) -> Result<Option<f64>, ParamError> {
-        if self.values.contains_key(key) {
-            self.f64(key).map(Some)
-        } else {
-            Ok(None)
-        }
+        self.optional(key, Params::f64)
     }
 
     /// An integer value.
     pub fn i64(&self, key: &str) -> Result<i64, ParamError> {
-        match self.require(key)? {
-            Value::Int(i) => Ok(*i),
-            v => Err(self.wrong(key, "an integer", v)),
-        }
+        self.read(key, "an integer", Value::as_i64)
     }
 
     /// A non-negative integer value as `usize`.
@@ -152,65 +182,32 @@ impl Params {
 
     /// An integer value, or `None` when the key is unset.
     pub fn opt_usize(&self, key: &str) -> Result<Option<usize>, ParamError> {
-        if self.values.contains_key(key) {
-            self.usize(key).map(Some)
-        } else {
-            Ok(None)
-        }
+        self.optional(key, Params::usize)
     }
 
     /// A boolean value.
     pub fn bool(&self, key: &str) -> Result<bool, ParamError> {
-        match self.require(key)? {
-            Value::Bool(b) => Ok(*b),
-            v => Err(self.wrong(key, "a boolean", v)),
-        }
+        self.read(key, "a boolean", Value::as_bool)
     }
 
     /// A string value.
     pub fn str(&self, key: &str) -> Result<&str, ParamError> {
-        match self.require(key)? {
-            Value::Str(s) => Ok(s),
-            v => Err(self.wrong(key, "a string", v)),
-        }
+        self.read(key, "a string", Value::as_str)
     }
 
     /// A string value, or `None` when the key is unset.
     pub fn opt_str(&self, key: &str) -> Result<Option<&str>, ParamError> {
-        if self.values.contains_key(key) {
-            self.str(key).map(Some)
-        } else {
-            Ok(None)
-        }
+        self.optional(key, Params::str)
     }
 
     /// A list of floats.
     pub fn f64s(&self, key: &str) -> Result<Vec<f64>, ParamError> {
-        match self.require(key)? {
-            Value::List(items) => items
-                .iter()
-                .map(|v| match v {
-                    Value::Float(x) => Ok(*x),
-                    Value::Int(i) => Ok(*i as f64),
-                    other => Err(self.wrong(key, "a list of floats", other)),
-                })
-                .collect(),
-            v => Err(self.wrong(key, "a list of floats", v)),
-        }
+        self.read_list(key, "a list of floats", Value::as_f64)
     }
 
     /// A list of integers.
     pub fn i64s(&self, key: &str) -> Result<Vec<i64>, ParamError> {
-        match self.require(key)? {
-            Value::List(items) => items
-                .iter()
-                .map(|v| match v {
-                    Value::Int(i) => Ok(*i),
-                    other => Err(self.wrong(key, "a list of integers", other)),
-                })
-                .collect(),
-            v => Err(self.wrong(key, "a list of integers", v)),
-        }
+        self.read_list(key, "a list of integers", Value::as_i64)
     }
 
     /// An out-of-range error for `key`: `expected` says what is accepted, `given` what was given.

@@ -34,6 +34,39 @@ impl Value {
         }
     }
 
+    /// The value as a float, an integer widened (what a float key accepts), else `None`.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float(x) => Some(*x),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
+    /// The value as an integer, else `None`.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The value as a boolean, else `None`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The value as a string, else `None`.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Converts a TOML value; dates and tables are not hyper-parameters and are rejected
     /// with a description of what was found.
     pub fn from_toml(value: &toml::Value) -> Result<Value, String> {

@@ -15,13 +15,7 @@ pub struct TestOptimizer {
     /// Factory.
     pub build: fn(&Params) -> Result<Built, ParamError>,
 }
-nabla_registry::inventory::collect!(TestOptimizer);
-impl Component for TestOptimizer {
-    const KIND: ComponentKind = ComponentKind::Optimizer;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
+nabla_registry::collect_records!(TestOptimizer, Optimizer);
 
 const SGD_PARAMS: &[ParamSpec] = &[
     ParamSpec::float("lr", 1e-3, "learning rate").range(Range::NON_NEGATIVE),
@@ -67,13 +61,7 @@ pub struct Clashing {
     /// Common record.
     pub info: ComponentInfo,
 }
-nabla_registry::inventory::collect!(Clashing);
-impl Component for Clashing {
-    const KIND: ComponentKind = ComponentKind::Loss;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
+nabla_registry::collect_records!(Clashing, Loss);
 mod first_plugin {
     nabla_registry::submit_component!(super::Clashing { name: "huber", summary: "one", params: &[] });
 }
@@ -246,13 +234,7 @@ pub struct Typed {
     /// Factory.
     pub build: fn(&Params) -> Result<f64, ParamError>,
 }
-nabla_registry::inventory::collect!(Typed);
-impl Component for Typed {
-    const KIND: ComponentKind = ComponentKind::Scheduler;
-    fn info(&self) -> &ComponentInfo {
-        &self.info
-    }
-}
+nabla_registry::collect_records!(Typed, Scheduler);
 
 /// A component registered with `submit_typed!`: the schema comes from its derive.
 #[derive(Debug, nabla_registry::HyperParams)]
