@@ -59,12 +59,6 @@ pub struct CheckpointConfig {
     pub every_epochs: usize,
 }
 
-impl Default for CheckpointConfig {
-    fn default() -> CheckpointConfig {
-        read_settings(&RawParams::new(), "<defaults>", "checkpoint").expect("the defaults are valid")
-    }
-}
-
 /// What `batch_size` counts in data-parallel training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, ParamChoice)]
 pub enum BatchSizeMeaning {
@@ -90,12 +84,6 @@ pub struct DistributedConfig {
     /// capacity of one gradient all-reduce bucket, MiB (PyTorch DDP: 25)
     #[param(default = 25.0, range = Range::open(0.0, 4096.0))]
     pub bucket_mb: f64,
-}
-
-impl Default for DistributedConfig {
-    fn default() -> DistributedConfig {
-        read_settings(&RawParams::new(), "<defaults>", "distributed").expect("the defaults are valid")
-    }
 }
 
 /// When the learning-rate scheduler advances.
@@ -507,18 +495,9 @@ impl Parser {
             }
             None => (None, SchedulerInterval::default()),
         };
-        let clip = match self.sub_table(root, "clip")? {
-            Some(t) => self.settings(t, "clip")?,
-            None => ClipConfig::default(),
-        };
-        let checkpoint = match self.sub_table(root, "checkpoint")? {
-            Some(t) => self.settings(t, "checkpoint")?,
-            None => CheckpointConfig::default(),
-        };
-        let distributed = match self.sub_table(root, "distributed")? {
-            Some(t) => self.settings(t, "distributed")?,
-            None => DistributedConfig::default(),
-        };
+        let clip: ClipConfig = self.optional_settings(root, "clip")?;
+        let checkpoint: CheckpointConfig = self.optional_settings(root, "checkpoint")?;
+        let distributed: DistributedConfig = self.optional_settings(root, "distributed")?;
         config.source = self.file.clone();
         Ok(TrainConfig {
             data,
@@ -536,6 +515,19 @@ impl Parser {
         })
     }
 
+    /// Reads the settings table `name` of `root` as [`Self::settings`], or their defaults
+    /// when the config has no such table.
+    fn optional_settings<H: HyperParams + Default>(
+        &self,
+        root: &toml::Table,
+        name: &str,
+    ) -> Result<H, TrainError> {
+        match self.sub_table(root, name)? {
+            Some(t) => self.settings(t, name),
+            None => Ok(H::default()),
+        }
+    }
+
     /// Reads a table of the trainer's own settings against their declaration.
     fn settings<H: HyperParams>(&self, table: &toml::Table, name: &str) -> Result<H, TrainError> {
         let raw = raw_params_from_toml(table, name).map_err(|m| self.err(name, "", m))?;
@@ -546,6 +538,27 @@ impl Parser {
 /// The tables of a config; every other top-level key is one of [`TrainConfig`]'s settings.
 const TOP_TABLES: &[&str] =
     &["data", "model", "loss", "optimizer", "scheduler", "clip", "checkpoint", "distributed"];
+
+/// Implements `Default` for settings tables as the values their declaration gives a table
+/// that names no key, so the defaults are written once, in the `#[param(default)]`s.
+macro_rules! default_from_declaration {
+    ($($settings:ty => $table:literal),* $(,)?) => {
+        $(
+            impl Default for $settings {
+                fn default() -> $settings {
+                    declared_defaults($table)
+                }
+            }
+        )*
+    };
+}
+
+default_from_declaration!(CheckpointConfig => "checkpoint", DistributedConfig => "distributed");
+
+/// The settings `H` declares for a table that names none of its keys.
+pub(crate) fn declared_defaults<H: HyperParams>(table: &str) -> H {
+    read_settings(&RawParams::new(), "<defaults>", table).expect("the defaults are valid")
+}
 
 /// Validates raw settings against `H`'s declaration; errors name the file, table and key as
 /// the rest of a config's errors do.
