@@ -419,16 +419,14 @@ impl Parser {
         Ok(ComponentSpec { name, params, table: context.to_string() })
     }
 
-    fn required_component(
-        &self,
-        root: &toml::Table,
-        key: &str,
-        reserved: &[&str],
-    ) -> Result<ComponentSpec, TrainError> {
-        match self.sub_table(root, key)? {
-            Some(t) => self.component(t, key, reserved),
-            None => Err(self.err(key, "", format!("missing table [{key}]"))),
-        }
+    /// The table `[key]`, which every config has.
+    fn required_table<'a>(&self, root: &'a toml::Table, key: &str) -> Result<&'a toml::Table, TrainError> {
+        self.sub_table(root, key)?.ok_or_else(|| self.err(key, "", format!("missing table [{key}]")))
+    }
+
+    /// The component of the table `[key]`, which every config has.
+    fn required_component(&self, root: &toml::Table, key: &str) -> Result<ComponentSpec, TrainError> {
+        self.component(self.required_table(root, key)?, key, &[])
     }
 
     fn config(&self, root: &toml::Table) -> Result<TrainConfig, TrainError> {
@@ -439,10 +437,9 @@ impl Parser {
             .collect();
         let mut config: TrainConfig = self.settings(&settings, "top level")?;
 
-        let data = self.required_component(root, "data", &[])?;
+        let data = self.required_component(root, "data")?;
 
-        let model =
-            self.sub_table(root, "model")?.ok_or_else(|| self.err("model", "", "missing table [model]"))?;
+        let model = self.required_table(root, "model")?;
         self.check_keys(model, "model", &["layers", "weight_init", "bias_init"])?;
         let layers = match model.get("layers") {
             Some(toml::Value::Array(items)) if !items.is_empty() => items
@@ -473,8 +470,8 @@ impl Parser {
         let weight_init = self.string(model, "model", "weight_init")?;
         let bias_init = self.string(model, "model", "bias_init")?;
 
-        let loss = self.required_component(root, "loss", &[])?;
-        let optimizer = self.required_component(root, "optimizer", &[])?;
+        let loss = self.required_component(root, "loss")?;
+        let optimizer = self.required_component(root, "optimizer")?;
         let (scheduler, scheduler_interval) = match self.sub_table(root, "scheduler")? {
             Some(t) => {
                 let interval = match t.get("interval") {
