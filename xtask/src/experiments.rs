@@ -49,13 +49,7 @@ pub fn experiments(args: &[String]) -> bool {
     match nabla_experiments::run(&names, &options) {
         Ok(summary) => {
             for r in &summary.results {
-                println!(
-                    "{:<10} {:<14} {} ({})",
-                    r.experiment.name(),
-                    r.verdict.to_string(),
-                    r.headline,
-                    format_duration(r.seconds)
-                );
+                println!("{r}");
             }
             println!("report: {} ({} in total)", summary.report.display(), format_duration(summary.seconds));
             true

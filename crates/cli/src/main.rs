@@ -525,13 +525,7 @@ fn experiment(
     }
     let summary = nabla_experiments::run(&list, &options).map_err(|e| e.to_string())?;
     for r in &summary.results {
-        println!(
-            "{:<10} {:<14} {} ({})",
-            r.experiment.name(),
-            r.verdict.to_string(),
-            r.headline,
-            nabla_experiments::format_duration(r.seconds)
-        );
+        println!("{r}");
     }
     println!("report: {}", summary.report.display());
     Ok(())

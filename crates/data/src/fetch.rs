@@ -481,17 +481,7 @@ mod tests {
 
     #[test]
     fn checksumming_a_fifo_or_directory_is_an_error_not_a_hang() {
-        let tmp = tempfile::tempdir().unwrap();
-        let err = sha256_file(tmp.path()).unwrap_err();
-        assert!(matches!(err, DataError::NotAFile { found: "a directory", .. }), "{err}");
-        let fifo = tmp.path().join("pipe");
-        match std::process::Command::new("mkfifo").arg(&fifo).status() {
-            Ok(status) if status.success() => {
-                let err = sha256_file(&fifo).unwrap_err();
-                assert!(matches!(err, DataError::NotAFile { found: "a FIFO (named pipe)", .. }), "{err}");
-            }
-            other => eprintln!("note: mkfifo unavailable ({other:?}); FIFO case skipped"),
-        }
+        crate::file::tests::assert_refuses_directories_and_fifos(sha256_file);
     }
 
     /// The published table agrees with the reference copies, when they are on this machine.

@@ -82,8 +82,26 @@ pub(crate) fn open_regular(path: &Path) -> Result<(File, u64), DataError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Checks that `read` refuses a directory and a FIFO as [`DataError::NotAFile`] naming
+    /// what it found, without blocking on the FIFO (skipped where `mkfifo` is unavailable).
+    pub(crate) fn assert_refuses_directories_and_fifos<T: std::fmt::Debug>(
+        read: impl Fn(&Path) -> Result<T, DataError>,
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = read(tmp.path()).unwrap_err();
+        assert!(matches!(err, DataError::NotAFile { found: "a directory", .. }), "{err}");
+        let fifo = tmp.path().join("pipe");
+        match std::process::Command::new("mkfifo").arg(&fifo).status() {
+            Ok(status) if status.success() => {
+                let err = read(&fifo).unwrap_err();
+                assert!(matches!(err, DataError::NotAFile { found: "a FIFO (named pipe)", .. }), "{err}");
+            }
+            other => eprintln!("note: mkfifo unavailable ({other:?}); FIFO case skipped"),
+        }
+    }
 
     #[test]
     fn permission_denied_is_said_in_words() {
@@ -102,9 +120,8 @@ mod tests {
 
     #[test]
     fn only_regular_files_are_opened() {
+        assert_refuses_directories_and_fifos(open_regular);
         let tmp = tempfile::tempdir().unwrap();
-        let err = open_regular(tmp.path()).unwrap_err();
-        assert!(matches!(err, DataError::NotAFile { found: "a directory", .. }), "{err}");
         let file = tmp.path().join("f");
         std::fs::write(&file, b"12345").unwrap();
         assert_eq!(open_regular(&file).unwrap().1, 5);

@@ -126,10 +126,25 @@ mod tests {
         }
     }
 
+    /// A temporary folder holding a whole set with `n_train` training images (gzipped when
+    /// `gz`).
+    fn temp_set(n_train: u32, gz: bool) -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        write_set(tmp.path(), n_train, gz);
+        tmp
+    }
+
+    /// Removes the file `name` of the set in `dir` and returns its path, where a test puts
+    /// something else (or nothing).
+    fn remove_from_set(dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::remove_file(&path).unwrap();
+        path
+    }
+
     #[test]
     fn finds_files_in_subfolders_first_then_root() {
-        let tmp = tempfile::tempdir().unwrap();
-        write_set(tmp.path(), 3, true);
+        let tmp = temp_set(3, true);
         let s = load_idx_dir("mnist", tmp.path(), &["mnist"]).unwrap();
         assert_eq!((s.train.len(), s.test.len()), (3, 2));
         write_set(&tmp.path().join("mnist"), 5, false);
@@ -140,9 +155,8 @@ mod tests {
 
     #[test]
     fn a_missing_file_names_the_path_and_the_fetch_command() {
-        let tmp = tempfile::tempdir().unwrap();
-        write_set(tmp.path(), 3, true);
-        std::fs::remove_file(tmp.path().join("t10k-labels-idx1-ubyte.gz")).unwrap();
+        let tmp = temp_set(3, true);
+        remove_from_set(tmp.path(), "t10k-labels-idx1-ubyte.gz");
         let err = load_idx_dir("fashion_mnist", tmp.path(), &["fashion-mnist", "fashion_mnist"]).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("t10k-labels-idx1-ubyte.gz"), "{msg}");
@@ -152,10 +166,8 @@ mod tests {
 
     #[test]
     fn a_directory_in_place_of_a_file_is_named_as_such() {
-        let tmp = tempfile::tempdir().unwrap();
-        write_set(tmp.path(), 3, true);
-        let path = tmp.path().join("train-images-idx3-ubyte.gz");
-        std::fs::remove_file(&path).unwrap();
+        let tmp = temp_set(3, true);
+        let path = remove_from_set(tmp.path(), "train-images-idx3-ubyte.gz");
         std::fs::create_dir(&path).unwrap();
         let err = load_idx_dir("mnist", tmp.path(), &["mnist"]).unwrap_err();
         assert!(matches!(&err, DataError::NotAFile { path: p, found: "a directory" } if *p == path), "{err}");
@@ -171,10 +183,8 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_fifo_in_place_of_a_file_is_named_and_never_opened() {
-        let tmp = tempfile::tempdir().unwrap();
-        write_set(tmp.path(), 3, false);
-        let path = tmp.path().join("t10k-labels-idx1-ubyte");
-        std::fs::remove_file(&path).unwrap();
+        let tmp = temp_set(3, false);
+        let path = remove_from_set(tmp.path(), "t10k-labels-idx1-ubyte");
         match std::process::Command::new("mkfifo").arg(&path).status() {
             Ok(status) if status.success() => {}
             other => {
@@ -192,8 +202,7 @@ mod tests {
     #[test]
     fn an_unreadable_file_says_permission_denied() {
         use std::os::unix::fs::PermissionsExt;
-        let tmp = tempfile::tempdir().unwrap();
-        write_set(tmp.path(), 3, true);
+        let tmp = temp_set(3, true);
         let path = tmp.path().join("train-labels-idx1-ubyte.gz");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
         if std::fs::File::open(&path).is_ok() {
@@ -212,10 +221,8 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_dangling_link_is_not_called_missing() {
-        let tmp = tempfile::tempdir().unwrap();
-        write_set(tmp.path(), 3, true);
-        let path = tmp.path().join("t10k-images-idx3-ubyte.gz");
-        std::fs::remove_file(&path).unwrap();
+        let tmp = temp_set(3, true);
+        let path = remove_from_set(tmp.path(), "t10k-images-idx3-ubyte.gz");
         std::os::unix::fs::symlink(tmp.path().join("gone.gz"), &path).unwrap();
         let err = load_idx_dir("mnist", tmp.path(), &[]).unwrap_err();
         let msg = err.to_string();
@@ -225,8 +232,7 @@ mod tests {
 
     #[test]
     fn empty_training_or_test_images_are_errors_naming_the_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        write_set(tmp.path(), 0, true);
+        let tmp = temp_set(0, true);
         let err = load_idx_dir("fashion_mnist", tmp.path(), &[]).unwrap_err();
         assert!(matches!(&err, DataError::EmptySplit { split: "training", .. }), "{err}");
         let msg = err.to_string();
@@ -245,8 +251,7 @@ mod tests {
 
     #[test]
     fn a_multi_member_gzip_file_loads() {
-        let tmp = tempfile::tempdir().unwrap();
-        write_set(tmp.path(), 3, true);
+        let tmp = temp_set(3, true);
         let raw = images_file(3, 2, 2, &[9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2]);
         let mut multi = gzip(&raw[..10]);
         multi.extend(gzip(&raw[10..]));
@@ -257,8 +262,7 @@ mod tests {
 
     #[test]
     fn counts_that_disagree_are_errors() {
-        let tmp = tempfile::tempdir().unwrap();
-        write_set(tmp.path(), 3, false);
+        let tmp = temp_set(3, false);
         std::fs::write(tmp.path().join("train-labels-idx1-ubyte"), labels_file(&[1, 2])).unwrap();
         let err = load_idx_dir("mnist", tmp.path(), &[]).unwrap_err();
         assert!(matches!(err, DataError::CountMismatch { images: 3, labels: 2, .. }), "{err}");

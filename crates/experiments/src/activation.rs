@@ -8,17 +8,14 @@
 //! at initialization and after the first epoch.
 
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
-use crate::report::table;
-use crate::runner::{each_epoch, head, weight_grad_norms, Ctx, Mlp, Setup};
+use crate::report::{push_figure, push_table_section};
+use crate::runner::{each_epoch, head, weight_grad_norms, Ctx, Mlp, RunSize, Setup};
 use crate::stats::{band, bin, tail_mean, BandPoint, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 
 struct Plan {
-    limit_train: usize,
-    limit_test: usize,
+    size: RunSize,
     width: usize,
-    epochs: usize,
-    batch_size: usize,
     probe: usize,
 }
 
@@ -38,7 +35,7 @@ fn plan(budget: Budget) -> Plan {
         Budget::Quick => (2000, 200, 64, 3, 32, 256),
         Budget::Smoke => (160, 50, 16, 1, 32, 64),
     };
-    Plan { limit_train, limit_test, width, epochs, batch_size, probe }
+    Plan { size: RunSize { limit_train, limit_test, epochs, batch_size }, width, probe }
 }
 
 /// Per-seed measurements of one (depth, activation).
@@ -51,8 +48,7 @@ struct Runs {
 
 pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
-    let Setup { data, seeds, per_epoch, total } =
-        ctx.setup(plan.limit_train, plan.limit_test, plan.batch_size, plan.epochs)?;
+    let Setup { data, seeds, per_epoch, total } = ctx.setup(&plan.size)?;
     let train = &data.splits.train;
     let (px, py) = head(train, plan.probe);
     let chance = (train.num_classes() as f64).ln();
@@ -66,8 +62,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             for &seed in &seeds {
                 let mlp = Mlp::new(vec![plan.width; depth], act, init);
                 let label = format!("depth {depth} {act} seed {seed}");
-                let mut s =
-                    ctx.session(&label, &mlp, OPTIMIZER, &data, plan.batch_size, seed, plan.epochs)?;
+                let mut s = ctx.session(&label, &mlp, OPTIMIZER, &data, &plan.size, seed)?;
                 let mut bar = ctx.bar(&label, total as u64);
                 runs.grads_init.push(s.weight_grad_norms(&px, &py)?);
                 let mut after_first = Vec::new();
@@ -90,23 +85,15 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
 
     // Figure 1: training loss.
     let width = (total / 60).max(1);
-    let mut loss_panels = Vec::new();
-    for (d, &depth) in DEPTHS.iter().enumerate() {
-        let mut p = LinePanel::new(
-            format!("{depth} hidden layers"),
-            "epoch",
-            "training loss (cross-entropy, nats; log scale)",
-        );
-        p.log_y = true;
-        p.legend = Legend::LowerLeft;
-        for (a, (act, _)) in ACTIVATIONS.iter().enumerate() {
-            let binned: Vec<Vec<f64>> = results[d][a].losses.iter().map(|l| bin(l, width).0).collect();
-            let (_, ends) = bin(&vec![0.0; total], width);
-            let xs: Vec<f64> = ends.iter().map(|e| e / per_epoch as f64).collect();
-            p.series.push(Series::new(*act, a, band(&xs, &binned)));
-        }
-        loss_panels.push(Panel::Lines(p));
-    }
+    let loss_panels =
+        depth_panels("epoch", "training loss (cross-entropy, nats; log scale)", Legend::LowerLeft, |d, p| {
+            for (a, (act, _)) in ACTIVATIONS.iter().enumerate() {
+                let binned: Vec<Vec<f64>> = results[d][a].losses.iter().map(|l| bin(l, width).0).collect();
+                let (_, ends) = bin(&vec![0.0; total], width);
+                let xs: Vec<f64> = ends.iter().map(|e| e / per_epoch as f64).collect();
+                p.series.push(Series::new(*act, a, band(&xs, &binned)));
+            }
+        });
     let (loss_path, loss_rel) = ctx.figure_path("loss");
     Figure::new(
         format!(
@@ -121,29 +108,25 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     .save(&loss_path)?;
 
     // Figure 2: gradient norm per layer.
-    let mut grad_panels = Vec::new();
-    for (d, &depth) in DEPTHS.iter().enumerate() {
-        let mut p = LinePanel::new(
-            format!("{depth} hidden layers"),
-            "layer (1 = next to the input)",
-            "‖∂loss/∂W‖ (L2 norm, log scale)",
-        );
-        p.log_y = true;
-        p.legend = Legend::LowerRight;
-        p.integer_x = true;
-        for (a, (act, _)) in ACTIVATIONS.iter().enumerate() {
-            p.series.push(
-                Series::new(format!("{act}, at init"), a, layer_band(&results[d][a].grads_init))
-                    .dashed()
-                    .markers(),
-            );
-            p.series.push(
-                Series::new(format!("{act}, after epoch 1"), a, layer_band(&results[d][a].grads_epoch1))
-                    .markers(),
-            );
-        }
-        grad_panels.push(Panel::Lines(p));
-    }
+    let grad_panels = depth_panels(
+        "layer (1 = next to the input)",
+        "‖∂loss/∂W‖ (L2 norm, log scale)",
+        Legend::LowerRight,
+        |d, p| {
+            p.integer_x = true;
+            for (a, (act, _)) in ACTIVATIONS.iter().enumerate() {
+                p.series.push(
+                    Series::new(format!("{act}, at init"), a, layer_band(&results[d][a].grads_init))
+                        .dashed()
+                        .markers(),
+                );
+                p.series.push(
+                    Series::new(format!("{act}, after epoch 1"), a, layer_band(&results[d][a].grads_epoch1))
+                        .markers(),
+                );
+            }
+        },
+    );
     let (grad_path, grad_rel) = ctx.figure_path("gradients");
     Figure::new(
         format!(
@@ -297,11 +280,9 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     ));
     body.push_str(&format!(
         "- Training: `{}` (plain SGD: the step is proportional to the gradient, so a vanishing gradient shows \
-         as a stall), `cross_entropy`, batches of {}, {} epochs ({} steps), {} seed(s) per setting.\n",
+         as a stall), `cross_entropy`, {}, {} seed(s) per setting.\n",
         OPTIMIZER,
-        plan.batch_size,
-        plan.epochs,
-        total,
+        plan.size.describe(total),
         seeds.len()
     ));
     body.push_str(&format!(
@@ -310,10 +291,11 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         px.nrows(),
         width
     ));
-    body.push_str(&format!("![Training loss by depth and activation]({loss_rel})\n\n"));
-    body.push_str(&format!("![Weight-gradient norm per layer]({grad_rel})\n\n"));
-    body.push_str("### Training loss (mean ± std over seeds)\n\n");
-    body.push_str(&table(
+    push_figure(&mut body, "Training loss by depth and activation", &loss_rel);
+    push_figure(&mut body, "Weight-gradient norm per layer", &grad_rel);
+    push_table_section(
+        &mut body,
+        "Training loss (mean ± std over seeds)",
         &[
             "hidden layers",
             "activation (init)",
@@ -322,9 +304,11 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             "below chance",
         ],
         &loss_rows,
-    ));
-    body.push_str("\n### Weight-gradient norms (mean over seeds)\n\n");
-    body.push_str(&table(
+    );
+    body.push('\n');
+    push_table_section(
+        &mut body,
+        "Weight-gradient norms (mean over seeds)",
         &[
             "hidden layers",
             "activation",
@@ -335,7 +319,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             "first / last, after epoch 1",
         ],
         &grad_rows,
-    ));
+    );
     Ok(Outcome::new(verdict, headline, body, &discussion, vec![loss_path, grad_path]))
 }
 
@@ -357,6 +341,27 @@ fn stall_text(loss: f64, chance: f64) -> String {
         "none" => format!("its final loss, {loss:.3}, is no lower than chance, {chance:.3}"),
         pct => format!("its loss fell only {pct} below chance, {chance:.3}"),
     }
+}
+
+/// One log-scale panel per depth of [`DEPTHS`], titled by its depth, its series added by
+/// `add_series(depth index, panel)`.
+fn depth_panels(
+    x_label: &str,
+    y_label: &str,
+    legend: Legend,
+    mut add_series: impl FnMut(usize, &mut LinePanel),
+) -> Vec<Panel> {
+    DEPTHS
+        .iter()
+        .enumerate()
+        .map(|(d, depth)| {
+            let mut p = LinePanel::new(format!("{depth} hidden layers"), x_label, y_label);
+            p.log_y = true;
+            p.legend = legend;
+            add_series(d, &mut p);
+            Panel::Lines(p)
+        })
+        .collect()
 }
 
 /// Per-layer values of several seeds as a band over the layer index (from 1).

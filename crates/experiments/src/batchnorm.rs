@@ -8,18 +8,15 @@
 //! training (the distribution whose drift Ioffe and Szegedy call internal covariate shift).
 
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
-use crate::report::table;
-use crate::runner::{each_epoch, each_step, head, mean_std, probe, Ctx, Mlp, Setup};
+use crate::report::{push_figure, push_table_section};
+use crate::runner::{each_epoch, each_step, head, mean_std, probe, Ctx, Mlp, RunSize, Setup};
 use crate::stats::{band, last_values, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 use nabla_train::{TrainError, Trainer};
 
 struct Plan {
-    limit_train: usize,
-    limit_test: usize,
+    size: RunSize,
     hidden: Vec<usize>,
-    epochs: usize,
-    batch_size: usize,
     probe: usize,
     probe_points: usize,
 }
@@ -33,7 +30,7 @@ fn plan(budget: Budget) -> Plan {
         Budget::Quick => (2000, 1000, vec![128, 64], 3, 32, 250, 15),
         Budget::Smoke => (160, 100, vec![32, 16], 2, 32, 50, 5),
     };
-    Plan { limit_train, limit_test, hidden, epochs, batch_size, probe, probe_points }
+    Plan { size: RunSize { limit_train, limit_test, epochs, batch_size }, hidden, probe, probe_points }
 }
 
 /// Per-seed measurements of one setting.
@@ -47,8 +44,7 @@ struct Runs {
 
 pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
-    let Setup { data, seeds, total, .. } =
-        ctx.setup(plan.limit_train, plan.limit_test, plan.batch_size, plan.epochs)?;
+    let Setup { data, seeds, total, .. } = ctx.setup(&plan.size)?;
     let test = &data.splits.test;
     let every = (total / plan.probe_points).max(1) as u64;
     let (px, _) = head(test, plan.probe);
@@ -61,7 +57,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             let mut mlp = Mlp::new(plan.hidden.clone(), "relu", "he_uniform");
             mlp.batch_norm = bn;
             let label = format!("{} seed {seed}", if bn { "with BN" } else { "without BN" });
-            let mut s = ctx.session(&label, &mlp, OPTIMIZER, &data, plan.batch_size, seed, plan.epochs)?;
+            let mut s = ctx.session(&label, &mlp, OPTIMIZER, &data, &plan.size, seed)?;
             // The input of the last hidden activation.
             let target = s
                 .trainer
@@ -118,7 +114,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
 
     let names = ["without BatchNorm", "with BatchNorm"];
     // Figure 1: test loss and accuracy per epoch.
-    let xs: Vec<f64> = (1..=plan.epochs).map(|e| e as f64).collect();
+    let xs: Vec<f64> = (1..=plan.size.epochs).map(|e| e as f64).collect();
     let mut loss_panel = LinePanel::new("Test loss per epoch", "epoch", "test loss (cross-entropy, nats)");
     let mut acc_panel = LinePanel::new("Test accuracy per epoch", "epoch", "test accuracy (%)");
     acc_panel.legend = Legend::LowerRight;
@@ -172,7 +168,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     .save(&pre_path)?;
 
     // Numbers.
-    let n = plan.epochs;
+    let n = plan.size.epochs;
     let finals: Vec<(Spread, Spread)> =
         results.iter().map(|r| (last_values(&r.test_loss, n), last_values(&r.test_acc, n))).collect();
     let drift = |curves: &[Vec<f64>]| -> (Spread, Spread, Spread) {
@@ -242,7 +238,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         "After {} epochs of `{}` the network without batch normalization reaches {:.2}% test accuracy at a \
          test loss of {:.4}; with batch normalization {:.2}% at {:.4} ({:+.2} accuracy points, test loss \
          {:+.1}%). ",
-        plan.epochs,
+        plan.size.epochs,
         OPTIMIZER,
         100.0 * plain_acc.mean,
         plain_loss.mean,
@@ -299,13 +295,10 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         Mlp::new(plan.hidden.clone(), "relu", "he_uniform").shape(&data)
     ));
     body.push_str(&format!(
-        "- Training: `{}` for both (the same learning rate), `cross_entropy`, batches of {}, {} epochs \
-         ({} steps), {} seed(s) per setting; test loss and accuracy after every epoch in evaluation mode \
-         (BatchNorm uses its running statistics).\n",
+        "- Training: `{}` for both (the same learning rate), `cross_entropy`, {}, {} seed(s) per setting; \
+         test loss and accuracy after every epoch in evaluation mode (BatchNorm uses its running statistics).\n",
         OPTIMIZER,
-        plan.batch_size,
-        plan.epochs,
-        total,
+        plan.size.describe(total),
         seeds.len()
     ));
     body.push_str(&format!(
@@ -317,10 +310,11 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         px.nrows(),
         every
     ));
-    body.push_str(&format!("![Test loss and accuracy with and without BatchNorm]({test_rel})\n\n"));
-    body.push_str(&format!("![Pre-activation mean and std over training]({pre_rel})\n\n"));
-    body.push_str(&format!("### Final numbers (after epoch {}; mean ± std over seeds)\n\n", plan.epochs));
-    body.push_str(&table(
+    push_figure(&mut body, "Test loss and accuracy with and without BatchNorm", &test_rel);
+    push_figure(&mut body, "Pre-activation mean and std over training", &pre_rel);
+    push_table_section(
+        &mut body,
+        &format!("Final numbers (after epoch {}; mean ± std over seeds)", plan.size.epochs),
         &[
             "setting",
             "test loss",
@@ -332,7 +326,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             "std range / initial std",
         ],
         &rows,
-    ));
+    );
     Ok(Outcome::new(verdict, headline, body, &discussion, vec![test_path, pre_path]))
 }
 
@@ -360,7 +354,9 @@ mod tests {
     fn every_budget_probes_several_times() {
         for b in [Budget::Full, Budget::Quick, Budget::Smoke] {
             let p = plan(b);
-            assert!(p.probe_points >= 5 && p.hidden.len() >= 2 && p.limit_train >= 2 * p.batch_size);
+            assert!(
+                p.probe_points >= 5 && p.hidden.len() >= 2 && p.size.limit_train >= 2 * p.size.batch_size
+            );
         }
     }
 }

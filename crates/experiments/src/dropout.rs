@@ -7,17 +7,14 @@
 //! error of the best p > 0 with p = 0, and whether their ranges over seeds overlap.
 
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
-use crate::report::table;
-use crate::runner::{each_epoch, Ctx, Mlp, Setup};
+use crate::report::{push_figure, push_table_section};
+use crate::runner::{each_epoch, Ctx, Mlp, RunSize, Setup};
 use crate::stats::{band, last_values, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 
 struct Plan {
-    limit_train: usize,
-    limit_test: usize,
+    size: RunSize,
     hidden: Vec<usize>,
-    epochs: usize,
-    batch_size: usize,
 }
 
 /// The dropout probabilities compared (0: no dropout), the same at every budget.
@@ -32,7 +29,7 @@ fn plan(budget: Budget) -> Plan {
         Budget::Quick => (500, 1000, vec![256, 256], 12, 32),
         Budget::Smoke => (160, 100, vec![32, 32], 3, 32),
     };
-    Plan { limit_train, limit_test, hidden, epochs, batch_size }
+    Plan { size: RunSize { limit_train, limit_test, epochs, batch_size }, hidden }
 }
 
 /// Per-seed curves of one setting, one value per epoch.
@@ -45,8 +42,7 @@ struct Curves {
 
 pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
-    let Setup { data, seeds, total: steps, .. } =
-        ctx.setup(plan.limit_train, plan.limit_test, plan.batch_size, plan.epochs)?;
+    let Setup { data, seeds, total: steps, .. } = ctx.setup(&plan.size)?;
     let train = &data.splits.train;
     let mut settings: Vec<Curves> = Vec::new();
     for &p in &DROPOUT_PROBABILITIES {
@@ -55,7 +51,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             let mut mlp = Mlp::new(plan.hidden.clone(), "relu", "he_uniform");
             mlp.dropout = p;
             let label = format!("p={p} seed {seed}");
-            let mut s = ctx.session(&label, &mlp, OPTIMIZER, &data, plan.batch_size, seed, plan.epochs)?;
+            let mut s = ctx.session(&label, &mlp, OPTIMIZER, &data, &plan.size, seed)?;
             let mut bar = ctx.bar(&label, steps as u64);
             let (mut tr, mut te, mut tl) = (Vec::new(), Vec::new(), Vec::new());
             // After every epoch: the trainer's test metrics, and the error on the whole
@@ -81,7 +77,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     }
 
     // Figures.
-    let xs: Vec<f64> = (1..=plan.epochs).map(|e| e as f64).collect();
+    let xs: Vec<f64> = (1..=plan.size.epochs).map(|e| e as f64).collect();
     let pct_curves = |c: &[Vec<f64>]| -> Vec<Vec<f64>> {
         c.iter().map(|v| v.iter().map(|x| 100.0 * x).collect()).collect()
     };
@@ -114,7 +110,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     .save(&path)?;
 
     // Numbers.
-    let n = plan.epochs;
+    let n = plan.size.epochs;
     let finals: Vec<(Spread, Spread, Spread)> = settings
         .iter()
         .map(|c| {
@@ -219,21 +215,20 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         DROPOUT_PROBABILITIES.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
     ));
     body.push_str(&format!(
-        "- Training: `{}` (SGD with momentum 0.9, as in Srivastava et al. 2014), `cross_entropy`, batches of \
-         {}, {} epochs ({} steps), {} seed(s) per setting.\n",
+        "- Training: `{}` (SGD with momentum 0.9, as in Srivastava et al. 2014), `cross_entropy`, {}, {} \
+         seed(s) per setting.\n",
         OPTIMIZER,
-        plan.batch_size,
-        plan.epochs,
-        steps,
+        plan.size.describe(steps),
         seeds.len()
     ));
     body.push_str(
         "- Measured after every epoch in evaluation mode (dropout off): error on the whole training subset \
          and on the test subset.\n\n",
     );
-    body.push_str(&format!("![Dropout: test and training error per epoch]({rel})\n\n"));
-    body.push_str(&format!("### Final numbers (after epoch {}; mean ± std over seeds)\n\n", plan.epochs));
-    body.push_str(&table(
+    push_figure(&mut body, "Dropout: test and training error per epoch", &rel);
+    push_table_section(
+        &mut body,
+        &format!("Final numbers (after epoch {}; mean ± std over seeds)", plan.size.epochs),
         &[
             "dropout p",
             "training error (%)",
@@ -244,7 +239,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             "test loss",
         ],
         &rows,
-    ));
+    );
     Ok(Outcome::new(verdict, headline, body, &discussion, vec![path]))
 }
 
@@ -273,7 +268,7 @@ mod tests {
     fn every_budget_has_at_least_two_batches() {
         for b in [Budget::Full, Budget::Quick, Budget::Smoke] {
             let p = plan(b);
-            assert!(p.limit_train >= 2 * p.batch_size);
+            assert!(p.size.limit_train >= 2 * p.size.batch_size);
         }
     }
 }

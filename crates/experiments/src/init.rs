@@ -10,16 +10,14 @@
 
 use crate::activation::sci;
 use crate::plot::{Figure, Legend, LinePanel, Panel, Series};
-use crate::report::table;
-use crate::runner::{head, mean_std, Ctx, Mlp, Setup};
+use crate::report::{push_figure, push_table_section};
+use crate::runner::{head, mean_std, Ctx, Mlp, RunSize, Setup};
 use crate::stats::{band, bin, tail_mean, BandPoint, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 
 struct Plan {
-    limit_train: usize,
-    limit_test: usize,
+    size: RunSize,
     hidden: Vec<usize>,
-    batch_size: usize,
     std_depth: usize,
     std_width: usize,
     probe: usize,
@@ -46,7 +44,13 @@ fn plan(budget: Budget) -> Plan {
         Budget::Quick => (4000, 300, vec![128; 4], 32, 10, 128, 250),
         Budget::Smoke => (192, 50, vec![32; 3], 32, 6, 32, 64),
     };
-    Plan { limit_train, limit_test, hidden, batch_size, std_depth, std_width, probe }
+    Plan {
+        size: RunSize { limit_train, limit_test, epochs: 1, batch_size },
+        hidden,
+        std_depth,
+        std_width,
+        probe,
+    }
 }
 
 /// Per-seed measurements of one initializer.
@@ -61,8 +65,7 @@ struct Runs {
 pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
     // One epoch per run: what the initializers differ in is the start.
-    let Setup { data, seeds, total, .. } =
-        ctx.setup(plan.limit_train, plan.limit_test, plan.batch_size, 1)?;
+    let Setup { data, seeds, total, .. } = ctx.setup(&plan.size)?;
     let train = &data.splits.train;
     let (px, _) = head(train, plan.probe);
     let chance = (train.num_classes() as f64).ln();
@@ -80,9 +83,8 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
                     &mlp,
                     "sgd",
                     &data,
-                    plan.batch_size,
+                    &plan.size,
                     seed,
-                    1,
                 )?;
                 let mut stds = Vec::new();
                 s.probe(&px, false, &mut |_, layer, a| {
@@ -95,7 +97,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             // The first epoch.
             let mlp = Mlp::new(plan.hidden.clone(), "relu", spec);
             let label = format!("{spec} seed {seed}");
-            let mut s = ctx.session(&label, &mlp, OPTIMIZER, &data, plan.batch_size, seed, 1)?;
+            let mut s = ctx.session(&label, &mlp, OPTIMIZER, &data, &plan.size, seed)?;
             let mut bar = ctx.bar(&label, total as u64);
             let run = s.run(&mut bar, &mut [])?;
             let (_, acc) = run.final_test();
@@ -314,7 +316,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
          a running mean over {} steps (half the chance loss of {:.3}).\n",
         Mlp::new(plan.hidden.clone(), "relu", "").shape(&data),
         OPTIMIZER,
-        plan.batch_size,
+        plan.size.batch_size,
         total,
         seeds.len(),
         width,
@@ -329,12 +331,11 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         plan.std_width,
         px.nrows()
     ));
-    body.push_str(&format!("![Training loss over the first epoch by initializer]({loss_rel})\n\n"));
-    body.push_str(&format!(
-        "![Standard deviation of the activations per layer at initialization]({std_rel})\n\n"
-    ));
-    body.push_str("### Numbers (mean ± std over seeds)\n\n");
-    body.push_str(&table(
+    push_figure(&mut body, "Training loss over the first epoch by initializer", &loss_rel);
+    push_figure(&mut body, "Standard deviation of the activations per layer at initialization", &std_rel);
+    push_table_section(
+        &mut body,
+        "Numbers (mean ± std over seeds)",
         &[
             "initializer",
             "loss at the end of epoch 1 (last 10% of steps)",
@@ -346,7 +347,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             &format!("activation std, layer {} (tanh)", plan.std_depth),
         ],
         &rows,
-    ));
+    );
     Ok(Outcome::new(verdict, headline, body, &discussion, vec![loss_path, std_path]))
 }
 

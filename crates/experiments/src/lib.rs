@@ -77,6 +77,21 @@ pub struct ExperimentResult {
     pub figures: Vec<PathBuf>,
 }
 
+/// One line per result, as `nabla experiment` and `cargo xtask experiments` print it: the
+/// experiment and its verdict in aligned columns, the headline, the wall time.
+impl std::fmt::Display for ExperimentResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<10} {:<14} {} ({})",
+            self.experiment.name(),
+            self.verdict.to_string(),
+            self.headline,
+            format_duration(self.seconds)
+        )
+    }
+}
+
 /// What a run of the suite produced.
 #[derive(Clone, Debug)]
 pub struct SuiteSummary {

@@ -10,19 +10,16 @@
 
 use crate::activation::sci;
 use crate::plot::{Bar, BarPanel, Figure, Legend, LinePanel, Panel, Series};
-use crate::report::table;
-use crate::runner::{Ctx, Data, Mlp, Session};
+use crate::report::{push_figure, push_table_section};
+use crate::runner::{Ctx, Data, Mlp, RunSize, Session};
 use crate::stats::{band, bin, BandPoint, Spread};
 use crate::{Budget, ExperimentError, Outcome, Verdict};
 use nabla_data::DataSplits;
 use nabla_registry::RawParams;
 
 struct Plan {
-    limit_train: usize,
-    limit_test: usize,
+    size: RunSize,
     hidden: Vec<usize>,
-    epochs: usize,
-    batch_size: usize,
     grid: Vec<f64>,
     extend: bool,
     refine: bool,
@@ -38,7 +35,7 @@ fn plan(budget: Budget) -> Plan {
         Budget::Quick => (2000, 1000, vec![64], 2, 32, decades, false, false),
         Budget::Smoke => (200, 60, vec![16], 1, 32, vec![1e-2, 1.0], false, false),
     };
-    Plan { limit_train, limit_test, hidden, epochs, batch_size, grid, extend, refine }
+    Plan { size: RunSize { limit_train, limit_test, epochs, batch_size }, hidden, grid, extend, refine }
 }
 
 /// An optimizer as the experiment names it: a registered name or a preset alias.
@@ -146,11 +143,11 @@ fn train(
         optimizer,
         data,
         splits.clone(),
-        plan.batch_size,
+        plan.size.batch_size,
         seed,
-        plan.epochs,
+        plan.size.epochs,
     )?;
-    let total = Session::steps_per_epoch(splits.train.len(), plan.batch_size) * plan.epochs;
+    let total = Session::steps_per_epoch(splits.train.len(), plan.size.batch_size) * plan.size.epochs;
     let mut bar = ctx.bar(label, total as u64);
     let run = s.run(&mut bar, &mut [])?;
     let diverged = run.summary.is_none();
@@ -232,7 +229,7 @@ struct Runs {
 
 pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
     let plan = plan(ctx.budget());
-    let data = ctx.load(plan.limit_train, plan.limit_test)?;
+    let data = ctx.load(plan.size.limit_train, plan.size.limit_test)?;
     let seeds = ctx.seeds();
     let carved = nabla_data::stratified_split(&data.splits.train, VAL_FRACTION, 0)
         .map_err(|source| ExperimentError::data("optimizer: validation split", source))?;
@@ -263,8 +260,8 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         results.push(runs);
     }
 
-    let per_epoch = Session::steps_per_epoch(final_splits.train.len(), plan.batch_size);
-    let total = per_epoch * plan.epochs;
+    let per_epoch = Session::steps_per_epoch(final_splits.train.len(), plan.size.batch_size);
+    let total = per_epoch * plan.size.epochs;
     // "Trains faster": the loss on the whole training split after the same number of steps.
     let finals: Vec<Spread> = results.iter().map(|r| Spread::of(&r.train_loss)).collect();
     let curve_mean: Vec<Spread> = results
@@ -457,7 +454,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
                 curve_mean[mom].mean,
                 curve_mean[nag].mean,
                 curve_mean[adam].mean,
-                plan.epochs,
+                plan.size.epochs,
                 finals[sgd].mean,
                 finals[mom].mean,
                 finals[nag].mean,
@@ -548,13 +545,11 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         vs.iter().map(|v| format!("`{}`", v.name)).collect::<Vec<_>>().join(", ")
     ));
     body.push_str(&format!(
-        "- Model: MLP {} with `relu`, `he_uniform` weights, `zeros` biases; `cross_entropy`, batches of {}, {} \
-         epochs ({} steps); every other hyper-parameter at its registered default. \"Trains faster\" is measured \
-         as the loss on the whole training split (evaluation mode) after the same number of steps.\n",
+        "- Model: MLP {} with `relu`, `he_uniform` weights, `zeros` biases; `cross_entropy`, {}; every other \
+         hyper-parameter at its registered default. \"Trains faster\" is measured as the loss on the whole \
+         training split (evaluation mode) after the same number of steps.\n",
         mlp.shape(&data),
-        plan.batch_size,
-        plan.epochs,
-        total
+        plan.size.describe(total)
     ));
     body.push_str(&format!(
         "- Learning-rate sweep (seed 0, same epochs): the grid {}{}{}; the learning rate with the best validation \
@@ -565,10 +560,11 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
         if plan.refine { ", then √10 below and above the best" } else { "" },
         seeds.len()
     ));
-    body.push_str(&format!("![Training loss per optimizer]({loss_rel})\n\n"));
-    body.push_str(&format!("![Test accuracy per optimizer and the learning-rate sweep]({acc_rel})\n\n"));
-    body.push_str("### Numbers (mean ± std over seeds)\n\n");
-    body.push_str(&table(
+    push_figure(&mut body, "Training loss per optimizer", &loss_rel);
+    push_figure(&mut body, "Test accuracy per optimizer and the learning-rate sweep", &acc_rel);
+    push_table_section(
+        &mut body,
+        "Numbers (mean ± std over seeds)",
         &[
             "optimizer",
             "learning rates tried",
@@ -580,7 +576,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Outcome, ExperimentError> {
             "test accuracy range (%)",
         ],
         &rows,
-    ));
+    );
     Ok(Outcome::new(verdict, headline, body, &discussion, vec![loss_path, acc_path]))
 }
 

@@ -9,6 +9,8 @@
 
 use crate::stats::BandPoint;
 use crate::ExperimentError;
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -61,24 +63,16 @@ impl Scale {
     }
 }
 
-/// Distinguishable colours (Tableau 10 and two more), picked by index.
-const PALETTE: [RGBColor; 12] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-    RGBColor(0, 0, 128),
-    RGBColor(128, 0, 0),
+/// Distinguishable colours, picked by index: Tableau 10 (matplotlib's `tab10`, in its
+/// published hex codes) and two more, navy and maroon.
+const PALETTE: [u32; 12] = [
+    0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf,
+    0x000080, 0x800000,
 ];
 
 fn color(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
+    let [_, r, g, b] = PALETTE[i % PALETTE.len()].to_be_bytes();
+    RGBColor(r, g, b)
 }
 
 /// Where a panel's legend goes.
@@ -218,11 +212,10 @@ impl Figure {
     /// the SVG and the PNG.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: Scale) -> Result<(), String> {
         register_font()?;
-        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-        root.fill(&WHITE).map_err(err)?;
+        root.fill(&WHITE).map_err(drawing_error)?;
         // The title, shrunk until it fits the width (measured with the bundled font).
         let (width, _) = root.dim_in_pixel();
-        let measure = |style: &TextStyle| root.estimate_text_size(&self.title, style).map_err(err);
+        let measure = |style: &TextStyle| root.estimate_text_size(&self.title, style).map_err(drawing_error);
         let (full, _) = measure(&scale.font(22.0).into())?;
         let fit = 22.0 * 0.95 * f64::from(width) / f64::from(full.max(1));
         let style = TextStyle::from(scale.font(fit.clamp(12.0, 22.0)));
@@ -233,7 +226,7 @@ impl Figure {
                 Panel::Bars(p) => draw_bars(area, p, scale)?,
             }
         }
-        root.present().map_err(err)
+        root.present().map_err(drawing_error)
     }
 
     /// Draws the figure as an SVG document.
@@ -283,12 +276,11 @@ fn titled<DB: DrawingBackend>(
     style: TextStyle<'_>,
     (above, below): (u32, u32),
 ) -> Result<DrawingArea<DB, Shift>, String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let style = style.pos(Pos::new(HPos::Center, VPos::Top));
-    let (_, height) = area.estimate_text_size(text, &style).map_err(err)?;
+    let (_, height) = area.estimate_text_size(text, &style).map_err(drawing_error)?;
     let (head, rest) = area.split_vertically(above + height + below);
     let centre = (head.dim_in_pixel().0 / 2) as i32;
-    head.draw_text(text, &style, (centre, above as i32)).map_err(err)?;
+    head.draw_text(text, &style, (centre, above as i32)).map_err(drawing_error)?;
     Ok(rest)
 }
 
@@ -352,12 +344,32 @@ fn padded(lo: f64, hi: f64, fraction: f64) -> (f64, f64) {
     (lo - d, hi + d)
 }
 
+/// A plotters drawing error as the message a figure's error carries.
+fn drawing_error<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> String {
+    e.to_string()
+}
+
+/// Draws a panel's mesh, given its labels and formatters, in the style every panel shares:
+/// label and axis-title sizes, tick length and the light grid colour.
+fn draw_mesh<X, Y, DB>(mesh: &mut MeshStyle<'_, '_, X, Y, DB>, scale: Scale) -> Result<(), String>
+where
+    X: Ranged + ValueFormatter<X::ValueType>,
+    Y: Ranged + ValueFormatter<Y::ValueType>,
+    DB: DrawingBackend,
+{
+    mesh.label_style(scale.font(12.0))
+        .axis_desc_style(scale.font(13.0))
+        .set_all_tick_mark_size(scale.px(5))
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(drawing_error)
+}
+
 fn draw_lines<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &LinePanel,
     scale: Scale,
 ) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let cap = p.y_max;
     let ty = move |v: f64| transform(cap.map_or(v, |m| if v.is_nan() { v } else { v.min(m) }), p.log_y);
     let (mut x0, mut x1, mut y0, mut y1) =
@@ -380,7 +392,7 @@ fn draw_lines<DB: DrawingBackend>(
         .x_label_area_size(scale.px(44))
         .y_label_area_size(scale.px(64))
         .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(err)?;
+        .map_err(drawing_error)?;
     let (log_x, log_y, integer_x) = (p.log_x, p.log_y, p.integer_x);
     // Ticks closer to zero than a millionth of the axis span are zero (no `-3e-17`).
     let (x_eps, y_eps) = ((x1 - x0) * 1e-6, (y1 - y0) * 1e-6);
@@ -401,19 +413,16 @@ fn draw_lines<DB: DrawingBackend>(
         }
     };
     let x_ticks = if integer_x { ((x1 - x0).round() as usize + 1).clamp(2, 12) } else { 10 };
-    chart
-        .configure_mesh()
-        .x_labels(x_ticks)
-        .x_desc(p.x_label.as_str())
-        .y_desc(p.y_label.as_str())
-        .x_label_formatter(&fx)
-        .y_label_formatter(&fy)
-        .label_style(scale.font(12.0))
-        .axis_desc_style(scale.font(13.0))
-        .set_all_tick_mark_size(scale.px(5))
-        .light_line_style(RGBColor(240, 240, 240))
-        .draw()
-        .map_err(err)?;
+    draw_mesh(
+        chart
+            .configure_mesh()
+            .x_labels(x_ticks)
+            .x_desc(p.x_label.as_str())
+            .y_desc(p.y_label.as_str())
+            .x_label_formatter(&fx)
+            .y_label_formatter(&fy),
+        scale,
+    )?;
     for s in &p.series {
         let c = color(s.color);
         let pts: Vec<(f64, f64)> =
@@ -426,15 +435,17 @@ fn draw_lines<DB: DrawingBackend>(
                 .map(|&(x, _, hi)| (x, hi))
                 .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)))
                 .collect();
-            chart.draw_series(std::iter::once(Polygon::new(outline, c.mix(0.16).filled()))).map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.16).filled())))
+                .map_err(drawing_error)?;
         }
         let style = c.stroke_width(scale.px(2));
         let drawn = if s.dashed {
             chart
                 .draw_series(DashedLineSeries::new(pts.clone(), scale.px(7), scale.px(4), style))
-                .map_err(err)?
+                .map_err(drawing_error)?
         } else {
-            chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(err)?
+            chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(drawing_error)?
         };
         let dashed = s.dashed;
         drawn.label(s.label.as_str()).legend(move |(x, y)| {
@@ -442,7 +453,9 @@ fn draw_lines<DB: DrawingBackend>(
             PathElement::new(vec![(x, y), (end, y)], style)
         });
         if s.markers || pts.len() < 3 {
-            chart.draw_series(pts.iter().map(|&q| Circle::new(q, scale.px(3), c.filled()))).map_err(err)?;
+            chart
+                .draw_series(pts.iter().map(|&q| Circle::new(q, scale.px(3), c.filled())))
+                .map_err(drawing_error)?;
         }
     }
     if p.series.iter().any(|s| !s.label.is_empty()) {
@@ -455,7 +468,7 @@ fn draw_lines<DB: DrawingBackend>(
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
             .draw()
-            .map_err(err)?;
+            .map_err(drawing_error)?;
     }
     Ok(())
 }
@@ -465,7 +478,6 @@ fn draw_bars<DB: DrawingBackend>(
     p: &BarPanel,
     scale: Scale,
 ) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let n = p.bars.len().max(1);
     let finite: Vec<f64> =
         p.bars.iter().flat_map(|b| [b.lo, b.mean, b.hi]).filter(|v| v.is_finite()).collect();
@@ -478,7 +490,7 @@ fn draw_bars<DB: DrawingBackend>(
         .x_label_area_size(scale.px(44))
         .y_label_area_size(scale.px(16 + 8 * longest))
         .build_cartesian_2d(v0..v1, -0.5f64..(n as f64 - 0.5))
-        .map_err(err)?;
+        .map_err(drawing_error)?;
     let names: Vec<String> = p.bars.iter().map(|b| b.label.clone()).collect();
     let fy = move |v: &f64| {
         let r = v.round();
@@ -487,19 +499,16 @@ fn draw_bars<DB: DrawingBackend>(
         }
         names[names.len() - 1 - r as usize].clone()
     };
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(n + 1)
-        .y_label_formatter(&fy)
-        .x_label_formatter(&|v| number_label(*v))
-        .x_desc(p.value_label.as_str())
-        .label_style(scale.font(12.0))
-        .axis_desc_style(scale.font(13.0))
-        .set_all_tick_mark_size(scale.px(5))
-        .light_line_style(RGBColor(240, 240, 240))
-        .draw()
-        .map_err(err)?;
+    draw_mesh(
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n + 1)
+            .y_label_formatter(&fy)
+            .x_label_formatter(&|v| number_label(*v))
+            .x_desc(p.value_label.as_str()),
+        scale,
+    )?;
     for (i, b) in p.bars.iter().enumerate() {
         if !b.mean.is_finite() {
             continue;
@@ -511,7 +520,7 @@ fn draw_bars<DB: DrawingBackend>(
                 [(v0, y - 0.32), (b.mean, y + 0.32)],
                 c.mix(0.75).filled(),
             )))
-            .map_err(err)?;
+            .map_err(drawing_error)?;
         let end = if b.hi.is_finite() { b.hi.max(b.mean) } else { b.mean };
         chart
             .draw_series(std::iter::once(Text::new(
@@ -519,7 +528,7 @@ fn draw_bars<DB: DrawingBackend>(
                 (end, y + 0.12),
                 scale.font(11.0).into_font().color(&BLACK),
             )))
-            .map_err(err)?;
+            .map_err(drawing_error)?;
         if b.hi > b.lo {
             let whisker = BLACK.stroke_width(scale.px(2));
             chart
@@ -528,7 +537,7 @@ fn draw_bars<DB: DrawingBackend>(
                     PathElement::new(vec![(b.lo, y - 0.15), (b.lo, y + 0.15)], whisker),
                     PathElement::new(vec![(b.hi, y - 0.15), (b.hi, y + 0.15)], whisker),
                 ])
-                .map_err(err)?;
+                .map_err(drawing_error)?;
         }
     }
     Ok(())
@@ -629,7 +638,7 @@ mod tests {
         colours.dedup();
         assert!(colours.len() > 50, "{} colours", colours.len());
         // The palette's first two colours (relu, adam / sigmoid, sgd) are drawn.
-        for c in [PALETTE[0], PALETTE[1]] {
+        for c in [color(0), color(1)] {
             assert!(colours.contains(&[c.0, c.1, c.2]), "{c:?} not drawn");
         }
     }

@@ -233,6 +233,17 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
+/// Appends a figure to a report body: its alt text and its link, as a paragraph.
+pub(crate) fn push_figure(body: &mut String, alt: &str, link: &str) {
+    body.push_str(&format!("![{alt}]({link})\n\n"));
+}
+
+/// Appends a `###` section holding one markdown table to a report body.
+pub(crate) fn push_table_section(body: &mut String, heading: &str, headers: &[&str], rows: &[Vec<String>]) {
+    body.push_str(&format!("### {heading}\n\n"));
+    body.push_str(&table(headers, rows));
+}
+
 /// The current date and time, UTC, as `YYYY-MM-DD HH:MM UTC`.
 pub fn now_utc() -> String {
     let secs =

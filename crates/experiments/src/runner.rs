@@ -34,21 +34,19 @@ impl<'a> Ctx<'a> {
     }
 
     /// A training session of this experiment on the data's own splits: the model `mlp` with
-    /// `optimizer` (a compact spec) for `epochs` epochs, named `"<experiment> <label>"` in
-    /// errors.
-    #[allow(clippy::too_many_arguments)]
+    /// `optimizer` (a compact spec) for `size.epochs` epochs of batches of `size.batch_size`,
+    /// named `"<experiment> <label>"` in errors.
     pub fn session(
         &self,
         label: &str,
         mlp: &Mlp,
         optimizer: &str,
         data: &Data,
-        batch_size: usize,
+        size: &RunSize,
         seed: u64,
-        epochs: usize,
     ) -> Result<Session, ExperimentError> {
         let context = format!("{} {label}", self.experiment.name());
-        Session::new(context, mlp, optimizer, data, data.splits.clone(), batch_size, seed, epochs)
+        Session::new(context, mlp, optimizer, data, data.splits.clone(), size.batch_size, seed, size.epochs)
     }
 
     pub fn seeds(&self) -> Vec<u64> {
@@ -81,18 +79,12 @@ impl<'a> Ctx<'a> {
         Ok(Data { splits, params })
     }
 
-    /// Loads the data set ([`Ctx::load`]) and counts the steps of a run of `epochs` epochs
-    /// of batches of `batch_size` on it: what every run of an experiment shares.
-    pub fn setup(
-        &self,
-        limit_train: usize,
-        limit_test: usize,
-        batch_size: usize,
-        epochs: usize,
-    ) -> Result<Setup, ExperimentError> {
-        let data = self.load(limit_train, limit_test)?;
-        let per_epoch = Session::steps_per_epoch(data.splits.train.len(), batch_size);
-        Ok(Setup { data, seeds: self.seeds(), per_epoch, total: per_epoch * epochs })
+    /// Loads the data set ([`Ctx::load`]) with `size`'s limits and counts the steps of a run
+    /// of `size` on it: what every run of an experiment shares.
+    pub fn setup(&self, size: &RunSize) -> Result<Setup, ExperimentError> {
+        let data = self.load(size.limit_train, size.limit_test)?;
+        let per_epoch = Session::steps_per_epoch(data.splits.train.len(), size.batch_size);
+        Ok(Setup { data, seeds: self.seeds(), per_epoch, total: per_epoch * size.epochs })
     }
 
     /// A progress bar for one run (`total` steps); a line when the run ends.
@@ -115,6 +107,27 @@ impl<'a> Ctx<'a> {
             bar
         });
         RunBar { bar, lines: progress != Progress::Quiet, label, start: Instant::now() }
+    }
+}
+
+/// How much data an experiment's runs see and how long they train, at one budget: the part
+/// of an experiment's plan that [`Ctx::setup`] and [`Ctx::session`] take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RunSize {
+    /// Training examples loaded (a seeded subset).
+    pub limit_train: usize,
+    /// Test examples loaded (a seeded subset).
+    pub limit_test: usize,
+    /// Epochs of every run.
+    pub epochs: usize,
+    /// Examples in a training batch.
+    pub batch_size: usize,
+}
+
+impl RunSize {
+    /// `batches of B, E epochs (S steps)`, for a report's setup, given the `steps` of a run.
+    pub fn describe(&self, steps: usize) -> String {
+        format!("batches of {}, {} epochs ({steps} steps)", self.batch_size, self.epochs)
     }
 }
 
@@ -571,10 +584,14 @@ mod tests {
         assert_eq!(seen[4].2, vec![64, 10]);
     }
 
+    /// Options of a smoke run on the digits that prints no progress.
+    fn quiet_digits_smoke() -> Options {
+        Options { data: DataChoice::Digits, progress: Progress::Quiet, ..Options::new(Budget::Smoke) }
+    }
+
     #[test]
     fn a_training_mode_probe_leaves_batch_norm_and_dropout_state_alone() {
-        let options =
-            Options { data: DataChoice::Digits, progress: Progress::Quiet, ..Options::new(Budget::Smoke) };
+        let options = quiet_digits_smoke();
         let ctx = Ctx::new(&options, Experiment::Batchnorm);
         let data = ctx.load(200, 50).unwrap();
         let mut mlp = Mlp::new(vec![16], "relu", "he_uniform");
@@ -605,8 +622,7 @@ mod tests {
 
     #[test]
     fn divergence_ends_the_run_instead_of_failing() {
-        let options =
-            Options { data: DataChoice::Digits, progress: Progress::Quiet, ..Options::new(Budget::Smoke) };
+        let options = quiet_digits_smoke();
         let ctx = Ctx::new(&options, Experiment::Init);
         let data = ctx.load(200, 50).unwrap();
         let mlp = Mlp::new(vec![64, 64, 64], "relu", "normal:std=30");

@@ -51,6 +51,39 @@ impl Initializer for Constant {
 
 register_initializer!(Constant, name: "constant", summary: "every element equal to `value`");
 
+/// Declares an initializer that fills with one fixed value and has no hyper-parameters
+/// (`zeros`, `ones`): the unit struct (with its docs), its [`Initializer`] impl and its
+/// registration with one alias.
+macro_rules! fixed_value_initializer {
+    (
+        $(#[$doc:meta])*
+        $ty:ident, value: $value:literal, name: $name:literal, alias: $alias:literal, summary: $summary:literal
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, $crate::__private::nabla_registry::HyperParams)]
+        pub struct $ty;
+
+        impl $crate::Initializer for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn distribution(
+                &self,
+                _shape: &[usize],
+                _role: $crate::Role,
+            ) -> Result<$crate::Distribution, $crate::InitError> {
+                Ok($crate::Distribution::Constant($value))
+            }
+        }
+
+        $crate::register_initializer!($ty, name: $name,
+            aliases: [$crate::__private::nabla_registry::Alias::new($alias)],
+            summary: $summary);
+    };
+}
+
+pub(crate) use fixed_value_initializer;
+
 #[cfg(test)]
 mod tests {
     use super::*;

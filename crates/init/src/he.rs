@@ -16,11 +16,9 @@
 //! nonlinearity is an error; write `nonlinearity = "leaky_relu", a = 0.2`. The `kaiming_*`
 //! aliases are plain aliases with the same defaults.
 
-use crate::{
-    nonzero, register_initializer, Distribution, FanMode, InitError, Initializer, Nonlinearity, Role,
-    Validate,
-};
-use nabla_registry::{Alias, HyperParams};
+use crate::fan_scaled::{fan_scaled_pair, StdFromFans};
+use crate::{nonzero, FanMode, InitError, Nonlinearity, Role, Validate};
+use nabla_registry::HyperParams;
 
 /// The shared settings (hyper-parameters) of [`HeNormal`] and [`HeUniform`].
 #[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
@@ -60,7 +58,9 @@ impl HeConfig {
         // `a` was checked to be finite, the only failure of `gain`.
         self.nonlinearity.gain(Some(self.a)).unwrap_or(f64::NAN)
     }
+}
 
+impl StdFromFans for HeConfig {
     /// `gain / sqrt(fan)`, as PyTorch computes it.
     fn std(&self, name: &'static str, shape: &[usize], role: Role) -> Result<f64, InitError> {
         let fan = nonzero(role.fans(shape)?.get(self.mode), name, self.mode.as_str(), shape)?;
@@ -90,68 +90,28 @@ impl Validate for HeConfig {
     }
 }
 
-/// `N(0, std^2)` with `std = gain / sqrt(fan)` (He et al. 2015; PyTorch `kaiming_normal_`);
-/// with the defaults `std = sqrt(2 / fan_in)`.
-///
-/// Hyper-parameters: `mode` (`fan_in` | `fan_out`, default `fan_in`), `nonlinearity`
-/// (default `relu`), `a` (negative slope of `leaky_relu`, default 0). See the module docs for
-/// the difference from PyTorch's defaults.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct HeNormal(pub HeConfig);
-
-/// `U(-bound, bound)` with `bound = gain * sqrt(3 / fan)`, variance `gain^2 / fan`
-/// (He et al. 2015; PyTorch `kaiming_uniform_`); with the defaults `bound = sqrt(6 / fan_in)`.
-///
-/// Hyper-parameters as [`HeNormal`].
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct HeUniform(pub HeConfig);
-
-impl From<HeConfig> for HeNormal {
-    fn from(config: HeConfig) -> HeNormal {
-        HeNormal(config)
-    }
+fan_scaled_pair! {
+    settings: HeConfig,
+    /// `N(0, std^2)` with `std = gain / sqrt(fan)` (He et al. 2015; PyTorch `kaiming_normal_`);
+    /// with the defaults `std = sqrt(2 / fan_in)`.
+    ///
+    /// Hyper-parameters: `mode` (`fan_in` | `fan_out`, default `fan_in`), `nonlinearity`
+    /// (default `relu`), `a` (negative slope of `leaky_relu`, default 0). See the module docs for
+    /// the difference from PyTorch's defaults.
+    normal: HeNormal, name: "he_normal", alias: "kaiming_normal",
+        summary: "N(0, gain^2/fan), gain sqrt(2) for relu (He et al. 2015)";
+    /// `U(-bound, bound)` with `bound = gain * sqrt(3 / fan)`, variance `gain^2 / fan`
+    /// (He et al. 2015; PyTorch `kaiming_uniform_`); with the defaults `bound = sqrt(6 / fan_in)`.
+    ///
+    /// Hyper-parameters as [`HeNormal`].
+    uniform: HeUniform, name: "he_uniform", alias: "kaiming_uniform",
+        summary: "U(±gain*sqrt(3/fan)), gain sqrt(2) for relu (He et al. 2015)";
 }
-
-impl From<HeConfig> for HeUniform {
-    fn from(config: HeConfig) -> HeUniform {
-        HeUniform(config)
-    }
-}
-
-impl Initializer for HeNormal {
-    fn name(&self) -> &'static str {
-        "he_normal"
-    }
-    fn distribution(&self, shape: &[usize], role: Role) -> Result<Distribution, InitError> {
-        Ok(Distribution::Normal { mean: 0.0, std: self.0.std(self.name(), shape, role)? })
-    }
-}
-
-impl Initializer for HeUniform {
-    fn name(&self) -> &'static str {
-        "he_uniform"
-    }
-    fn distribution(&self, shape: &[usize], role: Role) -> Result<Distribution, InitError> {
-        let bound = 3f64.sqrt() * self.0.std(self.name(), shape, role)?;
-        Ok(Distribution::Uniform { low: -bound, high: bound })
-    }
-}
-
-register_initializer!(HeNormal, params: HeConfig,
-    name: "he_normal",
-    aliases: [Alias::new("kaiming_normal")],
-    summary: "N(0, gain^2/fan), gain sqrt(2) for relu (He et al. 2015)",
-);
-
-register_initializer!(HeUniform, params: HeConfig,
-    name: "he_uniform",
-    aliases: [Alias::new("kaiming_uniform")],
-    summary: "U(±gain*sqrt(3/fan)), gain sqrt(2) for relu (He et al. 2015)",
-);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Initializer;
 
     #[test]
     fn defaults_equal_pytorch_kaiming_defaults() {

@@ -45,6 +45,7 @@
 mod constant;
 mod distribution;
 mod error;
+mod fan_scaled;
 mod fans;
 mod he;
 mod lecun;

@@ -1,22 +1,11 @@
 //! `ones`: every element 1.
 
-use crate::{register_initializer, Distribution, InitError, Initializer, Role};
-use nabla_registry::{Alias, HyperParams};
+use crate::constant::fixed_value_initializer;
 
-/// Fills with `1` (PyTorch `ones_`), for example BatchNorm's scale; no hyper-parameters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
-pub struct Ones;
-
-impl Initializer for Ones {
-    fn name(&self) -> &'static str {
-        "ones"
-    }
-    fn distribution(&self, _shape: &[usize], _role: Role) -> Result<Distribution, InitError> {
-        Ok(Distribution::Constant(1.0))
-    }
+fixed_value_initializer! {
+    /// Fills with `1` (PyTorch `ones_`), for example BatchNorm's scale; no hyper-parameters.
+    Ones, value: 1.0, name: "ones", alias: "one", summary: "every element 1"
 }
-
-register_initializer!(Ones, name: "ones", aliases: [Alias::new("one")], summary: "every element 1");
 
 #[cfg(test)]
 mod tests {

@@ -5,10 +5,9 @@
 //! neural networks", AISTATS: a compromise between keeping the forward activations'
 //! variance (`1/fan_in`) and the backward gradients' variance (`1/fan_out`).
 
-use crate::{
-    check_gain, nonzero, register_initializer, Distribution, InitError, Initializer, Role, Validate,
-};
-use nabla_registry::{Alias, HyperParams};
+use crate::fan_scaled::{fan_scaled_pair, StdFromFans};
+use crate::{check_gain, nonzero, InitError, Role, Validate};
+use nabla_registry::HyperParams;
 
 /// The shared setting (hyper-parameter) of [`XavierNormal`] and [`XavierUniform`].
 #[derive(Clone, Copy, Debug, PartialEq, HyperParams)]
@@ -34,7 +33,9 @@ impl XavierConfig {
     pub fn new(gain: f64) -> Result<XavierConfig, InitError> {
         XavierConfig { gain }.validated()
     }
+}
 
+impl StdFromFans for XavierConfig {
     /// `gain * sqrt(2 / (fan_in + fan_out))`, as PyTorch computes it.
     fn std(&self, name: &'static str, shape: &[usize], role: Role) -> Result<f64, InitError> {
         let f = role.fans(shape)?;
@@ -49,67 +50,27 @@ impl Validate for XavierConfig {
     }
 }
 
-/// `N(0, std^2)` with `std = gain * sqrt(2 / (fan_in + fan_out))` (Glorot & Bengio 2010;
-/// PyTorch `xavier_normal_(tensor, gain=1)`).
-///
-/// Hyper-parameters: `gain` (default 1, `>= 0`; `calculate_gain("tanh")` = 5/3 for tanh nets).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct XavierNormal(pub XavierConfig);
-
-/// `U(-bound, bound)` with `bound = gain * sqrt(6 / (fan_in + fan_out))`, that is variance
-/// `gain^2 * 2 / (fan_in + fan_out)` (Glorot & Bengio 2010, their "normalized
-/// initialization"; PyTorch `xavier_uniform_(tensor, gain=1)`).
-///
-/// Hyper-parameters as [`XavierNormal`].
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct XavierUniform(pub XavierConfig);
-
-impl From<XavierConfig> for XavierNormal {
-    fn from(config: XavierConfig) -> XavierNormal {
-        XavierNormal(config)
-    }
+fan_scaled_pair! {
+    settings: XavierConfig,
+    /// `N(0, std^2)` with `std = gain * sqrt(2 / (fan_in + fan_out))` (Glorot & Bengio 2010;
+    /// PyTorch `xavier_normal_(tensor, gain=1)`).
+    ///
+    /// Hyper-parameters: `gain` (default 1, `>= 0`; `calculate_gain("tanh")` = 5/3 for tanh nets).
+    normal: XavierNormal, name: "xavier_normal", alias: "glorot_normal",
+        summary: "N(0, gain^2 * 2/(fan_in+fan_out)) (Glorot & Bengio 2010)";
+    /// `U(-bound, bound)` with `bound = gain * sqrt(6 / (fan_in + fan_out))`, that is variance
+    /// `gain^2 * 2 / (fan_in + fan_out)` (Glorot & Bengio 2010, their "normalized
+    /// initialization"; PyTorch `xavier_uniform_(tensor, gain=1)`).
+    ///
+    /// Hyper-parameters as [`XavierNormal`].
+    uniform: XavierUniform, name: "xavier_uniform", alias: "glorot_uniform",
+        summary: "U(±gain*sqrt(6/(fan_in+fan_out))) (Glorot & Bengio 2010)";
 }
-
-impl From<XavierConfig> for XavierUniform {
-    fn from(config: XavierConfig) -> XavierUniform {
-        XavierUniform(config)
-    }
-}
-
-impl Initializer for XavierNormal {
-    fn name(&self) -> &'static str {
-        "xavier_normal"
-    }
-    fn distribution(&self, shape: &[usize], role: Role) -> Result<Distribution, InitError> {
-        Ok(Distribution::Normal { mean: 0.0, std: self.0.std(self.name(), shape, role)? })
-    }
-}
-
-impl Initializer for XavierUniform {
-    fn name(&self) -> &'static str {
-        "xavier_uniform"
-    }
-    fn distribution(&self, shape: &[usize], role: Role) -> Result<Distribution, InitError> {
-        let bound = 3f64.sqrt() * self.0.std(self.name(), shape, role)?;
-        Ok(Distribution::Uniform { low: -bound, high: bound })
-    }
-}
-
-register_initializer!(XavierNormal, params: XavierConfig,
-    name: "xavier_normal",
-    aliases: [Alias::new("glorot_normal")],
-    summary: "N(0, gain^2 * 2/(fan_in+fan_out)) (Glorot & Bengio 2010)",
-);
-
-register_initializer!(XavierUniform, params: XavierConfig,
-    name: "xavier_uniform",
-    aliases: [Alias::new("glorot_uniform")],
-    summary: "U(±gain*sqrt(6/(fan_in+fan_out))) (Glorot & Bengio 2010)",
-);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Initializer;
 
     #[test]
     fn bounds_follow_the_formula() {

@@ -1,22 +1,11 @@
 //! `zeros`: every element 0.
 
-use crate::{register_initializer, Distribution, InitError, Initializer, Role};
-use nabla_registry::{Alias, HyperParams};
+use crate::constant::fixed_value_initializer;
 
-/// Fills with `0` (PyTorch `zeros_`). The usual bias initializer; no hyper-parameters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
-pub struct Zeros;
-
-impl Initializer for Zeros {
-    fn name(&self) -> &'static str {
-        "zeros"
-    }
-    fn distribution(&self, _shape: &[usize], _role: Role) -> Result<Distribution, InitError> {
-        Ok(Distribution::Constant(0.0))
-    }
+fixed_value_initializer! {
+    /// Fills with `0` (PyTorch `zeros_`). The usual bias initializer; no hyper-parameters.
+    Zeros, value: 0.0, name: "zeros", alias: "zero", summary: "every element 0"
 }
-
-register_initializer!(Zeros, name: "zeros", aliases: [Alias::new("zero")], summary: "every element 0");
 
 #[cfg(test)]
 mod tests {

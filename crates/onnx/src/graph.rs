@@ -109,44 +109,29 @@ impl Graph {
     }
 }
 
+/// An attribute named `name` of type `kind`, its value fields still empty.
+fn attribute(name: &str, kind: AttributeType) -> AttributeProto {
+    AttributeProto { name: name.to_string(), r#type: kind as i32, ..Default::default() }
+}
+
 /// An integer attribute.
 pub(crate) fn int(name: &str, value: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.to_string(),
-        r#type: AttributeType::Int as i32,
-        i: value,
-        ..Default::default()
-    }
+    AttributeProto { i: value, ..attribute(name, AttributeType::Int) }
 }
 
 /// A list-of-integers attribute.
 pub(crate) fn ints(name: &str, values: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.to_string(),
-        r#type: AttributeType::Ints as i32,
-        ints: values.to_vec(),
-        ..Default::default()
-    }
+    AttributeProto { ints: values.to_vec(), ..attribute(name, AttributeType::Ints) }
 }
 
 /// A float attribute.
 pub(crate) fn float(name: &str, value: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.to_string(),
-        r#type: AttributeType::Float as i32,
-        f: value,
-        ..Default::default()
-    }
+    AttributeProto { f: value, ..attribute(name, AttributeType::Float) }
 }
 
 /// A string attribute.
 pub(crate) fn string(name: &str, value: &str) -> AttributeProto {
-    AttributeProto {
-        name: name.to_string(),
-        r#type: AttributeType::String as i32,
-        s: value.as_bytes().to_vec(),
-        ..Default::default()
-    }
+    AttributeProto { s: value.as_bytes().to_vec(), ..attribute(name, AttributeType::String) }
 }
 
 #[cfg(test)]

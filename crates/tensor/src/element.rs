@@ -53,93 +53,86 @@ pub trait Element:
         c: *mut Self,
         rsc: isize,
         csc: isize,
-    );
+    ) {
+        // SAFETY: forwarded from the caller's contract, which is the kernel's.
+        unsafe { Self::GEMM_KERNEL(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+    }
+
+    /// The `matrixmultiply` kernel of this type (`sgemm` / `dgemm`) that [`Element::gemm`]
+    /// calls.
+    #[doc(hidden)]
+    const GEMM_KERNEL: GemmKernel<Self>;
 }
 
-impl Element for f32 {
-    const NAME: &'static str = "f32";
+/// The signature of a `matrixmultiply` GEMM kernel over `T`, in the argument order of
+/// [`Element::gemm`].
+pub type GemmKernel<T> = unsafe fn(
+    usize,
+    usize,
+    usize,
+    T,
+    *const T,
+    isize,
+    isize,
+    *const T,
+    isize,
+    isize,
+    T,
+    *mut T,
+    isize,
+    isize,
+);
 
-    fn from_f64(x: f64) -> Self {
-        x as f32
-    }
+/// Implements [`Element`] for one float type: the two impls differ only in the type, its name,
+/// its GEMM kernel and how it converts to and from `f64`, so one body serves both.
+macro_rules! impl_element {
+    (
+        $float:ty, $name:literal, $gemm:path,
+        from_f64($from_arg:ident) => $from_f64:expr,
+        to_f64($to_arg:ident) => $to_f64:expr,
+        erf($erf_arg:ident) => $erf:expr $(,)?
+    ) => {
+        impl Element for $float {
+            const NAME: &'static str = $name;
 
-    fn to_f64(self) -> f64 {
-        f64::from(self)
-    }
+            fn from_f64($from_arg: f64) -> Self {
+                $from_f64
+            }
 
-    fn erf(self) -> Self {
-        libm::erf(f64::from(self)) as f32
-    }
+            fn to_f64(self) -> f64 {
+                let $to_arg = self;
+                $to_f64
+            }
 
-    fn with_pool<R>(f: impl FnOnce(&mut BufferPool<Self>) -> R) -> R {
-        thread_local! {
-            static POOL: RefCell<BufferPool<f32>> = RefCell::new(BufferPool::default());
+            fn erf(self) -> Self {
+                let $erf_arg = self;
+                $erf
+            }
+
+            fn with_pool<R>(f: impl FnOnce(&mut BufferPool<Self>) -> R) -> R {
+                thread_local! {
+                    static POOL: RefCell<BufferPool<$float>> = RefCell::new(BufferPool::default());
+                }
+                with_local_pool(&POOL, f)
+            }
+
+            const GEMM_KERNEL: GemmKernel<Self> = $gemm;
         }
-        with_local_pool(&POOL, f)
-    }
-
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
-    }
+    };
 }
 
-impl Element for f64 {
-    const NAME: &'static str = "f64";
+impl_element! {
+    f32, "f32", matrixmultiply::sgemm,
+    from_f64(x) => x as f32,
+    to_f64(x) => f64::from(x),
+    erf(x) => libm::erf(f64::from(x)) as f32,
+}
 
-    fn from_f64(x: f64) -> Self {
-        x
-    }
-
-    fn to_f64(self) -> f64 {
-        self
-    }
-
-    fn erf(self) -> Self {
-        libm::erf(self)
-    }
-
-    fn with_pool<R>(f: impl FnOnce(&mut BufferPool<Self>) -> R) -> R {
-        thread_local! {
-            static POOL: RefCell<BufferPool<f64>> = RefCell::new(BufferPool::default());
-        }
-        with_local_pool(&POOL, f)
-    }
-
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
-    }
+impl_element! {
+    f64, "f64", matrixmultiply::dgemm,
+    from_f64(x) => x,
+    to_f64(x) => x,
+    erf(x) => libm::erf(x),
 }
 
 /// Runs `f` on a thread-local pool; during thread teardown (or a re-entrant call) it runs on a

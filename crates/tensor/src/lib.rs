@@ -23,7 +23,7 @@ mod rng;
 mod shape;
 pub mod threads;
 
-pub use element::{sigmoid, Element};
+pub use element::{sigmoid, Element, GemmKernel};
 pub use error::{Result, TensorError};
 pub use linalg::{gemm_into, matmul, split_parts};
 pub use rng::{Rng, RngState};

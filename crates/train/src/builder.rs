@@ -4,7 +4,9 @@
 //! top-level values come from the one declaration of [`TrainConfig`]'s settings, as a config
 //! file's do.
 
-use crate::config::{read_settings, ClipConfig, ComponentSpec, SchedulerInterval, TrainConfig};
+use crate::config::{
+    declared_defaults, read_settings, ClipConfig, ComponentSpec, SchedulerInterval, TrainConfig,
+};
 use crate::TrainError;
 use nabla_registry::{parse_compact, HyperParams, Params, RawParams, Value};
 
@@ -15,33 +17,25 @@ pub trait IntoValue {
     fn into_value(self) -> Value;
 }
 
+/// Implements [`IntoValue`] for types that convert (`From`) into the payload of one
+/// [`Value`] variant.
+macro_rules! into_value_variant {
+    ($($ty:ty => $variant:ident),* $(,)?) => {
+        $(
+            impl IntoValue for $ty {
+                fn into_value(self) -> Value {
+                    Value::$variant(self.into())
+                }
+            }
+        )*
+    };
+}
+
+into_value_variant!(bool => Bool, i32 => Int, i64 => Int, u32 => Int, f64 => Float, &str => Str, String => Str);
+
 impl IntoValue for Value {
     fn into_value(self) -> Value {
         self
-    }
-}
-
-impl IntoValue for bool {
-    fn into_value(self) -> Value {
-        Value::Bool(self)
-    }
-}
-
-impl IntoValue for i32 {
-    fn into_value(self) -> Value {
-        Value::Int(i64::from(self))
-    }
-}
-
-impl IntoValue for i64 {
-    fn into_value(self) -> Value {
-        Value::Int(self)
-    }
-}
-
-impl IntoValue for u32 {
-    fn into_value(self) -> Value {
-        Value::Int(i64::from(self))
     }
 }
 
@@ -59,33 +53,20 @@ impl IntoValue for usize {
     }
 }
 
-impl IntoValue for f64 {
-    fn into_value(self) -> Value {
-        Value::Float(self)
-    }
-}
-
-impl IntoValue for &str {
-    fn into_value(self) -> Value {
-        Value::Str(self.to_string())
-    }
-}
-
-impl IntoValue for String {
-    fn into_value(self) -> Value {
-        Value::Str(self)
-    }
+/// A list value of the items' values, for the list forms (`Vec`, arrays).
+fn list_value<T: IntoValue>(items: impl IntoIterator<Item = T>) -> Value {
+    Value::List(items.into_iter().map(IntoValue::into_value).collect())
 }
 
 impl<T: IntoValue> IntoValue for Vec<T> {
     fn into_value(self) -> Value {
-        Value::List(self.into_iter().map(IntoValue::into_value).collect())
+        list_value(self)
     }
 }
 
 impl<T: IntoValue, const N: usize> IntoValue for [T; N] {
     fn into_value(self) -> Value {
-        Value::List(self.into_iter().map(IntoValue::into_value).collect())
+        list_value(self)
     }
 }
 
@@ -122,15 +103,20 @@ impl IntoParams for &Params {
     }
 }
 
+/// The raw hyper-parameters of key-value pairs, for the pair forms (`Vec`, arrays).
+fn pairs_params<K: Into<String>, V: IntoValue>(pairs: impl IntoIterator<Item = (K, V)>) -> RawParams {
+    pairs.into_iter().map(|(k, v)| (k.into(), v.into_value())).collect()
+}
+
 impl<K: Into<String>, V: IntoValue, const N: usize> IntoParams for [(K, V); N] {
     fn into_params(self) -> RawParams {
-        self.into_iter().map(|(k, v)| (k.into(), v.into_value())).collect()
+        pairs_params(self)
     }
 }
 
 impl<K: Into<String>, V: IntoValue> IntoParams for Vec<(K, V)> {
     fn into_params(self) -> RawParams {
-        self.into_iter().map(|(k, v)| (k.into(), v.into_value())).collect()
+        pairs_params(self)
     }
 }
 
@@ -187,6 +173,20 @@ fn empty_spec(table: &str) -> ComponentSpec {
     ComponentSpec { name: String::new(), params: RawParams::new(), table: table.to_string() }
 }
 
+/// Builder methods that set one top-level field of the config to the value given, each named
+/// as its field.
+macro_rules! field_setters {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty,)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $field(mut self, $field: $ty) -> Self {
+                self.config.$field = $field;
+                self
+            }
+        )*
+    };
+}
+
 impl TrainConfigBuilder {
     /// A builder with a config file's defaults and no components yet.
     pub fn new() -> TrainConfigBuilder {
@@ -197,7 +197,7 @@ impl TrainConfigBuilder {
                 loss: empty_spec("loss"),
                 optimizer: empty_spec("optimizer"),
                 // The top-level values are the declared defaults, as for a file that names none.
-                ..read_settings(&RawParams::new(), "<builder>", "top level").expect("the defaults are valid")
+                ..declared_defaults("top level")
             },
             data: None,
             loss: None,
@@ -212,40 +212,21 @@ impl TrainConfigBuilder {
         self
     }
 
-    /// Seed of every random draw (initialization, shuffling, dropout).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.config.seed = seed;
-        self
-    }
-
-    /// Number of epochs (at least 1).
-    pub fn epochs(mut self, epochs: usize) -> Self {
-        self.config.epochs = epochs;
-        self
-    }
-
-    /// Training batch size (at least 1).
-    pub fn batch_size(mut self, batch_size: usize) -> Self {
-        self.config.batch_size = batch_size;
-        self
-    }
-
-    /// Evaluation batch size (at least 1).
-    pub fn eval_batch_size(mut self, eval_batch_size: usize) -> Self {
-        self.config.eval_batch_size = eval_batch_size;
-        self
-    }
-
-    /// Drop the last incomplete training batch of an epoch.
-    pub fn drop_last(mut self, drop_last: bool) -> Self {
-        self.config.drop_last = drop_last;
-        self
-    }
-
-    /// Fraction of the training split held out as a validation split, in `[0, 1)`.
-    pub fn validation_fraction(mut self, fraction: f64) -> Self {
-        self.config.validation_fraction = fraction;
-        self
+    field_setters! {
+        /// Seed of every random draw (initialization, shuffling, dropout).
+        seed: u64,
+        /// Number of epochs (at least 1).
+        epochs: usize,
+        /// Training batch size (at least 1).
+        batch_size: usize,
+        /// Evaluation batch size (at least 1).
+        eval_batch_size: usize,
+        /// Drop the last incomplete training batch of an epoch.
+        drop_last: bool,
+        /// Fraction of the training split held out as a validation split, in `[0, 1)`.
+        validation_fraction: f64,
+        /// When the scheduler steps (default: once per epoch).
+        scheduler_interval: SchedulerInterval,
     }
 
     /// The data set (`[data]`).
@@ -290,12 +271,6 @@ impl TrainConfigBuilder {
     /// The learning-rate scheduler (`[scheduler]`).
     pub fn scheduler(mut self, name: &str, params: impl IntoParams) -> Self {
         self.config.scheduler = self.spec("scheduler", name, params);
-        self
-    }
-
-    /// When the scheduler steps (default: once per epoch).
-    pub fn scheduler_interval(mut self, interval: SchedulerInterval) -> Self {
-        self.config.scheduler_interval = interval;
         self
     }
 

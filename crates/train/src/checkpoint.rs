@@ -68,6 +68,33 @@ pub(crate) struct ModelState {
     pub counters: BTreeMap<String, u64>,
 }
 
+impl ModelState {
+    /// Whether the state has a tensor (float or counter) named `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.floats.contains_key(name) || self.counters.contains_key(name)
+    }
+}
+
+/// Sets the model's parameters, buffers and counters from `state`, by name; what `state` has
+/// no entry for keeps its value.
+fn set_model_state(model: &mut Sequential<f32>, state: &ModelState) {
+    model.visit_parameters("", &mut |name, p| {
+        if let Some(a) = state.floats.get(name) {
+            p.value_mut().assign(a);
+        }
+    });
+    model.visit_buffers_mut("", &mut |name, b| {
+        if let Some(a) = state.floats.get(name) {
+            b.assign(a);
+        }
+    });
+    model.visit_counters_mut("", &mut |name, n| {
+        if let Some(&v) = state.counters.get(name) {
+            *n = v;
+        }
+    });
+}
+
 /// The model's state dict, keyed as PyTorch keys it.
 pub(crate) fn model_state(model: &Sequential<f32>) -> ModelState {
     let mut floats = BTreeMap::new();
@@ -605,12 +632,8 @@ pub(crate) fn restore_model(
         }
         counters.insert(name.clone(), value);
     }
-    let extra: Vec<String> = file
-        .tensors()
-        .keys()
-        .filter(|k| !wanted.floats.contains_key(*k) && !wanted.counters.contains_key(*k))
-        .map(|k| format!("'{k}'"))
-        .collect();
+    let extra: Vec<String> =
+        file.tensors().keys().filter(|k| !wanted.has(k)).map(|k| format!("'{k}'")).collect();
     if !extra.is_empty() {
         problems.push(format!("the model has no tensor {}", extra.join(", ")));
     }
@@ -618,21 +641,8 @@ pub(crate) fn restore_model(
         return Err(file_error(path, format!("does not fit the model: {}", problems.join("; "))));
     }
 
-    model.visit_parameters("", &mut |name, p| {
-        if let Some(a) = floats.get(name) {
-            p.value_mut().assign(a);
-        }
-    });
-    model.visit_buffers_mut("", &mut |name, b| {
-        if let Some(a) = floats.get(name) {
-            b.assign(a);
-        }
-    });
-    model.visit_counters_mut("", &mut |name, n| {
-        if let Some(&v) = counters.get(name) {
-            *n = v;
-        }
-    });
+    let restored = ModelState { floats, counters };
+    set_model_state(model, &restored);
 
     let mut notes = Vec::new();
     for (from, (names, rounded, values)) in converted {
@@ -829,27 +839,9 @@ pub fn init_from(model: &mut Sequential<f32>, source: &Path, strict: bool) -> Re
             report.kept.push(format!("'{name}' (not in the file)"));
         }
     }
-    report.unused = file
-        .tensors()
-        .keys()
-        .filter(|k| !wanted.floats.contains_key(*k) && !wanted.counters.contains_key(*k))
-        .cloned()
-        .collect();
-    model.visit_parameters("", &mut |name, p| {
-        if let Some(a) = floats.get(name) {
-            p.value_mut().assign(a);
-        }
-    });
-    model.visit_buffers_mut("", &mut |name, b| {
-        if let Some(a) = floats.get(name) {
-            b.assign(a);
-        }
-    });
-    model.visit_counters_mut("", &mut |name, n| {
-        if let Some(&v) = counters.get(name) {
-            *n = v;
-        }
-    });
-    report.loaded = floats.keys().chain(counters.keys()).cloned().collect();
+    report.unused = file.tensors().keys().filter(|k| !wanted.has(k)).cloned().collect();
+    let loaded = ModelState { floats, counters };
+    set_model_state(model, &loaded);
+    report.loaded = loaded.floats.keys().chain(loaded.counters.keys()).cloned().collect();
     Ok(report)
 }

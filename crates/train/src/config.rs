@@ -59,12 +59,6 @@ pub struct CheckpointConfig {
     pub every_epochs: usize,
 }
 
-impl Default for CheckpointConfig {
-    fn default() -> CheckpointConfig {
-        read_settings(&RawParams::new(), "<defaults>", "checkpoint").expect("the defaults are valid")
-    }
-}
-
 /// What `batch_size` counts in data-parallel training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, ParamChoice)]
 pub enum BatchSizeMeaning {
@@ -90,12 +84,6 @@ pub struct DistributedConfig {
     /// capacity of one gradient all-reduce bucket, MiB (PyTorch DDP: 25)
     #[param(default = 25.0, range = Range::open(0.0, 4096.0))]
     pub bucket_mb: f64,
-}
-
-impl Default for DistributedConfig {
-    fn default() -> DistributedConfig {
-        read_settings(&RawParams::new(), "<defaults>", "distributed").expect("the defaults are valid")
-    }
 }
 
 /// When the learning-rate scheduler advances.
@@ -431,16 +419,14 @@ impl Parser {
         Ok(ComponentSpec { name, params, table: context.to_string() })
     }
 
-    fn required_component(
-        &self,
-        root: &toml::Table,
-        key: &str,
-        reserved: &[&str],
-    ) -> Result<ComponentSpec, TrainError> {
-        match self.sub_table(root, key)? {
-            Some(t) => self.component(t, key, reserved),
-            None => Err(self.err(key, "", format!("missing table [{key}]"))),
-        }
+    /// The table `[key]`, which every config has.
+    fn required_table<'a>(&self, root: &'a toml::Table, key: &str) -> Result<&'a toml::Table, TrainError> {
+        self.sub_table(root, key)?.ok_or_else(|| self.err(key, "", format!("missing table [{key}]")))
+    }
+
+    /// The component of the table `[key]`, which every config has.
+    fn required_component(&self, root: &toml::Table, key: &str) -> Result<ComponentSpec, TrainError> {
+        self.component(self.required_table(root, key)?, key, &[])
     }
 
     fn config(&self, root: &toml::Table) -> Result<TrainConfig, TrainError> {
@@ -451,10 +437,9 @@ impl Parser {
             .collect();
         let mut config: TrainConfig = self.settings(&settings, "top level")?;
 
-        let data = self.required_component(root, "data", &[])?;
+        let data = self.required_component(root, "data")?;
 
-        let model =
-            self.sub_table(root, "model")?.ok_or_else(|| self.err("model", "", "missing table [model]"))?;
+        let model = self.required_table(root, "model")?;
         self.check_keys(model, "model", &["layers", "weight_init", "bias_init"])?;
         let layers = match model.get("layers") {
             Some(toml::Value::Array(items)) if !items.is_empty() => items
@@ -485,8 +470,8 @@ impl Parser {
         let weight_init = self.string(model, "model", "weight_init")?;
         let bias_init = self.string(model, "model", "bias_init")?;
 
-        let loss = self.required_component(root, "loss", &[])?;
-        let optimizer = self.required_component(root, "optimizer", &[])?;
+        let loss = self.required_component(root, "loss")?;
+        let optimizer = self.required_component(root, "optimizer")?;
         let (scheduler, scheduler_interval) = match self.sub_table(root, "scheduler")? {
             Some(t) => {
                 let interval = match t.get("interval") {
@@ -507,18 +492,9 @@ impl Parser {
             }
             None => (None, SchedulerInterval::default()),
         };
-        let clip = match self.sub_table(root, "clip")? {
-            Some(t) => self.settings(t, "clip")?,
-            None => ClipConfig::default(),
-        };
-        let checkpoint = match self.sub_table(root, "checkpoint")? {
-            Some(t) => self.settings(t, "checkpoint")?,
-            None => CheckpointConfig::default(),
-        };
-        let distributed = match self.sub_table(root, "distributed")? {
-            Some(t) => self.settings(t, "distributed")?,
-            None => DistributedConfig::default(),
-        };
+        let clip: ClipConfig = self.optional_settings(root, "clip")?;
+        let checkpoint: CheckpointConfig = self.optional_settings(root, "checkpoint")?;
+        let distributed: DistributedConfig = self.optional_settings(root, "distributed")?;
         config.source = self.file.clone();
         Ok(TrainConfig {
             data,
@@ -536,6 +512,19 @@ impl Parser {
         })
     }
 
+    /// Reads the settings table `name` of `root` as [`Self::settings`], or their defaults
+    /// when the config has no such table.
+    fn optional_settings<H: HyperParams + Default>(
+        &self,
+        root: &toml::Table,
+        name: &str,
+    ) -> Result<H, TrainError> {
+        match self.sub_table(root, name)? {
+            Some(t) => self.settings(t, name),
+            None => Ok(H::default()),
+        }
+    }
+
     /// Reads a table of the trainer's own settings against their declaration.
     fn settings<H: HyperParams>(&self, table: &toml::Table, name: &str) -> Result<H, TrainError> {
         let raw = raw_params_from_toml(table, name).map_err(|m| self.err(name, "", m))?;
@@ -546,6 +535,27 @@ impl Parser {
 /// The tables of a config; every other top-level key is one of [`TrainConfig`]'s settings.
 const TOP_TABLES: &[&str] =
     &["data", "model", "loss", "optimizer", "scheduler", "clip", "checkpoint", "distributed"];
+
+/// Implements `Default` for settings tables as the values their declaration gives a table
+/// that names no key, so the defaults are written once, in the `#[param(default)]`s.
+macro_rules! default_from_declaration {
+    ($($settings:ty => $table:literal),* $(,)?) => {
+        $(
+            impl Default for $settings {
+                fn default() -> $settings {
+                    declared_defaults($table)
+                }
+            }
+        )*
+    };
+}
+
+default_from_declaration!(CheckpointConfig => "checkpoint", DistributedConfig => "distributed");
+
+/// The settings `H` declares for a table that names none of its keys.
+pub(crate) fn declared_defaults<H: HyperParams>(table: &str) -> H {
+    read_settings(&RawParams::new(), "<defaults>", table).expect("the defaults are valid")
+}
 
 /// Validates raw settings against `H`'s declaration; errors name the file, table and key as
 /// the rest of a config's errors do.
