@@ -15,6 +15,14 @@ use nabla_tensor::ndarray::{ArrayD, Ix1};
 use nabla_tensor::Element;
 use serde_json::Value;
 
+// The ops' golden tests' forward and backward check, the same for a module (nabla-golden
+// knows no `Var`: it depends on nabla-tensor alone).
+#[path = "../../autograd/tests/golden_support/mod.rs"]
+#[allow(dead_code)] // its batch-norm running average serves the ops' tests only
+mod golden_support;
+
+use golden_support::forward_backward;
+
 fn golden() -> Value {
     nabla_golden::load("layers.json")
 }
@@ -27,13 +35,8 @@ fn linear_case<T: Element>() {
     let g = golden();
     let c = case(&g, "Linear");
     let mut layer = Linear::<T>::from_arrays(tensor(&c["weight"]), Some(tensor(&c["bias"]))).unwrap();
-    let x = Var::<T>::param(tensor(&c["input"]));
-    let y = layer.forward(&x).unwrap();
-    assert_close("Linear output", &y.value(), &c["output"]);
-    y.backward_with(tensor(&c["grad_output"])).unwrap();
-    assert_close("Linear grad_input", &x.grad().unwrap(), &c["grad_input"]);
-    assert_close("Linear grad_weight", &layer.weight().grad().unwrap(), &c["grad_weight"]);
-    assert_close("Linear grad_bias", &layer.bias().unwrap().grad().unwrap(), &c["grad_bias"]);
+    let (w, b) = (layer.weight().clone(), layer.bias().unwrap().clone());
+    forward_backward("Linear", c, &[("weight", &w), ("bias", &b)], |x| layer.forward(x).unwrap());
 }
 
 #[test]
@@ -55,12 +58,7 @@ fn activation_cases<T: Element>() {
         ("LogSoftmax", Box::new(LogSoftmax::default())),
     ];
     for (name, mut module) in modules {
-        let c = case(&g, name);
-        let x = Var::<T>::param(tensor(&c["input"]));
-        let y = module.forward(&x).unwrap();
-        assert_close(&format!("{name} output"), &y.value(), &c["output"]);
-        y.backward_with(tensor(&c["grad_output"])).unwrap();
-        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &c["grad_input"]);
+        forward_backward(name, case(&g, name), &[], |x| module.forward(x).unwrap());
     }
 }
 
@@ -91,13 +89,7 @@ fn batch_norm_cases<T: Element>() {
         )
         .unwrap();
         bn.set_training(c["training"].as_bool().unwrap());
-        let x = Var::<T>::param(tensor(&c["input"]));
-        let y = bn.forward(&x).unwrap();
-        assert_close(&format!("{name} output"), &y.value(), &c["output"]);
-        y.backward_with(tensor(&c["grad_output"])).unwrap();
-        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &c["grad_input"]);
-        assert_close(&format!("{name} grad_weight"), &weight.grad().unwrap(), &c["grad_weight"]);
-        assert_close(&format!("{name} grad_bias"), &bias.grad().unwrap(), &c["grad_bias"]);
+        forward_backward(name, c, &[("weight", &weight), ("bias", &bias)], |x| bn.forward(x).unwrap());
         let buffers = bn.buffers();
         assert_eq!(buffers[0].0, "running_mean");
         assert_close(&format!("{name} running_mean_after"), &buffers[0].1, &c["running_mean_after"]);
