@@ -392,6 +392,23 @@ impl Precisions {
         names
     }
 
+    /// Checks the vector file `file_name` of [`golden_dir`] ([`Precisions::check`]), fails
+    /// when no case of it is checked here and, for the bundled vectors only, hands the names
+    /// of the cases checked to `bundled` (which knows what the bundled file holds). Returns
+    /// the names.
+    ///
+    /// # Panics
+    /// On any failure of either check, when they checked different cases or none, or when
+    /// `bundled` panics.
+    pub fn check_file(self, file_name: &str, bundled: impl FnOnce(&[String])) -> Vec<String> {
+        let names = self.check(&load(file_name));
+        assert!(!names.is_empty(), "no case of {file_name} is checked here");
+        if !is_overridden() {
+            bundled(&names);
+        }
+        names
+    }
+
     /// The panic messages of checking the file at `path` in f64 and in f32 ([`failure`]).
     ///
     /// # Panics
@@ -651,6 +668,11 @@ mod tests {
             other.check(&golden);
         });
         assert!(msg.contains("f32 and f64 checked different cases"), "{msg}");
+        let none = Precisions { f64: |_| Vec::new(), f32: |_| Vec::new() };
+        let msg = panic_message(|| {
+            none.check_file("layers.json", |_| {});
+        });
+        assert!(msg.contains("no case of layers.json is checked here"), "{msg}");
     }
 
     #[test]

@@ -1,9 +1,13 @@
-//! Shared by the golden tests of the ops (`golden_conv`, `golden_layers`): one forward and
-//! backward pass of an op against a case of the PyTorch reference vectors, and the running
-//! statistics PyTorch's batch norm keeps.
+//! Shared by the golden tests of the ops (`golden_conv`, `golden_layers`, and by path the
+//! layers' `golden_layers`): one forward and backward pass of an op, or of a loss, against a
+//! case of the PyTorch reference vectors, and the running statistics PyTorch's batch norm
+//! keeps.
+
+// Each of those test binaries compiles this module and uses part of it.
+#![allow(dead_code)]
 
 use nabla_autograd::Var;
-use nabla_golden::{assert_close, field, tensor};
+use nabla_golden::{assert_close, assert_close_scalar, field, tensor};
 use nabla_tensor::ndarray::{Array1, ArrayD};
 use nabla_tensor::Element;
 use serde_json::Value;
@@ -30,6 +34,16 @@ pub fn forward_backward<T: Element>(
         assert_close(&format!("{name} grad_{p}"), &g, field(case, &format!("grad_{p}")));
     }
     x
+}
+
+/// Compares the scalar `loss` of the input `x` with the case's `loss`, backpropagates it and
+/// compares the gradient of `x` with the case's `grad_input`.
+pub fn loss_backward<T: Element>(name: &str, case: &Value, x: &Var<T>, loss: Var<T>) {
+    let want = field(case, "loss").as_f64().unwrap_or_else(|| panic!("case {name}: loss is not a number"));
+    assert_close_scalar(name, loss.item(), want);
+    loss.backward().unwrap_or_else(|e| panic!("case {name}: backward: {e}"));
+    let gx = x.grad().unwrap_or_else(|| panic!("case {name}: no input gradient"));
+    assert_close(&format!("{name} grad_input"), &gx, field(case, "grad_input"));
 }
 
 /// A running statistic after one training batch, as PyTorch's batch norm updates it:
