@@ -281,17 +281,6 @@ fn every_op_level_case_matches_pytorch_in_f64_and_f32() {
 
 // ----- a corrupted file fails -----------------------------------------------------------------
 
-/// The first case of `module` in the bundled file.
-fn first_case(golden: &Value, module: &str) -> String {
-    golden["cases"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(_, c)| c["module"] == module)
-        .map(|(n, _)| n.clone())
-        .unwrap_or_else(|| panic!("no {module} case"))
-}
-
 /// A corruption of the first case of a module: the tag of the corrupted file, the module and
 /// the change to the case.
 type CaseEdit<'a> = (&'a str, &'a str, fn(&mut Value));
@@ -326,7 +315,7 @@ fn corrupted_vectors_fail() {
     ];
     for (tag, module, edit) in edits {
         corrupt(tag, &|g| {
-            let name = first_case(g, module);
+            let name = nabla_golden::first_case(g, module);
             edit(&mut g["cases"][&name]);
             name
         });

@@ -67,24 +67,12 @@ fn losses<T: Element>() {
     }
 }
 
-#[test]
-fn losses_match_pytorch() {
-    losses::<f64>();
-    losses::<f32>();
-}
-
 fn linear_case<T: Element>() {
     let g = golden();
     let Some(case) = g["cases"].get("Linear") else { return };
     let w = Var::<T>::param(tensor(&case["weight"]));
     let b = Var::<T>::param(tensor(&case["bias"]));
     forward_backward("Linear", case, &[("weight", &w), ("bias", &b)], |x| linear(x, &w, Some(&b)).unwrap());
-}
-
-#[test]
-fn linear_matches_pytorch() {
-    linear_case::<f64>();
-    linear_case::<f32>();
 }
 
 fn batch_norm_cases<T: Element>() {
@@ -121,12 +109,6 @@ fn batch_norm_cases<T: Element>() {
     }
 }
 
-#[test]
-fn batch_norm_matches_pytorch() {
-    batch_norm_cases::<f64>();
-    batch_norm_cases::<f32>();
-}
-
 /// The end-to-end MLP case built from the ops (Linear, BatchNorm1d train, ReLU, cross-entropy).
 fn mlp_case<T: Element>() {
     let g = golden();
@@ -159,8 +141,9 @@ fn mlp_case<T: Element>() {
     }
 }
 
-#[test]
-fn mlp_matches_pytorch() {
-    mlp_case::<f64>();
-    mlp_case::<f32>();
+nabla_golden::tests_in_f64_and_f32! {
+    losses_match_pytorch: losses,
+    linear_matches_pytorch: linear_case,
+    batch_norm_matches_pytorch: batch_norm_cases,
+    mlp_matches_pytorch: mlp_case,
 }

@@ -14,11 +14,12 @@
 //!   [`assert_close_tol`], [`assert_close_scalar`] and [`assert_close_scalar_tol`] check a result
 //!   against a reference and name what, which element type and which element differed.
 //! * Both precisions: [`Precisions`] runs a test's check of a whole file in f64 and in f32
-//!   and asserts that both checked the same cases.
+//!   and asserts that both checked the same cases; [`tests_in_f64_and_f32!`] declares the
+//!   tests that run a generic check in both.
 //! * Failing on purpose: [`ModifiedVectors`] writes a modified file to a temporary directory,
-//!   [`bump`] and [`change_element`] move one reference number, and [`panic_message`] and
-//!   [`failure`] (for both precisions [`Precisions::failures`]) read what a check of it
-//!   panicked with.
+//!   [`first_case`] finds the case to change, [`bump`] and [`change_element`] move one
+//!   reference number, and [`panic_message`] and [`failure`] (for both precisions
+//!   [`Precisions::failures`]) read what a check of it panicked with.
 //!
 //! ```
 //! use nabla_golden::{assert_close, tensor};
@@ -430,6 +431,36 @@ pub fn failure(path: &Path, check: fn(&Value) -> Vec<String>) -> String {
     })
 }
 
+/// Declares `#[test]` functions that each run a generic golden check in f64, then in f32:
+/// `tests_in_f64_and_f32! { linear_matches_pytorch: linear_case }` is the test
+/// `linear_matches_pytorch` calling `linear_case::<f64>()` and `linear_case::<f32>()`.
+#[macro_export]
+macro_rules! tests_in_f64_and_f32 {
+    ($($test:ident: $check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                $check::<f64>();
+                $check::<f32>();
+            }
+        )*
+    };
+}
+
+/// The name of the first case of `module` in a parsed vector file: the corrupted-file tests
+/// change that one.
+///
+/// # Panics
+/// When the file has no case of `module`.
+pub fn first_case(golden: &Value, module: &str) -> String {
+    let cases = field(golden, "cases").as_object().expect("\"cases\" is an object of named cases");
+    cases
+        .iter()
+        .find(|(_, case)| case["module"] == module)
+        .map(|(name, _)| name.clone())
+        .unwrap_or_else(|| panic!("no case of module {module}"))
+}
+
 /// Replaces element `i` of the tensor object `t` (`{"shape": [..], "data": [..]}`) by `change`
 /// of it: the corrupted-file tests move one reference number beyond the tolerances this way.
 ///
@@ -658,6 +689,7 @@ mod tests {
         let both = Precisions { f64: names_of_cases, f32: names_of_cases };
         let golden = json!({"cases": {"a": {"module": "ReLU"}, "b": {"module": "ReLU"}}});
         assert_eq!(both.check(&golden), ["a", "b"]);
+        assert_eq!(first_case(&golden, "ReLU"), "a");
         let corrupted =
             ModifiedVectors::with("layers.json", "unit", &json!({"cases": {"a": {"module": "Tanh"}}}));
         for msg in both.failures(&corrupted.path()) {

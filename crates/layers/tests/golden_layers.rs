@@ -38,12 +38,6 @@ fn linear_case<T: Element>() {
     forward_backward("Linear", c, &[("weight", &w), ("bias", &b)], |x| layer.forward(x).unwrap());
 }
 
-#[test]
-fn linear_matches_pytorch() {
-    linear_case::<f64>();
-    linear_case::<f32>();
-}
-
 fn activation_cases<T: Element>() {
     let g = golden();
     let modules: Vec<(&str, Box<dyn Module<T>>)> = vec![
@@ -59,12 +53,6 @@ fn activation_cases<T: Element>() {
     for (name, mut module) in modules {
         forward_backward(name, case(&g, name), &[], |x| module.forward(x).unwrap());
     }
-}
-
-#[test]
-fn activations_match_pytorch() {
-    activation_cases::<f64>();
-    activation_cases::<f32>();
 }
 
 fn batch_norm_cases<T: Element>() {
@@ -102,12 +90,6 @@ fn batch_norm_cases<T: Element>() {
     }
 }
 
-#[test]
-fn batch_norm1d_matches_pytorch() {
-    batch_norm_cases::<f64>();
-    batch_norm_cases::<f32>();
-}
-
 fn loss_cases<T: Element>() {
     let g = golden();
     for name in ["CrossEntropyLoss", "CrossEntropyLoss_label_smoothing"] {
@@ -125,12 +107,6 @@ fn loss_cases<T: Element>() {
     let t = Var::<T>::param(target);
     mse_loss(&Var::constant(tensor(&c["input"])), &t, Reduction::Mean).unwrap().backward().unwrap();
     assert_close("MSELoss grad_target", &t.grad().unwrap(), &c["grad_target"]);
-}
-
-#[test]
-fn losses_match_pytorch() {
-    loss_cases::<f64>();
-    loss_cases::<f32>();
 }
 
 fn mlp_case<T: Element>() {
@@ -202,8 +178,10 @@ fn mlp_case<T: Element>() {
     }
 }
 
-#[test]
-fn mlp_matches_pytorch_end_to_end() {
-    mlp_case::<f64>();
-    mlp_case::<f32>();
+nabla_golden::tests_in_f64_and_f32! {
+    linear_matches_pytorch: linear_case,
+    activations_match_pytorch: activation_cases,
+    batch_norm1d_matches_pytorch: batch_norm_cases,
+    losses_match_pytorch: loss_cases,
+    mlp_matches_pytorch_end_to_end: mlp_case,
 }

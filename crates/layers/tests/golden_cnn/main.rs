@@ -388,13 +388,7 @@ fn bundled() -> Value {
 
 /// The name of the first `Sequential` case of `golden`.
 fn cnn_name(golden: &Value) -> String {
-    golden["cases"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(_, c)| c["module"] == SEQUENTIAL)
-        .map(|(n, _)| n.clone())
-        .expect("a Sequential case in the bundled conv.json")
+    nabla_golden::first_case(golden, SEQUENTIAL)
 }
 
 /// A corruption of a case: a tag, the text its failure must contain, and the change.
