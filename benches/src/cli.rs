@@ -85,6 +85,26 @@ impl StepOptions {
         }
         Ok(true)
     }
+
+    /// Reads every flag of `args`: these options' own, then those `other` knows (it returns
+    /// false for one it does not); `-h`/`--help` is the empty error that [`exit_with_usage`]
+    /// takes for help, any other flag an error naming it.
+    pub fn read_all<I: Iterator<Item = String>>(
+        &mut self,
+        args: &mut Args<I>,
+        mut other: impl FnMut(&str, &mut Args<I>) -> Result<bool, String>,
+    ) -> Result<(), String> {
+        while let Some(flag) = args.next_flag() {
+            if self.read(&flag, args)? || other(&flag, args)? {
+                continue;
+            }
+            return Err(match flag.as_str() {
+                "-h" | "--help" => String::new(),
+                unknown => format!("unknown argument '{unknown}'"),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// One count, the value of `flag`.
@@ -153,16 +173,22 @@ mod tests {
         let flags = ["--batches", "8,16", "--reps", "0", "--seconds", "0.5", "--infer-batch", "7"];
         let more = ["--alloc-steps", "0", "--no-infer", "--gemm-sizes", "64"];
         let mut args = Args::new(flags.into_iter().chain(more).map(String::from));
-        while let Some(flag) = args.next_flag() {
-            if !o.read(&flag, &mut args).unwrap() {
-                assert_eq!(flag, "--gemm-sizes", "not a shared flag");
-                assert_eq!(args.counts(&flag), Ok(vec![64]));
-            }
-        }
+        let mut others = Vec::new();
+        let read = o.read_all(&mut args, |flag, args| {
+            others.push((flag.to_string(), args.counts(flag)?));
+            Ok(true)
+        });
+        assert_eq!(read, Ok(()));
+        assert_eq!(others, [("--gemm-sizes".to_string(), vec![64])], "only the flag not shared");
         assert_eq!((o.batches.as_slice(), o.timing.reps, o.timing.seconds), (&[8, 16][..], 1, 0.5));
         assert_eq!((o.infer_batch, o.alloc_steps, o.infer), (7, 1, false));
         let mut bad = Args::new(["x"].map(String::from).into_iter());
         assert!(o.read("--seconds", &mut bad).is_err());
+        for (flag, error) in [("--help", String::new()), ("--nope", "unknown argument '--nope'".to_string())]
+        {
+            let mut args = Args::new([flag.to_string()].into_iter());
+            assert_eq!(o.read_all(&mut args, |_, _| Ok(false)), Err(error));
+        }
     }
 
     #[test]

@@ -48,18 +48,14 @@ fn parse_args() -> Result<Options, String> {
         gemm_timing: Timing { seconds: 0.3, reps: 3, warmup_seconds: 0.05 },
         profile: false,
     };
-    let mut args = Args::from_env();
-    while let Some(flag) = args.next_flag() {
-        if o.step.read(&flag, &mut args)? {
-            continue;
-        }
-        match flag.as_str() {
-            "--gemm-seconds" => o.gemm_timing.seconds = args.seconds("--gemm-seconds")?,
+    o.step.read_all(&mut Args::from_env(), |flag, args| {
+        match flag {
+            "--gemm-seconds" => o.gemm_timing.seconds = args.seconds(flag)?,
             "--profile" => o.profile = true,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument '{other}'")),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if o.step.batches.is_empty() || o.step.batches.contains(&0) || o.step.infer_batch == 0 {
         return Err("batch sizes must be positive".into());
     }

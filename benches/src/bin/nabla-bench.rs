@@ -54,18 +54,14 @@ fn parse_args() -> Result<Options, String> {
         gemm: true,
         adam: true,
     };
-    let mut args = Args::from_env();
-    while let Some(flag) = args.next_flag() {
-        if o.step.read(&flag, &mut args)? {
-            continue;
-        }
-        match flag.as_str() {
-            "--gemm-sizes" => o.gemm_sizes = args.counts("--gemm-sizes")?,
-            "--adam-params" => o.adam_params = args.count("--adam-params")?,
-            "--epoch-samples" => o.epoch_samples = args.count("--epoch-samples")?,
+    o.step.read_all(&mut Args::from_env(), |flag, args| {
+        match flag {
+            "--gemm-sizes" => o.gemm_sizes = args.counts(flag)?,
+            "--adam-params" => o.adam_params = args.count(flag)?,
+            "--epoch-samples" => o.epoch_samples = args.count(flag)?,
             "--no-epoch" => o.epoch_samples = 0,
             "--profile" => {
-                let v = args.value("--profile")?;
+                let v = args.value(flag)?;
                 if !["nabla", "ceiling", "epoch"].contains(&v.as_str()) {
                     return Err(format!("--profile: 'nabla', 'ceiling' or 'epoch', not '{v}'"));
                 }
@@ -74,10 +70,10 @@ fn parse_args() -> Result<Options, String> {
             "--no-train" => o.train = false,
             "--no-gemm" => o.gemm = false,
             "--no-adam" => o.adam = false,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument '{other}'")),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if o.step.batches.iter().any(|&b| b < 2) || o.step.infer_batch == 0 {
         return Err("batch sizes must be at least 2 (batch norm) and the inference batch at least 1".into());
     }
