@@ -14,6 +14,7 @@ use nabla_autograd::{
 };
 use nabla_golden::{
     assert_close, bump, change_element, field, pair, tensor, Checked, ModifiedVectors, Precisions,
+    CONV2D_ARGUMENTS,
 };
 use nabla_tensor::ndarray::ArrayD;
 use nabla_tensor::Element;
@@ -65,19 +66,9 @@ const IO: [&str; 5] = ["module", "input", "output", "grad_output", "grad_input"]
 fn conv2d_case<T: Element>(name: &str, case: &Value) {
     let has_bias = boolean(name, case, "has_bias");
     let mut required = IO.to_vec();
-    required.extend([
-        "weight",
-        "grad_weight",
-        "in_channels",
-        "out_channels",
-        "kernel_size",
-        "stride",
-        "padding",
-        "dilation",
-        "groups",
-        "has_bias",
-        "padding_mode",
-    ]);
+    // The case says `has_bias` for PyTorch's `bias` argument (its `bias` is the tensor).
+    required.extend(CONV2D_ARGUMENTS.iter().filter(|&&a| a != "bias"));
+    required.extend(["weight", "grad_weight", "has_bias"]);
     if has_bias {
         required.extend(["bias", "grad_bias"]);
     }

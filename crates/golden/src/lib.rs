@@ -8,7 +8,8 @@
 //! * JSON to arrays: [`tensor`] turns a `{"shape": [..], "data": [..]}` object into an
 //!   `ndarray::ArrayD<T>` for `T` = `f32`/`f64`, [`shape`] reads a list of dimensions and
 //!   [`indices`] the class indices of a target; [`field`] reads a required field of a case and
-//!   [`pair`] a per-axis hyper-parameter (an integer or two, as PyTorch's `_pair`).
+//!   [`pair`] a per-axis hyper-parameter (an integer or two, as PyTorch's `_pair`);
+//!   [`CONV2D_ARGUMENTS`] are the names of a `Conv2d` case's hyper-parameters.
 //! * Comparing: [`Tolerance`] holds the README's `atol + rtol * |reference|` criterion
 //!   ([`Tolerance::for_element`]: f64 1e-10 + 1e-9, f32 1e-6 + 1e-5); [`assert_close`],
 //!   [`assert_close_tol`], [`assert_close_scalar`] and [`assert_close_scalar_tol`] check a result
@@ -42,6 +43,20 @@ use std::path::{Path, PathBuf};
 /// The environment variable that, when set to a non-empty directory, replaces the bundled
 /// vectors (same file names, same schema).
 pub const DIR_VAR: &str = "NABLA_GOLDEN_DIR";
+
+/// The arguments of PyTorch's `torch.nn.Conv2d` in the order of its constructor, as the
+/// golden files' `Conv2d` cases name their fields and module reprs take them by position.
+pub const CONV2D_ARGUMENTS: [&str; 9] = [
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+    "padding_mode",
+];
 
 /// The bundled vectors: `testdata/golden` at the root of the workspace.
 pub fn bundled_dir() -> PathBuf {
