@@ -44,20 +44,6 @@ use std::path::{Path, PathBuf};
 /// vectors (same file names, same schema).
 pub const DIR_VAR: &str = "NABLA_GOLDEN_DIR";
 
-/// The arguments of PyTorch's `torch.nn.Conv2d` in the order of its constructor, as the
-/// golden files' `Conv2d` cases name their fields and module reprs take them by position.
-pub const CONV2D_ARGUMENTS: [&str; 9] = [
-    "in_channels",
-    "out_channels",
-    "kernel_size",
-    "stride",
-    "padding",
-    "dilation",
-    "groups",
-    "bias",
-    "padding_mode",
-];
-
 /// The bundled vectors: `testdata/golden` at the root of the workspace.
 pub fn bundled_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden")
@@ -176,6 +162,20 @@ pub fn pair(v: &Value) -> [usize; 2] {
         _ => panic!("expected an integer or a list of two integers, got {v}"),
     }
 }
+
+/// The arguments of PyTorch's `torch.nn.Conv2d` in the order of its constructor, as the
+/// golden files' `Conv2d` cases name their fields and module reprs take them by position.
+pub const CONV2D_ARGUMENTS: [&str; 9] = [
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+    "padding_mode",
+];
 
 /// The class indices of a target object `{"shape": [n], "data": [..]}`.
 ///
