@@ -2,6 +2,7 @@
 //! counts, comma lists of counts, seconds, and the exit on a bad option or `--help` (the
 //! message, then the usage).
 
+use crate::measure::Timing;
 use std::process::ExitCode;
 
 /// The arguments after the program's name, read flag by flag.
@@ -46,6 +47,63 @@ impl<I: Iterator<Item = String>> Args<I> {
     /// The value of `flag` as a positive number of seconds (see [`seconds`]).
     pub fn seconds(&mut self, flag: &str) -> Result<f64, String> {
         seconds(&self.value(flag)?, flag)
+    }
+}
+
+/// The options the single-process bench binaries (`nabla-bench`, `nabla-bench-cnn`) share:
+/// what they train at, how long they time it, and their inference figure.
+#[derive(Clone, Debug)]
+pub struct StepOptions {
+    /// The training batch sizes (`--batches`).
+    pub batches: Vec<usize>,
+    /// The timing of each figure (`--seconds`, `--reps`).
+    pub timing: Timing,
+    /// The inference batch size (`--infer-batch`).
+    pub infer_batch: usize,
+    /// Steps per allocation window (`--alloc-steps`, at least 1).
+    pub alloc_steps: usize,
+    /// Whether to time inference (off with `--no-infer`).
+    pub infer: bool,
+}
+
+impl StepOptions {
+    /// Reads `flag`, and its value from `args`, into these options; false when `flag` is not
+    /// one of theirs.
+    pub fn read<I: Iterator<Item = String>>(
+        &mut self,
+        flag: &str,
+        args: &mut Args<I>,
+    ) -> Result<bool, String> {
+        match flag {
+            "--batches" => self.batches = args.counts(flag)?,
+            "--seconds" => self.timing.seconds = args.seconds(flag)?,
+            "--reps" => self.timing.reps = args.count(flag)?.max(1),
+            "--infer-batch" => self.infer_batch = args.count(flag)?,
+            "--alloc-steps" => self.alloc_steps = args.count(flag)?.max(1),
+            "--no-infer" => self.infer = false,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Reads every flag of `args`: these options' own, then those `other` knows (it returns
+    /// false for one it does not); `-h`/`--help` is the empty error that [`exit_with_usage`]
+    /// takes for help, any other flag an error naming it.
+    pub fn read_all<I: Iterator<Item = String>>(
+        &mut self,
+        args: &mut Args<I>,
+        mut other: impl FnMut(&str, &mut Args<I>) -> Result<bool, String>,
+    ) -> Result<(), String> {
+        while let Some(flag) = args.next_flag() {
+            if self.read(&flag, args)? || other(&flag, args)? {
+                continue;
+            }
+            return Err(match flag.as_str() {
+                "-h" | "--help" => String::new(),
+                unknown => format!("unknown argument '{unknown}'"),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -101,6 +159,36 @@ mod tests {
         assert_eq!(args.next_flag().as_deref(), Some("--gemm-seconds"));
         assert_eq!(args.seconds("--gemm-seconds"), Err("--gemm-seconds needs a value".into()));
         assert_eq!(args.next_flag(), None);
+    }
+
+    #[test]
+    fn the_shared_step_options_read_their_flags_and_leave_the_others() {
+        let mut o = StepOptions {
+            batches: vec![32],
+            timing: Timing::default(),
+            infer_batch: 1000,
+            alloc_steps: 100,
+            infer: true,
+        };
+        let flags = ["--batches", "8,16", "--reps", "0", "--seconds", "0.5", "--infer-batch", "7"];
+        let more = ["--alloc-steps", "0", "--no-infer", "--gemm-sizes", "64"];
+        let mut args = Args::new(flags.into_iter().chain(more).map(String::from));
+        let mut others = Vec::new();
+        let read = o.read_all(&mut args, |flag, args| {
+            others.push((flag.to_string(), args.counts(flag)?));
+            Ok(true)
+        });
+        assert_eq!(read, Ok(()));
+        assert_eq!(others, [("--gemm-sizes".to_string(), vec![64])], "only the flag not shared");
+        assert_eq!((o.batches.as_slice(), o.timing.reps, o.timing.seconds), (&[8, 16][..], 1, 0.5));
+        assert_eq!((o.infer_batch, o.alloc_steps, o.infer), (7, 1, false));
+        let mut bad = Args::new(["x"].map(String::from).into_iter());
+        assert!(o.read("--seconds", &mut bad).is_err());
+        for (flag, error) in [("--help", String::new()), ("--nope", "unknown argument '--nope'".to_string())]
+        {
+            let mut args = Args::new([flag.to_string()].into_iter());
+            assert_eq!(o.read_all(&mut args, |_, _| Ok(false)), Err(error));
+        }
     }
 
     #[test]

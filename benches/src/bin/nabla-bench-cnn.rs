@@ -9,7 +9,7 @@
 //!                 [--alloc-steps 5] [--gemm-seconds 0.3] [--no-infer] [--profile]
 //! ```
 
-use nabla_benches::cli::{exit_with_usage, Args};
+use nabla_benches::cli::{exit_with_usage, Args, StepOptions};
 use nabla_benches::cnn::{mnist_cnn_trainer, PARAMETERS};
 use nabla_benches::gemm_limit::{limit, mnist_cnn_products, Limit, RateCache};
 use nabla_benches::measure::{single, Timing};
@@ -31,41 +31,32 @@ Measures the MNIST CNN of PyTorch's examples at the GEMM thread count of this pr
 --profile runs only nabla's training step at the first batch size for --seconds, for perf.";
 
 struct Options {
-    batches: Vec<usize>,
-    timing: Timing,
-    infer_batch: usize,
-    alloc_steps: usize,
+    step: StepOptions,
     gemm_timing: Timing,
-    infer: bool,
     profile: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
-        batches: vec![64, 256],
-        timing: Timing { seconds: 2.0, reps: 3, warmup_seconds: 0.3 },
-        infer_batch: 1000,
-        alloc_steps: 5,
+        step: StepOptions {
+            batches: vec![64, 256],
+            timing: Timing { seconds: 2.0, reps: 3, warmup_seconds: 0.3 },
+            infer_batch: 1000,
+            alloc_steps: 5,
+            infer: true,
+        },
         gemm_timing: Timing { seconds: 0.3, reps: 3, warmup_seconds: 0.05 },
-        infer: true,
         profile: false,
     };
-    let mut args = Args::from_env();
-    while let Some(flag) = args.next_flag() {
-        match flag.as_str() {
-            "--batches" => o.batches = args.counts("--batches")?,
-            "--seconds" => o.timing.seconds = args.seconds("--seconds")?,
-            "--reps" => o.timing.reps = args.count("--reps")?.max(1),
-            "--infer-batch" => o.infer_batch = args.count("--infer-batch")?,
-            "--alloc-steps" => o.alloc_steps = args.count("--alloc-steps")?.max(1),
-            "--gemm-seconds" => o.gemm_timing.seconds = args.seconds("--gemm-seconds")?,
-            "--no-infer" => o.infer = false,
+    o.step.read_all(&mut Args::from_env(), |flag, args| {
+        match flag {
+            "--gemm-seconds" => o.gemm_timing.seconds = args.seconds(flag)?,
             "--profile" => o.profile = true,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument '{other}'")),
+            _ => return Ok(false),
         }
-    }
-    if o.batches.is_empty() || o.batches.contains(&0) || o.infer_batch == 0 {
+        Ok(true)
+    })?;
+    if o.step.batches.is_empty() || o.step.batches.contains(&0) || o.step.infer_batch == 0 {
         return Err("batch sizes must be positive".into());
     }
     Ok(o)
@@ -100,8 +91,8 @@ fn train_figures(o: &Options, batch: usize) -> Value {
     let mut step = || {
         black_box(train_step(&mut trainer, &mut pool));
     };
-    let nabla = single(&mut step, batch as f64, &o.timing);
-    let (allocs, bytes, growth) = allocation_windows(o.alloc_steps, &mut step);
+    let nabla = single(&mut step, batch as f64, &o.step.timing);
+    let (allocs, bytes, growth) = allocation_windows(o.step.alloc_steps, &mut step);
     eprintln!(
         "cnn train threads={} batch={batch}: nabla {:.0} samples/s, {:.1} allocations/step",
         sys::gemm_threads(),
@@ -112,13 +103,13 @@ fn train_figures(o: &Options, batch: usize) -> Value {
         "nabla": nabla.to_json(),
         "allocations_per_step": allocs,
         "allocated_bytes_per_step": bytes,
-        "steps_per_allocation_window": o.alloc_steps,
+        "steps_per_allocation_window": o.step.alloc_steps,
         "rss_growth_kb": growth,
     })
 }
 
 fn infer_figures(o: &Options) -> Value {
-    let batch = o.infer_batch;
+    let batch = o.step.infer_batch;
     let mut trainer = mnist_cnn_trainer(64);
     let mut train_pool = BatchPool::new(64, 2, 5);
     for _ in 0..3 {
@@ -129,8 +120,8 @@ fn infer_figures(o: &Options) -> Value {
     let mut step = || {
         black_box(inference.step());
     };
-    let nabla = single(&mut step, batch as f64, &o.timing);
-    let (allocs, _, growth) = allocation_windows(o.alloc_steps, &mut step);
+    let nabla = single(&mut step, batch as f64, &o.step.timing);
+    let (allocs, _, growth) = allocation_windows(o.step.alloc_steps, &mut step);
     eprintln!(
         "cnn infer threads={} batch={batch}: nabla {:.0} samples/s",
         sys::gemm_threads(),
@@ -149,7 +140,7 @@ fn main() -> ExitCode {
         Err(e) => return exit_with_usage("nabla-bench-cnn", USAGE, &e),
     };
     if o.profile {
-        let batch = o.batches[0];
+        let batch = o.step.batches[0];
         let mut trainer = mnist_cnn_trainer(batch);
         let mut pool = BatchPool::new(batch, 4, 17);
         let s = single(
@@ -157,7 +148,7 @@ fn main() -> ExitCode {
                 black_box(train_step(&mut trainer, &mut pool));
             },
             batch as f64,
-            &Timing { reps: 1, ..o.timing },
+            &Timing { reps: 1, ..o.step.timing },
         );
         eprintln!("cnn train batch={batch}: {:.0} samples/s", s.median());
         return ExitCode::SUCCESS;
@@ -167,16 +158,16 @@ fn main() -> ExitCode {
     out.insert("parameters".into(), json!(PARAMETERS));
     out.insert(
         "timing".into(),
-        json!({"seconds_per_figure": o.timing.seconds, "windows": o.timing.reps,
+        json!({"seconds_per_figure": o.step.timing.seconds, "windows": o.step.timing.reps,
                "warmup": ">=5 steps and >=0.3 s", "gemm_seconds_per_shape": o.gemm_timing.seconds}),
     );
     // nabla first, so that its peak resident memory is not the GEMM probes' buffers.
     let mut figures: Vec<(String, usize, bool, Value)> = Vec::new();
-    for &b in &o.batches {
+    for &b in &o.step.batches {
         figures.push(("train".into(), b, true, train_figures(&o, b)));
     }
-    if o.infer {
-        figures.push(("inference".into(), o.infer_batch, false, infer_figures(&o)));
+    if o.step.infer {
+        figures.push(("inference".into(), o.step.infer_batch, false, infer_figures(&o)));
     }
     out.insert("peak_rss_mb".into(), mb(sys::peak_rss_kb()));
     let mut cache = RateCache::default();
@@ -196,7 +187,7 @@ fn main() -> ExitCode {
         target.insert(format!("batch_{batch}"), fig);
     }
     out.insert("train".into(), Value::Object(train));
-    if o.infer {
+    if o.step.infer {
         out.insert("inference".into(), Value::Object(inference));
     }
     print_with_loadavg_end(out);

@@ -11,7 +11,7 @@
 //! ```
 
 use nabla_benches::ceiling::{Ceiling, CeilingInference};
-use nabla_benches::cli::{exit_with_usage, Args};
+use nabla_benches::cli::{exit_with_usage, Args, StepOptions};
 use nabla_benches::epoch::{epoch_trainer, time_epoch, MNIST_TRAIN};
 use nabla_benches::kernels;
 use nabla_benches::measure::{paired, window_rate, Summary, Timing};
@@ -26,16 +26,12 @@ use std::process::ExitCode;
 static ALLOC: CountingAlloc = CountingAlloc;
 
 struct Options {
-    batches: Vec<usize>,
-    timing: Timing,
-    infer_batch: usize,
+    step: StepOptions,
     gemm_sizes: Vec<usize>,
     adam_params: usize,
-    alloc_steps: usize,
     // Training examples of the end-to-end epoch (0: none).
     epoch_samples: usize,
     train: bool,
-    infer: bool,
     profile: Option<String>,
     gemm: bool,
     adam: bool,
@@ -43,54 +39,43 @@ struct Options {
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
-        batches: vec![32, 128, 512],
-        timing: Timing::default(),
-        infer_batch: 1000,
+        step: StepOptions {
+            batches: vec![32, 128, 512],
+            timing: Timing::default(),
+            infer_batch: 1000,
+            alloc_steps: 100,
+            infer: true,
+        },
         gemm_sizes: vec![512, 1024],
         adam_params: 10_000_000,
-        alloc_steps: 100,
         epoch_samples: MNIST_TRAIN,
         train: true,
-        infer: true,
         profile: None,
         gemm: true,
         adam: true,
     };
-    let mut args = Args::from_env();
-    while let Some(flag) = args.next_flag() {
-        match flag.as_str() {
-            "--batches" => o.batches = args.counts("--batches")?,
-            "--seconds" => {
-                let v = args.value("--seconds")?;
-                o.timing.seconds = v.parse().map_err(|e| format!("--seconds: '{v}' ({e})"))?;
-            }
-            "--reps" => o.timing.reps = args.counts("--reps")?.first().copied().unwrap_or(3).max(1),
-            "--infer-batch" => o.infer_batch = args.counts("--infer-batch")?.first().copied().unwrap_or(1000),
-            "--gemm-sizes" => o.gemm_sizes = args.counts("--gemm-sizes")?,
-            "--adam-params" => o.adam_params = args.counts("--adam-params")?.first().copied().unwrap_or(0),
-            "--alloc-steps" => o.alloc_steps = args.counts("--alloc-steps")?.first().copied().unwrap_or(100),
-            "--epoch-samples" => o.epoch_samples = args.count("--epoch-samples")?,
+    o.step.read_all(&mut Args::from_env(), |flag, args| {
+        match flag {
+            "--gemm-sizes" => o.gemm_sizes = args.counts(flag)?,
+            "--adam-params" => o.adam_params = args.count(flag)?,
+            "--epoch-samples" => o.epoch_samples = args.count(flag)?,
             "--no-epoch" => o.epoch_samples = 0,
             "--profile" => {
-                let v = args.value("--profile")?;
+                let v = args.value(flag)?;
                 if !["nabla", "ceiling", "epoch"].contains(&v.as_str()) {
                     return Err(format!("--profile: 'nabla', 'ceiling' or 'epoch', not '{v}'"));
                 }
                 o.profile = Some(v);
             }
             "--no-train" => o.train = false,
-            "--no-infer" => o.infer = false,
             "--no-gemm" => o.gemm = false,
             "--no-adam" => o.adam = false,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument '{other}'")),
+            _ => return Ok(false),
         }
-    }
-    if o.batches.iter().any(|&b| b < 2) || o.infer_batch == 0 {
+        Ok(true)
+    })?;
+    if o.step.batches.iter().any(|&b| b < 2) || o.step.infer_batch == 0 {
         return Err("batch sizes must be at least 2 (batch norm) and the inference batch at least 1".into());
-    }
-    if !(o.timing.seconds.is_finite() && o.timing.seconds > 0.0) {
-        return Err("--seconds must be positive".into());
     }
     Ok(o)
 }
@@ -130,10 +115,11 @@ fn train_figures(o: &Options, batch: usize) -> Value {
         let (x, y) = ceiling_pool.next_batch();
         black_box(ceiling.train_step(x, y));
     };
-    let (nabla, reference) = paired(&mut nabla_step, &mut ceiling_step, batch as f64, &o.timing);
-    let (ceiling_allocs, ceiling_bytes) = allocations_per_step(o.alloc_steps, &mut ceiling_step);
+    let (nabla, reference) = paired(&mut nabla_step, &mut ceiling_step, batch as f64, &o.step.timing);
+    let (ceiling_allocs, ceiling_bytes) = allocations_per_step(o.step.alloc_steps, &mut ceiling_step);
     // Both systems are warm now: nabla's resident memory must not change over its steps.
-    let ((allocs, bytes), growth) = rss_growth_kb(|| allocations_per_step(o.alloc_steps, &mut nabla_step));
+    let ((allocs, bytes), growth) =
+        rss_growth_kb(|| allocations_per_step(o.step.alloc_steps, &mut nabla_step));
     eprintln!("{}, {allocs:.1} allocations/step", progress("train", batch, &nabla, &reference));
     let mut figures = versus_ceiling(&nabla, &reference);
     figures.insert("allocations_per_step".into(), json!({"nabla": allocs, "ceiling": ceiling_allocs}));
@@ -151,7 +137,7 @@ fn train_figures(o: &Options, batch: usize) -> Value {
 /// figure, for the windows' length).
 fn epoch_figures(o: &Options, batch: usize, step: &Summary, nabla_step: &mut dyn FnMut()) -> Value {
     let mut trainer = epoch_trainer(batch, o.epoch_samples);
-    let (per_step, window) = (step.ms_per_step() / 1000.0, o.timing.seconds / 2.0);
+    let (per_step, window) = (step.ms_per_step() / 1000.0, o.step.timing.seconds / 2.0);
     let before = window_rate(nabla_step, batch as f64, per_step, window);
     let e = time_epoch(&mut trainer);
     let after = window_rate(nabla_step, batch as f64, per_step, window);
@@ -176,7 +162,7 @@ fn epoch_figures(o: &Options, batch: usize, step: &Summary, nabla_step: &mut dyn
 }
 
 fn infer_figures(o: &Options) -> Value {
-    let batch = o.infer_batch;
+    let batch = o.step.infer_batch;
     let mut trainer = mnist_trainer(32);
     let mut ceiling = Ceiling::new(32, 0);
     let mut train_pool = BatchPool::new(32, 4, 5);
@@ -198,8 +184,8 @@ fn infer_figures(o: &Options) -> Value {
         i += 1;
         black_box(hand.forward(x.view()));
     };
-    let (nabla, reference) = paired(&mut nabla_step, &mut ceiling_step, batch as f64, &o.timing);
-    let (allocs, _) = allocations_per_step(o.alloc_steps.min(20), &mut nabla_step);
+    let (nabla, reference) = paired(&mut nabla_step, &mut ceiling_step, batch as f64, &o.step.timing);
+    let (allocs, _) = allocations_per_step(o.step.alloc_steps.min(20), &mut nabla_step);
     eprintln!("{}", progress("infer", batch, &nabla, &reference));
     let mut figures = versus_ceiling(&nabla, &reference);
     figures.insert("allocations_per_step".into(), json!({"nabla": allocs}));
@@ -207,7 +193,7 @@ fn infer_figures(o: &Options) -> Value {
 }
 
 fn gemm_figures(o: &Options, n: usize) -> Value {
-    let timing = Timing { seconds: (o.timing.seconds / 2.0).max(0.3), ..o.timing };
+    let timing = Timing { seconds: (o.step.timing.seconds / 2.0).max(0.3), ..o.step.timing };
     let (nabla, direct): (Summary, Summary) = kernels::gemm(n, &timing);
     eprintln!(
         "gemm threads={} n={n}: tensor matmul {:.1} GFLOP/s, sgemm {:.1} ({:.0}%)",
@@ -225,7 +211,7 @@ fn gemm_figures(o: &Options, n: usize) -> Value {
 
 fn adam_figures(o: &Options) -> Value {
     let n = o.adam_params;
-    let timing = Timing { seconds: (o.timing.seconds / 2.0).max(0.3), ..o.timing };
+    let timing = Timing { seconds: (o.step.timing.seconds / 2.0).max(0.3), ..o.step.timing };
     let (adam, copy) = kernels::adam_vs_copy(n, &timing);
     eprintln!(
         "adam step over {n} parameters: {:.1} GB/s, copy {:.1} GB/s ({:.0}%)",
@@ -245,7 +231,7 @@ fn adam_figures(o: &Options) -> Value {
 /// Runs only one system's training step at the first batch size for `--seconds` (for
 /// `perf record`), and prints its rate.
 fn profile(system: &str, o: &Options) {
-    let batch = o.batches[0];
+    let batch = o.step.batches[0];
     if system == "epoch" {
         let mut trainer = epoch_trainer(batch, o.epoch_samples.max(batch));
         let e = time_epoch(&mut trainer);
@@ -265,7 +251,7 @@ fn profile(system: &str, o: &Options) {
             black_box(ceiling.train_step(x, y));
         })
     };
-    let s = nabla_benches::measure::single(&mut *step, batch as f64, &Timing { reps: 1, ..o.timing });
+    let s = nabla_benches::measure::single(&mut *step, batch as f64, &Timing { reps: 1, ..o.step.timing });
     eprintln!("{system} batch={batch}: {:.0} samples/s", s.median());
 }
 
@@ -282,18 +268,18 @@ fn main() -> ExitCode {
     insert_machine(&mut out);
     out.insert(
         "timing".into(),
-        json!({"seconds_per_figure": o.timing.seconds, "windows": o.timing.reps,
+        json!({"seconds_per_figure": o.step.timing.seconds, "windows": o.step.timing.reps,
                "warmup": ">=5 steps and >=0.3 s", "order": "nabla and reference windows alternate"}),
     );
     if o.train {
         let mut train = Map::new();
-        for &b in &o.batches {
+        for &b in &o.step.batches {
             train.insert(format!("batch_{b}"), train_figures(&o, b));
         }
         out.insert("train".into(), Value::Object(train));
     }
-    if o.infer {
-        out.insert("inference".into(), json!({ format!("batch_{}", o.infer_batch): infer_figures(&o) }));
+    if o.step.infer {
+        out.insert("inference".into(), json!({ format!("batch_{}", o.step.infer_batch): infer_figures(&o) }));
     }
     out.insert("peak_rss_mb_train_infer".into(), mb(sys::peak_rss_kb()));
     if o.gemm {

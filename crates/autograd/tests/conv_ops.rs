@@ -583,6 +583,26 @@ fn no_panic<R>(what: &str, f: impl FnOnce() -> R) -> Result<R, TestCaseError> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|_| TestCaseError::fail(format!("{what} panicked")))
 }
 
+/// Checks one pooling op on one configuration (`what`, for a failure's message): neither its
+/// shape function nor the op panics, the op succeeds exactly when `valid`, with the shape
+/// function's shape, and its backward runs.
+fn check_pooling(
+    name: &str,
+    what: String,
+    valid: bool,
+    shape: impl FnOnce() -> nabla_autograd::Result<Vec<usize>>,
+    op: impl FnOnce() -> nabla_autograd::Result<Var<f32>>,
+) -> Result<(), TestCaseError> {
+    let shape = no_panic(&format!("{name}_output_shape"), shape)?;
+    let y = no_panic(name, op)?;
+    prop_assert_eq!(y.is_ok(), valid, "{} on {}: {:?}", name, what, y.as_ref().err());
+    if let Ok(y) = y {
+        prop_assert_eq!(shape.unwrap(), y.shape());
+        no_panic(&format!("{name} backward"), || y.sum().backward().unwrap())?;
+    }
+    Ok(())
+}
+
 /// Whether a convolution configuration is valid, decided independently of the op.
 fn conv_valid(x: &[usize], w: &[usize], bias: Option<usize>, o: &Conv2dOptions) -> bool {
     let (c, h, wd) = match *x {
@@ -661,32 +681,15 @@ proptest! {
         let s = stride.unwrap_or([kh, kw]);
         let mo = MaxPool2dOptions { kernel_size: [kh, kw], stride, padding: [ph, pw], dilation: [dh, dw], ceil_mode: ceil };
         let valid = pool_valid(&x, [kh, kw], s, [ph, pw], [dh, dw], ceil);
-        let shape = no_panic("max_pool2d_output_shape", || max_pool2d_output_shape(&x, &mo))?;
-        let y = no_panic("max_pool2d", || max_pool2d(&xv, &mo))?;
-        prop_assert_eq!(y.is_ok(), valid, "max_pool2d on {:?} {:?}: {:?}", x, mo, y.as_ref().err());
-        if let Ok(y) = y {
-            prop_assert_eq!(shape.unwrap(), y.shape());
-            no_panic("max_pool2d backward", || y.sum().backward().unwrap())?;
-        }
+        check_pooling("max_pool2d", format!("{x:?} {mo:?}"), valid, || max_pool2d_output_shape(&x, &mo), || max_pool2d(&xv, &mo))?;
 
         let ao = AvgPool2dOptions { kernel_size: [kh, kw], stride, padding: [ph, pw], ceil_mode: ceil, count_include_pad, divisor_override: divisor };
         let valid = pool_valid(&x, [kh, kw], s, [ph, pw], [1, 1], ceil) && divisor != Some(0);
-        let shape = no_panic("avg_pool2d_output_shape", || avg_pool2d_output_shape(&x, &ao))?;
-        let y = no_panic("avg_pool2d", || avg_pool2d(&xv, &ao))?;
-        prop_assert_eq!(y.is_ok(), valid, "avg_pool2d on {:?} {:?}: {:?}", x, ao, y.as_ref().err());
-        if let Ok(y) = y {
-            prop_assert_eq!(shape.unwrap(), y.shape());
-            no_panic("avg_pool2d backward", || y.sum().backward().unwrap())?;
-        }
+        check_pooling("avg_pool2d", format!("{x:?} {ao:?}"), valid, || avg_pool2d_output_shape(&x, &ao), || avg_pool2d(&xv, &ao))?;
 
         let valid = matches!(*x, [_, c, h, w] | [c, h, w] if c > 0 && h > 0 && w > 0) && oh > 0 && ow > 0;
-        let shape = no_panic("adaptive_avg_pool2d_output_shape", || adaptive_avg_pool2d_output_shape(&x, [oh, ow]))?;
-        let y = no_panic("adaptive_avg_pool2d", || adaptive_avg_pool2d(&xv, [oh, ow]))?;
-        prop_assert_eq!(y.is_ok(), valid, "adaptive_avg_pool2d on {:?} to {:?}", x, [oh, ow]);
-        if let Ok(y) = y {
-            prop_assert_eq!(shape.unwrap(), y.shape());
-            no_panic("adaptive_avg_pool2d backward", || y.sum().backward().unwrap())?;
-        }
+        let what = format!("{x:?} to {:?}", [oh, ow]);
+        check_pooling("adaptive_avg_pool2d", what, valid, || adaptive_avg_pool2d_output_shape(&x, [oh, ow]), || adaptive_avg_pool2d(&xv, [oh, ow]))?;
     }
 }
 

@@ -12,11 +12,17 @@ use nabla_autograd::{
     adaptive_avg_pool2d, avg_pool2d, batch_norm_eval, batch_norm_train, conv2d, max_pool2d, AvgPool2dOptions,
     Conv2dOptions, Conv2dPadding, MaxPool2dOptions, Var,
 };
-use nabla_golden::{assert_close, field, pair, tensor, Checked, ModifiedVectors};
-use nabla_tensor::ndarray::{Array1, ArrayD};
+use nabla_golden::{
+    assert_close, bump, change_element, field, pair, tensor, Checked, ModifiedVectors, Precisions,
+    CONV2D_ARGUMENTS,
+};
+use nabla_tensor::ndarray::ArrayD;
 use nabla_tensor::Element;
 use serde_json::Value;
-use std::path::Path;
+
+mod golden_support;
+
+use golden_support::{forward_backward, running_average};
 
 /// The module of the case that this file leaves to the layer-level tests.
 const LAYER_LEVEL: &str = "Sequential";
@@ -57,46 +63,12 @@ fn optional<'a>(case: &'a Value, key: &str) -> Option<&'a Value> {
 /// The inputs and reference tensors every case has.
 const IO: [&str; 5] = ["module", "input", "output", "grad_output", "grad_input"];
 
-/// Runs forward and backward for one case and compares output and input gradient; `params`
-/// are compared with their `grad_<name>` fields.
-fn forward_backward<T: Element>(
-    name: &str,
-    case: &Value,
-    params: &[(&str, &Var<T>)],
-    op: impl FnOnce(&Var<T>) -> Var<T>,
-) -> Var<T> {
-    let x = Var::<T>::param(tensor(field(case, "input")));
-    let y = op(&x);
-    assert_close(&format!("{name} output"), &y.value(), field(case, "output"));
-    y.backward_with(tensor(field(case, "grad_output")))
-        .unwrap_or_else(|e| panic!("case {name}: backward: {e}"));
-    {
-        let gx = x.grad().unwrap_or_else(|| panic!("case {name}: no input gradient"));
-        assert_close(&format!("{name} grad_input"), &gx, field(case, "grad_input"));
-    }
-    for (p, v) in params {
-        let g = v.grad().unwrap_or_else(|| panic!("case {name}: no gradient for {p}"));
-        assert_close(&format!("{name} grad_{p}"), &g, field(case, &format!("grad_{p}")));
-    }
-    x
-}
-
 fn conv2d_case<T: Element>(name: &str, case: &Value) {
     let has_bias = boolean(name, case, "has_bias");
     let mut required = IO.to_vec();
-    required.extend([
-        "weight",
-        "grad_weight",
-        "in_channels",
-        "out_channels",
-        "kernel_size",
-        "stride",
-        "padding",
-        "dilation",
-        "groups",
-        "has_bias",
-        "padding_mode",
-    ]);
+    // The case says `has_bias` for PyTorch's `bias` argument (its `bias` is the tensor).
+    required.extend(CONV2D_ARGUMENTS.iter().filter(|&&a| a != "bias"));
+    required.extend(["weight", "grad_weight", "has_bias"]);
     if has_bias {
         required.extend(["bias", "grad_bias"]);
     }
@@ -261,13 +233,7 @@ fn batch_norm2d_case<T: Element>(name: &str, case: &Value) {
         }
     });
     let (rm_after, rv_after) = match stats {
-        Some((mean, var)) => {
-            let m = T::from_f64(momentum);
-            let ema = |r: &ArrayD<T>, v: &Array1<T>| {
-                Array1::from_iter(r.iter().zip(v).map(|(&r, &v)| (T::one() - m) * r + m * v)).into_dyn()
-            };
-            (ema(&rm, &mean), ema(&rv, &var))
-        }
+        Some((mean, var)) => (running_average(&rm, &mean, momentum), running_average(&rv, &var, momentum)),
         None => (rm.clone(), rv.clone()),
     };
     assert_close(&format!("{name} running_mean_after"), &rm_after, field(case, "running_mean_after"));
@@ -294,39 +260,21 @@ fn check_all<T: Element>(golden: &Value) -> Vec<String> {
     })
 }
 
+/// [`check_all`] in f64 and in f32.
+const BOTH: Precisions = Precisions { f64: check_all::<f64>, f32: check_all::<f32> };
+
 #[test]
 fn every_op_level_case_matches_pytorch_in_f64_and_f32() {
-    let golden = nabla_golden::load("conv.json");
-    let names = check_all::<f64>(&golden);
-    assert_eq!(check_all::<f32>(&golden), names);
-    assert!(!names.is_empty(), "no op-level case in conv.json");
-    if !nabla_golden::is_overridden() {
-        // The bundled file: 8 Conv2d, 3 MaxPool2d, 3 AvgPool2d, 2 AdaptiveAvgPool2d and 2
-        // BatchNorm2d cases (and the CNN, checked by the layers crate).
-        assert_eq!(names.len(), 18, "{names:?}");
-    }
+    // The bundled file: 8 Conv2d, 3 MaxPool2d, 3 AvgPool2d, 2 AdaptiveAvgPool2d and 2
+    // BatchNorm2d cases (and the CNN, checked by the layers crate).
+    BOTH.check_file("conv.json", |names| assert_eq!(names.len(), 18, "{names:?}"));
 }
 
 // ----- a corrupted file fails -----------------------------------------------------------------
 
-/// The panic message of checking the file at `path` in `T` (fails if it passes).
-fn failure<T: Element>(path: &Path) -> String {
-    let golden = nabla_golden::read_json(path);
-    nabla_golden::panic_message("a corrupted file must fail", || {
-        check_all::<T>(&golden);
-    })
-}
-
-/// The first case of `module` in the bundled file.
-fn first_case(golden: &Value, module: &str) -> String {
-    golden["cases"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(_, c)| c["module"] == module)
-        .map(|(n, _)| n.clone())
-        .unwrap_or_else(|| panic!("no {module} case"))
-}
+/// A corruption of the first case of a module: the tag of the corrupted file, the module and
+/// the change to the case.
+type CaseEdit<'a> = (&'a str, &'a str, fn(&mut Value));
 
 #[test]
 fn corrupted_vectors_fail() {
@@ -335,37 +283,35 @@ fn corrupted_vectors_fail() {
         let mut g = original.clone();
         let case = f(&mut g);
         let tmp = ModifiedVectors::with("conv.json", what, &g);
-        for msg in [failure::<f64>(&tmp.path()), failure::<f32>(&tmp.path())] {
+        for msg in BOTH.failures(&tmp.path()) {
             assert!(msg.contains(&case), "{what}: the failure names case {case}: {msg}");
         }
     };
-    // One output number changed (beyond both tolerances).
-    corrupt("output", &|g| {
-        let name = first_case(g, "Conv2d");
-        let d = &mut g["cases"][&name]["output"]["data"][3];
-        *d = (d.as_f64().unwrap() + 1e-3).into();
-        name
-    });
-    // One gradient of the weight, of a pooling input, and a running statistic.
-    corrupt("grad_weight", &|g| {
-        let name = first_case(g, "Conv2d");
-        let d = &mut g["cases"][&name]["grad_weight"]["data"][0];
-        *d = (d.as_f64().unwrap() * 1.001 + 1e-4).into();
-        name
-    });
-    corrupt("grad_input", &|g| {
-        let name = first_case(g, "MaxPool2d");
-        let d = &mut g["cases"][&name]["grad_input"]["data"][0];
-        *d = (d.as_f64().unwrap() + 0.5).into();
-        name
-    });
-    corrupt("running_var", &|g| {
-        let name = first_case(g, "BatchNorm2d");
-        let d = &mut g["cases"][&name]["running_var_after"]["data"][1];
-        *d = (d.as_f64().unwrap() + 1e-3).into();
-        name
-    });
-    // A hyper-parameter changed: the result no longer matches (or the shapes do not fit).
+    let edits: [CaseEdit<'_>; 9] = [
+        // One number changed beyond both tolerances: an output, a gradient of the weight, of
+        // a pooling input, and a running statistic.
+        ("output", "Conv2d", |c| bump(&mut c["output"], 3, 1e-3)),
+        ("grad_weight", "Conv2d", |c| change_element(&mut c["grad_weight"], 0, |x| x * 1.001 + 1e-4)),
+        ("grad_input", "MaxPool2d", |c| bump(&mut c["grad_input"], 0, 0.5)),
+        ("running_var", "BatchNorm2d", |c| bump(&mut c["running_var_after"], 1, 1e-3)),
+        // A hyper-parameter changed: the result no longer matches (or the shapes do not fit).
+        ("dilation", "Conv2d", |c| c["dilation"] = serde_json::json!([2, 2])),
+        ("groups", "Conv2d", |c| c["in_channels"] = 99.into()),
+        // A missing field, an unknown field, an unknown module.
+        ("missing", "Conv2d", |c| {
+            c.as_object_mut().unwrap().remove("groups");
+        }),
+        ("unknown_field", "MaxPool2d", |c| c["divisor_override"] = 3.into()),
+        ("module", "AdaptiveAvgPool2d", |c| c["module"] = "AdaptiveMaxPool2d".into()),
+    ];
+    for (tag, module, edit) in edits {
+        corrupt(tag, &|g| {
+            let name = nabla_golden::first_case(g, module);
+            edit(&mut g["cases"][&name]);
+            name
+        });
+    }
+    // The padding counted or not, in a case that pads.
     corrupt("count_include_pad", &|g| {
         let name = g["cases"]
             .as_object()
@@ -376,32 +322,6 @@ fn corrupted_vectors_fail() {
             .unwrap();
         let flipped = !g["cases"][&name].get("count_include_pad").and_then(Value::as_bool).unwrap_or(true);
         g["cases"][&name]["count_include_pad"] = flipped.into();
-        name
-    });
-    corrupt("dilation", &|g| {
-        let name = first_case(g, "Conv2d");
-        g["cases"][&name]["dilation"] = serde_json::json!([2, 2]);
-        name
-    });
-    corrupt("groups", &|g| {
-        let name = first_case(g, "Conv2d");
-        g["cases"][&name]["in_channels"] = 99.into();
-        name
-    });
-    // A missing field, an unknown field, an unknown module.
-    corrupt("missing", &|g| {
-        let name = first_case(g, "Conv2d");
-        g["cases"][&name].as_object_mut().unwrap().remove("groups");
-        name
-    });
-    corrupt("unknown_field", &|g| {
-        let name = first_case(g, "MaxPool2d");
-        g["cases"][&name]["divisor_override"] = 3.into();
-        name
-    });
-    corrupt("module", &|g| {
-        let name = first_case(g, "AdaptiveAvgPool2d");
-        g["cases"][&name]["module"] = "AdaptiveMaxPool2d".into();
         name
     });
 }

@@ -4,9 +4,13 @@
 
 use nabla_autograd::{batch_norm_eval, batch_norm_train, cross_entropy, linear, mse_loss, Reduction, Var};
 use nabla_golden::{assert_close, assert_close_scalar, indices, tensor};
-use nabla_tensor::ndarray::{Array1, ArrayD};
+use nabla_tensor::ndarray::ArrayD;
 use nabla_tensor::Element;
 use serde_json::Value;
+
+mod golden_support;
+
+use golden_support::{forward_backward, loss_backward, running_average};
 
 fn golden() -> Value {
     nabla_golden::load("layers.json")
@@ -34,11 +38,7 @@ fn activations<T: Element>() -> usize {
             eprintln!("golden case {name} absent; skipped");
             continue;
         };
-        let x = Var::<T>::param(tensor(&case["input"]));
-        let y = op(&x);
-        assert_close(&format!("{name} output"), &y.value(), &case["output"]);
-        y.backward_with(tensor(&case["grad_output"])).unwrap();
-        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &case["grad_input"]);
+        forward_backward(name, case, &[], op);
         checked += 1;
     }
     checked
@@ -57,89 +57,56 @@ fn losses<T: Element>() {
         let x = Var::<T>::param(tensor(&case["input"]));
         let s = case["label_smoothing"].as_f64().unwrap();
         let loss = cross_entropy(&x, &indices(&case["target"]), s, Reduction::Mean).unwrap();
-        assert_close_scalar(name, loss.item(), case["loss"].as_f64().unwrap());
-        loss.backward().unwrap();
-        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &case["grad_input"]);
+        loss_backward(name, case, &x, loss);
     }
     if let Some(case) = g["cases"].get("MSELoss") {
         let x = Var::<T>::param(tensor(&case["input"]));
         let t = Var::<T>::param(tensor(&case["target"]));
-        let loss = mse_loss(&x, &t, Reduction::Mean).unwrap();
-        assert_close_scalar("MSELoss", loss.item(), case["loss"].as_f64().unwrap());
-        loss.backward().unwrap();
-        assert_close("MSELoss grad_input", &x.grad().unwrap(), &case["grad_input"]);
+        loss_backward("MSELoss", case, &x, mse_loss(&x, &t, Reduction::Mean).unwrap());
         assert_close("MSELoss grad_target", &t.grad().unwrap(), &case["grad_target"]);
     }
-}
-
-#[test]
-fn losses_match_pytorch() {
-    losses::<f64>();
-    losses::<f32>();
 }
 
 fn linear_case<T: Element>() {
     let g = golden();
     let Some(case) = g["cases"].get("Linear") else { return };
-    let x = Var::<T>::param(tensor(&case["input"]));
     let w = Var::<T>::param(tensor(&case["weight"]));
     let b = Var::<T>::param(tensor(&case["bias"]));
-    let y = linear(&x, &w, Some(&b)).unwrap();
-    assert_close("Linear output", &y.value(), &case["output"]);
-    y.backward_with(tensor(&case["grad_output"])).unwrap();
-    assert_close("Linear grad_input", &x.grad().unwrap(), &case["grad_input"]);
-    assert_close("Linear grad_weight", &w.grad().unwrap(), &case["grad_weight"]);
-    assert_close("Linear grad_bias", &b.grad().unwrap(), &case["grad_bias"]);
-}
-
-#[test]
-fn linear_matches_pytorch() {
-    linear_case::<f64>();
-    linear_case::<f32>();
+    forward_backward("Linear", case, &[("weight", &w), ("bias", &b)], |x| linear(x, &w, Some(&b)).unwrap());
 }
 
 fn batch_norm_cases<T: Element>() {
     let g = golden();
     for name in ["BatchNorm1d_train", "BatchNorm1d_train_3d", "BatchNorm1d_eval"] {
         let Some(case) = g["cases"].get(name) else { continue };
-        let x = Var::<T>::param(tensor(&case["input"]));
         let w = Var::<T>::param(tensor(&case["weight"]));
         let b = Var::<T>::param(tensor(&case["bias"]));
         let eps = case["eps"].as_f64().unwrap();
         let momentum = case["momentum"].as_f64().unwrap();
         let rm: ArrayD<T> = tensor(&case["running_mean_before"]);
         let rv: ArrayD<T> = tensor(&case["running_var_before"]);
-        let y = if case["training"].as_bool().unwrap() {
-            let out = batch_norm_train(&x, Some(&w), Some(&b), eps).unwrap();
-            let m = T::from_f64(momentum);
-            let one = T::one();
-            let rm_after =
-                Array1::from_iter(rm.iter().zip(&out.mean).map(|(&r, &v)| (one - m) * r + m * v)).into_dyn();
-            let rv_after =
-                Array1::from_iter(rv.iter().zip(&out.var_unbiased).map(|(&r, &v)| (one - m) * r + m * v))
-                    .into_dyn();
-            assert_close(&format!("{name} running_mean_after"), &rm_after, &case["running_mean_after"]);
-            assert_close(&format!("{name} running_var_after"), &rv_after, &case["running_var_after"]);
-            out.output
-        } else {
-            let rm1 = rm.view().into_dimensionality().unwrap();
-            let rv1 = rv.view().into_dimensionality().unwrap();
-            let y = batch_norm_eval(&x, Some(&w), Some(&b), rm1, rv1, eps).unwrap();
-            assert_close(&format!("{name} running_mean unchanged"), &rm, &case["running_mean_after"]);
-            y
-        };
-        assert_close(&format!("{name} output"), &y.value(), &case["output"]);
-        y.backward_with(tensor(&case["grad_output"])).unwrap();
-        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &case["grad_input"]);
-        assert_close(&format!("{name} grad_weight"), &w.grad().unwrap(), &case["grad_weight"]);
-        assert_close(&format!("{name} grad_bias"), &b.grad().unwrap(), &case["grad_bias"]);
+        let mut stats = None;
+        forward_backward(name, case, &[("weight", &w), ("bias", &b)], |x| {
+            if case["training"].as_bool().unwrap() {
+                let out = batch_norm_train(x, Some(&w), Some(&b), eps).unwrap();
+                stats = Some((out.mean, out.var_unbiased));
+                out.output
+            } else {
+                let rm1 = rm.view().into_dimensionality().unwrap();
+                let rv1 = rv.view().into_dimensionality().unwrap();
+                batch_norm_eval(x, Some(&w), Some(&b), rm1, rv1, eps).unwrap()
+            }
+        });
+        match stats {
+            Some((mean, var)) => {
+                let (rm_after, rv_after) =
+                    (running_average(&rm, &mean, momentum), running_average(&rv, &var, momentum));
+                assert_close(&format!("{name} running_mean_after"), &rm_after, &case["running_mean_after"]);
+                assert_close(&format!("{name} running_var_after"), &rv_after, &case["running_var_after"]);
+            }
+            None => assert_close(&format!("{name} running_mean unchanged"), &rm, &case["running_mean_after"]),
+        }
     }
-}
-
-#[test]
-fn batch_norm_matches_pytorch() {
-    batch_norm_cases::<f64>();
-    batch_norm_cases::<f32>();
 }
 
 /// The end-to-end MLP case built from the ops (Linear, BatchNorm1d train, ReLU, cross-entropy).
@@ -174,8 +141,9 @@ fn mlp_case<T: Element>() {
     }
 }
 
-#[test]
-fn mlp_matches_pytorch() {
-    mlp_case::<f64>();
-    mlp_case::<f32>();
+nabla_golden::tests_in_f64_and_f32! {
+    losses_match_pytorch: losses,
+    linear_matches_pytorch: linear_case,
+    batch_norm_matches_pytorch: batch_norm_cases,
+    mlp_matches_pytorch: mlp_case,
 }

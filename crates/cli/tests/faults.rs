@@ -4,7 +4,7 @@
 //! agrees with its checkpoint; the run finished through all the kills must equal an
 //! uninterrupted one byte for byte.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -45,11 +45,13 @@ impl Moments {
     }
 }
 
-fn setup() -> (tempfile::TempDir, PathBuf) {
+/// A temporary directory holding the test's config, and the config's path as the CLI takes it.
+fn setup() -> (tempfile::TempDir, String) {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("config.toml");
     std::fs::write(&cfg, CONFIG).unwrap();
-    (tmp, cfg)
+    let config = cfg.to_str().expect("a UTF-8 temporary path").to_string();
+    (tmp, config)
 }
 
 /// The epoch `latest` names, if there is a checkpoint.
@@ -112,9 +114,8 @@ fn check_consistent(run: &Path, kill: usize) {
 
 #[test]
 fn random_kills_never_lose_a_run_and_the_result_equals_an_uninterrupted_run() {
-    let (tmp, cfg) = setup();
-    let c = cfg.to_str().unwrap();
-    let straight = tmp.path().join("straight");
+    let (tmp, config) = setup();
+    let (c, straight) = (config.as_str(), tmp.path().join("straight"));
     let started = Instant::now();
     let out = nabla(&["train", c, "--quiet", "--out", straight.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -182,9 +183,8 @@ fn random_kills_never_lose_a_run_and_the_result_equals_an_uninterrupted_run() {
 
 #[test]
 fn a_second_writer_is_refused_naming_the_first_and_the_lock_dies_with_it() {
-    let (tmp, cfg) = setup();
-    let c = cfg.to_str().unwrap();
-    let run = tmp.path().join("run");
+    let (tmp, config) = setup();
+    let (c, run) = (config.as_str(), tmp.path().join("run"));
     let r = run.to_str().unwrap();
     let mut first = spawn(&["train", c, "--quiet", "--out", r, "--epochs", "100000"]);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -218,9 +218,8 @@ fn a_second_writer_is_refused_naming_the_first_and_the_lock_dies_with_it() {
 
 #[test]
 fn the_cli_refuses_runs_that_would_do_nothing_or_land_on_a_run() {
-    let (tmp, cfg) = setup();
-    let c = cfg.to_str().unwrap();
-    let run = tmp.path().join("run");
+    let (tmp, config) = setup();
+    let (c, run) = (config.as_str(), tmp.path().join("run"));
     let r = run.to_str().unwrap();
     let zero = nabla(&["train", c, "--out", r, "--epochs", "0"]);
     assert!(!zero.status.success() && stderr(&zero).contains("--epochs"), "{}", stderr(&zero));

@@ -8,13 +8,19 @@
 //! * JSON to arrays: [`tensor`] turns a `{"shape": [..], "data": [..]}` object into an
 //!   `ndarray::ArrayD<T>` for `T` = `f32`/`f64`, [`shape`] reads a list of dimensions and
 //!   [`indices`] the class indices of a target; [`field`] reads a required field of a case and
-//!   [`pair`] a per-axis hyper-parameter (an integer or two, as PyTorch's `_pair`).
+//!   [`pair`] a per-axis hyper-parameter (an integer or two, as PyTorch's `_pair`);
+//!   [`CONV2D_ARGUMENTS`] are the names of a `Conv2d` case's hyper-parameters.
 //! * Comparing: [`Tolerance`] holds the README's `atol + rtol * |reference|` criterion
 //!   ([`Tolerance::for_element`]: f64 1e-10 + 1e-9, f32 1e-6 + 1e-5); [`assert_close`],
 //!   [`assert_close_tol`], [`assert_close_scalar`] and [`assert_close_scalar_tol`] check a result
 //!   against a reference and name what, which element type and which element differed.
-//! * Failing on purpose: [`ModifiedVectors`] writes a modified file to a temporary directory
-//!   and [`panic_message`] reads what a check of it panicked with.
+//! * Both precisions: [`Precisions`] runs a test's check of a whole file in f64 and in f32
+//!   and asserts that both checked the same cases; [`tests_in_f64_and_f32!`] declares the
+//!   tests that run a generic check in both.
+//! * Failing on purpose: [`ModifiedVectors`] writes a modified file to a temporary directory,
+//!   [`first_case`] finds the case to change, [`bump`] and [`change_element`] move one
+//!   reference number, and [`panic_message`] and [`failure`] (for both precisions
+//!   [`Precisions::failures`]) read what a check of it panicked with.
 //!
 //! ```
 //! use nabla_golden::{assert_close, tensor};
@@ -156,6 +162,20 @@ pub fn pair(v: &Value) -> [usize; 2] {
         _ => panic!("expected an integer or a list of two integers, got {v}"),
     }
 }
+
+/// The arguments of PyTorch's `torch.nn.Conv2d` in the order of its constructor, as the
+/// golden files' `Conv2d` cases name their fields and module reprs take them by position.
+pub const CONV2D_ARGUMENTS: [&str; 9] = [
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+    "padding_mode",
+];
 
 /// The class indices of a target object `{"shape": [n], "data": [..]}`.
 ///
@@ -366,6 +386,115 @@ pub fn panic_message(expected: &str, f: impl FnOnce() + std::panic::UnwindSafe) 
     }
 }
 
+/// The check of a whole vector file in both precisions the golden tests run in: `f64` and
+/// `f32` are one generic check instantiated twice (`check_all::<f64>`, `check_all::<f32>`),
+/// each returning the names of the cases it checked (as [`check_every_case`] does).
+#[derive(Clone, Copy)]
+pub struct Precisions {
+    /// The check in `f64`.
+    pub f64: fn(&Value) -> Vec<String>,
+    /// The check in `f32`.
+    pub f32: fn(&Value) -> Vec<String>,
+}
+
+impl Precisions {
+    /// Checks `golden` in f64, then in f32, and returns the names of the cases checked.
+    ///
+    /// # Panics
+    /// On any failure of either check, or when the two checked different cases.
+    pub fn check(self, golden: &Value) -> Vec<String> {
+        let names = (self.f64)(golden);
+        assert_eq!((self.f32)(golden), names, "f32 and f64 checked different cases");
+        names
+    }
+
+    /// Checks the vector file `file_name` of [`golden_dir`] ([`Precisions::check`]), fails
+    /// when no case of it is checked here and, for the bundled vectors only, hands the names
+    /// of the cases checked to `bundled` (which knows what the bundled file holds). Returns
+    /// the names.
+    ///
+    /// # Panics
+    /// On any failure of either check, when they checked different cases or none, or when
+    /// `bundled` panics.
+    pub fn check_file(self, file_name: &str, bundled: impl FnOnce(&[String])) -> Vec<String> {
+        let names = self.check(&load(file_name));
+        assert!(!names.is_empty(), "no case of {file_name} is checked here");
+        if !is_overridden() {
+            bundled(&names);
+        }
+        names
+    }
+
+    /// The panic messages of checking the file at `path` in f64 and in f32 ([`failure`]).
+    ///
+    /// # Panics
+    /// When the check passes in either precision: the file must fail.
+    pub fn failures(self, path: &Path) -> [String; 2] {
+        [failure(path, self.f64), failure(path, self.f32)]
+    }
+}
+
+/// The panic message of checking the file at `path` with `check`, for the tests that a
+/// corrupted file fails.
+///
+/// # Panics
+/// When the check passes.
+pub fn failure(path: &Path, check: fn(&Value) -> Vec<String>) -> String {
+    let golden = read_json(path);
+    panic_message("a corrupted file must fail", || {
+        check(&golden);
+    })
+}
+
+/// Declares `#[test]` functions that each run a generic golden check in f64, then in f32:
+/// `tests_in_f64_and_f32! { linear_matches_pytorch: linear_case }` is the test
+/// `linear_matches_pytorch` calling `linear_case::<f64>()` and `linear_case::<f32>()`.
+#[macro_export]
+macro_rules! tests_in_f64_and_f32 {
+    ($($test:ident: $check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                $check::<f64>();
+                $check::<f32>();
+            }
+        )*
+    };
+}
+
+/// The name of the first case of `module` in a parsed vector file: the corrupted-file tests
+/// change that one.
+///
+/// # Panics
+/// When the file has no case of `module`.
+pub fn first_case(golden: &Value, module: &str) -> String {
+    let cases = field(golden, "cases").as_object().expect("\"cases\" is an object of named cases");
+    cases
+        .iter()
+        .find(|(_, case)| case["module"] == module)
+        .map(|(name, _)| name.clone())
+        .unwrap_or_else(|| panic!("no case of module {module}"))
+}
+
+/// Replaces element `i` of the tensor object `t` (`{"shape": [..], "data": [..]}`) by `change`
+/// of it: the corrupted-file tests move one reference number beyond the tolerances this way.
+///
+/// # Panics
+/// If that element is not a number.
+pub fn change_element(t: &mut Value, i: usize, change: impl FnOnce(f64) -> f64) {
+    let d = &mut t["data"][i];
+    let x = d.as_f64().unwrap_or_else(|| panic!("element {i} of a tensor object is not a number: {d}"));
+    *d = change(x).into();
+}
+
+/// Adds `delta` to element `i` of the tensor object `t` (see [`change_element`]).
+///
+/// # Panics
+/// If that element is not a number.
+pub fn bump(t: &mut Value, i: usize, delta: f64) {
+    change_element(t, i, |x| x + delta);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,6 +682,44 @@ mod tests {
         assert!(msg.contains("gain (f64): got"), "{msg}");
         let msg = panic_message(|| assert_close_scalar_tol("zero", 1e-300f64, 0.0, rel));
         assert!(msg.contains("zero (f64)"), "{msg}");
+    }
+
+    #[test]
+    fn one_element_of_a_tensor_object_is_changed() {
+        let mut t = json!({"shape": [3], "data": [1.0, 2.0, 4.0]});
+        bump(&mut t, 1, 0.5);
+        change_element(&mut t, 2, |x| x * 2.0);
+        assert_eq!(t, json!({"shape": [3], "data": [1.0, 2.5, 8.0]}));
+    }
+
+    fn names_of_cases(golden: &Value) -> Vec<String> {
+        check_every_case(golden, |_, module, _| {
+            assert_eq!(module, "ReLU", "a corrupted module");
+            Checked::Here
+        })
+    }
+
+    #[test]
+    fn both_precisions_check_the_same_cases_and_a_corrupted_file_fails_in_each() {
+        let both = Precisions { f64: names_of_cases, f32: names_of_cases };
+        let golden = json!({"cases": {"a": {"module": "ReLU"}, "b": {"module": "ReLU"}}});
+        assert_eq!(both.check(&golden), ["a", "b"]);
+        assert_eq!(first_case(&golden, "ReLU"), "a");
+        let corrupted =
+            ModifiedVectors::with("layers.json", "unit", &json!({"cases": {"a": {"module": "Tanh"}}}));
+        for msg in both.failures(&corrupted.path()) {
+            assert!(msg.contains("a corrupted module"), "{msg}");
+        }
+        let other = Precisions { f64: names_of_cases, f32: |_| Vec::new() };
+        let msg = panic_message(|| {
+            other.check(&golden);
+        });
+        assert!(msg.contains("f32 and f64 checked different cases"), "{msg}");
+        let none = Precisions { f64: |_| Vec::new(), f32: |_| Vec::new() };
+        let msg = panic_message(|| {
+            none.check_file("layers.json", |_| {});
+        });
+        assert!(msg.contains("no case of layers.json is checked here"), "{msg}");
     }
 
     #[test]

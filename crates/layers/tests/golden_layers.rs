@@ -15,6 +15,13 @@ use nabla_tensor::ndarray::{ArrayD, Ix1};
 use nabla_tensor::Element;
 use serde_json::Value;
 
+// The ops' golden tests' forward and backward check, the same for a module (nabla-golden
+// knows no `Var`: it depends on nabla-tensor alone).
+#[path = "../../autograd/tests/golden_support/mod.rs"]
+mod golden_support;
+
+use golden_support::{forward_backward, loss_backward};
+
 fn golden() -> Value {
     nabla_golden::load("layers.json")
 }
@@ -27,19 +34,8 @@ fn linear_case<T: Element>() {
     let g = golden();
     let c = case(&g, "Linear");
     let mut layer = Linear::<T>::from_arrays(tensor(&c["weight"]), Some(tensor(&c["bias"]))).unwrap();
-    let x = Var::<T>::param(tensor(&c["input"]));
-    let y = layer.forward(&x).unwrap();
-    assert_close("Linear output", &y.value(), &c["output"]);
-    y.backward_with(tensor(&c["grad_output"])).unwrap();
-    assert_close("Linear grad_input", &x.grad().unwrap(), &c["grad_input"]);
-    assert_close("Linear grad_weight", &layer.weight().grad().unwrap(), &c["grad_weight"]);
-    assert_close("Linear grad_bias", &layer.bias().unwrap().grad().unwrap(), &c["grad_bias"]);
-}
-
-#[test]
-fn linear_matches_pytorch() {
-    linear_case::<f64>();
-    linear_case::<f32>();
+    let (w, b) = (layer.weight().clone(), layer.bias().unwrap().clone());
+    forward_backward("Linear", c, &[("weight", &w), ("bias", &b)], |x| layer.forward(x).unwrap());
 }
 
 fn activation_cases<T: Element>() {
@@ -55,19 +51,8 @@ fn activation_cases<T: Element>() {
         ("LogSoftmax", Box::new(LogSoftmax::default())),
     ];
     for (name, mut module) in modules {
-        let c = case(&g, name);
-        let x = Var::<T>::param(tensor(&c["input"]));
-        let y = module.forward(&x).unwrap();
-        assert_close(&format!("{name} output"), &y.value(), &c["output"]);
-        y.backward_with(tensor(&c["grad_output"])).unwrap();
-        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &c["grad_input"]);
+        forward_backward(name, case(&g, name), &[], |x| module.forward(x).unwrap());
     }
-}
-
-#[test]
-fn activations_match_pytorch() {
-    activation_cases::<f64>();
-    activation_cases::<f32>();
 }
 
 fn batch_norm_cases<T: Element>() {
@@ -91,13 +76,7 @@ fn batch_norm_cases<T: Element>() {
         )
         .unwrap();
         bn.set_training(c["training"].as_bool().unwrap());
-        let x = Var::<T>::param(tensor(&c["input"]));
-        let y = bn.forward(&x).unwrap();
-        assert_close(&format!("{name} output"), &y.value(), &c["output"]);
-        y.backward_with(tensor(&c["grad_output"])).unwrap();
-        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &c["grad_input"]);
-        assert_close(&format!("{name} grad_weight"), &weight.grad().unwrap(), &c["grad_weight"]);
-        assert_close(&format!("{name} grad_bias"), &bias.grad().unwrap(), &c["grad_bias"]);
+        forward_backward(name, c, &[("weight", &weight), ("bias", &bias)], |x| bn.forward(x).unwrap());
         let buffers = bn.buffers();
         assert_eq!(buffers[0].0, "running_mean");
         assert_close(&format!("{name} running_mean_after"), &buffers[0].1, &c["running_mean_after"]);
@@ -111,40 +90,23 @@ fn batch_norm_cases<T: Element>() {
     }
 }
 
-#[test]
-fn batch_norm1d_matches_pytorch() {
-    batch_norm_cases::<f64>();
-    batch_norm_cases::<f32>();
-}
-
 fn loss_cases<T: Element>() {
     let g = golden();
     for name in ["CrossEntropyLoss", "CrossEntropyLoss_label_smoothing"] {
         let c = case(&g, name);
         let loss = CrossEntropy::new(c["label_smoothing"].as_f64().unwrap(), Reduction::Mean).unwrap();
         let x = Var::<T>::param(tensor(&c["input"]));
-        let l = loss.forward(&x, &Target::Classes(&indices(&c["target"]))).unwrap();
-        assert_close_scalar(name, l.item(), c["loss"].as_f64().unwrap());
-        l.backward().unwrap();
-        assert_close(&format!("{name} grad_input"), &x.grad().unwrap(), &c["grad_input"]);
+        loss_backward(name, c, &x, loss.forward(&x, &Target::Classes(&indices(&c["target"]))).unwrap());
     }
     let c = case(&g, "MSELoss");
     let x = Var::<T>::param(tensor(&c["input"]));
     let target: ArrayD<T> = tensor(&c["target"]);
     let l = Mse::new(Reduction::Mean).forward(&x, &Target::Values(target.view())).unwrap();
-    assert_close_scalar("MSELoss", l.item(), c["loss"].as_f64().unwrap());
-    l.backward().unwrap();
-    assert_close("MSELoss grad_input", &x.grad().unwrap(), &c["grad_input"]);
+    loss_backward("MSELoss", c, &x, l);
     // The Loss trait treats targets as constants; the op under it differentiates both sides.
     let t = Var::<T>::param(target);
     mse_loss(&Var::constant(tensor(&c["input"])), &t, Reduction::Mean).unwrap().backward().unwrap();
     assert_close("MSELoss grad_target", &t.grad().unwrap(), &c["grad_target"]);
-}
-
-#[test]
-fn losses_match_pytorch() {
-    loss_cases::<f64>();
-    loss_cases::<f32>();
 }
 
 fn mlp_case<T: Element>() {
@@ -216,8 +178,10 @@ fn mlp_case<T: Element>() {
     }
 }
 
-#[test]
-fn mlp_matches_pytorch_end_to_end() {
-    mlp_case::<f64>();
-    mlp_case::<f32>();
+nabla_golden::tests_in_f64_and_f32! {
+    linear_matches_pytorch: linear_case,
+    activations_match_pytorch: activation_cases,
+    batch_norm1d_matches_pytorch: batch_norm_cases,
+    losses_match_pytorch: loss_cases,
+    mlp_matches_pytorch_end_to_end: mlp_case,
 }

@@ -60,6 +60,13 @@ impl Run {
         self.dir.join(CKPT).join(name)
     }
 
+    /// The model file's path and its bytes as written.
+    fn model_file(&self) -> (PathBuf, Vec<u8>) {
+        let path = self.file("model.safetensors");
+        let bytes = std::fs::read(&path).unwrap();
+        (path, bytes)
+    }
+
     fn eval_error(&self) -> String {
         match load_for_eval(&self.dir, None, &[]) {
             Ok(_) => panic!("evaluation of a corrupt checkpoint succeeded"),
@@ -167,8 +174,7 @@ fn identical_runs_write_byte_identical_checkpoints() {
 #[test]
 fn truncation_anywhere_is_an_error_naming_the_file() {
     let run = Run::new();
-    let path = run.file("model.safetensors");
-    let bytes = std::fs::read(&path).unwrap();
+    let (path, bytes) = run.model_file();
     let h = header_len(&bytes);
     let cuts = [0, 4, 8, 8 + h / 2, 8 + h, 8 + h + 3, (8 + h + bytes.len()) / 2, bytes.len() - 1];
     for &cut in &cuts {
@@ -209,8 +215,7 @@ fn truncation_anywhere_is_an_error_naming_the_file() {
 #[test]
 fn every_flipped_byte_of_the_model_file_is_caught() {
     let run = Run::new();
-    let path = run.file("model.safetensors");
-    let bytes = std::fs::read(&path).unwrap();
+    let (path, bytes) = run.model_file();
     let digest = run.digest("model.safetensors");
     let original = read_safetensors(&path, Some(&digest)).unwrap();
     let data_start = 8 + header_len(&bytes);
@@ -254,8 +259,7 @@ fn every_flipped_byte_of_the_model_file_is_caught() {
 #[test]
 fn impossible_header_lengths_are_refused_before_reading() {
     let run = Run::new();
-    let path = run.file("model.safetensors");
-    let bytes = std::fs::read(&path).unwrap();
+    let (path, bytes) = run.model_file();
     for length in [u64::MAX, 200 << 20, bytes.len() as u64 - 7, 0] {
         let mut bad = bytes.clone();
         bad[..8].copy_from_slice(&length.to_le_bytes());
@@ -273,8 +277,7 @@ fn impossible_header_lengths_are_refused_before_reading() {
 #[test]
 fn a_header_that_lies_about_a_tensor_names_it() {
     let run = Run::new();
-    let path = run.file("model.safetensors");
-    let text = std::fs::read(&path).unwrap();
+    let (path, text) = run.model_file();
     let h = header_len(&text);
     let header = String::from_utf8(text[8..8 + h].to_vec()).unwrap();
     for (from, to, says) in [

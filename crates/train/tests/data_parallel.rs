@@ -2,8 +2,10 @@
 //! a per-process batch of B / N train the same model as one process with batch B; ranks
 //! that disagree about the config are stopped on every rank; only rank 0 writes.
 
+mod common;
+
+use common::{buffer_values, parameter_values};
 use nabla_distributed::{Collective, ThreadGroup};
-use nabla_layers::Module;
 use nabla_train::{RunOptions, TrainConfig, Trainer};
 use std::rc::Rc;
 
@@ -43,16 +45,6 @@ sync_batch_norm = true
     TrainConfig::from_toml_str(&text, "<test>", extra).expect("valid config")
 }
 
-fn parameters(t: &Trainer) -> Vec<(String, Vec<f32>)> {
-    t.model().parameters().into_iter().map(|(n, p)| (n, p.value().iter().copied().collect())).collect()
-}
-
-fn buffers(t: &Trainer) -> Vec<f32> {
-    let mut out = Vec::new();
-    t.model().visit_buffers("", &mut |_, b| out.extend(b.iter().copied()));
-    out
-}
-
 fn relative(a: &[f32], b: &[f32]) -> f64 {
     let diff: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>().sqrt();
     let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum::<f64>().sqrt();
@@ -70,16 +62,16 @@ fn two_ranks_with_half_batches_match_one_process_with_the_whole_batch() {
         t.join_group(Rc::new(group)).expect("joins");
         let summary = t.run(&RunOptions::in_memory()).expect("trains");
         let stats = t.comm_stats().expect("a group of two");
-        (parameters(&t), buffers(&t), summary.final_metrics, t.steps_done(), stats)
+        (parameter_values(&t), buffer_values(&t), summary.final_metrics, t.steps_done(), stats)
     });
-    let reference = parameters(&single);
+    let reference = parameter_values(&single);
     for (params, bufs, metrics, steps, stats) in &ranks {
         assert_eq!(*steps, 22);
         for ((name, a), (_, b)) in params.iter().zip(&reference) {
             let r = relative(a, b);
             assert!(r < 1e-5, "{name}: relative difference {r:e}");
         }
-        assert!(relative(bufs, &buffers(&single)) < 1e-5);
+        assert!(relative(bufs, &buffer_values(&single)) < 1e-5);
         assert!((metrics.train_loss - one.final_metrics.train_loss).abs() < 1e-5);
         assert!((metrics.test_accuracy - one.final_metrics.test_accuracy).abs() < 1e-9);
         // One bucket (far below 25 MiB) per step, the whole model each time.
@@ -188,7 +180,7 @@ fn a_data_parallel_run_with_dropout_resumes_bit_for_bit() {
         let mut t = Trainer::new(dropout_config(3)).expect("builds");
         t.join_group(Rc::new(group)).expect("joins");
         t.run(&RunOptions::quiet(dir.path().join("straight"))).expect("trains");
-        parameters(&t)
+        parameter_values(&t)
     });
     let run = dir.path().join("resumed");
     ThreadGroup::run(2, |group| {
@@ -200,7 +192,7 @@ fn a_data_parallel_run_with_dropout_resumes_bit_for_bit() {
         let mut t = Trainer::resume_with(&run, Some(3), &[]).expect("resumes");
         t.join_group(Rc::new(group)).expect("joins");
         t.run(&RunOptions::quiet(run.clone())).expect("trains on");
-        parameters(&t)
+        parameter_values(&t)
     });
     assert_eq!(straight[0], straight[1], "every rank holds the same model");
     assert_eq!(resumed[0], straight[0], "the resumed run is the uninterrupted one");

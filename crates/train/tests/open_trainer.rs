@@ -1,6 +1,9 @@
 //! The trainer driven from Rust: configs from the builder, evaluation on any data set, and
 //! hooks that see every step and epoch.
 
+mod common;
+
+use common::parameter_bits;
 use nabla_layers::Module;
 use nabla_registry::Value;
 use nabla_train::{
@@ -34,15 +37,6 @@ fn from_builder() -> TrainConfig {
         .unwrap()
 }
 
-fn params_of(trainer: &Trainer) -> Vec<(String, Vec<u32>)> {
-    trainer
-        .model()
-        .parameters()
-        .into_iter()
-        .map(|(name, p)| (name, p.value().iter().map(|x| x.to_bits()).collect()))
-        .collect()
-}
-
 fn bits(history: &[EpochMetrics]) -> Vec<[u64; 5]> {
     history
         .iter()
@@ -68,7 +62,7 @@ fn a_builder_config_equals_the_toml_config_and_trains_bit_for_bit_alike() {
     let sa = a.run(&RunOptions::in_memory()).unwrap();
     let sb = b.run(&RunOptions::in_memory()).unwrap();
     assert_eq!(bits(&sa.history), bits(&sb.history));
-    assert_eq!(params_of(&a), params_of(&b));
+    assert_eq!(parameter_bits(&a), parameter_bits(&b));
     assert!(sa.out_dir.is_none());
 }
 
@@ -149,7 +143,7 @@ fn evaluate_on_is_evaluation_mode_without_a_graph_and_changes_nothing() {
     trainer.run(&RunOptions::in_memory()).unwrap();
     let test = trainer.data().test.clone();
     let train = trainer.data().train.clone();
-    let params = params_of(&trainer);
+    let params = parameter_bits(&trainer);
     let buffers = trainer.model().buffers();
     let mut rngs = Vec::new();
     trainer.model_mut().visit_rngs_mut("", &mut |_, r| rngs.push(r.state()));
@@ -161,7 +155,7 @@ fn evaluate_on_is_evaluation_mode_without_a_graph_and_changes_nothing() {
     // Evaluation mode is deterministic: dropout is off, batch norm uses its running statistics.
     assert_eq!(trainer.evaluate_on(&train).unwrap(), (loss, acc));
 
-    assert_eq!(params_of(&trainer), params);
+    assert_eq!(parameter_bits(&trainer), params);
     assert_eq!(trainer.model().buffers(), buffers, "running statistics untouched");
     let mut after = Vec::new();
     trainer.model_mut().visit_rngs_mut("", &mut |_, r| after.push(r.state()));
@@ -267,7 +261,7 @@ fn a_hook_sees_every_step_and_epoch_and_measuring_changes_nothing() {
 
     // Evaluating the training split in every epoch's hook left the run bit for bit alone.
     assert_eq!(bits(&summary.history), bits(&plain_summary.history));
-    assert_eq!(params_of(&hooked), params_of(&plain));
+    assert_eq!(parameter_bits(&hooked), parameter_bits(&plain));
     assert!(recorder.train_eval.iter().all(|(l, a)| l.is_finite() && (0.0..=1.0).contains(a)));
 }
 

@@ -2,20 +2,29 @@
 //! trained on 1 and on 2 threads ends with bit-identical parameters and buffers (products are
 //! split over output rows or columns, never over their inner dimension).
 
-use nabla_layers::Module;
+mod common;
+
+use common::{buffer_values, parameter_values};
 use nabla_train::{RunOptions, TrainConfig, Trainer};
 
-/// Digits through a layer wide enough that its products are split over threads, with batch
-/// norm, dropout and Adam (its 77k parameters enough for the optimizer step to be split too),
-/// for one epoch.
-const MLP: &str = r#"
-seed = 11
+/// One epoch of `model` (its layers, loss and optimizer) on the scaled digits in batches of
+/// 128, from `seed`.
+fn one_epoch_on_digits(seed: u64, model: &str) -> String {
+    format!(
+        r#"
+seed = {seed}
 epochs = 1
 batch_size = 128
 [data]
 name = "digits"
 scale = true
-[model]
+{model}"#
+    )
+}
+
+/// A layer wide enough that its products are split over threads, with batch norm, dropout
+/// and Adam (its 77k parameters enough for the optimizer step to be split too).
+const MLP: &str = r#"
 [[model.layers]]
 name = "linear"
 out_features = 1024
@@ -36,16 +45,9 @@ name = "adam"
 lr = 0.001
 "#;
 
-/// Digits as 8x8 images through two convolutions (split over samples forward and for the
+/// The digits as 8x8 images through two convolutions (split over samples forward and for the
 /// input gradient), batch norm and pooling.
 const CNN: &str = r#"
-seed = 12
-epochs = 1
-batch_size = 128
-[data]
-name = "digits"
-scale = true
-[model]
 [[model.layers]]
 name = "unflatten"
 dim = 1
@@ -85,20 +87,17 @@ fn trained_state(text: &str, threads: usize) -> (Vec<f32>, f64) {
     let config = TrainConfig::from_toml_str(text, "<test>", &[]).expect("valid config");
     let mut t = Trainer::new(config).expect("builds");
     let summary = t.run(&RunOptions::in_memory()).expect("trains");
-    let mut state: Vec<f32> = Vec::new();
-    for (_, p) in t.model().parameters() {
-        state.extend(p.value().iter());
-    }
-    t.model().visit_buffers("", &mut |_, b| state.extend(b.iter()));
+    let mut state: Vec<f32> = parameter_values(&t).into_iter().flat_map(|(_, values)| values).collect();
+    state.extend(buffer_values(&t));
     (state, summary.final_metrics.train_loss)
 }
 
 #[test]
 fn one_and_two_threads_train_bit_identical_models() {
     // One test, not one per model: the thread count is the process's.
-    for (name, text) in [("mlp", MLP), ("cnn", CNN)] {
-        let (one, loss_one) = trained_state(text, 1);
-        let (two, loss_two) = trained_state(text, 2);
+    for (name, text) in [("mlp", one_epoch_on_digits(11, MLP)), ("cnn", one_epoch_on_digits(12, CNN))] {
+        let (one, loss_one) = trained_state(&text, 1);
+        let (two, loss_two) = trained_state(&text, 2);
         assert_eq!(one.len(), two.len());
         let differing = one.iter().zip(&two).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
         assert_eq!(

@@ -1,7 +1,9 @@
 //! End-to-end trainer tests on the embedded digits: config errors, determinism, exact resume,
 //! the non-finite stop.
 
-use nabla_layers::Module;
+mod common;
+
+use common::parameter_bits;
 use nabla_train::{MetricsLog, RunOptions, TrainConfig, TrainError, Trainer};
 use std::path::Path;
 
@@ -77,15 +79,6 @@ fn overrides_and_effective_config() {
     assert_eq!(again.effective_config(), effective);
 }
 
-fn params_of(trainer: &Trainer) -> Vec<(String, Vec<u32>)> {
-    trainer
-        .model()
-        .parameters()
-        .into_iter()
-        .map(|(name, p)| (name, p.value().iter().map(|x| x.to_bits()).collect()))
-        .collect()
-}
-
 fn losses(dir: &Path) -> Vec<(u64, u64, u64, u64)> {
     MetricsLog::read(&dir.join("metrics.jsonl"))
         .unwrap()
@@ -104,7 +97,7 @@ fn same_seed_same_metrics_and_resume_is_exact() {
     let mut again = Trainer::new(config(&[]).unwrap()).unwrap();
     again.run(&RunOptions::quiet(&b)).unwrap();
     assert_eq!(losses(&a), losses(&b), "same seed, same metrics");
-    assert_eq!(params_of(&straight), params_of(&again));
+    assert_eq!(parameter_bits(&straight), parameter_bits(&again));
 
     let mut first = Trainer::new(config(&["epochs=1"]).unwrap()).unwrap();
     first.run(&RunOptions::quiet(&c)).unwrap();
@@ -112,11 +105,15 @@ fn same_seed_same_metrics_and_resume_is_exact() {
     let mut resumed = Trainer::resume(&c, Some(2)).unwrap();
     assert_eq!(resumed.epochs_done(), 1);
     resumed.run(&RunOptions::quiet(&c)).unwrap();
-    assert_eq!(params_of(&resumed), params_of(&straight), "resumed parameters equal the uninterrupted run's");
+    assert_eq!(
+        parameter_bits(&resumed),
+        parameter_bits(&straight),
+        "resumed parameters equal the uninterrupted run's"
+    );
     assert_eq!(losses(&c), losses(&a), "resumed metrics equal the uninterrupted run's");
 
     let other = Trainer::new(config(&["seed=4"]).unwrap()).unwrap();
-    assert_ne!(params_of(&other), params_of(&Trainer::new(config(&[]).unwrap()).unwrap()));
+    assert_ne!(parameter_bits(&other), parameter_bits(&Trainer::new(config(&[]).unwrap()).unwrap()));
 }
 
 #[test]

@@ -54,20 +54,7 @@ struct Signature {
 /// The signature of the layer registered as `name` (its canonical name).
 fn signature(name: &str) -> Signature {
     let (positional, arrow): (&'static [&'static str], _) = match name {
-        "conv2d" => (
-            &[
-                "in_channels",
-                "out_channels",
-                "kernel_size",
-                "stride",
-                "padding",
-                "dilation",
-                "groups",
-                "bias",
-                "padding_mode",
-            ],
-            Some(("in_channels", "out_channels")),
-        ),
+        "conv2d" => (&nabla_golden::CONV2D_ARGUMENTS, Some(("in_channels", "out_channels"))),
         "linear" => (&["in_features", "out_features", "bias"], Some(("in_features", "out_features"))),
         "batch_norm1d" | "batch_norm2d" => {
             (&["num_features", "eps", "momentum", "affine", "track_running_stats"], None)
@@ -387,17 +374,21 @@ mod tests {
     fn unknown_and_malformed_descriptions_are_errors() {
         let m = message("conv3d(1->4, k3)");
         assert!(m.contains("\"conv3d(1->4, k3)\"") && m.contains("conv3d"), "{m}");
-        let m = message("Conv2D(1, 4, 3");
-        assert!(m.contains("do not end with ')'"), "{m}");
-        assert!(message("").contains("no layer name"));
-        assert!(message("relu(1->2)").contains("relu has no input and output size"));
-        assert!(message("linear(k3)").contains("linear has no kernel size"));
-        assert!(message("conv2d(1->4, k3, padding 1, padding 2)").contains("padding is given twice"));
-        assert!(message("max_pool2d(2, 2, 0, 1, False, False, 7)").contains("takes 6 positional"));
-        assert!(message("conv2d(kernel_size=3, 4)").contains("after a keyword"));
-        assert!(message("batch_norm2d(4, momentum=None)").contains("momentum = None"));
-        assert!(message("conv2d(1->4, k3, padding 1+)").contains("is not a value"));
-        assert!(message("conv2d(1->4, k3, padding (1, 1)").contains("unbalanced"));
-        assert!(message("conv2d(1->4,, k3)").contains("an empty argument"));
+        for (description, says) in [
+            ("Conv2D(1, 4, 3", "do not end with ')'"),
+            ("", "no layer name"),
+            ("relu(1->2)", "relu has no input and output size"),
+            ("linear(k3)", "linear has no kernel size"),
+            ("conv2d(1->4, k3, padding 1, padding 2)", "padding is given twice"),
+            ("max_pool2d(2, 2, 0, 1, False, False, 7)", "takes 6 positional"),
+            ("conv2d(kernel_size=3, 4)", "after a keyword"),
+            ("batch_norm2d(4, momentum=None)", "momentum = None"),
+            ("conv2d(1->4, k3, padding 1+)", "is not a value"),
+            ("conv2d(1->4, k3, padding (1, 1)", "unbalanced"),
+            ("conv2d(1->4,, k3)", "an empty argument"),
+        ] {
+            let m = message(description);
+            assert!(m.contains(says), "{description:?}: {m}");
+        }
     }
 }

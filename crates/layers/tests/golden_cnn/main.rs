@@ -24,7 +24,8 @@ mod description;
 
 use nabla_autograd::Var;
 use nabla_golden::{
-    assert_close_scalar_tol, assert_close_tol, field, indices, tensor, Checked, ModifiedVectors, Tolerance,
+    assert_close_scalar_tol, assert_close_tol, bump, field, indices, tensor, Checked, ModifiedVectors,
+    Precisions, Tolerance,
 };
 use nabla_layers::{
     AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm1dConfig, BatchNorm2d, BatchNorm2dConfig,
@@ -38,7 +39,6 @@ use nabla_tensor::ndarray::ArrayD;
 use nabla_tensor::{Element, Rng};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::path::Path;
 
 /// The module of the cases this file checks.
 const SEQUENTIAL: &str = "Sequential";
@@ -372,26 +372,15 @@ fn check_all<T: Precision>(golden: &Value) -> Vec<String> {
     })
 }
 
+/// [`check_all`] in f64 and in f32.
+const BOTH: Precisions = Precisions { f64: check_all::<f64>, f32: check_all::<f32> };
+
 #[test]
 fn every_sequential_case_matches_pytorch_in_f64_and_f32() {
-    let golden = nabla_golden::load("conv.json");
-    let names = check_all::<f64>(&golden);
-    assert_eq!(check_all::<f32>(&golden), names);
-    assert!(!names.is_empty(), "no Sequential case in conv.json");
-    if !nabla_golden::is_overridden() {
-        assert_eq!(names, ["CNN"]);
-    }
+    BOTH.check_file("conv.json", |names| assert_eq!(names, ["CNN"]));
 }
 
 // ----- corrupted, renamed and other cases ------------------------------------------------------
-
-/// The panic message of checking the file at `path` in `T` (fails if it passes).
-fn failure<T: Precision>(path: &Path) -> String {
-    let golden = nabla_golden::read_json(path);
-    nabla_golden::panic_message("a corrupted file must fail", || {
-        check_all::<T>(&golden);
-    })
-}
 
 fn bundled() -> Value {
     nabla_golden::read_json(&nabla_golden::bundled_dir().join("conv.json"))
@@ -399,19 +388,7 @@ fn bundled() -> Value {
 
 /// The name of the first `Sequential` case of `golden`.
 fn cnn_name(golden: &Value) -> String {
-    golden["cases"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(_, c)| c["module"] == SEQUENTIAL)
-        .map(|(n, _)| n.clone())
-        .expect("a Sequential case in the bundled conv.json")
-}
-
-/// Adds `delta` to element `i` of the tensor object `t`.
-fn bump(t: &mut Value, i: usize, delta: f64) {
-    let d = &mut t["data"][i];
-    *d = (d.as_f64().expect("a number") + delta).into();
+    nabla_golden::first_case(golden, SEQUENTIAL)
 }
 
 /// A corruption of a case: a tag, the text its failure must contain, and the change.
@@ -425,7 +402,7 @@ fn assert_each_fails(original: &Value, corruptions: &[Corruption<'_>]) {
         let mut g = original.clone();
         corrupt(&mut g["cases"][&name]);
         let tmp = ModifiedVectors::with("conv.json", tag, &g);
-        for msg in [failure::<f64>(&tmp.path()), failure::<f32>(&tmp.path())] {
+        for msg in BOTH.failures(&tmp.path()) {
             assert!(msg.contains(&format!("case {name}")), "{tag}: the failure names the case: {msg}");
             assert!(msg.contains(expect), "{tag}: expected {expect:?} in: {msg}");
         }
@@ -521,14 +498,13 @@ fn renamed_and_rewritten_cases_are_checked() {
     let g = json!({"meta": original["meta"], "cases": {"net_a": cnn, "net_b_reprs": repr}});
     let tmp = ModifiedVectors::with("conv.json", "renamed", &g);
     let golden = nabla_golden::read_json(&tmp.path());
-    assert_eq!(check_all::<f64>(&golden), ["net_a", "net_b_reprs"]);
-    assert_eq!(check_all::<f32>(&golden), ["net_a", "net_b_reprs"]);
+    assert_eq!(BOTH.check(&golden), ["net_a", "net_b_reprs"]);
     // The reprs are read too: a changed momentum in one fails.
     let mut g = g;
     g["cases"]["net_b_reprs"]["layers"][1] =
         "BatchNorm2d(4, eps=1e-05, momentum=0.2, affine=True, track_running_stats=True)".into();
     let tmp = ModifiedVectors::with("conv.json", "renamed_momentum", &g);
-    let msg = failure::<f64>(&tmp.path());
+    let msg = nabla_golden::failure(&tmp.path(), check_all::<f64>);
     assert!(msg.contains("case net_b_reprs step 0 state_after 1.running_mean"), "{msg}");
 }
 
@@ -611,8 +587,7 @@ fn a_case_of_other_shapes_and_hyper_parameters_is_checked_in_full() {
     let tmp = ModifiedVectors::with("conv.json", "other", &g);
     let golden = nabla_golden::read_json(&tmp.path());
     // f32 against the f64 trajectory, at the README's tolerance of the two-step CNN.
-    assert_eq!(check_all::<f64>(&golden), ["other"]);
-    assert_eq!(check_all::<f32>(&golden), ["other"]);
+    assert_eq!(BOTH.check(&golden), ["other"]);
     // Each hyper-parameter is read from the case: changed, the check fails.
     assert_each_fails(
         &g,
