@@ -417,14 +417,7 @@ fn forward_samples<T: Element>(
     for (i, n) in range.enumerate() {
         let x_n = &xs[n * in_sample..(n + 1) * in_sample];
         let y_n = &mut ys[i * out_sample..(i + 1) * out_sample];
-        let cols_n: &[T] = match cols.as_mut() {
-            Some(buf) => {
-                let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
-                im2col(g, x_n, buf);
-                buf
-            }
-            None => x_n,
-        };
+        let cols_n = columns(g, x_n, cols.as_mut());
         let beta = match bias {
             Some(b) => {
                 for (row, &bo) in y_n.chunks_exact_mut(l).zip(b) {
@@ -442,6 +435,19 @@ fn forward_samples<T: Element>(
     }
     if let Some(c) = cols {
         pool::give(c);
+    }
+}
+
+/// The column matrix of one sample `x_n`: unfolded into `buf` by [`im2col`], or, for a
+/// pointwise convolution (no buffer), the sample itself.
+fn columns<'a, T: Element>(g: &Geometry, x_n: &'a [T], buf: Option<&'a mut ArrayD<T>>) -> &'a [T] {
+    match buf {
+        Some(buf) => {
+            let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
+            im2col(g, x_n, buf);
+            buf
+        }
+        None => x_n,
     }
 }
 
@@ -473,14 +479,7 @@ fn backward<T: Element>(
         for n in 0..g.img.n {
             let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
             let x_n = &xs[n * in_sample..(n + 1) * in_sample];
-            let cols_n: &[T] = match cols.as_mut() {
-                Some(buf) => {
-                    let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
-                    im2col(g, x_n, buf);
-                    buf
-                }
-                None => x_n,
-            };
+            let cols_n = columns(g, x_n, cols.as_mut());
             for grp in 0..g.groups {
                 let dy_g = mat(&gy_n[grp * og * l..], og, l);
                 let c_g = mat(&cols_n[grp * kg * l..], kg, l);
