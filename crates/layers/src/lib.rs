@@ -97,6 +97,7 @@ mod linear;
 mod losses;
 mod max_pool2d;
 mod module;
+mod pooling;
 mod registration;
 mod sequential;
 mod spatial;

@@ -43,6 +43,74 @@ pub(crate) fn resolve_dim(component: &str, dim: i64, ndim: usize) -> Result<usiz
     Ok(d as usize)
 }
 
+/// A normalization along one dimension (`softmax`, `log_softmax`): the struct, with the doc
+/// comment given, whose one hyper-parameter is `dim` = 1 (negative counts from the end), with
+/// `new`, `dim()` and `Default`; its [`Module`](crate::Module) impl, whose `forward` runs the
+/// [`Var`](nabla_autograd::Var) method `$op` along `dim` resolved against the input and whose
+/// `output_shape` checks `dim` against the samples (and their batch axis); its registration
+/// as an activation named `$name`. `$describe` is the PyTorch class name it prints.
+macro_rules! along_dim_activation {
+    ($(#[$doc:meta])* $ty:ident,
+     name: $name:literal,
+     op: $op:ident,
+     describe: $describe:literal,
+     summary: $summary:literal $(,)?) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, nabla_registry::HyperParams)]
+        pub struct $ty {
+            /// the dimension to normalize along (negative: from the end)
+            #[param(default = 1)]
+            dim: i64,
+            #[param(skip)]
+            training: $crate::TrainingMode,
+        }
+
+        impl $ty {
+            #[doc = concat!("A `", $name, "` along `dim` (checked against the input at forward time).")]
+            pub fn new(dim: i64) -> Self {
+                $ty { dim, training: $crate::TrainingMode::default() }
+            }
+
+            /// The dimension.
+            pub fn dim(&self) -> i64 {
+                self.dim
+            }
+        }
+
+        impl Default for $ty {
+            /// Along dimension 1.
+            fn default() -> Self {
+                $ty::new(1)
+            }
+        }
+
+        impl<T: nabla_tensor::Element> $crate::Module<T> for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+            fn forward(
+                &mut self,
+                input: &nabla_autograd::Var<T>,
+            ) -> Result<nabla_autograd::Var<T>, $crate::LayerError> {
+                let axis = $crate::activations::resolve_dim($name, self.dim, input.ndim())?;
+                Ok(input.$op(axis)?)
+            }
+            /// Checks `dim` against the samples (and their batch axis), then the identity.
+            fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, $crate::LayerError> {
+                $crate::activations::resolve_dim($name, self.dim, input.len() + 1)?;
+                Ok(input.to_vec())
+            }
+            $crate::module::training_flag!();
+            fn describe(&self) -> String {
+                format!(concat!($describe, "(dim={})"), self.dim)
+            }
+        }
+
+        $crate::register_layer!($ty, name: $name, category: Activation, summary: $summary);
+    };
+}
+use along_dim_activation;
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! Shared checks of the activation tests.
