@@ -1,6 +1,6 @@
 //! `bce_with_logits`: binary cross-entropy of logits.
 
-use crate::losses::{dense_target, reduction_loss};
+use crate::losses::reduction_loss;
 use nabla_autograd::bce_with_logits;
 
 reduction_loss! {
@@ -21,10 +21,7 @@ reduction_loss! {
     BceWithLogits,
     name: "bce_with_logits",
     summary: "binary cross-entropy of logits (sigmoid fused in)",
-    forward: |output, target, reduction| {
-        let t = dense_target("bce_with_logits", output, target)?;
-        Ok(bce_with_logits(output, &t, reduction)?)
-    },
+    elementwise: bce_with_logits,
 }
 
 #[cfg(test)]

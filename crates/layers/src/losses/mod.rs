@@ -103,8 +103,29 @@ impl ParamValue for ReductionParam {
 /// struct, with the doc comment given, with `new(reduction)` and `reduction()`; its [`Loss`]
 /// impl, whose `forward` evaluates the expression given with the output, the target and the
 /// [`Reduction`] bound to the names given, and which describes itself as
-/// `name(reduction=...)`; its registration under `name` with the optional aliases.
+/// `name(reduction=...)`; its registration under `name` with the optional aliases. With
+/// `elementwise: op` instead of `forward`, the loss is `op` of the output and its
+/// [`dense_target`].
 macro_rules! reduction_loss {
+    // An elementwise loss of the output and its dense target ([`dense_target`]): the op
+    // `$op(output, target, reduction)` of `nabla-autograd`.
+    ($(#[$doc:meta])* $ty:ident,
+     name: $name:literal,
+     $(aliases: [$($alias:expr),* $(,)?],)?
+     summary: $summary:literal,
+     elementwise: $op:path $(,)?) => {
+        $crate::losses::reduction_loss! {
+            $(#[$doc])*
+            $ty,
+            name: $name,
+            $(aliases: [$($alias),*],)?
+            summary: $summary,
+            forward: |output, target, reduction| {
+                let target = $crate::losses::dense_target($name, output, target)?;
+                Ok($op(output, &target, reduction)?)
+            },
+        }
+    };
     ($(#[$doc:meta])* $ty:ident,
      name: $name:literal,
      $(aliases: [$($alias:expr),* $(,)?],)?

@@ -1,6 +1,6 @@
 //! `mse`: mean squared error.
 
-use crate::losses::{dense_target, reduction_loss};
+use crate::losses::reduction_loss;
 use nabla_autograd::mse_loss;
 
 reduction_loss! {
@@ -18,10 +18,7 @@ reduction_loss! {
     name: "mse",
     aliases: [nabla_registry::Alias::new("mse_loss")],
     summary: "mean squared error",
-    forward: |output, target, reduction| {
-        let t = dense_target("mse", output, target)?;
-        Ok(mse_loss(output, &t, reduction)?)
-    },
+    elementwise: mse_loss,
 }
 
 #[cfg(test)]
