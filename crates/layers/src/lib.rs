@@ -108,7 +108,7 @@ mod unflatten;
 pub use activations::{Gelu, GeluApproximate, LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
 pub use adaptive_avg_pool2d::AdaptiveAvgPool2d;
 pub use avg_pool2d::AvgPool2d;
-pub use batch_norm1d::{BatchNorm1d, BatchNorm1dConfig, BatchNormNd};
+pub use batch_norm1d::{BatchNorm1d, BatchNorm1dConfig, BatchNormConfig, BatchNormNd};
 pub use batch_norm2d::{BatchNorm2d, BatchNorm2dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig, PaddingMode};
 pub use dropout::{Dropout, DropoutConfig};
