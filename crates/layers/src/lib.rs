@@ -104,6 +104,7 @@ mod spatial;
 #[cfg(test)]
 mod testing;
 mod unflatten;
+mod weight_bias;
 
 pub use activations::{Gelu, GeluApproximate, LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
 pub use adaptive_avg_pool2d::AdaptiveAvgPool2d;
@@ -116,7 +117,7 @@ pub use dropout2d::{Dropout2d, Dropout2dConfig};
 pub use error::LayerError;
 pub use flatten::Flatten;
 pub use identity::Identity;
-pub use linear::{Linear, LinearConfig, DEFAULT_INIT};
+pub use linear::{Linear, LinearConfig};
 pub use losses::{BceWithLogits, CrossEntropy, Loss, Mse, Nll, Target};
 pub use max_pool2d::MaxPool2d;
 pub use module::{join_name, Module, TrainingMode};
@@ -127,6 +128,7 @@ pub use registration::{
 pub use sequential::Sequential;
 pub use spatial::{Padding2, Size2};
 pub use unflatten::Unflatten;
+pub use weight_bias::DEFAULT_INIT;
 
 /// How a loss combines per-sample values (from `nabla-autograd`), for the loss constructors.
 pub use nabla_autograd::Reduction;
