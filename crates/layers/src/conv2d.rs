@@ -271,19 +271,11 @@ impl BuildLayer for Conv2dConfig {
             ));
         }
         conv2d_output_shape(&ctx.input_shape, &weight_shape, &options)?;
-        let inits = weight_bias::initializers("conv2d", &self.weight_init, &self.bias_init, ctx)?;
-        weight_bias::reserve(ctx, "conv2d", "out_channels", &weight_shape, self.bias)?;
-        let layer = Conv2d::<f32>::with_init(
-            in_channels,
-            self.out_channels,
-            self.kernel_size.0,
-            options,
-            self.bias,
-            inits.weight.as_ref(),
-            inits.bias.as_ref(),
-            &mut ctx.rng,
-        )?;
-        Ok(Box::new(layer))
+        let (out_channels, kernel, bias) = (self.out_channels, self.kernel_size.0, self.bias);
+        let inits = [&self.weight_init, &self.bias_init];
+        weight_bias::build_layer(ctx, "conv2d", "out_channels", &weight_shape, bias, inits, |w, b, rng| {
+            Conv2d::<f32>::with_init(in_channels, out_channels, kernel, options, bias, w, b, rng)
+        })
     }
 }
 

@@ -187,17 +187,12 @@ impl BuildLayer for LinearConfig {
         let in_features =
             ctx.infer("linear", "in_features", self.in_features, ctx.features("linear")?, "features")?;
         self.in_features = Some(in_features);
-        let inits = weight_bias::initializers("linear", &self.weight_init, &self.bias_init, ctx)?;
-        weight_bias::reserve(ctx, "linear", "out_features", &[self.out_features, in_features], self.bias)?;
-        let layer = Linear::<f32>::with_init(
-            in_features,
-            self.out_features,
-            self.bias,
-            inits.weight.as_ref(),
-            inits.bias.as_ref(),
-            &mut ctx.rng,
-        )?;
-        Ok(Box::new(layer))
+        let (out_features, bias) = (self.out_features, self.bias);
+        let weight_shape = [out_features, in_features];
+        let inits = [&self.weight_init, &self.bias_init];
+        weight_bias::build_layer(ctx, "linear", "out_features", &weight_shape, bias, inits, |w, b, rng| {
+            Linear::<f32>::with_init(in_features, out_features, bias, w, b, rng)
+        })
     }
 }
 

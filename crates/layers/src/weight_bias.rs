@@ -4,7 +4,7 @@
 //! config.
 
 use crate::module::join_name;
-use crate::{BuildContext, LayerError};
+use crate::{BuildContext, LayerError, Module};
 use nabla_autograd::Var;
 use nabla_init::{fans, fill, fill_bias, Initializer};
 use nabla_tensor::ndarray::{ArrayD, IxDyn};
@@ -82,51 +82,35 @@ pub(crate) fn visit<T: Element>(
     }
 }
 
-/// The initializers of a weight and of its bias.
-pub(crate) struct Initializers {
-    pub(crate) weight: Box<dyn Initializer>,
-    pub(crate) bias: Box<dyn Initializer>,
-}
-
-/// The weight and bias initializers of `component` built from a config: its own
-/// `weight_init` / `bias_init` (compact form) if given, else the model's defaults in `ctx`,
-/// else [`DEFAULT_INIT`].
+/// Builds `component` from a config, in the order the checks should fail: its weight and bias
+/// initializers from their specs `[weight_init, bias_init]` (compact form; unset, the model's
+/// defaults in `ctx`, else [`DEFAULT_INIT`]), then the memory of its weight of `weight_shape`
+/// and (when `bias`) its bias `[O]` reserved under `key` (the hyper-parameter that sets the
+/// size), then the layer made by `construct(weight_init, bias_init, model generator)`.
 ///
 /// # Errors
-/// [`LayerError::Init`] naming `component`, the key and the spec when a spec does not build.
-pub(crate) fn initializers(
-    component: &str,
-    weight_init: &Option<String>,
-    bias_init: &Option<String>,
-    ctx: &BuildContext,
-) -> Result<Initializers, LayerError> {
-    let build = |own: &Option<String>, model: &Option<String>, key: &str| {
-        let spec = own.as_deref().or(model.as_deref()).unwrap_or(DEFAULT_INIT);
-        nabla_registry::build::<dyn Initializer>(spec, ()).map(|built| built.value).map_err(|e| {
-            LayerError::Init { context: format!("{component} {key} '{spec}'"), source: Box::new(e) }
-        })
-    };
-    Ok(Initializers {
-        weight: build(weight_init, &ctx.default_weight_init, "weight_init")?,
-        bias: build(bias_init, &ctx.default_bias_init, "bias_init")?,
-    })
-}
-
-/// Reserves the memory of a weight of `weight_shape` and (when `bias`) its bias `[O]` for
-/// `component`, whose `key` sets the size.
-///
-/// # Errors
-/// As [`BuildContext::reserve`].
-pub(crate) fn reserve(
+/// [`LayerError::Init`] naming `component`, the key and the spec when a spec does not build;
+/// as [`BuildContext::reserve`]; as `construct`.
+pub(crate) fn build_layer<M: Module<f32> + 'static>(
     ctx: &mut BuildContext,
     component: &str,
     key: &str,
     weight_shape: &[usize],
     bias: bool,
-) -> Result<(), LayerError> {
+    [weight_init, bias_init]: [&Option<String>; 2],
+    construct: impl FnOnce(&dyn Initializer, &dyn Initializer, &mut Rng) -> Result<M, LayerError>,
+) -> Result<Box<dyn Module<f32>>, LayerError> {
+    let initializer = |own: &Option<String>, model: &Option<String>, key: &str| {
+        let spec = own.as_deref().or(model.as_deref()).unwrap_or(DEFAULT_INIT);
+        nabla_registry::build::<dyn Initializer>(spec, ()).map(|built| built.value).map_err(|e| {
+            LayerError::Init { context: format!("{component} {key} '{spec}'"), source: Box::new(e) }
+        })
+    };
+    let weight_init = initializer(weight_init, &ctx.default_weight_init, "weight_init")?;
+    let bias_init = initializer(bias_init, &ctx.default_bias_init, "bias_init")?;
     ctx.reserve(component, key, weight_shape)?;
     if bias {
         ctx.reserve(component, key, &weight_shape[..1])?;
     }
-    Ok(())
+    Ok(Box::new(construct(weight_init.as_ref(), bias_init.as_ref(), &mut ctx.rng)?))
 }
