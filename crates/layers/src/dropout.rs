@@ -30,19 +30,13 @@ pub type Dropout = MaskedDropout<Elements>;
 pub trait DropUnit: Clone + Copy + std::fmt::Debug + PartialEq + 'static {
     /// The registered name of the layer (`"dropout"`).
     const NAME: &'static str;
-    /// PyTorch's class name, for [`Module::describe`] (`"Dropout"`).
-    const CLASS: &'static str;
 
-    /// The forward in training mode (`training`) or evaluation mode, with masks from `rng`.
+    /// The forward of `x` in training mode (`training`) or evaluation mode, with masks from
+    /// `rng`.
     ///
     /// # Errors
     /// An input the unit cannot take.
-    fn forward<T: Element>(
-        input: &Var<T>,
-        p: f64,
-        training: bool,
-        rng: &mut Rng,
-    ) -> Result<Var<T>, LayerError>;
+    fn forward<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) -> Result<Var<T>, LayerError>;
 
     /// The shape of an output sample for input samples of shape `input` (the same; a unit
     /// may accept only some shapes).
@@ -62,19 +56,13 @@ pub struct Elements;
 
 impl DropUnit for Elements {
     const NAME: &'static str = "dropout";
-    const CLASS: &'static str = "Dropout";
 
-    fn forward<T: Element>(
-        input: &Var<T>,
-        p: f64,
-        training: bool,
-        rng: &mut Rng,
-    ) -> Result<Var<T>, LayerError> {
+    fn forward<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) -> Result<Var<T>, LayerError> {
         if Self::passes_columns(p, training) {
-            return Ok(input.clone());
+            return Ok(x.clone());
         }
-        let mask = dropout_mask::<T>(input.value().shape(), p, rng)?;
-        Ok(dropout_with_mask(input, mask)?)
+        let mask = dropout_mask::<T>(x.value().shape(), p, rng)?;
+        Ok(dropout_with_mask(x, mask)?)
     }
 
     fn output_shape(input: &[usize]) -> Result<Vec<usize>, LayerError> {
@@ -162,8 +150,11 @@ impl<T: Element, U: DropUnit> Module<T> for MaskedDropout<U> {
 
     training_flag!();
 
+    /// PyTorch's class name, which for both units is the registered name capitalized
+    /// (`Dropout(p=0.5)`, `Dropout2d(p=0.5)`).
     fn describe(&self) -> String {
-        format!("{}(p={})", U::CLASS, self.p)
+        let (first, rest) = U::NAME.split_at(1);
+        format!("{}{rest}(p={})", first.to_uppercase(), self.p)
     }
 }
 

@@ -22,15 +22,9 @@ pub struct Channels;
 
 impl DropUnit for Channels {
     const NAME: &'static str = "dropout2d";
-    const CLASS: &'static str = "Dropout2d";
 
-    fn forward<T: Element>(
-        input: &Var<T>,
-        p: f64,
-        training: bool,
-        rng: &mut Rng,
-    ) -> Result<Var<T>, LayerError> {
-        Ok(dropout2d(input, p, training, rng)?)
+    fn forward<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) -> Result<Var<T>, LayerError> {
+        Ok(dropout2d(x, p, training, rng)?)
     }
 
     /// Image samples `[C, H, W]`, unchanged.
