@@ -2,7 +2,7 @@
 
 use crate::pooling::window_pooling_module;
 use crate::spatial::{show, Size2};
-use crate::{register_layer, TrainingMode};
+use crate::TrainingMode;
 use nabla_autograd::{avg_pool2d, avg_pool2d_output_shape, AvgPool2dOptions};
 use nabla_registry::HyperParams;
 
@@ -71,6 +71,7 @@ impl AvgPool2d {
 
 window_pooling_module!(AvgPool2d,
     name: "avg_pool2d",
+    summary: "2-d average pooling over [N, C, H, W]",
     op: avg_pool2d,
     output_shape: avg_pool2d_output_shape,
     describe: |o| format!(
@@ -82,8 +83,6 @@ window_pooling_module!(AvgPool2d,
         o.count_include_pad
     ),
 );
-
-register_layer!(AvgPool2d, name: "avg_pool2d", summary: "2-d average pooling over [N, C, H, W]");
 
 #[cfg(test)]
 mod tests {

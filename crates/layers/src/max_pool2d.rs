@@ -2,7 +2,7 @@
 
 use crate::pooling::window_pooling_module;
 use crate::spatial::{show, Size2};
-use crate::{register_layer, TrainingMode};
+use crate::TrainingMode;
 use nabla_autograd::{max_pool2d, max_pool2d_output_shape, MaxPool2dOptions};
 use nabla_registry::HyperParams;
 
@@ -67,6 +67,7 @@ impl MaxPool2d {
 
 window_pooling_module!(MaxPool2d,
     name: "max_pool2d",
+    summary: "2-d max pooling over [N, C, H, W]",
     op: max_pool2d,
     output_shape: max_pool2d_output_shape,
     describe: |o| format!(
@@ -78,8 +79,6 @@ window_pooling_module!(MaxPool2d,
         o.ceil_mode
     ),
 );
-
-register_layer!(MaxPool2d, name: "max_pool2d", summary: "2-d max pooling over [N, C, H, W]");
 
 #[cfg(test)]
 mod tests {

@@ -84,29 +84,21 @@ macro_rules! along_dim_activation {
             }
         }
 
-        impl<T: nabla_tensor::Element> $crate::Module<T> for $ty {
-            fn name(&self) -> &str {
-                $name
-            }
-            fn forward(
-                &mut self,
-                input: &nabla_autograd::Var<T>,
-            ) -> Result<nabla_autograd::Var<T>, $crate::LayerError> {
-                let axis = $crate::activations::resolve_dim($name, self.dim, input.ndim())?;
+        $crate::module::flag_module!($ty,
+            name: $name,
+            category: Activation,
+            summary: $summary,
+            forward: |module, input| {
+                let axis = $crate::activations::resolve_dim($name, module.dim, input.ndim())?;
                 Ok(input.$op(axis)?)
-            }
-            /// Checks `dim` against the samples (and their batch axis), then the identity.
-            fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, $crate::LayerError> {
-                $crate::activations::resolve_dim($name, self.dim, input.len() + 1)?;
-                Ok(input.to_vec())
-            }
-            $crate::module::training_flag!();
-            fn describe(&self) -> String {
-                format!(concat!($describe, "(dim={})"), self.dim)
-            }
-        }
-
-        $crate::register_layer!($ty, name: $name, category: Activation, summary: $summary);
+            },
+            // `dim` checked against the samples (and their batch axis), then the identity.
+            output_shape: |module, sample| {
+                $crate::activations::resolve_dim($name, module.dim, sample.len() + 1)?;
+                Ok(sample.to_vec())
+            },
+            describe: |module| format!(concat!($describe, "(dim={})"), module.dim),
+        );
     };
 }
 use along_dim_activation;
