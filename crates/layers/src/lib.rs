@@ -88,6 +88,7 @@ mod avg_pool2d;
 mod batch_norm1d;
 mod batch_norm2d;
 mod conv2d;
+mod dims;
 mod dropout;
 mod dropout2d;
 mod error;
