@@ -170,6 +170,13 @@ pub struct DropoutLayerConfig<U: DropUnit> {
     unit: PhantomData<U>,
 }
 
+impl<U: DropUnit> DropoutLayerConfig<U> {
+    /// The hyper-parameters with drop probability `p` (checked when the layer is built).
+    pub fn new(p: f64) -> Self {
+        DropoutLayerConfig { p, unit: PhantomData }
+    }
+}
+
 /// The hyper-parameters of [`Dropout`] (registry name `dropout`).
 pub type DropoutConfig = DropoutLayerConfig<Elements>;
 
