@@ -1,11 +1,10 @@
 //! `avg_pool2d`: 2-d average pooling.
 
-use crate::module::training_flag;
-use crate::spatial::{image, show, Size2};
-use crate::{register_layer, LayerError, Module, TrainingMode};
-use nabla_autograd::{avg_pool2d, avg_pool2d_output_shape, AvgPool2dOptions, Var};
+use crate::pooling::window_pooling_module;
+use crate::spatial::{show, Size2};
+use crate::TrainingMode;
+use nabla_autograd::{avg_pool2d, avg_pool2d_output_shape, AvgPool2dOptions};
 use nabla_registry::HyperParams;
-use nabla_tensor::Element;
 
 /// 2-d average pooling over `[N, C, H, W]`, PyTorch's `nn.AvgPool2d`: each output is the sum
 /// of its window divided by the window's size (with `count_include_pad`, padding included;
@@ -70,43 +69,28 @@ impl AvgPool2d {
     }
 }
 
-impl<T: Element> Module<T> for AvgPool2d {
-    fn name(&self) -> &str {
-        "avg_pool2d"
-    }
-
-    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        Ok(avg_pool2d(input, &self.options())?)
-    }
-
-    /// `[C, H, W]` to `[C, H_out, W_out]`, with every check of the op.
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
-        image("avg_pool2d", input)?;
-        Ok(avg_pool2d_output_shape(input, &self.options())?)
-    }
-
-    training_flag!();
-
-    fn describe(&self) -> String {
-        let o = self.options();
-        format!(
-            "AvgPool2d(kernel_size={}, stride={}, padding={}, ceil_mode={}, count_include_pad={})",
-            show(o.kernel_size),
-            show(o.effective_stride()),
-            show(o.padding),
-            o.ceil_mode,
-            o.count_include_pad
-        )
-    }
-}
-
-register_layer!(AvgPool2d, name: "avg_pool2d", summary: "2-d average pooling over [N, C, H, W]");
+window_pooling_module!(AvgPool2d,
+    name: "avg_pool2d",
+    summary: "2-d average pooling over [N, C, H, W]",
+    op: avg_pool2d,
+    output_shape: avg_pool2d_output_shape,
+    describe: |o| format!(
+        "AvgPool2d(kernel_size={}, stride={}, padding={}, ceil_mode={}, count_include_pad={})",
+        show(o.kernel_size),
+        show(o.effective_stride()),
+        show(o.padding),
+        o.ceil_mode,
+        o.count_include_pad
+    ),
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::check_gradient;
+    use crate::Module;
     use crate::{build_module, BuildContext};
+    use nabla_autograd::Var;
     use nabla_registry::Value;
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;

@@ -370,11 +370,12 @@ impl<T: Element, const D: usize> Module<T> for BatchNormNd<T, D> {
     }
 }
 
-/// The hyper-parameters of [`BatchNorm1d`] (registry name `batch_norm1d`, alias `bn`); see
-/// there for their meaning.
+/// The hyper-parameters of a [`BatchNormNd`] layer, `BatchNorm1dConfig` (registry name
+/// `batch_norm1d`, alias `bn`) and [`BatchNorm2dConfig`](crate::BatchNorm2dConfig)
+/// (`batch_norm2d`); see [`BatchNorm1d`] for their meaning.
 #[derive(Clone, Debug, PartialEq, HyperParams)]
-pub struct BatchNorm1dConfig {
-    /// number of channels C (default: the features flowing in)
+pub struct BatchNormConfig<const D: usize> {
+    /// number of channels C (default: the channels flowing in)
     #[param(range = Range::at_least(1.0))]
     pub num_features: Option<usize>,
     /// added to the variance for numerical stability
@@ -391,6 +392,29 @@ pub struct BatchNorm1dConfig {
     pub track_running_stats: bool,
 }
 
+/// The hyper-parameters of [`BatchNorm1d`] (registry name `batch_norm1d`, alias `bn`).
+pub type BatchNorm1dConfig = BatchNormConfig<1>;
+
+impl<const D: usize> BatchNormConfig<D> {
+    /// The layer `component` for `inferred` channels of the samples flowing in (`what` they
+    /// are, for the message when `num_features` differs), its memory reserved.
+    pub(crate) fn build_for(
+        &mut self,
+        component: &str,
+        ctx: &mut BuildContext,
+        inferred: usize,
+        what: &str,
+    ) -> Result<Box<dyn Module<f32>>, LayerError> {
+        let c = ctx.infer(component, "num_features", self.num_features, inferred, what)?;
+        self.num_features = Some(c);
+        // Weight, bias, running mean and variance.
+        ctx.reserve(component, "num_features", &[4, c])?;
+        let layer =
+            BatchNormNd::<f32, D>::new(c, self.eps, self.momentum, self.affine, self.track_running_stats)?;
+        Ok(Box::new(layer))
+    }
+}
+
 impl BuildLayer for BatchNorm1dConfig {
     fn build_layer(&mut self, ctx: &mut BuildContext) -> Result<Box<dyn Module<f32>>, LayerError> {
         let input = &ctx.input_shape;
@@ -401,13 +425,7 @@ impl BuildLayer for BatchNorm1dConfig {
             ));
         };
         let what = if input.len() == 1 { "features" } else { "channels" };
-        let c = ctx.infer("batch_norm1d", "num_features", self.num_features, inferred, what)?;
-        self.num_features = Some(c);
-        // Weight, bias, running mean and variance.
-        ctx.reserve("batch_norm1d", "num_features", &[4, c])?;
-        let layer =
-            BatchNorm1d::<f32>::new(c, self.eps, self.momentum, self.affine, self.track_running_stats)?;
-        Ok(Box::new(layer))
+        self.build_for("batch_norm1d", ctx, inferred, what)
     }
 }
 

@@ -2,8 +2,7 @@
 
 use crate::batch_norm1d::channels;
 use crate::spatial::image;
-use crate::{register_layer, BatchNormNd, BuildContext, BuildLayer, LayerError, Module};
-use nabla_registry::HyperParams;
+use crate::{register_layer, BatchNormConfig, BatchNormNd, BuildContext, BuildLayer, LayerError, Module};
 
 /// Batch normalization of the channels of `[N, C, H, W]` input, PyTorch's `nn.BatchNorm2d`;
 /// Ioffe and Szegedy (2015), "Batch Normalization: Accelerating Deep Network Training by
@@ -23,36 +22,13 @@ use nabla_registry::HyperParams;
 pub type BatchNorm2d<T = f32> = BatchNormNd<T, 2>;
 
 /// The hyper-parameters of [`BatchNorm2d`] (registry name `batch_norm2d`); see there.
-#[derive(Clone, Debug, PartialEq, HyperParams)]
-pub struct BatchNorm2dConfig {
-    /// number of channels C (default: the channels flowing in)
-    #[param(range = Range::at_least(1.0))]
-    pub num_features: Option<usize>,
-    /// added to the variance for numerical stability
-    #[param(default = 1e-5, range = POSITIVE)]
-    pub eps: f64,
-    /// weight of the batch statistics in the running averages
-    #[param(default = 0.1, range = UNIT)]
-    pub momentum: f64,
-    /// learn a per-channel scale gamma and shift beta
-    #[param(default = true)]
-    pub affine: bool,
-    /// keep running statistics and use them in evaluation
-    #[param(default = true)]
-    pub track_running_stats: bool,
-}
+pub type BatchNorm2dConfig = BatchNormConfig<2>;
 
 impl BuildLayer for BatchNorm2dConfig {
     fn build_layer(&mut self, ctx: &mut BuildContext) -> Result<Box<dyn Module<f32>>, LayerError> {
         image("batch_norm2d", &ctx.input_shape)?;
         let inferred = channels::<2>(&ctx.input_shape).expect("an image sample");
-        let c = ctx.infer("batch_norm2d", "num_features", self.num_features, inferred, "channels")?;
-        self.num_features = Some(c);
-        // Weight, bias, running mean and variance.
-        ctx.reserve("batch_norm2d", "num_features", &[4, c])?;
-        let layer =
-            BatchNorm2d::<f32>::new(c, self.eps, self.momentum, self.affine, self.track_running_stats)?;
-        Ok(Box::new(layer))
+        self.build_for("batch_norm2d", ctx, inferred, "channels")
     }
 }
 

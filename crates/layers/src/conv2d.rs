@@ -1,17 +1,13 @@
 //! `conv2d`: the 2-d convolution layer.
 
-use crate::module::{join_name, training_flag};
+use crate::module::training_flag;
 use crate::spatial::{image, show, Padding2, Size2};
+use crate::weight_bias;
 use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
 use nabla_autograd::{conv2d, conv2d_output_shape, Conv2dOptions, Conv2dPadding, Var};
-use nabla_init::{fans, fill, fill_bias, Initializer, TorchLinearDefault};
+use nabla_init::{Initializer, TorchLinearDefault};
 use nabla_registry::{HyperParams, ParamChoice};
-use nabla_tensor::ndarray::{ArrayD, IxDyn};
 use nabla_tensor::{Element, Rng};
-
-/// The initializer used when neither the layer nor the model names one: PyTorch's
-/// `reset_parameters` of `nn.Conv2d`, the same as `nn.Linear`'s (alias `torch_conv_default`).
-pub const DEFAULT_INIT: &str = "torch_linear_default";
 
 /// A 2-d convolution, PyTorch's `nn.Conv2d` (a cross-correlation); LeCun et al. (1998),
 /// "Gradient-Based Learning Applied to Document Recognition", Proc. IEEE.
@@ -73,14 +69,7 @@ impl<T: Element> Conv2d<T> {
                 format!("groups = {} does not divide out_channels = {}", options.groups, ws[0]),
             ));
         }
-        if let Some(b) = &bias {
-            if b.shape() != [ws[0]] {
-                return Err(LayerError::invalid(
-                    "conv2d",
-                    format!("bias has shape {:?}, expected [{}] for weight {ws:?}", b.shape(), ws[0]),
-                ));
-            }
-        }
+        weight_bias::check_bias("conv2d", &ws, bias.as_ref())?;
         Ok(Conv2d { weight, bias, options, training: TrainingMode::default() })
     }
 
@@ -109,21 +98,7 @@ impl<T: Element> Conv2d<T> {
             ));
         }
         let shape = [out_channels, in_channels / options.groups, kernel[0], kernel[1]];
-        let init_error = |what: &str, name: &str, e| LayerError::Init {
-            context: format!("conv2d {what} '{name}'"),
-            source: Box::new(e),
-        };
-        let mut w = ArrayD::<T>::zeros(IxDyn(&shape));
-        fill(weight_init, w.view_mut(), rng).map_err(|e| init_error("weight_init", weight_init.name(), e))?;
-        let b = if bias {
-            let weight_fans = fans(&shape).map_err(|e| init_error("bias_init", bias_init.name(), e))?;
-            let mut b = ArrayD::<T>::zeros(IxDyn(&[out_channels]));
-            fill_bias(bias_init, b.view_mut(), weight_fans, rng)
-                .map_err(|e| init_error("bias_init", bias_init.name(), e))?;
-            Some(b)
-        } else {
-            None
-        };
+        let (w, b) = weight_bias::draw("conv2d", &shape, bias, weight_init, bias_init, rng)?;
         Self::from_vars(Var::param(w), b.map(Var::param), options)
     }
 
@@ -175,10 +150,7 @@ impl<T: Element> Module<T> for Conv2d<T> {
     }
 
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
-        f(&join_name(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&join_name(prefix, "bias"), b);
-        }
+        weight_bias::visit(prefix, &self.weight, self.bias.as_ref(), f);
     }
 
     training_flag!();
@@ -270,13 +242,6 @@ impl Conv2dConfig {
     }
 }
 
-/// Builds an initializer from a compact spec for `conv2d`'s `key`.
-fn initializer(spec: &str, key: &str) -> Result<Box<dyn Initializer>, LayerError> {
-    nabla_registry::build::<dyn Initializer>(spec, ())
-        .map(|built| built.value)
-        .map_err(|e| LayerError::Init { context: format!("conv2d {key} '{spec}'"), source: Box::new(e) })
-}
-
 impl BuildLayer for Conv2dConfig {
     fn build_layer(&mut self, ctx: &mut BuildContext) -> Result<Box<dyn Module<f32>>, LayerError> {
         if self.padding_mode != PaddingMode::Zeros {
@@ -306,26 +271,11 @@ impl BuildLayer for Conv2dConfig {
             ));
         }
         conv2d_output_shape(&ctx.input_shape, &weight_shape, &options)?;
-        let spec = |own: &Option<String>, model: &Option<String>| {
-            own.as_deref().or(model.as_deref()).unwrap_or(DEFAULT_INIT).to_string()
-        };
-        let weight_init = initializer(&spec(&self.weight_init, &ctx.default_weight_init), "weight_init")?;
-        let bias_init = initializer(&spec(&self.bias_init, &ctx.default_bias_init), "bias_init")?;
-        ctx.reserve("conv2d", "out_channels", &weight_shape)?;
-        if self.bias {
-            ctx.reserve("conv2d", "out_channels", &[self.out_channels])?;
-        }
-        let layer = Conv2d::<f32>::with_init(
-            in_channels,
-            self.out_channels,
-            self.kernel_size.0,
-            options,
-            self.bias,
-            weight_init.as_ref(),
-            bias_init.as_ref(),
-            &mut ctx.rng,
-        )?;
-        Ok(Box::new(layer))
+        let (out_channels, kernel, bias) = (self.out_channels, self.kernel_size.0, self.bias);
+        let inits = [&self.weight_init, &self.bias_init];
+        weight_bias::build_layer(ctx, "conv2d", "out_channels", &weight_shape, bias, inits, |w, b, rng| {
+            Conv2d::<f32>::with_init(in_channels, out_channels, kernel, options, bias, w, b, rng)
+        })
     }
 }
 
@@ -337,6 +287,7 @@ mod tests {
     use crate::build_module;
     use crate::testing::gradcheck_layer;
     use nabla_registry::Value;
+    use nabla_tensor::ndarray::{ArrayD, IxDyn};
 
     use crate::raw;
 

@@ -5,6 +5,7 @@ use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, Traini
 use nabla_autograd::{dropout_mask, dropout_with_mask, ColumnStep, Var};
 use nabla_registry::HyperParams;
 use nabla_tensor::{Element, Rng};
+use std::marker::PhantomData;
 
 /// Inverted dropout, PyTorch's `nn.Dropout`; Srivastava et al. (2014), "Dropout: A Simple Way
 /// to Prevent Neural Networks from Overfitting", JMLR.
@@ -21,20 +22,83 @@ use nabla_tensor::{Element, Rng};
 ///
 /// Hyper-parameters ([`DropoutConfig`]): `p` = 0.5, in `[0, 1)` (`p = 1` would zero everything
 /// and divide by zero; it is an error, as is anything outside the range).
+pub type Dropout = MaskedDropout<Elements>;
+
+/// What a [`MaskedDropout`] zeroes at once, with probability `p`: each element
+/// ([`Elements`], the layer [`Dropout`]) or each whole channel ([`Channels`](crate::Channels),
+/// [`Dropout2d`](crate::Dropout2d)).
+pub trait DropUnit: Clone + Copy + std::fmt::Debug + PartialEq + 'static {
+    /// The registered name of the layer (`"dropout"`).
+    const NAME: &'static str;
+
+    /// The forward of `x` in training mode (`training`) or evaluation mode, with masks from
+    /// `rng`.
+    ///
+    /// # Errors
+    /// An input the unit cannot take.
+    fn forward<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) -> Result<Var<T>, LayerError>;
+
+    /// The shape of an output sample for input samples of shape `input` (the same; a unit
+    /// may accept only some shapes).
+    ///
+    /// # Errors
+    /// [`LayerError::Invalid`] for samples the unit cannot take.
+    fn output_shape(input: &[usize]) -> Result<Vec<usize>, LayerError>;
+
+    /// Whether the layer, with `p` and in this mode, passes a `[N, F]` input through, so a
+    /// fused column pass can skip it ([`Module::column_steps`]).
+    fn passes_columns(p: f64, training: bool) -> bool;
+}
+
+/// Each element on its own: [`Dropout`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Elements;
+
+impl DropUnit for Elements {
+    const NAME: &'static str = "dropout";
+
+    fn forward<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) -> Result<Var<T>, LayerError> {
+        if Self::passes_columns(p, training) {
+            return Ok(x.clone());
+        }
+        let mask = dropout_mask::<T>(x.value().shape(), p, rng)?;
+        Ok(dropout_with_mask(x, mask)?)
+    }
+
+    fn output_shape(input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        Ok(input.to_vec())
+    }
+
+    /// In evaluation mode (or with `p = 0`) the input passes through.
+    fn passes_columns(p: f64, training: bool) -> bool {
+        !training || p == 0.0
+    }
+}
+
+/// A dropout layer whose masks come from its own generator: the one implementation of
+/// [`Dropout`] and [`Dropout2d`](crate::Dropout2d), which differ in their [`DropUnit`].
+///
+/// The generator is exposed as `rng` through [`Module::visit_rngs_mut`] for checkpoints.
 #[derive(Clone, Debug)]
-pub struct Dropout {
+pub struct MaskedDropout<U: DropUnit> {
     p: f64,
     rng: Rng,
     training: TrainingMode,
+    unit: PhantomData<U>,
 }
 
-impl Dropout {
+impl<U: DropUnit> MaskedDropout<U> {
     /// A dropout with probability `p` whose masks come from `rng`.
     ///
     /// # Errors
     /// [`LayerError::Invalid`] when `p` is not in `[0, 1)`.
     pub fn new(p: f64, rng: Rng) -> Result<Self, LayerError> {
-        Ok(Dropout { p: drop_probability("dropout", p)?, rng, training: TrainingMode::default() })
+        Ok(MaskedDropout {
+            p: drop_probability(U::NAME, p)?,
+            rng,
+            training: TrainingMode::default(),
+            unit: PhantomData,
+        })
     }
 
     /// The drop probability.
@@ -55,7 +119,7 @@ impl Dropout {
 
 /// `p` when it is a drop probability in `[0, 1)`: `p = 1` would zero everything and scale by
 /// `1 / 0`.
-pub(crate) fn drop_probability(component: &str, p: f64) -> Result<f64, LayerError> {
+fn drop_probability(component: &str, p: f64) -> Result<f64, LayerError> {
     if (0.0..1.0).contains(&p) {
         Ok(p)
     } else {
@@ -63,22 +127,21 @@ pub(crate) fn drop_probability(component: &str, p: f64) -> Result<f64, LayerErro
     }
 }
 
-impl<T: Element> Module<T> for Dropout {
+impl<T: Element, U: DropUnit> Module<T> for MaskedDropout<U> {
     fn name(&self) -> &str {
-        "dropout"
+        U::NAME
     }
 
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        if !self.training.is_training() || self.p == 0.0 {
-            return Ok(input.clone());
-        }
-        let mask = dropout_mask::<T>(input.value().shape(), self.p, &mut self.rng)?;
-        Ok(dropout_with_mask(input, mask)?)
+        U::forward(input, self.p, self.training.is_training(), &mut self.rng)
     }
 
-    /// In evaluation mode (or with `p = 0`) the input passes through: no step.
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        U::output_shape(input)
+    }
+
     fn column_steps(&self, _steps: &mut Vec<ColumnStep<T>>) -> bool {
-        !self.training.is_training() || self.p == 0.0
+        U::passes_columns(self.p, self.training.is_training())
     }
 
     fn visit_rngs_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Rng)) {
@@ -87,23 +150,39 @@ impl<T: Element> Module<T> for Dropout {
 
     training_flag!();
 
+    /// PyTorch's class name, which for both units is the registered name capitalized
+    /// (`Dropout(p=0.5)`, `Dropout2d(p=0.5)`).
     fn describe(&self) -> String {
-        format!("Dropout(p={})", self.p)
+        let (first, rest) = U::NAME.split_at(1);
+        format!("{}{rest}(p={})", first.to_uppercase(), self.p)
     }
 }
 
-/// The hyper-parameters of [`Dropout`] (registry name `dropout`); its mask generator is forked
-/// from the model's generator.
+/// The hyper-parameters of a [`MaskedDropout`]: [`DropoutConfig`] (registry name `dropout`)
+/// and [`Dropout2dConfig`](crate::Dropout2dConfig) (`dropout2d`). The layer's mask generator
+/// is forked from the model's generator.
 #[derive(Clone, Debug, PartialEq, HyperParams)]
-pub struct DropoutConfig {
-    /// probability of zeroing an element
+pub struct DropoutLayerConfig<U: DropUnit> {
+    /// probability of zeroing an element (dropout) or a whole channel (dropout2d)
     #[param(default = 0.5, range = UNIT_HALF_OPEN)]
     pub p: f64,
+    #[param(skip)]
+    unit: PhantomData<U>,
 }
 
-impl BuildLayer for DropoutConfig {
+impl<U: DropUnit> DropoutLayerConfig<U> {
+    /// The hyper-parameters with drop probability `p` (checked when the layer is built).
+    pub fn new(p: f64) -> Self {
+        DropoutLayerConfig { p, unit: PhantomData }
+    }
+}
+
+/// The hyper-parameters of [`Dropout`] (registry name `dropout`).
+pub type DropoutConfig = DropoutLayerConfig<Elements>;
+
+impl<U: DropUnit> BuildLayer for DropoutLayerConfig<U> {
     fn build_layer(&mut self, ctx: &mut BuildContext) -> Result<Box<dyn Module<f32>>, LayerError> {
-        Ok(Box::new(Dropout::new(self.p, ctx.rng.fork())?))
+        Ok(Box::new(MaskedDropout::<U>::new(self.p, ctx.rng.fork())?))
     }
 }
 

@@ -1,11 +1,8 @@
 //! `dropout2d`: channel dropout with the module's own seeded generator.
 
-use crate::dropout::drop_probability;
-use crate::module::{join_name, training_flag};
 use crate::spatial::image;
-use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
+use crate::{register_layer, DropUnit, DropoutLayerConfig, LayerError, MaskedDropout};
 use nabla_autograd::{dropout2d, Var};
-use nabla_registry::HyperParams;
 use nabla_tensor::{Element, Rng};
 
 /// Channel dropout, PyTorch's `nn.Dropout2d`; Tompson et al. (2015), "Efficient Object
@@ -17,68 +14,33 @@ use nabla_tensor::{Element, Rng};
 /// module's own generator, forked from the model's, exposed as `rng` for checkpoints.
 ///
 /// Hyper-parameters ([`Dropout2dConfig`]): `p` = 0.5, in `[0, 1)`.
-#[derive(Clone, Debug)]
-pub struct Dropout2d {
-    p: f64,
-    rng: Rng,
-    training: TrainingMode,
-}
+pub type Dropout2d = MaskedDropout<Channels>;
 
-impl Dropout2d {
-    /// A channel dropout with probability `p` whose masks come from `rng`.
-    ///
-    /// # Errors
-    /// [`LayerError::Invalid`] when `p` is not in `[0, 1)`.
-    pub fn new(p: f64, rng: Rng) -> Result<Self, LayerError> {
-        Ok(Dropout2d { p: drop_probability("dropout2d", p)?, rng, training: TrainingMode::default() })
-    }
+/// Whole channels `[H, W]` of `[N, C, H, W]` input: [`Dropout2d`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Channels;
 
-    /// The drop probability.
-    pub fn p(&self) -> f64 {
-        self.p
-    }
-}
+impl DropUnit for Channels {
+    const NAME: &'static str = "dropout2d";
 
-impl<T: Element> Module<T> for Dropout2d {
-    fn name(&self) -> &str {
-        "dropout2d"
-    }
-
-    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        Ok(dropout2d(input, self.p, self.training.is_training(), &mut self.rng)?)
+    fn forward<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) -> Result<Var<T>, LayerError> {
+        Ok(dropout2d(x, p, training, rng)?)
     }
 
     /// Image samples `[C, H, W]`, unchanged.
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
-        image("dropout2d", input)?;
+    fn output_shape(input: &[usize]) -> Result<Vec<usize>, LayerError> {
+        image(Self::NAME, input)?;
         Ok(input.to_vec())
     }
 
-    fn visit_rngs_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Rng)) {
-        f(&join_name(prefix, "rng"), &mut self.rng);
-    }
-
-    training_flag!();
-
-    fn describe(&self) -> String {
-        format!("Dropout2d(p={})", self.p)
+    /// Never: the op takes `[N, C, H, W]` input only, in evaluation mode too.
+    fn passes_columns(_p: f64, _training: bool) -> bool {
+        false
     }
 }
 
-/// The hyper-parameters of [`Dropout2d`] (registry name `dropout2d`); its mask generator is
-/// forked from the model's generator.
-#[derive(Clone, Debug, PartialEq, HyperParams)]
-pub struct Dropout2dConfig {
-    /// probability of zeroing a channel
-    #[param(default = 0.5, range = UNIT_HALF_OPEN)]
-    pub p: f64,
-}
-
-impl BuildLayer for Dropout2dConfig {
-    fn build_layer(&mut self, ctx: &mut BuildContext) -> Result<Box<dyn Module<f32>>, LayerError> {
-        Ok(Box::new(Dropout2d::new(self.p, ctx.rng.fork())?))
-    }
-}
+/// The hyper-parameters of [`Dropout2d`] (registry name `dropout2d`).
+pub type Dropout2dConfig = DropoutLayerConfig<Channels>;
 
 register_layer!(Dropout2dConfig,
     name: "dropout2d",
@@ -88,7 +50,7 @@ register_layer!(Dropout2dConfig,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build_module;
+    use crate::{build_module, BuildContext, Module};
     use nabla_registry::RawParams;
     use nabla_tensor::ndarray::{s, ArrayD, IxDyn};
 

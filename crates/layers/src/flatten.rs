@@ -1,11 +1,9 @@
 //! `flatten`: merge a range of dimensions into one.
 
-use crate::activations::resolve_dim;
-use crate::module::training_flag;
-use crate::{register_layer, LayerError, Module, TrainingMode};
-use nabla_autograd::Var;
+use crate::dims::{per_sample, resolve_dim};
+use crate::module::flag_module;
+use crate::{LayerError, TrainingMode};
 use nabla_registry::HyperParams;
-use nabla_tensor::Element;
 
 /// Merges dimensions `start_dim..=end_dim` into one, PyTorch's `nn.Flatten`: with the
 /// defaults (`start_dim = 1`, `end_dim = -1`) an input `[N, d1, d2, ...]` becomes
@@ -70,50 +68,40 @@ impl Default for Flatten {
     }
 }
 
-impl<T: Element> Module<T> for Flatten {
-    fn name(&self) -> &str {
-        "flatten"
-    }
-
-    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
+flag_module!(Flatten,
+    name: "flatten",
+    summary: "merges dimensions start_dim..=end_dim into one",
+    forward: |flatten, input| {
         let shape = input.shape();
-        let out = self.flattened_shape(&shape)?;
+        let out = flatten.flattened_shape(&shape)?;
         if out == shape {
             return Ok(input.clone());
         }
         Ok(input.reshape(&out)?)
-    }
-
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
-        // The batch size does not matter: flatten a batch of one and drop its axis.
-        let batch: Vec<usize> = std::iter::once(1).chain(input.iter().copied()).collect();
-        let start = resolve_dim("flatten", self.start_dim, batch.len())?;
-        let end = resolve_dim("flatten", self.end_dim, batch.len())?;
+    },
+    output_shape: |flatten, sample| per_sample(sample, |batch| {
+        let start = resolve_dim("flatten", flatten.start_dim, batch.len())?;
+        let end = resolve_dim("flatten", flatten.end_dim, batch.len())?;
         if start == 0 && end > 0 {
             return Err(LayerError::invalid(
                 "flatten",
                 format!(
-                    "start_dim {} merges the batch axis into the features of samples {input:?}; \
+                    "start_dim {} merges the batch axis into the features of samples {sample:?}; \
                      a layer of a model keeps the batch axis (use start_dim = 1)",
-                    self.start_dim
+                    flatten.start_dim
                 ),
             ));
         }
-        Ok(self.flattened_shape(&batch)?.split_off(1))
-    }
-
-    training_flag!();
-
-    fn describe(&self) -> String {
-        format!("Flatten(start_dim={}, end_dim={})", self.start_dim, self.end_dim)
-    }
-}
-
-register_layer!(Flatten, name: "flatten", summary: "merges dimensions start_dim..=end_dim into one");
+        flatten.flattened_shape(batch)
+    }),
+    describe: |flatten| format!("Flatten(start_dim={}, end_dim={})", flatten.start_dim, flatten.end_dim),
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Module;
+    use nabla_autograd::Var;
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
 
     #[test]

@@ -88,6 +88,7 @@ mod avg_pool2d;
 mod batch_norm1d;
 mod batch_norm2d;
 mod conv2d;
+mod dims;
 mod dropout;
 mod dropout2d;
 mod error;
@@ -97,25 +98,27 @@ mod linear;
 mod losses;
 mod max_pool2d;
 mod module;
+mod pooling;
 mod registration;
 mod sequential;
 mod spatial;
 #[cfg(test)]
 mod testing;
 mod unflatten;
+mod weight_bias;
 
 pub use activations::{Gelu, GeluApproximate, LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
 pub use adaptive_avg_pool2d::AdaptiveAvgPool2d;
 pub use avg_pool2d::AvgPool2d;
-pub use batch_norm1d::{BatchNorm1d, BatchNorm1dConfig, BatchNormNd};
+pub use batch_norm1d::{BatchNorm1d, BatchNorm1dConfig, BatchNormConfig, BatchNormNd};
 pub use batch_norm2d::{BatchNorm2d, BatchNorm2dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig, PaddingMode};
-pub use dropout::{Dropout, DropoutConfig};
-pub use dropout2d::{Dropout2d, Dropout2dConfig};
+pub use dropout::{DropUnit, Dropout, DropoutConfig, DropoutLayerConfig, Elements, MaskedDropout};
+pub use dropout2d::{Channels, Dropout2d, Dropout2dConfig};
 pub use error::LayerError;
 pub use flatten::Flatten;
 pub use identity::Identity;
-pub use linear::{Linear, LinearConfig, DEFAULT_INIT};
+pub use linear::{Linear, LinearConfig};
 pub use losses::{BceWithLogits, CrossEntropy, Loss, Mse, Nll, Target};
 pub use max_pool2d::MaxPool2d;
 pub use module::{join_name, Module, TrainingMode};
@@ -126,6 +129,7 @@ pub use registration::{
 pub use sequential::Sequential;
 pub use spatial::{Padding2, Size2};
 pub use unflatten::Unflatten;
+pub use weight_bias::DEFAULT_INIT;
 
 /// How a loss combines per-sample values (from `nabla-autograd`), for the loss constructors.
 pub use nabla_autograd::Reduction;

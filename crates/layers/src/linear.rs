@@ -1,16 +1,13 @@
 //! `linear`: the fully connected layer.
 
-use crate::module::{join_name, training_flag};
+use crate::module::training_flag;
+use crate::weight_bias;
 use crate::{register_layer, BuildContext, BuildLayer, LayerError, Module, TrainingMode};
 use nabla_autograd::{linear, Var};
-use nabla_init::{fans, fill, fill_bias, Initializer, TorchLinearDefault};
+use nabla_init::{Initializer, TorchLinearDefault};
 use nabla_registry::HyperParams;
-use nabla_tensor::ndarray::{ArrayD, IxDyn};
+use nabla_tensor::ndarray::ArrayD;
 use nabla_tensor::{Element, Rng};
-
-/// The initializer used when neither the layer nor the model names one: PyTorch's
-/// `reset_parameters` of `nn.Linear`.
-pub const DEFAULT_INIT: &str = "torch_linear_default";
 
 /// A fully connected layer, PyTorch's `nn.Linear`:
 ///
@@ -67,21 +64,7 @@ impl<T: Element> Linear<T> {
                 format!("a weight of shape {shape:?} is larger than any memory can hold"),
             ));
         }
-        let mut w = ArrayD::<T>::zeros(IxDyn(&shape));
-        let init_error = |what: &str, name: &str, e| LayerError::Init {
-            context: format!("linear {what} '{name}'"),
-            source: Box::new(e),
-        };
-        fill(weight_init, w.view_mut(), rng).map_err(|e| init_error("weight_init", weight_init.name(), e))?;
-        let b = if bias {
-            let weight_fans = fans(&shape).map_err(|e| init_error("bias_init", bias_init.name(), e))?;
-            let mut b = ArrayD::<T>::zeros(IxDyn(&[out_features]));
-            fill_bias(bias_init, b.view_mut(), weight_fans, rng)
-                .map_err(|e| init_error("bias_init", bias_init.name(), e))?;
-            Some(b)
-        } else {
-            None
-        };
+        let (w, b) = weight_bias::draw("linear", &shape, bias, weight_init, bias_init, rng)?;
         Self::from_arrays(w, b)
     }
 
@@ -104,14 +87,7 @@ impl<T: Element> Linear<T> {
         if ws.len() != 2 {
             return Err(LayerError::invalid("linear", format!("weight must be [out, in], got shape {ws:?}")));
         }
-        if let Some(b) = &bias {
-            if b.shape() != [ws[0]] {
-                return Err(LayerError::invalid(
-                    "linear",
-                    format!("bias has shape {:?}, expected [{}] for weight {ws:?}", b.shape(), ws[0]),
-                ));
-            }
-        }
+        weight_bias::check_bias("linear", &ws, bias.as_ref())?;
         Ok(Linear { weight, bias, training: TrainingMode::default() })
     }
 
@@ -163,10 +139,7 @@ impl<T: Element> Module<T> for Linear<T> {
     }
 
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<T>)) {
-        f(&join_name(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&join_name(prefix, "bias"), b);
-        }
+        weight_bias::visit(prefix, &self.weight, self.bias.as_ref(), f);
     }
 
     training_flag!();
@@ -209,36 +182,17 @@ pub struct LinearConfig {
     pub bias_init: Option<String>,
 }
 
-/// Builds an initializer from a compact spec for `linear`'s `key`.
-fn initializer(spec: &str, key: &str) -> Result<Box<dyn Initializer>, LayerError> {
-    nabla_registry::build::<dyn Initializer>(spec, ())
-        .map(|built| built.value)
-        .map_err(|e| LayerError::Init { context: format!("linear {key} '{spec}'"), source: Box::new(e) })
-}
-
 impl BuildLayer for LinearConfig {
     fn build_layer(&mut self, ctx: &mut BuildContext) -> Result<Box<dyn Module<f32>>, LayerError> {
         let in_features =
             ctx.infer("linear", "in_features", self.in_features, ctx.features("linear")?, "features")?;
         self.in_features = Some(in_features);
-        let spec = |own: &Option<String>, model: &Option<String>| {
-            own.as_deref().or(model.as_deref()).unwrap_or(DEFAULT_INIT).to_string()
-        };
-        let weight_init = initializer(&spec(&self.weight_init, &ctx.default_weight_init), "weight_init")?;
-        let bias_init = initializer(&spec(&self.bias_init, &ctx.default_bias_init), "bias_init")?;
-        ctx.reserve("linear", "out_features", &[self.out_features, in_features])?;
-        if self.bias {
-            ctx.reserve("linear", "out_features", &[self.out_features])?;
-        }
-        let layer = Linear::<f32>::with_init(
-            in_features,
-            self.out_features,
-            self.bias,
-            weight_init.as_ref(),
-            bias_init.as_ref(),
-            &mut ctx.rng,
-        )?;
-        Ok(Box::new(layer))
+        let (out_features, bias) = (self.out_features, self.bias);
+        let weight_shape = [out_features, in_features];
+        let inits = [&self.weight_init, &self.bias_init];
+        weight_bias::build_layer(ctx, "linear", "out_features", &weight_shape, bias, inits, |w, b, rng| {
+            Linear::<f32>::with_init(in_features, out_features, bias, w, b, rng)
+        })
     }
 }
 

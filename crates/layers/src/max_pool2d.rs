@@ -1,11 +1,10 @@
 //! `max_pool2d`: 2-d max pooling.
 
-use crate::module::training_flag;
-use crate::spatial::{image, show, Size2};
-use crate::{register_layer, LayerError, Module, TrainingMode};
-use nabla_autograd::{max_pool2d, max_pool2d_output_shape, MaxPool2dOptions, Var};
+use crate::pooling::window_pooling_module;
+use crate::spatial::{show, Size2};
+use crate::TrainingMode;
+use nabla_autograd::{max_pool2d, max_pool2d_output_shape, MaxPool2dOptions};
 use nabla_registry::HyperParams;
-use nabla_tensor::Element;
 
 /// 2-d max pooling over `[N, C, H, W]`, PyTorch's `nn.MaxPool2d`:
 /// `y[n, c, i, j] = max_{u, v} x[n, c, i sH - pH + u dH, j sW - pW + v dW]` over the taps inside
@@ -66,43 +65,28 @@ impl MaxPool2d {
     }
 }
 
-impl<T: Element> Module<T> for MaxPool2d {
-    fn name(&self) -> &str {
-        "max_pool2d"
-    }
-
-    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        Ok(max_pool2d(input, &self.options())?)
-    }
-
-    /// `[C, H, W]` to `[C, H_out, W_out]`, with every check of the op.
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
-        image("max_pool2d", input)?;
-        Ok(max_pool2d_output_shape(input, &self.options())?)
-    }
-
-    training_flag!();
-
-    fn describe(&self) -> String {
-        let o = self.options();
-        format!(
-            "MaxPool2d(kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={})",
-            show(o.kernel_size),
-            show(o.effective_stride()),
-            show(o.padding),
-            show(o.dilation),
-            o.ceil_mode
-        )
-    }
-}
-
-register_layer!(MaxPool2d, name: "max_pool2d", summary: "2-d max pooling over [N, C, H, W]");
+window_pooling_module!(MaxPool2d,
+    name: "max_pool2d",
+    summary: "2-d max pooling over [N, C, H, W]",
+    op: max_pool2d,
+    output_shape: max_pool2d_output_shape,
+    describe: |o| format!(
+        "MaxPool2d(kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={})",
+        show(o.kernel_size),
+        show(o.effective_stride()),
+        show(o.padding),
+        show(o.dilation),
+        o.ceil_mode
+    ),
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::check_gradient;
+    use crate::Module;
     use crate::{build_module, BuildContext};
+    use nabla_autograd::Var;
     use nabla_registry::Value;
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;
@@ -129,29 +113,16 @@ mod tests {
             m.describe(),
             "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=false)"
         );
-        let too_big = raw(&[("kernel_size", Value::Int(6))]);
-        let e = build_module("max_pool2d", &too_big, &mut ctx).unwrap_err().to_string();
+        let rejected = |params: &[(&str, Value)], ctx: &mut BuildContext| {
+            build_module("max_pool2d", &raw(params), ctx).unwrap_err().to_string()
+        };
+        let e = rejected(&[("kernel_size", Value::Int(6))], &mut ctx);
         assert!(e.contains("max_pool2d") && e.contains("[2, 5, 5]"), "{e}");
-        let e = build_module(
-            "max_pool2d",
-            &raw(&[("kernel_size", Value::Int(2)), ("stride", Value::Int(0))]),
-            &mut ctx,
-        )
-        .unwrap_err()
-        .to_string();
+        let e = rejected(&[("kernel_size", Value::Int(2)), ("stride", Value::Int(0))], &mut ctx);
         assert!(e.contains("stride"), "{e}");
-        let e = build_module(
-            "max_pool2d",
-            &raw(&[("kernel_size", Value::Int(2)), ("padding", Value::Int(2))]),
-            &mut ctx,
-        )
-        .unwrap_err()
-        .to_string();
+        let e = rejected(&[("kernel_size", Value::Int(2)), ("padding", Value::Int(2))], &mut ctx);
         assert!(e.contains("padding"), "{e}");
-        let mut flat = BuildContext::new([50], Rng::seed(0));
-        let e = build_module("max_pool2d", &raw(&[("kernel_size", Value::Int(2))]), &mut flat)
-            .unwrap_err()
-            .to_string();
+        let e = rejected(&[("kernel_size", Value::Int(2))], &mut BuildContext::new([50], Rng::seed(0)));
         assert!(e.contains("[50]") && e.contains("unflatten"), "{e}");
     }
 

@@ -222,10 +222,60 @@ macro_rules! training_flag {
 }
 pub(crate) use training_flag;
 
+/// The [`Module`] impl, for every element type, of a module whose only state besides its
+/// hyper-parameters is its `training: TrainingMode` flag, and its registration under `name`
+/// (the name it reports too), with the optional `category` and the `summary`. `forward`, the
+/// optional `output_shape` and `column_steps`, and `describe` are the bodies given, in which
+/// the first name between the bars is the module (`self`) and the second the method's
+/// argument; `output_shape` defaults to the identity and `column_steps` to "not such a
+/// module".
+macro_rules! flag_module {
+    ($ty:ident,
+     name: $name:literal,
+     $(category: $category:ident,)?
+     summary: $summary:literal,
+     forward: |$fm:ident, $input:ident| $forward:expr,
+     $(output_shape: |$om:ident, $sample:ident| $output_shape:expr,)?
+     $(column_steps: |$cm:ident, $steps:ident| $column_steps:expr,)?
+     describe: |$dm:ident| $describe:expr $(,)?) => {
+        impl<T: nabla_tensor::Element> $crate::Module<T> for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+            fn forward(
+                &mut self,
+                $input: &nabla_autograd::Var<T>,
+            ) -> Result<nabla_autograd::Var<T>, $crate::LayerError> {
+                let $fm = self;
+                $forward
+            }
+            $(
+                fn output_shape(&self, $sample: &[usize]) -> Result<Vec<usize>, $crate::LayerError> {
+                    let $om = self;
+                    $output_shape
+                }
+            )?
+            $(
+                fn column_steps(&self, $steps: &mut Vec<nabla_autograd::ColumnStep<T>>) -> bool {
+                    let $cm = self;
+                    $column_steps
+                }
+            )?
+            $crate::module::training_flag!();
+            fn describe(&self) -> String {
+                let $dm = self;
+                $describe
+            }
+        }
+
+        $crate::register_layer!($ty, name: $name, $(category: $category,)? summary: $summary);
+    };
+}
+pub(crate) use flag_module;
+
 /// A module with no hyper-parameters and no state but its training flag (which changes nothing
-/// for it): the struct, with the doc comment given and `new()`, and its [`Module`] impl, whose
-/// `forward` evaluates `forward` on the input, and its registration under `name` (the name
-/// the module reports too), with the optional `category` and the `summary`.
+/// for it): the struct, with the doc comment given and `new()`, and its `flag_module!`
+/// (Module impl and registration), whose `forward` evaluates `forward` on the input.
 macro_rules! stateless_module {
     ($(#[$doc:meta])* $ty:ident,
      name: $name:literal,
@@ -248,28 +298,14 @@ macro_rules! stateless_module {
             }
         }
 
-        impl<T: nabla_tensor::Element> $crate::Module<T> for $ty {
-            fn name(&self) -> &str {
-                $name
-            }
-            fn forward(
-                &mut self,
-                $input: &nabla_autograd::Var<T>,
-            ) -> Result<nabla_autograd::Var<T>, $crate::LayerError> {
-                Ok($forward)
-            }
-            $(
-                fn column_steps(&self, $steps: &mut Vec<nabla_autograd::ColumnStep<T>>) -> bool {
-                    $column_steps
-                }
-            )?
-            $crate::module::training_flag!();
-            fn describe(&self) -> String {
-                $describe.to_string()
-            }
-        }
-
-        $crate::register_layer!($ty, name: $name, $(category: $category,)? summary: $summary);
+        $crate::module::flag_module!($ty,
+            name: $name,
+            $(category: $category,)?
+            summary: $summary,
+            forward: |_module, $input| Ok($forward),
+            $(column_steps: |_module, $steps| $column_steps,)?
+            describe: |_module| $describe.to_string(),
+        );
     };
 }
 pub(crate) use stateless_module;

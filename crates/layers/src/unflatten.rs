@@ -1,11 +1,9 @@
 //! `unflatten`: split one dimension into several (flat IDX images to `[N, C, H, W]`).
 
-use crate::activations::resolve_dim;
-use crate::module::training_flag;
-use crate::{register_layer, LayerError, Module, TrainingMode};
-use nabla_autograd::Var;
+use crate::dims::{per_sample, resolve_dim};
+use crate::module::flag_module;
+use crate::{LayerError, TrainingMode};
 use nabla_registry::HyperParams;
-use nabla_tensor::Element;
 
 /// Splits dimension `dim` into `unflattened_size`, PyTorch's `nn.Unflatten`: with `dim = 1`,
 /// `unflattened_size = [1, 28, 28]` a batch of flat MNIST images `[N, 784]` becomes
@@ -66,40 +64,34 @@ impl Unflatten {
     }
 }
 
-impl<T: Element> Module<T> for Unflatten {
-    fn name(&self) -> &str {
-        "unflatten"
-    }
-
-    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        let out = self.unflattened_shape(&input.shape())?;
+flag_module!(Unflatten,
+    name: "unflatten",
+    summary: "splits dimension dim into unflattened_size (flat images to [C, H, W])",
+    forward: |unflatten, input| {
+        let out = unflatten.unflattened_shape(&input.shape())?;
         Ok(input.reshape(&out)?)
-    }
-
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
-        let batch: Vec<usize> = std::iter::once(1).chain(input.iter().copied()).collect();
-        if resolve_dim("unflatten", self.dim, batch.len())? == 0 {
+    },
+    output_shape: |unflatten, sample| per_sample(sample, |batch| {
+        if resolve_dim("unflatten", unflatten.dim, batch.len())? == 0 {
             return Err(LayerError::invalid(
                 "unflatten",
-                format!("dim {} is the batch axis of samples {input:?}; a layer of a model keeps it (use dim = 1)", self.dim),
+                format!(
+                    "dim {} is the batch axis of samples {sample:?}; a layer of a model keeps it (use dim = 1)",
+                    unflatten.dim
+                ),
             ));
         }
-        Ok(self.unflattened_shape(&batch)?.split_off(1))
-    }
-
-    training_flag!();
-
-    fn describe(&self) -> String {
-        format!("Unflatten(dim={}, unflattened_size={:?})", self.dim, self.unflattened_size)
-    }
-}
-
-register_layer!(Unflatten, name: "unflatten", summary: "splits dimension dim into unflattened_size (flat images to [C, H, W])");
+        unflatten.unflattened_shape(batch)
+    }),
+    describe: |unflatten| {
+        format!("Unflatten(dim={}, unflattened_size={:?})", unflatten.dim, unflatten.unflattened_size)
+    },
+);
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::{build_module, BuildContext};
+    use nabla_autograd::Var;
     use nabla_registry::{RawParams, Value};
     use nabla_tensor::ndarray::{ArrayD, IxDyn};
     use nabla_tensor::Rng;

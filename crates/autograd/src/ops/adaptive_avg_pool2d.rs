@@ -1,10 +1,9 @@
 //! 2-d adaptive average pooling: a given output size, with PyTorch's bins.
 
 use crate::error::{AutogradError, Result};
-use crate::ops::linear::contiguous;
-use crate::ops::window::Image;
+use crate::ops::window::{Image, Planes};
 use crate::var::Var;
-use nabla_tensor::{pool, Element};
+use nabla_tensor::Element;
 use std::ops::Range;
 
 fn check(input: &[usize], output_size: [usize; 2]) -> Result<Image> {
@@ -60,30 +59,19 @@ fn bin(i: usize, out: usize, len: usize) -> Range<usize> {
 pub fn adaptive_avg_pool2d<T: Element>(input: &Var<T>, output_size: [usize; 2]) -> Result<Var<T>> {
     let img = check(&input.shape(), output_size)?;
     let [oh, ow] = output_size;
-    let mut out = pool::take::<T>(&img.shape_with(img.c, oh, ow));
-    {
-        let xv = input.value();
-        let xc = contiguous(&xv);
-        let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
-        let os = out.as_slice_mut().expect("pooled arrays are contiguous");
-        for (plane, oplane) in xs.chunks_exact(img.plane()).zip(os.chunks_exact_mut(oh * ow)) {
-            for_each_bin(&img, output_size, |k, rows, cols| {
-                let count = T::from_f64((rows.len() * cols.len()) as f64);
-                let mut sum = T::zero();
-                for r in rows {
-                    sum = plane[r * img.w + cols.start..r * img.w + cols.end].iter().fold(sum, |a, &b| a + b);
-                }
-                oplane[k] = sum / count;
-            });
-        }
-    }
+    let planes = Planes { input: img.plane(), output: oh * ow };
+    let out = planes.pool(&input.value(), &img.shape_with(img.c, oh, ow), |plane, oplane| {
+        for_each_bin(&img, output_size, |k, rows, cols| {
+            let count = T::from_f64((rows.len() * cols.len()) as f64);
+            let mut sum = T::zero();
+            for r in rows {
+                sum = plane[r * img.w + cols.start..r * img.w + cols.end].iter().fold(sum, |a, &b| a + b);
+            }
+            oplane[k] = sum / count;
+        });
+    });
     Ok(Var::custom("adaptive_avg_pool2d", &[input], out, move |args| {
-        let gy = args.grad_output;
-        let gyc = contiguous(&gy);
-        let gys = gyc.as_ref().unwrap_or(&gy).as_slice().expect("contiguous");
-        let mut gx = pool::zeros::<T>(args.inputs[0].value().shape());
-        let gxs = gx.as_slice_mut().expect("pooled arrays are contiguous");
-        for (gplane, oplane) in gxs.chunks_exact_mut(img.plane()).zip(gys.chunks_exact(oh * ow)) {
+        let gx = planes.scatter(args.grad_output, args.inputs[0].value().shape(), |gplane, oplane| {
             for_each_bin(&img, output_size, |k, rows, cols| {
                 let delta = oplane[k] / T::from_f64((rows.len() * cols.len()) as f64);
                 for r in rows {
@@ -92,9 +80,7 @@ pub fn adaptive_avg_pool2d<T: Element>(input: &Var<T>, output_size: [usize; 2]) 
                     }
                 }
             });
-        }
-        drop(gyc);
-        pool::give(gy);
+        });
         vec![Some(gx)]
     }))
 }

@@ -1,10 +1,9 @@
 //! 2-d average pooling over `[N, C, H, W]` with PyTorch's divisor rules.
 
 use crate::error::{AutogradError, Result};
-use crate::ops::linear::contiguous;
-use crate::ops::window::{check_pool_params, pool_out_size, Image};
+use crate::ops::window::{Image, Planes, PoolWindow};
 use crate::var::Var;
-use nabla_tensor::{pool, Element};
+use nabla_tensor::Element;
 use std::ops::Range;
 
 /// The hyper-parameters of [`avg_pool2d`], per axis `[H, W]` (PyTorch's `AvgPool2d`).
@@ -40,7 +39,12 @@ impl AvgPool2dOptions {
 
     /// The stride in effect (the kernel size when `stride` is `None`).
     pub fn effective_stride(&self) -> [usize; 2] {
-        self.stride.unwrap_or(self.kernel_size)
+        self.window().stride
+    }
+
+    /// The window for the shared pooling checks and output-size rule (no dilation).
+    pub(crate) fn window(&self) -> PoolWindow {
+        PoolWindow::new(self.kernel_size, self.stride, self.padding, [1, 1], self.ceil_mode)
     }
 
     /// Checks what does not depend on the input: kernel and stride positive, padding at most
@@ -49,7 +53,7 @@ impl AvgPool2dOptions {
     /// # Errors
     /// [`AutogradError::InvalidHyperParameter`] naming the hyper-parameter.
     pub fn validate(&self) -> Result<()> {
-        check_pool_params("avg_pool2d", self.kernel_size, self.effective_stride(), self.padding, [1, 1])?;
+        self.window().check("avg_pool2d")?;
         if self.divisor_override == Some(0) {
             return Err(AutogradError::InvalidHyperParameter {
                 op: "avg_pool2d",
@@ -63,18 +67,7 @@ impl AvgPool2dOptions {
 
 fn out_size(input: &[usize], o: &AvgPool2dOptions) -> Result<(Image, [usize; 2])> {
     o.validate()?;
-    let img = Image::of("avg_pool2d", input)?;
-    let out = pool_out_size(
-        "avg_pool2d",
-        input,
-        &img,
-        o.kernel_size,
-        o.effective_stride(),
-        o.padding,
-        [1, 1],
-        o.ceil_mode,
-    )?;
-    Ok((img, out))
+    o.window().out_size("avg_pool2d", input)
 }
 
 /// The output shape of [`avg_pool2d`] for an input `[N, C, H, W]` (or `[C, H, W]`), with
@@ -83,8 +76,8 @@ fn out_size(input: &[usize], o: &AvgPool2dOptions) -> Result<(Image, [usize; 2])
 /// # Errors
 /// As [`avg_pool2d`].
 pub fn avg_pool2d_output_shape(input: &[usize], options: &AvgPool2dOptions) -> Result<Vec<usize>> {
-    let (img, [oh, ow]) = out_size(input, options)?;
-    Ok(img.shape_with(img.c, oh, ow))
+    options.validate()?;
+    options.window().output_shape("avg_pool2d", input)
 }
 
 /// 2-d average pooling as PyTorch's `avg_pool2d`: for input `x [N, C, H, W]` (or
@@ -122,38 +115,25 @@ pub fn avg_pool2d_output_shape(input: &[usize], options: &AvgPool2dOptions) -> R
 pub fn avg_pool2d<T: Element>(input: &Var<T>, options: &AvgPool2dOptions) -> Result<Var<T>> {
     let (img, [oh, ow]) = out_size(&input.shape(), options)?;
     let win = Windows::new(&img, oh, ow, options);
-    let mut out = pool::take::<T>(&img.shape_with(img.c, oh, ow));
-    {
-        let xv = input.value();
-        let xc = contiguous(&xv);
-        let xs = xc.as_ref().unwrap_or(&xv).as_slice().expect("contiguous");
-        let os = out.as_slice_mut().expect("pooled arrays are contiguous");
-        for (plane, oplane) in xs.chunks_exact(img.plane()).zip(os.chunks_exact_mut(oh * ow)) {
-            win.each(|k, rows, cols, divisor| {
-                oplane[k] = if divisor == 0 {
-                    T::zero()
-                } else {
-                    window_sum(plane, img.w, rows, cols) / T::from_f64(divisor as f64)
-                };
-            });
-        }
-    }
+    let planes = Planes { input: img.plane(), output: oh * ow };
+    let out = planes.pool(&input.value(), &img.shape_with(img.c, oh, ow), |plane, oplane| {
+        win.each(|k, rows, cols, divisor| {
+            oplane[k] = if divisor == 0 {
+                T::zero()
+            } else {
+                window_sum(plane, img.w, rows, cols) / T::from_f64(divisor as f64)
+            };
+        });
+    });
     Ok(Var::custom("avg_pool2d", &[input], out, move |args| {
-        let gy = args.grad_output;
-        let gyc = contiguous(&gy);
-        let gys = gyc.as_ref().unwrap_or(&gy).as_slice().expect("contiguous");
-        let mut gx = pool::zeros::<T>(args.inputs[0].value().shape());
-        let gxs = gx.as_slice_mut().expect("pooled arrays are contiguous");
-        for (gplane, oplane) in gxs.chunks_exact_mut(img.plane()).zip(gys.chunks_exact(oh * ow)) {
+        let gx = planes.scatter(args.grad_output, args.inputs[0].value().shape(), |gplane, oplane| {
             win.each(|k, rows, cols, divisor| {
                 if divisor == 0 {
                     return;
                 }
                 window_add(gplane, img.w, rows, cols, oplane[k] / T::from_f64(divisor as f64));
             });
-        }
-        drop(gyc);
-        pool::give(gy);
+        });
         vec![Some(gx)]
     }))
 }

@@ -132,6 +132,61 @@ impl Geometry {
     fn out_shape(&self) -> Vec<usize> {
         self.img.shape_with(self.o, self.oh, self.ow)
     }
+
+    /// Every kernel tap `(u, v)` in row-major order, with the output positions it reads from
+    /// inside the input.
+    fn taps(&self) -> Vec<Tap> {
+        let (h, w) = (self.img.h, self.img.w);
+        let mut taps = Vec::with_capacity(self.kh * self.kw);
+        for u in 0..self.kh {
+            let rows = outputs_inside(self.oh, self.sh, u * self.dh, self.ph, h);
+            for v in 0..self.kw {
+                let cols = outputs_inside(self.ow, self.sw, v * self.dw, self.pw, w);
+                taps.push(Tap { rows: rows.clone(), cols, dy: u * self.dh, dx: v * self.dw });
+            }
+        }
+        taps
+    }
+
+    /// Calls `f(plane, tap, row)` for every row of a column matrix `[C kH kW, H_out W_out]`
+    /// in its order `(c, u, v)`: `planes` are the input's (or its gradient's) channels, `rows`
+    /// the matrix's rows. The walk [`im2col`] and [`col2im`] share, in opposite directions.
+    fn each_tap_row<P, R>(
+        &self,
+        planes: impl Iterator<Item = P>,
+        mut rows: impl Iterator<Item = R>,
+        mut f: impl FnMut(&mut P, &Tap, R),
+    ) {
+        let taps = self.taps();
+        for mut plane in planes {
+            for tap in &taps {
+                f(&mut plane, tap, rows.next().expect("one row per channel and tap"));
+            }
+        }
+    }
+}
+
+/// One kernel tap of a convolution: the output rows and columns whose input position under
+/// the tap lies inside the input (not in the padding), and the tap's offset in the window.
+struct Tap {
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    /// `u dH`: the tap's row offset in the (dilated) window.
+    dy: usize,
+    /// `v dW`: the tap's column offset.
+    dx: usize,
+}
+
+impl Tap {
+    /// The input row read by output row `oh` (one of [`rows`](Tap::rows)).
+    fn input_row(&self, g: &Geometry, oh: usize) -> usize {
+        oh * g.sh + self.dy - g.ph
+    }
+
+    /// The input column read by the first of [`cols`](Tap::cols), which must not be empty.
+    fn first_input_col(&self, g: &Geometry) -> usize {
+        self.cols.start * g.sw + self.dx - g.pw
+    }
 }
 
 fn geometry(input: &[usize], weight: &[usize], options: &Conv2dOptions) -> Result<Geometry> {
@@ -362,14 +417,7 @@ fn forward_samples<T: Element>(
     for (i, n) in range.enumerate() {
         let x_n = &xs[n * in_sample..(n + 1) * in_sample];
         let y_n = &mut ys[i * out_sample..(i + 1) * out_sample];
-        let cols_n: &[T] = match cols.as_mut() {
-            Some(buf) => {
-                let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
-                im2col(g, x_n, buf);
-                buf
-            }
-            None => x_n,
-        };
+        let cols_n = columns(g, x_n, cols.as_mut());
         let beta = match bias {
             Some(b) => {
                 for (row, &bo) in y_n.chunks_exact_mut(l).zip(b) {
@@ -387,6 +435,19 @@ fn forward_samples<T: Element>(
     }
     if let Some(c) = cols {
         pool::give(c);
+    }
+}
+
+/// The column matrix of one sample `x_n`: unfolded into `buf` by [`im2col`], or, for a
+/// pointwise convolution (no buffer), the sample itself.
+fn columns<'a, T: Element>(g: &Geometry, x_n: &'a [T], buf: Option<&'a mut ArrayD<T>>) -> &'a [T] {
+    match buf {
+        Some(buf) => {
+            let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
+            im2col(g, x_n, buf);
+            buf
+        }
+        None => x_n,
     }
 }
 
@@ -418,14 +479,7 @@ fn backward<T: Element>(
         for n in 0..g.img.n {
             let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
             let x_n = &xs[n * in_sample..(n + 1) * in_sample];
-            let cols_n: &[T] = match cols.as_mut() {
-                Some(buf) => {
-                    let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
-                    im2col(g, x_n, buf);
-                    buf
-                }
-                None => x_n,
-            };
+            let cols_n = columns(g, x_n, cols.as_mut());
             for grp in 0..g.groups {
                 let dy_g = mat(&gy_n[grp * og * l..], og, l);
                 let c_g = mat(&cols_n[grp * kg * l..], kg, l);
@@ -496,70 +550,54 @@ fn row_sum<T: Element>(row: &[T]) -> f64 {
 /// `(c, u, v)` holds the input under kernel tap `(u, v)` of channel `c` for every output
 /// position, zero where the tap falls into the padding.
 fn im2col<T: Element>(g: &Geometry, x: &[T], cols: &mut [T]) {
-    let (h, w, l) = (g.img.h, g.img.w, g.l());
-    let mut rows = cols.chunks_exact_mut(l);
-    for plane in x.chunks_exact(h * w) {
-        for u in 0..g.kh {
-            let oh_in = outputs_inside(g.oh, g.sh, u * g.dh, g.ph, h);
-            for v in 0..g.kw {
-                let ow_in = outputs_inside(g.ow, g.sw, v * g.dw, g.pw, w);
-                let row = rows.next().expect("one row per channel and tap");
-                row[..oh_in.start * g.ow].fill(T::zero());
-                row[oh_in.end * g.ow..].fill(T::zero());
-                for oh in oh_in.clone() {
-                    let ih = oh * g.sh + u * g.dh - g.ph;
-                    let src = &plane[ih * w..(ih + 1) * w];
-                    let dst = &mut row[oh * g.ow..(oh + 1) * g.ow];
-                    dst[..ow_in.start].fill(T::zero());
-                    dst[ow_in.end..].fill(T::zero());
-                    if ow_in.is_empty() {
-                        continue;
-                    }
-                    let iw0 = ow_in.start * g.sw + v * g.dw - g.pw;
-                    let dst = &mut dst[ow_in.clone()];
-                    if g.sw == 1 {
-                        dst.copy_from_slice(&src[iw0..iw0 + dst.len()]);
-                    } else {
-                        for (d, s) in dst.iter_mut().zip(src[iw0..].iter().step_by(g.sw)) {
-                            *d = *s;
-                        }
-                    }
+    let w = g.img.w;
+    g.each_tap_row(x.chunks_exact(g.img.plane()), cols.chunks_exact_mut(g.l()), |plane, tap, row| {
+        row[..tap.rows.start * g.ow].fill(T::zero());
+        row[tap.rows.end * g.ow..].fill(T::zero());
+        for oh in tap.rows.clone() {
+            let ih = tap.input_row(g, oh);
+            let src = &plane[ih * w..(ih + 1) * w];
+            let dst = &mut row[oh * g.ow..(oh + 1) * g.ow];
+            dst[..tap.cols.start].fill(T::zero());
+            dst[tap.cols.end..].fill(T::zero());
+            if tap.cols.is_empty() {
+                continue;
+            }
+            let iw0 = tap.first_input_col(g);
+            let dst = &mut dst[tap.cols.clone()];
+            if g.sw == 1 {
+                dst.copy_from_slice(&src[iw0..iw0 + dst.len()]);
+            } else {
+                for (d, s) in dst.iter_mut().zip(src[iw0..].iter().step_by(g.sw)) {
+                    *d = *s;
                 }
             }
         }
-    }
+    });
 }
 
 /// The adjoint of [`im2col`]: adds each entry of the column matrix back onto the input
 /// position it was read from (positions in the padding are dropped).
 fn col2im<T: Element>(g: &Geometry, cols: &[T], x: &mut [T]) {
-    let (h, w, l) = (g.img.h, g.img.w, g.l());
-    let mut rows = cols.chunks_exact(l);
-    for plane in x.chunks_exact_mut(h * w) {
-        for u in 0..g.kh {
-            let oh_in = outputs_inside(g.oh, g.sh, u * g.dh, g.ph, h);
-            for v in 0..g.kw {
-                let ow_in = outputs_inside(g.ow, g.sw, v * g.dw, g.pw, w);
-                let row = rows.next().expect("one row per channel and tap");
-                if ow_in.is_empty() {
-                    continue;
+    let w = g.img.w;
+    g.each_tap_row(x.chunks_exact_mut(g.img.plane()), cols.chunks_exact(g.l()), |plane, tap, row| {
+        if tap.cols.is_empty() {
+            return;
+        }
+        let iw0 = tap.first_input_col(g);
+        for oh in tap.rows.clone() {
+            let ih = tap.input_row(g, oh);
+            let dst = &mut plane[ih * w..(ih + 1) * w];
+            let src = &row[oh * g.ow + tap.cols.start..oh * g.ow + tap.cols.end];
+            if g.sw == 1 {
+                for (d, &s) in dst[iw0..iw0 + src.len()].iter_mut().zip(src) {
+                    *d = *d + s;
                 }
-                for oh in oh_in.clone() {
-                    let ih = oh * g.sh + u * g.dh - g.ph;
-                    let dst = &mut plane[ih * w..(ih + 1) * w];
-                    let src = &row[oh * g.ow + ow_in.start..oh * g.ow + ow_in.end];
-                    let iw0 = ow_in.start * g.sw + v * g.dw - g.pw;
-                    if g.sw == 1 {
-                        for (d, &s) in dst[iw0..iw0 + src.len()].iter_mut().zip(src) {
-                            *d = *d + s;
-                        }
-                    } else {
-                        for (d, &s) in dst[iw0..].iter_mut().step_by(g.sw).zip(src) {
-                            *d = *d + s;
-                        }
-                    }
+            } else {
+                for (d, &s) in dst[iw0..].iter_mut().step_by(g.sw).zip(src) {
+                    *d = *d + s;
                 }
             }
         }
-    }
+    });
 }

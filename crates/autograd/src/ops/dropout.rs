@@ -6,6 +6,18 @@ use crate::var::Var;
 use nabla_tensor::ndarray::{ArrayD, Zip};
 use nabla_tensor::{pool, Element, Rng, TensorError};
 
+/// `Ok` when `p` is a drop probability in `[0, 1]` (the check of every dropout op).
+///
+/// # Errors
+/// [`AutogradError::Invalid`] naming `op` and `p`.
+pub(crate) fn check_probability(op: &'static str, p: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(AutogradError::Invalid { op, message: format!("p must be in [0, 1], got {p}") })
+    }
+}
+
 /// A dropout mask for `shape`: each element is `0` with probability `p` (to within `2^-32`),
 /// else `1 / (1 - p)` (inverted dropout, so the expectation is unchanged); all zeros when
 /// `p == 1`, all kept when `p == 0`. Each element takes one 32-bit draw from `rng`
@@ -14,12 +26,7 @@ use nabla_tensor::{pool, Element, Rng, TensorError};
 /// # Errors
 /// [`AutogradError::Invalid`] when `p` is not in `[0, 1]`.
 pub fn dropout_mask<T: Element>(shape: &[usize], p: f64, rng: &mut Rng) -> Result<ArrayD<T>> {
-    if !(0.0..=1.0).contains(&p) {
-        return Err(AutogradError::Invalid {
-            op: "dropout",
-            message: format!("p must be in [0, 1], got {p}"),
-        });
-    }
+    check_probability("dropout", p)?;
     let keep = if p < 1.0 { T::from_f64(1.0 / (1.0 - p)) } else { T::zero() };
     // Each element is decided by one 32-bit draw compared with p * 2^32 (exact for p = 0 and
     // p = 1, otherwise p to within 2^-32); draws are made in bulk, a block at a time.
@@ -69,12 +76,7 @@ pub fn dropout_with_mask<T: Element>(x: &Var<T>, mask: ArrayD<T>) -> Result<Var<
 /// # Errors
 /// As [`dropout_mask`].
 pub fn dropout<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) -> Result<Var<T>> {
-    if !(0.0..=1.0).contains(&p) {
-        return Err(AutogradError::Invalid {
-            op: "dropout",
-            message: format!("p must be in [0, 1], got {p}"),
-        });
-    }
+    check_probability("dropout", p)?;
     if !training || p == 0.0 {
         return Ok(x.clone());
     }

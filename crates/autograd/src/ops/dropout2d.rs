@@ -1,7 +1,7 @@
 //! Channel dropout over `[N, C, H, W]` (PyTorch's `dropout2d`).
 
 use crate::error::{AutogradError, Result};
-use crate::ops::dropout::dropout_mask;
+use crate::ops::dropout::{check_probability, dropout_mask};
 use crate::ops::saved::Saved;
 use crate::var::Var;
 use nabla_tensor::ndarray::ArrayD;
@@ -105,12 +105,7 @@ pub fn dropout2d_with_mask<T: Element>(x: &Var<T>, mask: ArrayD<T>) -> Result<Va
 /// }
 /// ```
 pub fn dropout2d<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) -> Result<Var<T>> {
-    if !(0.0..=1.0).contains(&p) {
-        return Err(AutogradError::Invalid {
-            op: "dropout2d",
-            message: format!("p must be in [0, 1], got {p}"),
-        });
-    }
+    check_probability("dropout2d", p)?;
     let (n, c) = channels("dropout2d", &x.shape())?;
     if !training || p == 0.0 {
         return Ok(x.clone());

@@ -169,12 +169,33 @@ pub fn nll_loss<T: Element>(log_probs: &Var<T>, targets: &[usize], reduction: Re
     }))
 }
 
-fn same_shape<T: Element>(op: &'static str, a: &Var<T>, b: &Var<T>) -> Result<Vec<usize>> {
-    let (sa, sb) = (a.shape(), b.shape());
-    if sa != sb {
-        return Err(TensorError::ShapeMismatch { op, lhs: sa, rhs: sb }.into());
+/// The forward of an elementwise loss of two operands of one shape (no broadcasting): the
+/// loss `f(x, t)` of every element, reduced, with the shape for the backward.
+///
+/// # Errors
+/// A shape mismatch naming both shapes.
+fn pointwise_loss<T: Element>(
+    op: &'static str,
+    input: &Var<T>,
+    target: &Var<T>,
+    reduction: Reduction,
+    f: impl Fn(T, T) -> T,
+) -> Result<(Vec<usize>, ArrayD<T>)> {
+    let (shape, target_shape) = (input.shape(), target.shape());
+    if shape != target_shape {
+        return Err(TensorError::ShapeMismatch { op, lhs: shape, rhs: target_shape }.into());
     }
-    Ok(sa)
+    let mut losses = pool::take::<T>(&shape);
+    Zip::from(&mut losses).and(&*input.value()).and(&*target.value()).for_each(|o, &x, &t| *o = f(x, t));
+    let out = match reduction {
+        Reduction::None => losses,
+        r => {
+            let o = r.apply(losses.clone());
+            pool::give(losses);
+            o
+        }
+    };
+    Ok((shape, out))
 }
 
 /// Mean squared error `(input - target)^2`, reduced (PyTorch's `MSELoss`); both operands
@@ -183,21 +204,8 @@ fn same_shape<T: Element>(op: &'static str, a: &Var<T>, b: &Var<T>) -> Result<Ve
 /// # Errors
 /// A shape mismatch naming both shapes (no broadcasting).
 pub fn mse_loss<T: Element>(input: &Var<T>, target: &Var<T>, reduction: Reduction) -> Result<Var<T>> {
-    let shape = same_shape("mse_loss", input, target)?;
+    let (shape, out) = pointwise_loss("mse_loss", input, target, reduction, |x, t| (x - t) * (x - t))?;
     let numel = input.len();
-    let mut sq = pool::take::<T>(&shape);
-    Zip::from(&mut sq)
-        .and(&*input.value())
-        .and(&*target.value())
-        .for_each(|o, &x, &t| *o = (x - t) * (x - t));
-    let out = match reduction {
-        Reduction::None => sq,
-        r => {
-            let o = r.apply(sq.clone());
-            pool::give(sq);
-            o
-        }
-    };
     Ok(Var::custom("mse_loss", &[input, target], out, move |args| {
         let w = reduction.per_sample(args.grad_output, numel);
         let two = T::from_f64(2.0);
@@ -220,21 +228,10 @@ pub fn mse_loss<T: Element>(input: &Var<T>, target: &Var<T>, reduction: Reductio
 /// # Errors
 /// A shape mismatch naming both shapes.
 pub fn bce_with_logits<T: Element>(logits: &Var<T>, target: &Var<T>, reduction: Reduction) -> Result<Var<T>> {
-    let shape = same_shape("bce_with_logits", logits, target)?;
+    let (shape, out) = pointwise_loss("bce_with_logits", logits, target, reduction, |x, t| {
+        x.max(T::zero()) - x * t + (-x.abs()).exp().ln_1p()
+    })?;
     let numel = logits.len();
-    let mut l = pool::take::<T>(&shape);
-    Zip::from(&mut l)
-        .and(&*logits.value())
-        .and(&*target.value())
-        .for_each(|o, &x, &t| *o = x.max(T::zero()) - x * t + (-x.abs()).exp().ln_1p());
-    let out = match reduction {
-        Reduction::None => l,
-        r => {
-            let o = r.apply(l.clone());
-            pool::give(l);
-            o
-        }
-    };
     Ok(Var::custom("bce_with_logits", &[logits, target], out, move |args| {
         let w = reduction.per_sample(args.grad_output, numel);
         let x = args.inputs[0].value();

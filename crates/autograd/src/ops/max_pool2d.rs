@@ -3,7 +3,7 @@
 use crate::error::{AutogradError, Result};
 use crate::grad_mode::is_grad_enabled;
 use crate::ops::linear::contiguous;
-use crate::ops::window::{axis_taps, check_pool_params, pool_out_size, Image};
+use crate::ops::window::{axis_taps, PoolWindow};
 use crate::var::Var;
 use nabla_tensor::{pool, threads, Element};
 
@@ -32,7 +32,12 @@ impl MaxPool2dOptions {
 
     /// The stride in effect (the kernel size when `stride` is `None`).
     pub fn effective_stride(&self) -> [usize; 2] {
-        self.stride.unwrap_or(self.kernel_size)
+        self.window().stride
+    }
+
+    /// The window for the shared pooling checks and output-size rule.
+    pub(crate) fn window(&self) -> PoolWindow {
+        PoolWindow::new(self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
     }
 
     /// Checks what does not depend on the input: kernel, stride and dilation positive, padding
@@ -41,29 +46,8 @@ impl MaxPool2dOptions {
     /// # Errors
     /// [`crate::AutogradError::InvalidHyperParameter`] naming the hyper-parameter.
     pub fn validate(&self) -> Result<()> {
-        check_pool_params(
-            "max_pool2d",
-            self.kernel_size,
-            self.effective_stride(),
-            self.padding,
-            self.dilation,
-        )
+        self.window().check("max_pool2d")
     }
-}
-
-fn out_size(input: &[usize], o: &MaxPool2dOptions) -> Result<(Image, [usize; 2])> {
-    let img = Image::of("max_pool2d", input)?;
-    let out = pool_out_size(
-        "max_pool2d",
-        input,
-        &img,
-        o.kernel_size,
-        o.effective_stride(),
-        o.padding,
-        o.dilation,
-        o.ceil_mode,
-    )?;
-    Ok((img, out))
 }
 
 /// The output shape of [`max_pool2d`] for an input `[N, C, H, W]` (or `[C, H, W]`), with
@@ -72,8 +56,7 @@ fn out_size(input: &[usize], o: &MaxPool2dOptions) -> Result<(Image, [usize; 2])
 /// # Errors
 /// As [`max_pool2d`].
 pub fn max_pool2d_output_shape(input: &[usize], options: &MaxPool2dOptions) -> Result<Vec<usize>> {
-    let (img, [oh, ow]) = out_size(input, options)?;
-    Ok(img.shape_with(img.c, oh, ow))
+    options.window().output_shape("max_pool2d", input)
 }
 
 /// 2-d max pooling as PyTorch's `max_pool2d`: for input `x [N, C, H, W]` (or `[C, H, W]`),
@@ -109,7 +92,7 @@ pub fn max_pool2d_output_shape(input: &[usize], options: &MaxPool2dOptions) -> R
 /// ```
 pub fn max_pool2d<T: Element>(input: &Var<T>, options: &MaxPool2dOptions) -> Result<Var<T>> {
     let shape = input.shape();
-    let (img, [oh, ow]) = out_size(&shape, options)?;
+    let (img, [oh, ow]) = options.window().out_size("max_pool2d", &shape)?;
     if u32::try_from(img.plane()).is_err() {
         return Err(AutogradError::Invalid {
             op: "max_pool2d",

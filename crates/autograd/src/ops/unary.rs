@@ -50,6 +50,12 @@ fn unary<T: Element>(
     })
 }
 
+/// An elementwise op whose value `f` and derivative `df` (both of the input alone) are
+/// evaluated in `f64` and rounded to `T`, as PyTorch computes GELU for every element type.
+fn unary_in_f64<T: Element>(x: &Var<T>, name: &'static str, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Var<T> {
+    unary(x, name, move |x| T::from_f64(f(x.to_f64())), move |x, _| T::from_f64(df(x.to_f64())))
+}
+
 /// The exact GELU `x Phi(x)` of one value, computed in `f64`.
 pub(crate) fn gelu_f64(x: f64) -> f64 {
     0.5 * x * (1.0 + libm_erf(x * FRAC_1_SQRT_2))
@@ -133,22 +139,12 @@ impl<T: Element> Var<T> {
     /// The exact GELU `x Phi(x) = x (1 + erf(x / sqrt 2)) / 2` (PyTorch's default
     /// `approximate='none'`), evaluated in `f64` and rounded.
     pub fn gelu(&self) -> Var<T> {
-        unary(
-            self,
-            "gelu",
-            |x| T::from_f64(gelu_f64(x.to_f64())),
-            |x, _| T::from_f64(gelu_grad_f64(x.to_f64())),
-        )
+        unary_in_f64(self, "gelu", gelu_f64, gelu_grad_f64)
     }
 
     /// The tanh approximation of GELU, `x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2`
     /// (PyTorch's `approximate='tanh'`), evaluated in `f64` and rounded.
     pub fn gelu_tanh(&self) -> Var<T> {
-        unary(
-            self,
-            "gelu_tanh",
-            |x| T::from_f64(gelu_tanh_f64(x.to_f64())),
-            |x, _| T::from_f64(gelu_tanh_grad_f64(x.to_f64())),
-        )
+        unary_in_f64(self, "gelu_tanh", gelu_tanh_f64, gelu_tanh_grad_f64)
     }
 }

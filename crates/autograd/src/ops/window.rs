@@ -2,7 +2,9 @@
 //! reading the input shape, the output-size formulas and the valid taps of a window.
 
 use crate::error::{AutogradError, Result};
-use nabla_tensor::TensorError;
+use crate::ops::linear::contiguous;
+use nabla_tensor::ndarray::ArrayD;
+use nabla_tensor::{pool, Element, TensorError};
 use std::ops::Range;
 
 /// The dimensions of a `[N, C, H, W]` (or unbatched `[C, H, W]`) input.
@@ -192,54 +194,147 @@ pub(crate) fn check_positive(
     Ok(())
 }
 
-/// PyTorch's checks of pooling hyper-parameters: kernel, stride and dilation positive, and
-/// padding at most half the effective kernel `d (k - 1) + 1` on each axis.
-pub(crate) fn check_pool_params(
-    op: &'static str,
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    padding: [usize; 2],
-    dilation: [usize; 2],
-) -> Result<()> {
-    check_positive(op, kernel, stride, dilation)?;
-    for a in 0..2 {
-        let effective = dilation[a] * (kernel[a] - 1) + 1;
-        if padding[a] > effective / 2 {
-            return Err(AutogradError::InvalidHyperParameter {
-                op,
-                name: "padding",
-                message: format!(
-                    "{padding:?} must be at most half the effective kernel size d (k - 1) + 1 on each \
-                     axis (kernel {kernel:?}, dilation {dilation:?})"
-                ),
-            });
-        }
-    }
-    Ok(())
+/// The window of a pooling op per axis `[H, W]`, with the stride in effect: what PyTorch's
+/// checks of pooling hyper-parameters and its output-size rule read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PoolWindow {
+    /// The window size `[kH, kW]`.
+    pub kernel: [usize; 2],
+    /// The step of the window.
+    pub stride: [usize; 2],
+    /// The padding on both sides of each axis.
+    pub padding: [usize; 2],
+    /// The spacing of the window's taps.
+    pub dilation: [usize; 2],
+    /// Round the output size up instead of down.
+    pub ceil_mode: bool,
 }
 
-/// The pooling output size `[H_out, W_out]` after PyTorch's checks: padding at most half the
-/// effective kernel `d (k - 1) + 1` on each axis, and an output of at least 1x1.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn pool_out_size(
-    op: &'static str,
-    input: &[usize],
-    img: &Image,
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    padding: [usize; 2],
-    dilation: [usize; 2],
-    ceil_mode: bool,
-) -> Result<[usize; 2]> {
-    check_pool_params(op, kernel, stride, padding, dilation)?;
-    let lens = [img.h, img.w];
-    let out: [i64; 2] = std::array::from_fn(|a| {
-        pool_out_len(lens[a], kernel[a], dilation[a], stride[a], padding[a], ceil_mode)
-    });
-    if out.iter().any(|&o| o < 1) {
-        return Err(too_small(op, input, kernel, dilation, stride, [[padding[0]; 2], [padding[1]; 2]], out));
+impl PoolWindow {
+    /// The window of a pooling op whose `stride` defaults to the kernel size (PyTorch's
+    /// `stride=None`).
+    pub(crate) fn new(
+        kernel: [usize; 2],
+        stride: Option<[usize; 2]>,
+        padding: [usize; 2],
+        dilation: [usize; 2],
+        ceil_mode: bool,
+    ) -> Self {
+        PoolWindow { kernel, stride: stride.unwrap_or(kernel), padding, dilation, ceil_mode }
     }
-    Ok([out[0] as usize, out[1] as usize])
+
+    /// PyTorch's checks of pooling hyper-parameters: kernel, stride and dilation positive, and
+    /// padding at most half the effective kernel `d (k - 1) + 1` on each axis.
+    ///
+    /// # Errors
+    /// [`AutogradError::InvalidHyperParameter`] naming `op` and the hyper-parameter.
+    pub(crate) fn check(&self, op: &'static str) -> Result<()> {
+        let PoolWindow { kernel, stride, padding, dilation, .. } = *self;
+        check_positive(op, kernel, stride, dilation)?;
+        for a in 0..2 {
+            let effective = dilation[a] * (kernel[a] - 1) + 1;
+            if padding[a] > effective / 2 {
+                return Err(AutogradError::InvalidHyperParameter {
+                    op,
+                    name: "padding",
+                    message: format!(
+                        "{padding:?} must be at most half the effective kernel size d (k - 1) + 1 on each \
+                         axis (kernel {kernel:?}, dilation {dilation:?})"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The image read from `input` (`[N, C, H, W]` or `[C, H, W]`) and the pooling output size
+    /// `[H_out, W_out]`, after [`check`](PoolWindow::check) and the check for an output of at
+    /// least 1x1.
+    ///
+    /// # Errors
+    /// As [`Image::of`] and [`check`](PoolWindow::check); [`AutogradError::OutputTooSmall`].
+    pub(crate) fn out_size(&self, op: &'static str, input: &[usize]) -> Result<(Image, [usize; 2])> {
+        let img = Image::of(op, input)?;
+        self.check(op)?;
+        let PoolWindow { kernel, stride, padding, dilation, ceil_mode } = *self;
+        let lens = [img.h, img.w];
+        let out: [i64; 2] = std::array::from_fn(|a| {
+            pool_out_len(lens[a], kernel[a], dilation[a], stride[a], padding[a], ceil_mode)
+        });
+        if out.iter().any(|&o| o < 1) {
+            return Err(too_small(
+                op,
+                input,
+                kernel,
+                dilation,
+                stride,
+                [[padding[0]; 2], [padding[1]; 2]],
+                out,
+            ));
+        }
+        Ok((img, [out[0] as usize, out[1] as usize]))
+    }
+
+    /// The output shape of pooling `input`: its batch and channels, `[H_out, W_out]`.
+    ///
+    /// # Errors
+    /// As [`out_size`](PoolWindow::out_size).
+    pub(crate) fn output_shape(&self, op: &'static str, input: &[usize]) -> Result<Vec<usize>> {
+        let (img, [oh, ow]) = self.out_size(op, input)?;
+        Ok(img.shape_with(img.c, oh, ow))
+    }
+}
+
+/// The `[H, W]` planes of a pooling op that maps each input plane (of `input` elements) to an
+/// output plane (of `output` elements) on its own, in the batch's `(n, c)` order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Planes {
+    /// Elements of an input plane.
+    pub input: usize,
+    /// Elements of an output plane.
+    pub output: usize,
+}
+
+impl Planes {
+    /// The forward pass: a pooled buffer of `out_shape` whose planes `pool(input plane, output
+    /// plane)` fills, reading `x` as contiguous.
+    pub(crate) fn pool<T: Element>(
+        &self,
+        x: &ArrayD<T>,
+        out_shape: &[usize],
+        mut pool_plane: impl FnMut(&[T], &mut [T]),
+    ) -> ArrayD<T> {
+        let mut out = pool::take::<T>(out_shape);
+        let xc = contiguous(x);
+        let xs = xc.as_ref().unwrap_or(x).as_slice().expect("contiguous");
+        let os = out.as_slice_mut().expect("pooled arrays are contiguous");
+        for (plane, oplane) in xs.chunks_exact(self.input).zip(os.chunks_exact_mut(self.output)) {
+            pool_plane(plane, oplane);
+        }
+        out
+    }
+
+    /// The backward pass: the input's gradient (zeros of `input_shape`) to which
+    /// `scatter(input-gradient plane, output-gradient plane)` adds each plane's share of the
+    /// upstream gradient `gy`, which goes back to the pool.
+    pub(crate) fn scatter<T: Element>(
+        &self,
+        gy: ArrayD<T>,
+        input_shape: &[usize],
+        mut scatter_plane: impl FnMut(&mut [T], &[T]),
+    ) -> ArrayD<T> {
+        let mut gx = pool::zeros::<T>(input_shape);
+        {
+            let gyc = contiguous(&gy);
+            let gys = gyc.as_ref().unwrap_or(&gy).as_slice().expect("contiguous");
+            let gxs = gx.as_slice_mut().expect("pooled arrays are contiguous");
+            for (gplane, oplane) in gxs.chunks_exact_mut(self.input).zip(gys.chunks_exact(self.output)) {
+                scatter_plane(gplane, oplane);
+            }
+        }
+        pool::give(gy);
+        gx
+    }
 }
 
 #[cfg(test)]

@@ -30,8 +30,9 @@ impl GeluApproximate {
 ///
 /// Both are evaluated in `f64` and rounded, as PyTorch's `GELU(approximate=...)`.
 ///
-/// Hyper-parameters: `approximate` = `none` | `tanh` (default `none`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, HyperParams)]
+/// Hyper-parameters: `approximate` = `none` | `tanh` (default `none`: `Gelu::default()` is the
+/// exact GELU).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, HyperParams)]
 pub struct Gelu {
     /// none: exact erf form; tanh: tanh approximation
     #[param(default = "none")]
@@ -49,13 +50,6 @@ impl Gelu {
     /// The form computed.
     pub fn approximate(&self) -> GeluApproximate {
         self.approximate
-    }
-}
-
-impl Default for Gelu {
-    /// The exact GELU.
-    fn default() -> Self {
-        Gelu::new(GeluApproximate::None)
     }
 }
 

@@ -1,71 +1,27 @@
 //! `log_softmax`: logarithm of the softmax along a dimension.
 
-use crate::activations::resolve_dim;
-use crate::module::training_flag;
-use crate::{register_layer, LayerError, Module, TrainingMode};
-use nabla_autograd::Var;
-use nabla_registry::HyperParams;
-use nabla_tensor::Element;
+use crate::activations::along_dim_activation;
 
-/// The log-softmax along dimension `dim`: `log_softmax(x)_i = x_i - m - log sum_j e^(x_j - m)`
-/// with `m` the maximum of the lane (stable for large logits); the gradient is
-/// `g - e^y sum(g)`. Followed by the `nll` loss it gives the cross-entropy.
-///
-/// Hyper-parameters: `dim` = 1 (negative values count from the end, as PyTorch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, HyperParams)]
-pub struct LogSoftmax {
-    /// the dimension to normalize along (negative: from the end)
-    #[param(default = 1)]
-    dim: i64,
-    #[param(skip)]
-    training: TrainingMode,
+along_dim_activation! {
+    /// The log-softmax along dimension `dim`: `log_softmax(x)_i = x_i - m - log sum_j e^(x_j - m)`
+    /// with `m` the maximum of the lane (stable for large logits); the gradient is
+    /// `g - e^y sum(g)`. Followed by the `nll` loss it gives the cross-entropy.
+    ///
+    /// Hyper-parameters: `dim` = 1 (negative values count from the end, as PyTorch).
+    LogSoftmax,
+    name: "log_softmax",
+    op: log_softmax,
+    describe: "LogSoftmax",
+    summary: "log of the softmax along a dimension",
 }
-
-impl LogSoftmax {
-    /// A log-softmax along `dim` (checked against the input at forward time).
-    pub fn new(dim: i64) -> Self {
-        LogSoftmax { dim, training: TrainingMode::default() }
-    }
-
-    /// The dimension.
-    pub fn dim(&self) -> i64 {
-        self.dim
-    }
-}
-
-impl Default for LogSoftmax {
-    /// Along dimension 1.
-    fn default() -> Self {
-        LogSoftmax::new(1)
-    }
-}
-
-impl<T: Element> Module<T> for LogSoftmax {
-    fn name(&self) -> &str {
-        "log_softmax"
-    }
-    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        let axis = resolve_dim("log_softmax", self.dim, input.ndim())?;
-        Ok(input.log_softmax(axis)?)
-    }
-    /// Checks `dim` against the samples (and their batch axis), then the identity.
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
-        resolve_dim("log_softmax", self.dim, input.len() + 1)?;
-        Ok(input.to_vec())
-    }
-    training_flag!();
-    fn describe(&self) -> String {
-        format!("LogSoftmax(dim={})", self.dim)
-    }
-}
-
-register_layer!(LogSoftmax, name: "log_softmax", category: Activation, summary: "log of the softmax along a dimension");
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::activations::testing::{build_and_run, check_gradient, input};
     use crate::activations::Softmax;
+    use crate::Module;
+    use nabla_autograd::Var;
 
     #[test]
     fn is_the_log_of_softmax() {

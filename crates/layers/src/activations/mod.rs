@@ -23,25 +23,65 @@ pub use sigmoid::Sigmoid;
 pub use softmax::Softmax;
 pub use tanh::Tanh;
 
-use crate::LayerError;
+/// A normalization along one dimension (`softmax`, `log_softmax`): the struct, with the doc
+/// comment given, whose one hyper-parameter is `dim` = 1 (negative counts from the end), with
+/// `new`, `dim()` and `Default`; its [`Module`](crate::Module) impl, whose `forward` runs the
+/// [`Var`](nabla_autograd::Var) method `$op` along `dim` resolved against the input and whose
+/// `output_shape` checks `dim` against the samples (and their batch axis); its registration
+/// as an activation named `$name`. `$describe` is the PyTorch class name it prints.
+macro_rules! along_dim_activation {
+    ($(#[$doc:meta])* $ty:ident,
+     name: $name:literal,
+     op: $op:ident,
+     describe: $describe:literal,
+     summary: $summary:literal $(,)?) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, nabla_registry::HyperParams)]
+        pub struct $ty {
+            /// the dimension to normalize along (negative: from the end)
+            #[param(default = 1)]
+            dim: i64,
+            #[param(skip)]
+            training: $crate::TrainingMode,
+        }
 
-/// Resolves a PyTorch-style dimension (negative counts from the end) for an input of `ndim`
-/// dimensions.
-pub(crate) fn resolve_dim(component: &str, dim: i64, ndim: usize) -> Result<usize, LayerError> {
-    let n = ndim as i64;
-    let d = if dim < 0 { dim + n } else { dim };
-    if d < 0 || d >= n {
-        return Err(LayerError::invalid(
-            component,
-            format!(
-                "dim {dim} is out of range for an input with {ndim} dimensions (valid: {} to {})",
-                -n,
-                n - 1
-            ),
-        ));
-    }
-    Ok(d as usize)
+        impl $ty {
+            #[doc = concat!("A `", $name, "` along `dim` (checked against the input at forward time).")]
+            pub fn new(dim: i64) -> Self {
+                $ty { dim, training: $crate::TrainingMode::default() }
+            }
+
+            /// The dimension.
+            pub fn dim(&self) -> i64 {
+                self.dim
+            }
+        }
+
+        impl Default for $ty {
+            /// Along dimension 1.
+            fn default() -> Self {
+                $ty::new(1)
+            }
+        }
+
+        $crate::module::flag_module!($ty,
+            name: $name,
+            category: Activation,
+            summary: $summary,
+            forward: |module, input| {
+                let axis = $crate::dims::resolve_dim($name, module.dim, input.ndim())?;
+                Ok(input.$op(axis)?)
+            },
+            // `dim` checked against the samples (and their batch axis), then the identity.
+            output_shape: |module, sample| {
+                $crate::dims::resolve_dim($name, module.dim, sample.len() + 1)?;
+                Ok(sample.to_vec())
+            },
+            describe: |module| format!(concat!($describe, "(dim={})"), module.dim),
+        );
+    };
 }
+use along_dim_activation;
 
 #[cfg(test)]
 pub(crate) mod testing {
@@ -89,19 +129,5 @@ pub(crate) mod testing {
         assert_eq!(m.output_shape(&[4]).unwrap(), [4]);
         assert!(m.parameters().is_empty());
         m
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn negative_dims_count_from_the_end() {
-        assert_eq!(resolve_dim("softmax", 1, 2).unwrap(), 1);
-        assert_eq!(resolve_dim("softmax", -1, 3).unwrap(), 2);
-        assert_eq!(resolve_dim("softmax", -3, 3).unwrap(), 0);
-        assert!(resolve_dim("softmax", 2, 2).is_err());
-        assert!(resolve_dim("softmax", -3, 2).is_err());
     }
 }

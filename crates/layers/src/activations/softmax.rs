@@ -1,71 +1,27 @@
 //! `softmax`: normalized exponentials along a dimension.
 
-use crate::activations::resolve_dim;
-use crate::module::training_flag;
-use crate::{register_layer, LayerError, Module, TrainingMode};
-use nabla_autograd::Var;
-use nabla_registry::HyperParams;
-use nabla_tensor::Element;
+use crate::activations::along_dim_activation;
 
-/// The softmax along dimension `dim`: `softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m)` with
-/// `m` the maximum of the lane (so large logits neither overflow nor lose precision); the
-/// gradient is `y (g - sum(g y))`.
-///
-/// Hyper-parameters: `dim` = 1 (the class axis of `[N, C]`; negative values count from the
-/// end, as PyTorch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, HyperParams)]
-pub struct Softmax {
-    /// the dimension to normalize along (negative: from the end)
-    #[param(default = 1)]
-    dim: i64,
-    #[param(skip)]
-    training: TrainingMode,
+along_dim_activation! {
+    /// The softmax along dimension `dim`: `softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m)` with
+    /// `m` the maximum of the lane (so large logits neither overflow nor lose precision); the
+    /// gradient is `y (g - sum(g y))`.
+    ///
+    /// Hyper-parameters: `dim` = 1 (the class axis of `[N, C]`; negative values count from the
+    /// end, as PyTorch).
+    Softmax,
+    name: "softmax",
+    op: softmax,
+    describe: "Softmax",
+    summary: "softmax along a dimension",
 }
-
-impl Softmax {
-    /// A softmax along `dim` (checked against the input at forward time).
-    pub fn new(dim: i64) -> Self {
-        Softmax { dim, training: TrainingMode::default() }
-    }
-
-    /// The dimension.
-    pub fn dim(&self) -> i64 {
-        self.dim
-    }
-}
-
-impl Default for Softmax {
-    /// Along dimension 1.
-    fn default() -> Self {
-        Softmax::new(1)
-    }
-}
-
-impl<T: Element> Module<T> for Softmax {
-    fn name(&self) -> &str {
-        "softmax"
-    }
-    fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        let axis = resolve_dim("softmax", self.dim, input.ndim())?;
-        Ok(input.softmax(axis)?)
-    }
-    /// Checks `dim` against the samples (and their batch axis), then the identity.
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, LayerError> {
-        resolve_dim("softmax", self.dim, input.len() + 1)?;
-        Ok(input.to_vec())
-    }
-    training_flag!();
-    fn describe(&self) -> String {
-        format!("Softmax(dim={})", self.dim)
-    }
-}
-
-register_layer!(Softmax, name: "softmax", category: Activation, summary: "softmax along a dimension");
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::activations::testing::{build_and_run, check_gradient, input};
+    use crate::Module;
+    use nabla_autograd::Var;
     use nabla_tensor::ndarray::{arr2, Axis};
 
     #[test]

@@ -1,66 +1,34 @@
 //! `bce_with_logits`: binary cross-entropy of logits.
 
-use crate::losses::{dense_target, Loss, ReductionParam, Target};
-use crate::{register_loss, LayerError};
-use nabla_autograd::{bce_with_logits, Reduction, Var};
-use nabla_registry::HyperParams;
-use nabla_tensor::Element;
+use crate::losses::reduction_loss;
+use nabla_autograd::bce_with_logits;
 
-/// Binary cross-entropy of logits `x` against targets `t` in `[0, 1]`, PyTorch's
-/// `BCEWithLogitsLoss` without weights, in the stable form
-///
-/// `l = max(x, 0) - x t + log(1 + e^-|x|)` (= `-t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))`),
-///
-/// reduced by `mean` over every element (default) or `sum`; the gradient is
-/// `(sigmoid(x) - t) / numel` for the mean.
-///
-/// Targets: [`Target::Values`] of the output's shape; or [`Target::Classes`]: for an output
-/// `[N]` or `[N, 1]` (one logit per sample, binary classification) the class (0 or 1) is
-/// the target; for an output `[N, C]` with `C > 1`, one-hot rows (one-vs-rest).
-///
-/// Hyper-parameters: `reduction` = `mean` | `sum`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
-pub struct BceWithLogits {
-    /// how per-sample losses are combined: mean | sum
-    #[param(default = "mean")]
-    reduction: ReductionParam,
-}
-
-impl BceWithLogits {
-    /// A binary cross-entropy with `reduction`.
-    pub fn new(reduction: Reduction) -> Self {
-        BceWithLogits { reduction: ReductionParam(reduction) }
-    }
-
-    /// The reduction.
-    pub fn reduction(&self) -> Reduction {
-        self.reduction.0
-    }
-}
-
-impl<T: Element> Loss<T> for BceWithLogits {
-    fn name(&self) -> &str {
-        "bce_with_logits"
-    }
-
-    fn forward(&self, output: &Var<T>, target: &Target<'_, T>) -> Result<Var<T>, LayerError> {
-        let t = dense_target("bce_with_logits", output, target)?;
-        Ok(bce_with_logits(output, &t, self.reduction.0)?)
-    }
-
-    fn describe(&self) -> String {
-        format!("bce_with_logits(reduction={})", self.reduction.as_str())
-    }
-}
-
-register_loss!(BceWithLogits,
+reduction_loss! {
+    /// Binary cross-entropy of logits `x` against targets `t` in `[0, 1]`, PyTorch's
+    /// `BCEWithLogitsLoss` without weights, in the stable form
+    ///
+    /// `l = max(x, 0) - x t + log(1 + e^-|x|)` (= `-t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))`),
+    ///
+    /// reduced by `mean` over every element (default) or `sum`; the gradient is
+    /// `(sigmoid(x) - t) / numel` for the mean.
+    ///
+    /// Targets: [`Target::Values`](crate::Target::Values) of the output's shape; or
+    /// [`Target::Classes`](crate::Target::Classes): for an output `[N]` or `[N, 1]` (one logit per sample,
+    /// binary classification) the class (0 or 1) is the target; for an output `[N, C]` with `C > 1`, one-hot
+    /// rows (one-vs-rest).
+    ///
+    /// Hyper-parameters: `reduction` = `mean` | `sum`.
+    BceWithLogits,
     name: "bce_with_logits",
     summary: "binary cross-entropy of logits (sigmoid fused in)",
-);
+    elementwise: bce_with_logits,
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::losses::{Loss, Target};
+    use nabla_autograd::{Reduction, Var};
     use nabla_tensor::ndarray::{arr1, arr2};
 
     /// The textbook form, for moderate logits.

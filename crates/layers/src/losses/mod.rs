@@ -99,6 +99,82 @@ impl ParamValue for ReductionParam {
     }
 }
 
+/// A loss whose one hyper-parameter is its `reduction` (`mse`, `nll`, `bce_with_logits`): the
+/// struct, with the doc comment given, with `new(reduction)` and `reduction()`; its [`Loss`]
+/// impl, whose `forward` evaluates the expression given with the output, the target and the
+/// [`Reduction`] bound to the names given, and which describes itself as
+/// `name(reduction=...)`; its registration under `name` with the optional aliases. With
+/// `elementwise: op` instead of `forward`, the loss is `op` of the output and its
+/// [`dense_target`].
+macro_rules! reduction_loss {
+    // An elementwise loss of the output and its dense target ([`dense_target`]): the op
+    // `$op(output, target, reduction)` of `nabla-autograd`.
+    ($(#[$doc:meta])* $ty:ident,
+     name: $name:literal,
+     $(aliases: [$($alias:expr),* $(,)?],)?
+     summary: $summary:literal,
+     elementwise: $op:path $(,)?) => {
+        $crate::losses::reduction_loss! {
+            $(#[$doc])*
+            $ty,
+            name: $name,
+            $(aliases: [$($alias),*],)?
+            summary: $summary,
+            forward: |output, target, reduction| {
+                let target = $crate::losses::dense_target($name, output, target)?;
+                Ok($op(output, &target, reduction)?)
+            },
+        }
+    };
+    ($(#[$doc:meta])* $ty:ident,
+     name: $name:literal,
+     $(aliases: [$($alias:expr),* $(,)?],)?
+     summary: $summary:literal,
+     forward: |$output:ident, $target:ident, $reduction:ident| $forward:expr $(,)?) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, nabla_registry::HyperParams)]
+        pub struct $ty {
+            /// how per-sample losses are combined: mean | sum
+            #[param(default = "mean")]
+            reduction: $crate::losses::ReductionParam,
+        }
+
+        impl $ty {
+            #[doc = concat!("A `", $name, "` loss with `reduction`.")]
+            pub fn new(reduction: nabla_autograd::Reduction) -> Self {
+                $ty { reduction: $crate::losses::ReductionParam(reduction) }
+            }
+
+            /// The reduction.
+            pub fn reduction(&self) -> nabla_autograd::Reduction {
+                self.reduction.0
+            }
+        }
+
+        impl<T: nabla_tensor::Element> $crate::Loss<T> for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn forward(
+                &self,
+                $output: &nabla_autograd::Var<T>,
+                $target: &$crate::Target<'_, T>,
+            ) -> Result<nabla_autograd::Var<T>, $crate::LayerError> {
+                let $reduction = self.reduction.0;
+                $forward
+            }
+
+            fn describe(&self) -> String {
+                format!(concat!($name, "(reduction={})"), self.reduction.as_str())
+            }
+        }
+
+        $crate::register_loss!($ty, name: $name, $(aliases: [$($alias),*],)? summary: $summary);
+    };
+}
+use reduction_loss;
+
 /// The dense target of an elementwise loss (`mse`, `bce_with_logits`) as a constant of the
 /// output's shape: `Values` are copied as they are (the shapes must match); `Classes` are
 /// turned into values: for an output `[N]` or `[N, 1]` the class itself (`0.0`/`1.0`/...),

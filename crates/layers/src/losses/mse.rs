@@ -1,64 +1,31 @@
 //! `mse`: mean squared error.
 
-use crate::losses::{dense_target, Loss, ReductionParam, Target};
-use crate::{register_loss, LayerError};
-use nabla_autograd::{mse_loss, Reduction, Var};
-use nabla_registry::{Alias, HyperParams};
-use nabla_tensor::Element;
+use crate::losses::reduction_loss;
+use nabla_autograd::mse_loss;
 
-/// Mean squared error, PyTorch's `MSELoss`:
-///
-/// `loss = reduce((x - t)^2)` over every element, by `mean` (divide by the number of
-/// elements, default) or `sum`; the gradient is `2 (x - t) / numel` for the mean.
-///
-/// Targets: [`Target::Values`] of the output's shape; or [`Target::Classes`], turned into
-/// values — one-hot rows for an output `[N, C]` with `C > 1`, the class number itself for an
-/// output `[N]` or `[N, 1]`.
-///
-/// Hyper-parameters: `reduction` = `mean` | `sum`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
-pub struct Mse {
-    /// how per-sample losses are combined: mean | sum
-    #[param(default = "mean")]
-    reduction: ReductionParam,
-}
-
-impl Mse {
-    /// A mean squared error with `reduction`.
-    pub fn new(reduction: Reduction) -> Self {
-        Mse { reduction: ReductionParam(reduction) }
-    }
-
-    /// The reduction.
-    pub fn reduction(&self) -> Reduction {
-        self.reduction.0
-    }
-}
-
-impl<T: Element> Loss<T> for Mse {
-    fn name(&self) -> &str {
-        "mse"
-    }
-
-    fn forward(&self, output: &Var<T>, target: &Target<'_, T>) -> Result<Var<T>, LayerError> {
-        let t = dense_target("mse", output, target)?;
-        Ok(mse_loss(output, &t, self.reduction.0)?)
-    }
-
-    fn describe(&self) -> String {
-        format!("mse(reduction={})", self.reduction.as_str())
-    }
-}
-
-register_loss!(Mse,
+reduction_loss! {
+    /// Mean squared error, PyTorch's `MSELoss`:
+    ///
+    /// `loss = reduce((x - t)^2)` over every element, by `mean` (divide by the number of
+    /// elements, default) or `sum`; the gradient is `2 (x - t) / numel` for the mean.
+    ///
+    /// Targets: [`Target::Values`](crate::Target::Values) of the output's shape; or
+    /// [`Target::Classes`](crate::Target::Classes), turned into values — one-hot rows for an output `[N, C]`
+    /// with `C > 1`, the class number itself for an output `[N]` or `[N, 1]`.
+    ///
+    /// Hyper-parameters: `reduction` = `mean` | `sum`.
+    Mse,
     name: "mse",
-    aliases: [Alias::new("mse_loss")],
+    aliases: [nabla_registry::Alias::new("mse_loss")],
     summary: "mean squared error",
-);
+    elementwise: mse_loss,
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::losses::{Loss, Target};
+    use nabla_autograd::{Reduction, Var};
     use nabla_tensor::ndarray::arr2;
 
     #[test]

@@ -1,70 +1,39 @@
 //! `nll`: negative log-likelihood of log-probabilities.
 
-use crate::losses::{Loss, ReductionParam, Target};
-use crate::{register_loss, LayerError};
-use nabla_autograd::{nll_loss, Reduction, Var};
-use nabla_registry::{Alias, HyperParams};
-use nabla_tensor::Element;
+use crate::losses::{reduction_loss, Target};
+use crate::LayerError;
+use nabla_autograd::nll_loss;
 
-/// Negative log-likelihood of log-probabilities `x: [N, C]` (the output of a `log_softmax`
-/// layer) against class indices, PyTorch's `NLLLoss` without class weights:
-///
-/// `loss_i = -x[i, target_i]`, reduced by `mean` over the batch (default) or `sum`; the
-/// gradient is `-1/N` (mean) at each target entry and 0 elsewhere.
-///
-/// Takes [`Target::Classes`] only (a [`Target::Values`] is an error: use `cross_entropy`
-/// for class probabilities). `log_softmax` followed by `nll` equals `cross_entropy`.
-///
-/// Hyper-parameters: `reduction` = `mean` | `sum`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, HyperParams)]
-pub struct Nll {
-    /// how per-sample losses are combined: mean | sum
-    #[param(default = "mean")]
-    reduction: ReductionParam,
-}
-
-impl Nll {
-    /// A negative log-likelihood with `reduction`.
-    pub fn new(reduction: Reduction) -> Self {
-        Nll { reduction: ReductionParam(reduction) }
-    }
-
-    /// The reduction.
-    pub fn reduction(&self) -> Reduction {
-        self.reduction.0
-    }
-}
-
-impl<T: Element> Loss<T> for Nll {
-    fn name(&self) -> &str {
-        "nll"
-    }
-
-    fn forward(&self, output: &Var<T>, target: &Target<'_, T>) -> Result<Var<T>, LayerError> {
-        match target {
-            Target::Classes(classes) => Ok(nll_loss(output, classes, self.reduction.0)?),
-            Target::Values(_) => Err(LayerError::invalid(
-                "nll",
-                "expects class indices as targets, got values; use cross_entropy for class probabilities",
-            )),
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!("nll(reduction={})", self.reduction.as_str())
-    }
-}
-
-register_loss!(Nll,
+reduction_loss! {
+    /// Negative log-likelihood of log-probabilities `x: [N, C]` (the output of a `log_softmax`
+    /// layer) against class indices, PyTorch's `NLLLoss` without class weights:
+    ///
+    /// `loss_i = -x[i, target_i]`, reduced by `mean` over the batch (default) or `sum`; the
+    /// gradient is `-1/N` (mean) at each target entry and 0 elsewhere.
+    ///
+    /// Takes [`Target::Classes`] only (a [`Target::Values`] is an error: use `cross_entropy`
+    /// for class probabilities). `log_softmax` followed by `nll` equals `cross_entropy`.
+    ///
+    /// Hyper-parameters: `reduction` = `mean` | `sum`.
+    Nll,
     name: "nll",
-    aliases: [Alias::new("nll_loss")],
+    aliases: [nabla_registry::Alias::new("nll_loss")],
     summary: "negative log-likelihood of log-probabilities against class indices",
-);
+    forward: |output, target, reduction| match target {
+        Target::Classes(classes) => Ok(nll_loss(output, classes, reduction)?),
+        Target::Values(_) => Err(LayerError::invalid(
+            "nll",
+            "expects class indices as targets, got values; use cross_entropy for class probabilities",
+        )),
+    },
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::losses::CrossEntropy;
+    use crate::losses::{Loss, Target};
+    use nabla_autograd::{Reduction, Var};
     use nabla_tensor::ndarray::arr2;
 
     #[test]
