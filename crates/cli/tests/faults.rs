@@ -79,11 +79,8 @@ fn logged_values(run: &Path) -> Vec<String> {
 }
 
 fn checkpoint_files(run: &Path) -> Vec<Vec<u8>> {
-    let latest = std::fs::read_to_string(run.join("latest")).unwrap();
-    ["model.safetensors", "optimizer.safetensors", "trainer.json", "manifest.json"]
-        .iter()
-        .map(|f| std::fs::read(run.join(latest.trim()).join(f)).unwrap())
-        .collect()
+    let latest = nabla::train::latest_checkpoint(run).unwrap();
+    nabla::train::CHECKPOINT_FILES.iter().map(|f| std::fs::read(latest.join(f)).unwrap()).collect()
 }
 
 /// What must hold after any crash: the log holds each epoch up to the checkpoint's once, in

@@ -133,7 +133,7 @@ fn one_process_under_mpirun_is_bit_for_bit_a_run_without_mpi() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = output(job(&[(1, args(&["train", &cfg, "-q", "--epochs", "2", "--out", &path(&under)]))]));
     assert!(out.status.success(), "{}", stderr(&out));
-    for file in ["model.safetensors", "optimizer.safetensors", "trainer.json", "manifest.json"] {
+    for file in nabla::train::CHECKPOINT_FILES {
         let a = std::fs::read(plain.join("checkpoint-epoch0002").join(file)).unwrap();
         let b = std::fs::read(under.join("checkpoint-epoch0002").join(file)).unwrap();
         assert!(a == b, "{file} differs between the plain run and mpirun -np 1");

@@ -57,6 +57,9 @@ const MODEL_FILE: &str = "model.safetensors";
 const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 const TRAINER_FILE: &str = "trainer.json";
 const MANIFEST_FILE: &str = "manifest.json";
+/// The files of every checkpoint directory: the model, the optimizer state, the trainer's
+/// progress and the manifest of their SHA-256 digests.
+pub const CHECKPOINT_FILES: [&str; 4] = [MODEL_FILE, OPTIMIZER_FILE, TRAINER_FILE, MANIFEST_FILE];
 
 fn file_error(path: &Path, message: impl Into<String>) -> TrainError {
     TrainError::CheckpointFile { path: path.to_path_buf(), message: message.into() }
@@ -381,6 +384,13 @@ impl Manifest {
     fn digest(&self, path: &Path, name: &str) -> Result<&FileDigest, TrainError> {
         self.files.get(name).ok_or_else(|| file_error(path, format!("has no entry for {name}")))
     }
+}
+
+/// The checkpoint directory that `run_dir/latest` names, with the checks a resume makes: the
+/// file is short UTF-8 text naming one existing directory inside `run_dir`, not a path that
+/// leaves it (by `..`, an absolute path or a symbolic link).
+pub fn latest_checkpoint(run_dir: &Path) -> Result<PathBuf, TrainError> {
+    latest_dir(run_dir).map(|checkpoint| checkpoint.dir)
 }
 
 /// The checkpoint directory named by `run_dir/latest`: a single name of a directory inside

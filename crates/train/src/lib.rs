@@ -24,7 +24,10 @@ pub mod run_dir;
 mod trainer;
 
 pub use builder::{IntoParams, IntoValue, TrainConfigBuilder};
-pub use checkpoint::{evaluate_checkpoint, init_from, load_for_eval, EvalModel, Evaluation, InitReport};
+pub use checkpoint::{
+    evaluate_checkpoint, init_from, latest_checkpoint, load_for_eval, EvalModel, Evaluation, InitReport,
+    CHECKPOINT_FILES,
+};
 pub use config::{
     apply_override, default_run_dir, BatchSizeMeaning, CheckpointConfig, ClipConfig, ComponentSpec,
     DistributedConfig, SchedulerInterval, TrainConfig, DEFAULT_CONFIG,

@@ -16,11 +16,8 @@ fn trainer(overrides: &[&str]) -> Result<Trainer, TrainError> {
 }
 
 fn checkpoint_bytes(run: &Path) -> Vec<Vec<u8>> {
-    let latest = std::fs::read_to_string(run.join("latest")).unwrap();
-    ["model.safetensors", "optimizer.safetensors", "trainer.json", "manifest.json"]
-        .iter()
-        .map(|f| std::fs::read(run.join(latest.trim()).join(f)).unwrap())
-        .collect()
+    let latest = nabla_train::latest_checkpoint(run).unwrap();
+    nabla_train::CHECKPOINT_FILES.iter().map(|f| std::fs::read(latest.join(f)).unwrap()).collect()
 }
 
 fn snapshot(run: &Path) -> Vec<(String, Vec<u8>)> {
