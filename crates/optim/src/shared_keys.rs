@@ -15,8 +15,7 @@ pub struct MomentKeys {
     /// decay rates [beta1, beta2] of the first and second moment estimates
     #[param(default = [0.9, 0.999], range = UNIT_HALF_OPEN)]
     pub betas: [f64; 2],
-    /// added to the denominator for numerical stability (where exactly: the optimizer's
-    /// update rule)
+    /// term added to the denominator to improve numerical stability
     #[param(default = 1e-8, range = NON_NEGATIVE)]
     pub eps: f64,
 }
