@@ -133,19 +133,17 @@ impl Geometry {
         self.img.shape_with(self.o, self.oh, self.ow)
     }
 
-    /// Every kernel tap `(u, v)` in row-major order, with the output positions it reads from
-    /// inside the input.
-    fn taps(&self) -> Vec<Tap> {
-        let (h, w) = (self.img.h, self.img.w);
-        let mut taps = Vec::with_capacity(self.kh * self.kw);
-        for u in 0..self.kh {
-            let rows = outputs_inside(self.oh, self.sh, u * self.dh, self.ph, h);
-            for v in 0..self.kw {
-                let cols = outputs_inside(self.ow, self.sw, v * self.dw, self.pw, w);
-                taps.push(Tap { rows: rows.clone(), cols, dy: u * self.dh, dx: v * self.dw });
-            }
+    /// The kernel tap `(u, v)`: its offsets and the output positions it reads from inside the
+    /// input. Two integer divisions, so it is recomputed rather than kept: `im2col` runs once
+    /// per sample and must not allocate.
+    fn tap(&self, u: usize, v: usize) -> Tap {
+        let (dy, dx) = (u * self.dh, v * self.dw);
+        Tap {
+            rows: outputs_inside(self.oh, self.sh, dy, self.ph, self.img.h),
+            cols: outputs_inside(self.ow, self.sw, dx, self.pw, self.img.w),
+            dy,
+            dx,
         }
-        taps
     }
 
     /// Calls `f(plane, tap, row)` for every row of a column matrix `[C kH kW, H_out W_out]`
@@ -157,10 +155,11 @@ impl Geometry {
         mut rows: impl Iterator<Item = R>,
         mut f: impl FnMut(&mut P, &Tap, R),
     ) {
-        let taps = self.taps();
         for mut plane in planes {
-            for tap in &taps {
-                f(&mut plane, tap, rows.next().expect("one row per channel and tap"));
+            for u in 0..self.kh {
+                for v in 0..self.kw {
+                    f(&mut plane, &self.tap(u, v), rows.next().expect("one row per channel and tap"));
+                }
             }
         }
     }

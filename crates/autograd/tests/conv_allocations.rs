@@ -1,0 +1,85 @@
+//! The convolutional ops allocate per call, not per sample, except for matrixmultiply: after
+//! warm-up (the buffer pool holds the step's arrays), a forward and backward pass through
+//! conv2d and the pooling ops at batch 8 makes at most one allocation per added sample and
+//! product more than at batch 2. The products are conv2d's three per sample (forward, weight
+//! gradient, input gradient), and matrixmultiply allocates its packing buffer inside every
+//! call (docs/performance.md); nothing of nabla's own may allocate per sample. (A helper that
+//! built a small `Vec` inside `im2col` once cost 5 more allocations per training sample of the
+//! MNIST CNN.)
+
+use nabla_autograd::{avg_pool2d, conv2d, max_pool2d, AvgPool2dOptions, Conv2dOptions, Conv2dPadding, Var};
+use nabla_tensor::ndarray::ArrayD;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The system allocator, counting allocations and reallocations.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a plain
+// atomic and does not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` with this layout (every allocation goes there).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as `dealloc`, with the caller's new size.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// One training-style pass at batch `n`: conv2d with padding (im2col and col2im both walk
+/// padded taps) and a bias, max and average pooling, then the gradients of input, weight and
+/// bias.
+fn pass(n: usize) {
+    let x = Var::param(ArrayD::from_elem(vec![n, 2, 9, 9], 0.5f32));
+    let w = Var::param(ArrayD::from_elem(vec![4, 2, 3, 3], 0.1f32));
+    let b = Var::param(ArrayD::from_elem(vec![4], 0.2f32));
+    let conv = Conv2dOptions { padding: Conv2dPadding::Explicit([1, 1]), ..Conv2dOptions::default() };
+    let y = conv2d(&x, &w, Some(&b), &conv).unwrap();
+    let y = max_pool2d(&y, &nabla_autograd::MaxPool2dOptions::new([2, 2])).unwrap();
+    let y = avg_pool2d(&y, &AvgPool2dOptions::new([2, 2])).unwrap();
+    y.sum().backward().unwrap();
+    assert!(x.grad().is_some() && w.grad().is_some() && b.grad().is_some());
+}
+
+/// The allocations of one pass at batch `n`, after passes that warm the buffer pool.
+fn allocations_of_a_pass(n: usize) -> u64 {
+    for _ in 0..3 {
+        pass(n);
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    pass(n);
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+/// conv2d's matrix products per sample in a training pass: forward, weight gradient, input
+/// gradient, each one matrixmultiply call with one packing allocation.
+const PRODUCTS_PER_SAMPLE: u64 = 3;
+
+#[test]
+fn conv_and_pooling_allocate_per_sample_only_in_the_matrix_products() {
+    // One thread: the split of work over samples then runs inline, so the count is exact.
+    nabla_tensor::threads::set_threads(1);
+    let small = allocations_of_a_pass(2);
+    let large = allocations_of_a_pass(8);
+    let per_extra_sample = large.saturating_sub(small) as f64 / 6.0;
+    assert!(
+        large <= small + PRODUCTS_PER_SAMPLE * 6,
+        "a pass allocates {small} times at batch 2 and {large} at batch 8: {per_extra_sample:.1} per \
+         added sample, more than the {PRODUCTS_PER_SAMPLE} of the matrix products"
+    );
+}
