@@ -10,7 +10,7 @@ use std::iter::Sum;
 /// A floating-point element type of tensors: implemented for `f32` and `f64`.
 ///
 /// Besides the arithmetic of [`num_traits::Float`], it dispatches the GEMM kernel
-/// (`matrixmultiply::sgemm` / `dgemm`) and the error function, which `std` lacks.
+/// ([`crate::sgemm`] for `f32`, `matrixmultiply::dgemm` for `f64`) and the error function, which `std` lacks.
 pub trait Element:
     Float + LinalgScalar + ScalarOperand + Sum + Default + Debug + Display + Send + Sync + 'static
 {
@@ -58,13 +58,13 @@ pub trait Element:
         unsafe { Self::GEMM_KERNEL(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
 
-    /// The `matrixmultiply` kernel of this type (`sgemm` / `dgemm`) that [`Element::gemm`]
-    /// calls.
+    /// The GEMM kernel of this type ([`crate::sgemm`] / `matrixmultiply::dgemm`) that
+    /// [`Element::gemm`] calls.
     #[doc(hidden)]
     const GEMM_KERNEL: GemmKernel<Self>;
 }
 
-/// The signature of a `matrixmultiply` GEMM kernel over `T`, in the argument order of
+/// The signature of a GEMM kernel over `T` (`matrixmultiply`'s), in the argument order of
 /// [`Element::gemm`].
 pub type GemmKernel<T> = unsafe fn(
     usize,
@@ -122,7 +122,7 @@ macro_rules! impl_element {
 }
 
 impl_element! {
-    f32, "f32", matrixmultiply::sgemm,
+    f32, "f32", crate::sgemm::sgemm,
     from_f64(x) => x as f32,
     to_f64(x) => f64::from(x),
     erf(x) => libm::erf(f64::from(x)) as f32,

@@ -1,10 +1,12 @@
-//! The numeric base of nabla on plain `ndarray` arrays of `f32` and `f64`: GEMM through
-//! `matrixmultiply`, buffer pooling, broadcasting helpers and explicit, seedable randomness.
+//! The numeric base of nabla on plain `ndarray` arrays of `f32` and `f64`: GEMM (nabla's own
+//! AVX-512 / AVX2 [`sgemm`] for `f32`, `matrixmultiply` otherwise), buffer pooling, broadcasting helpers and explicit, seedable randomness.
 //! There is no tensor type of its own: every crate passes `ndarray` arrays and views.
 //!
 //! * [`Element`]: the scalar types (`f32`, `f64`) and their GEMM kernels.
-//! * [`gemm_into`] / [`matmul`]: strided GEMM (`sgemm`/`dgemm`) on `ndarray` views, split
-//!   over [`threads`]; transposed operands cost no copy.
+//! * [`gemm_into`] / [`matmul`]: strided GEMM on `ndarray` views, split over [`threads`];
+//!   transposed operands cost no copy.
+//! * [`sgemm`] / [`SgemmKernel`]: the `f32` kernel, with per-thread packing buffers reused
+//!   across calls, so a steady-state product allocates nothing.
 //! * [`threads`]: the process's persistent worker threads and its thread count.
 //! * [`pool`]: per-thread reuse of array buffers across training steps.
 //! * [`Rng`]: the explicit seeded generator (ChaCha8); there is no global RNG.
@@ -20,6 +22,7 @@ mod error;
 mod linalg;
 pub mod pool;
 mod rng;
+mod sgemm;
 mod shape;
 pub mod threads;
 
@@ -27,6 +30,7 @@ pub use element::{sigmoid, Element, GemmKernel};
 pub use error::{Result, TensorError};
 pub use linalg::{gemm_into, matmul, split_parts};
 pub use rng::{Rng, RngState};
+pub use sgemm::{sgemm, SgemmKernel};
 pub use shape::{
     broadcast_shape, broadcast_zip, check_axis, check_permutation, reduced_shape, sum_axes, sum_to_shape,
 };

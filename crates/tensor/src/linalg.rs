@@ -1,5 +1,6 @@
-//! Matrix products through `matrixmultiply`'s strided `sgemm` / `dgemm`, split over nabla's
-//! own threads ([`crate::threads`]).
+//! Matrix products through the strided kernels of [`Element::gemm`] (nabla's own
+//! [`crate::sgemm`] for `f32`, `matrixmultiply::dgemm` for `f64`), split over nabla's own
+//! threads ([`crate::threads`]).
 //!
 //! The kernel takes any row and column stride (including negative ones), so transposed,
 //! permuted and sliced views are multiplied in place, without copying. It runs on one thread
