@@ -15,16 +15,18 @@
 //! assert_eq!(b.shape(), &[32, 64]);
 //! ```
 //!
-//! Buffers shorter than [`MIN_POOLED_LEN`] elements are not pooled (the allocator is fast for
-//! them). The pool holds at most [`PoolLimits::max_elements`] elements in all and
+//! Every non-empty buffer is pooled, the small ones too (a loss value, a bias gradient, a
+//! batch norm's per-channel statistics through [`Scratch`]), so that a steady-state training
+//! step allocates nothing. The pool holds at most [`PoolLimits::max_elements`] elements in all and
 //! [`PoolLimits::max_per_size`] buffers of one length; beyond that, returned buffers are freed.
 
 use crate::Element;
 use ndarray::{ArrayD, IxDyn};
 use std::collections::HashMap;
 
-/// Buffers shorter than this many elements bypass the pool.
-pub const MIN_POOLED_LEN: usize = 256;
+/// Buffers shorter than this many elements bypass the pool (only empty ones, which own no
+/// allocation).
+pub const MIN_POOLED_LEN: usize = 1;
 
 /// Bounds on what a pool keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,6 +180,102 @@ pub fn set_limits<T: Element>(limits: PoolLimits) {
     });
 }
 
+/// A plain vector of `len` elements from this thread's pool, given back when dropped: the
+/// per-step scratch of an op (per-channel sums, coefficients) without an allocation per step.
+///
+/// ```
+/// use nabla_tensor::pool::Scratch;
+/// let mut sums = Scratch::<f64>::zeros(4);
+/// sums[1] += 2.5;
+/// let scaled: Scratch<f64> = sums.iter().map(|s| s * 2.0).collect();
+/// assert_eq!(&scaled[..], &[0.0, 5.0, 0.0, 0.0]);
+/// ```
+#[derive(Debug)]
+pub struct Scratch<T: Element>(Vec<T>);
+
+impl<T: Element> Scratch<T> {
+    /// `len` copies of `value`.
+    pub fn full(len: usize, value: T) -> Scratch<T> {
+        match T::with_pool(|p| p.take_vec(len)) {
+            Some(mut v) => {
+                v.fill(value);
+                Scratch(v)
+            }
+            None => Scratch(vec![value; len]),
+        }
+    }
+
+    /// `len` zeros.
+    pub fn zeros(len: usize) -> Scratch<T> {
+        Scratch::full(len, T::zero())
+    }
+}
+
+impl<T: Element> std::ops::Deref for Scratch<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T: Element> std::ops::DerefMut for Scratch<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
+
+impl<'a, T: Element> IntoIterator for &'a Scratch<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'a, T: Element> IntoIterator for &'a mut Scratch<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter_mut()
+    }
+}
+
+impl<T: Element> Clone for Scratch<T> {
+    fn clone(&self) -> Self {
+        self.iter().copied().collect()
+    }
+}
+
+impl<T: Element> FromIterator<T> for Scratch<T> {
+    /// From the pool when the iterator knows its exact length (every `map` of a slice does).
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut iter = iter.into_iter();
+        match iter.size_hint() {
+            (low, Some(high)) if low == high => {
+                let mut out = Scratch::zeros(low);
+                let mut written = 0;
+                for slot in out.0.iter_mut() {
+                    let Some(v) = iter.next() else { break };
+                    *slot = v;
+                    written += 1;
+                }
+                // An iterator whose hint was wrong still gives exactly its items.
+                out.0.truncate(written);
+                out.0.extend(iter);
+                out
+            }
+            _ => Scratch(iter.collect()),
+        }
+    }
+}
+
+impl<T: Element> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.0);
+        T::with_pool(|p| p.give_vec(v));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,10 +297,17 @@ mod tests {
     }
 
     #[test]
-    fn small_buffers_bypass_and_limits_hold() {
+    fn small_buffers_are_pooled_empty_ones_bypass_and_limits_hold() {
         clear::<f32>();
         give(zeros::<f32>(&[3]));
-        assert_eq!(stats::<f32>().buffers, 0);
+        give(zeros::<f32>(&[0]));
+        assert_eq!(stats::<f32>().buffers, 1);
+        clear::<f32>();
+        let first = Scratch::<f32>::zeros(5);
+        let ptr = first.as_ptr();
+        drop(first);
+        assert_eq!(Scratch::<f32>::full(5, 1.0).as_ptr(), ptr, "a dropped scratch is reused");
+        clear::<f32>();
         set_limits::<f32>(PoolLimits { max_elements: 1 << 20, max_per_size: 2 });
         let arrays: Vec<_> = (0..5).map(|_| zeros::<f32>(&[1000])).collect();
         arrays.into_iter().for_each(give);
