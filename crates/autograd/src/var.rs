@@ -4,8 +4,13 @@ use crate::error::{AutogradError, Result};
 use crate::grad_mode::is_grad_enabled;
 use nabla_tensor::ndarray::{ArrayD, IxDyn, Zip};
 use nabla_tensor::{pool, Element};
+use smallbox::space::S32;
+use smallbox::{smallbox, SmallBox};
+use smallvec::SmallVec;
+use std::any::Any;
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 thread_local! {
@@ -13,6 +18,50 @@ thread_local! {
     static LIVE_VARS: Cell<usize> = const { Cell::new(0) };
     /// Numbers the graph traversals of backward passes (see `Node::visited`).
     static TRAVERSAL: Cell<u64> = const { Cell::new(0) };
+    /// One [`Spares`] per element type (found by downcasting: a `thread_local!` cannot be
+    /// generic).
+    static SPARES: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many emptied nodes a thread keeps for reuse (a few training steps' graphs).
+const MAX_SPARE_NODES: usize = 4096;
+
+/// What a thread keeps between graphs so that building and releasing one allocates nothing:
+/// emptied nodes, the queue of nodes being torn down, and the backward pass's work lists.
+struct Spares<T: Element> {
+    free: Vec<Rc<Node<T>>>,
+    /// Nodes whose last handle was dropped, waiting to be emptied; the first release on the
+    /// thread empties the queue (so a long chain is torn down in a loop, not by recursion).
+    pending: Vec<Rc<Node<T>>>,
+    draining: bool,
+    order: Vec<Var<T>>,
+    stack: Vec<(Var<T>, bool)>,
+}
+
+/// Runs `f` on this thread's [`Spares`] of `T`; `None` during thread teardown or when they
+/// are already borrowed (then the caller does without).
+fn with_spares<T: Element, R>(f: impl FnOnce(&mut Spares<T>) -> R) -> Option<R> {
+    SPARES
+        .try_with(|cell| {
+            let mut lists = cell.try_borrow_mut().ok()?;
+            let index = match lists.iter().position(|l| l.is::<Spares<T>>()) {
+                Some(i) => i,
+                None => {
+                    lists.push(Box::new(Spares::<T> {
+                        free: Vec::new(),
+                        pending: Vec::new(),
+                        draining: false,
+                        order: Vec::new(),
+                        stack: Vec::new(),
+                    }));
+                    lists.len() - 1
+                }
+            };
+            let spares = lists[index].downcast_mut::<Spares<T>>().expect("found by its type");
+            Some(f(spares))
+        })
+        .ok()
+        .flatten()
 }
 
 /// The number of graph nodes (recorded op results that still hold their backward closure and
@@ -70,11 +119,42 @@ impl<T: Element> BackwardArgs<'_, T> {
     }
 }
 
-type BackwardFn<T> = dyn FnMut(BackwardArgs<'_, T>) -> Vec<Option<ArrayD<T>>>;
+/// The gradients a backward closure returns, one per input of the op; up to three are held
+/// without an allocation.
+pub type Grads<T> = SmallVec<[Option<ArrayD<T>>; 3]>;
 
+/// What a backward closure may return: an array (`[Some(g), None]`, no allocation), a `Vec`,
+/// or [`Grads`].
+pub trait IntoGrads<T: Element> {
+    /// The gradients, one per input.
+    fn into_grads(self) -> Grads<T>;
+}
+
+impl<T: Element> IntoGrads<T> for Grads<T> {
+    fn into_grads(self) -> Grads<T> {
+        self
+    }
+}
+
+impl<T: Element> IntoGrads<T> for Vec<Option<ArrayD<T>>> {
+    fn into_grads(self) -> Grads<T> {
+        SmallVec::from_vec(self)
+    }
+}
+
+impl<T: Element, const N: usize> IntoGrads<T> for [Option<ArrayD<T>>; N] {
+    fn into_grads(self) -> Grads<T> {
+        self.into_iter().collect()
+    }
+}
+
+type BackwardFn<T> = dyn FnMut(BackwardArgs<'_, T>) -> Grads<T>;
+
+/// A recorded op: its inputs (up to three inline) and its backward closure (inline when it
+/// captures at most 32 words, as the built-in ops' closures do).
 struct OpRecord<T: Element> {
-    inputs: Vec<Var<T>>,
-    backward: Box<BackwardFn<T>>,
+    inputs: SmallVec<[Var<T>; 3]>,
+    backward: SmallBox<BackwardFn<T>, S32>,
     _live: LiveToken,
 }
 
@@ -91,37 +171,88 @@ struct Node<T: Element> {
     op: RefCell<Option<OpRecord<T>>>,
     /// The number of the last backward traversal that reached this node.
     visited: Cell<u64>,
+    /// Counted in [`live_vars`] (false once emptied for reuse).
+    live: bool,
 }
 
 fn empty<T: Element>() -> ArrayD<T> {
     ArrayD::from_shape_vec(IxDyn(&[0]), Vec::new()).expect("empty array")
 }
 
-impl<T: Element> Drop for Node<T> {
-    fn drop(&mut self) {
+impl<T: Element> Node<T> {
+    /// Gives the value (when pooled) and the gradient back to the pool and stops counting the
+    /// node as live; returns its op record, for the caller to drop.
+    fn empty_out(&mut self) -> Option<OpRecord<T>> {
         let value = std::mem::replace(self.value.get_mut(), empty());
-        if self.pooled {
+        if std::mem::replace(&mut self.pooled, false) {
             pool::give(value);
         }
         if let Some(g) = self.grad.get_mut().take() {
             pool::give(g);
         }
-        let _ = LIVE_VARS.try_with(|c| c.set(c.get().saturating_sub(1)));
+        if std::mem::replace(&mut self.live, false) {
+            let _ = LIVE_VARS.try_with(|c| c.set(c.get().saturating_sub(1)));
+        }
+        self.op.get_mut().take()
+    }
+}
+
+impl<T: Element> Drop for Node<T> {
+    /// Reached only when a node cannot be kept for reuse (thread teardown, a full free list):
+    /// [`release`] empties nodes itself.
+    fn drop(&mut self) {
+        let Some(rec) = self.empty_out() else { return };
         // Tear the graph down iteratively: a deep chain dropped recursively could overflow
         // the stack.
-        let Some(rec) = self.op.get_mut().take() else { return };
         let OpRecord { inputs, backward, _live } = rec;
         drop(backward);
-        let mut stack = inputs;
-        while let Some(Var { node }) = stack.pop() {
-            if let Ok(mut n) = Rc::try_unwrap(node) {
+        let mut stack: Vec<Var<T>> = inputs.into_vec();
+        while let Some(var) = stack.pop() {
+            let mut node = var.into_node();
+            if let Some(n) = Rc::get_mut(&mut node) {
                 if let Some(r) = n.op.get_mut().take() {
-                    let OpRecord { inputs, .. } = r;
-                    stack.extend(inputs);
+                    stack.extend(r.inputs);
                 }
             }
         }
     }
+}
+
+/// Drops one handle of a node. The last handle empties the node (its value and gradient go
+/// back to the pool, its op record and so its inputs are dropped) and keeps the allocation
+/// for the next [`Var::new_node`]. Nodes released while another release runs on the thread
+/// are queued and emptied by the first, in a loop: a long chain is torn down without
+/// recursion.
+fn release<T: Element>(node: Rc<Node<T>>) {
+    // No `Weak` handle is ever made, so a strong count of 1 is the last handle.
+    if Rc::strong_count(&node) > 1 {
+        return;
+    }
+    let mut node = Some(node);
+    let first = with_spares::<T, _>(|s| {
+        s.pending.push(node.take().expect("queued once"));
+        !std::mem::replace(&mut s.draining, true)
+    });
+    if first != Some(true) {
+        // Queued for the release that is running, or (thread teardown) dropped as it is.
+        drop(node);
+        return;
+    }
+    while let Some(mut next) = with_spares::<T, _>(|s| s.pending.pop()).flatten() {
+        let record = Rc::get_mut(&mut next).expect("a queued node has one handle").empty_out();
+        drop(record);
+        let full = with_spares::<T, _>(|s| {
+            if s.free.len() < MAX_SPARE_NODES {
+                s.free.push(next);
+                None
+            } else {
+                Some(next)
+            }
+        })
+        .flatten();
+        drop(full);
+    }
+    with_spares::<T, _>(|s| s.draining = false);
 }
 
 /// A variable of the graph: a tensor value, whether it requires a gradient, its gradient
@@ -148,12 +279,21 @@ impl<T: Element> Drop for Node<T> {
 /// assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[2.0, 4.0, 6.0]);
 /// ```
 pub struct Var<T: Element = f32> {
-    node: Rc<Node<T>>,
+    /// Released by hand in `drop` (see [`release`]).
+    node: ManuallyDrop<Rc<Node<T>>>,
 }
 
 impl<T: Element> Clone for Var<T> {
     fn clone(&self) -> Self {
-        Var { node: Rc::clone(&self.node) }
+        Var { node: ManuallyDrop::new(Rc::clone(&self.node)) }
+    }
+}
+
+impl<T: Element> Drop for Var<T> {
+    fn drop(&mut self) {
+        // SAFETY: `self.node` is not used again: this is the handle's end.
+        let node = unsafe { ManuallyDrop::take(&mut self.node) };
+        release(node);
     }
 }
 
@@ -179,18 +319,33 @@ impl<T: Element> Var<T> {
         pooled: bool,
     ) -> Self {
         LIVE_VARS.with(|c| c.set(c.get() + 1));
-        Var {
-            node: Rc::new(Node {
-                name,
-                value: RefCell::new(value),
-                grad: RefCell::new(None),
-                requires_grad: Cell::new(requires_grad),
-                is_leaf: op.is_none(),
-                pooled,
-                op: RefCell::new(op),
-                visited: Cell::new(0),
-            }),
-        }
+        let fresh = Node {
+            name,
+            value: RefCell::new(value),
+            grad: RefCell::new(None),
+            requires_grad: Cell::new(requires_grad),
+            is_leaf: op.is_none(),
+            pooled,
+            op: RefCell::new(op),
+            visited: Cell::new(0),
+            live: true,
+        };
+        let node = match with_spares::<T, _>(|s| s.free.pop()).flatten() {
+            Some(mut spare) => {
+                // The old contents are already emptied out: dropping them frees nothing.
+                *Rc::get_mut(&mut spare).expect("a spare node has one handle") = fresh;
+                spare
+            }
+            None => Rc::new(fresh),
+        };
+        Var { node: ManuallyDrop::new(node) }
+    }
+
+    /// This handle's node, without releasing it.
+    fn into_node(self) -> Rc<Node<T>> {
+        let mut me = ManuallyDrop::new(self);
+        // SAFETY: `me` is never dropped, so the node is moved out exactly once.
+        unsafe { ManuallyDrop::take(&mut me.node) }
     }
 
     /// A leaf variable (a parameter when `requires_grad`, else an input). Takes the array
@@ -253,9 +408,10 @@ impl<T: Element> Var<T> {
     /// cube(&x).sum().backward().unwrap();
     /// assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[3.0, 12.0]);
     /// ```
-    pub fn custom<F>(name: &'static str, inputs: &[&Var<T>], output: ArrayD<T>, backward: F) -> Var<T>
+    pub fn custom<F, G>(name: &'static str, inputs: &[&Var<T>], output: ArrayD<T>, mut backward: F) -> Var<T>
     where
-        F: FnMut(BackwardArgs<'_, T>) -> Vec<Option<ArrayD<T>>> + 'static,
+        F: FnMut(BackwardArgs<'_, T>) -> G + 'static,
+        G: IntoGrads<T>,
     {
         let record = is_grad_enabled() && inputs.iter().any(|v| v.requires_grad());
         if !record {
@@ -263,7 +419,7 @@ impl<T: Element> Var<T> {
         }
         let rec = OpRecord {
             inputs: inputs.iter().map(|v| (*v).clone()).collect(),
-            backward: Box::new(backward),
+            backward: smallbox!(move |args: BackwardArgs<'_, T>| backward(args).into_grads()),
             _live: LiveToken::new(),
         };
         Self::new_node(name, output, true, Some(rec), true)
@@ -453,9 +609,21 @@ impl<T: Element> Var<T> {
                 got: upstream.shape().to_vec(),
             });
         }
-        let order = self.topological_order()?;
-        accumulate(&self.node, upstream);
-        for var in &order {
+        let mut order = with_spares::<T, _>(|s| std::mem::take(&mut s.order)).unwrap_or_default();
+        let result = self.topological_order(&mut order).and_then(|()| {
+            accumulate(&self.node, upstream);
+            Self::run_backward(&order, retain_graph)
+        });
+        order.clear();
+        if let Some(mut unused) = with_spares::<T, _>(|s| std::mem::replace(&mut s.order, order)) {
+            unused.clear();
+        }
+        result
+    }
+
+    /// Runs the backward closures of `order` (from [`Var::topological_order`]).
+    fn run_backward(order: &[Var<T>], retain_graph: bool) -> Result<()> {
+        for var in order {
             let node = &var.node;
             let pending = node.grad.borrow_mut().take();
             if let Some(g) = pending {
@@ -500,15 +668,25 @@ impl<T: Element> Var<T> {
 
     /// The recorded op results reachable from `self`, each after every op result that uses it
     /// (so gradients are complete when a node is processed).
-    fn topological_order(&self) -> Result<Vec<Var<T>>> {
+    /// Written into `post`, which comes in empty (the thread's reused list).
+    fn topological_order(&self, post: &mut Vec<Var<T>>) -> Result<()> {
         // Nodes are marked visited with this traversal's number (no set to allocate).
         let epoch = TRAVERSAL.with(|c| {
             c.set(c.get() + 1);
             c.get()
         });
-        let mut post: Vec<Var<T>> = Vec::with_capacity(16);
         // Iterative DFS: (var, children pushed?)
-        let mut stack: Vec<(Var<T>, bool)> = Vec::with_capacity(16);
+        let mut stack = with_spares::<T, _>(|s| std::mem::take(&mut s.stack)).unwrap_or_default();
+        let result = self.depth_first(epoch, &mut stack, post);
+        stack.clear();
+        with_spares::<T, _>(|s| s.stack = stack);
+        result?;
+        post.reverse();
+        Ok(())
+    }
+
+    /// The post-order walk of [`Var::topological_order`].
+    fn depth_first(&self, epoch: u64, stack: &mut Vec<(Var<T>, bool)>, post: &mut Vec<Var<T>>) -> Result<()> {
         stack.push((self.clone(), false));
         while let Some((var, expanded)) = stack.pop() {
             if var.node.is_leaf {
@@ -534,8 +712,7 @@ impl<T: Element> Var<T> {
                 }
             }
         }
-        post.reverse();
-        Ok(post)
+        Ok(())
     }
 }
 

@@ -179,7 +179,11 @@ fn training_loop_does_not_grow_memory() {
     for step in 0..30 {
         let xin = Var::constant(x.clone());
         let h = linear(&xin, &w1, Some(&b1)).unwrap();
-        let h = batch_norm_train(&h, Some(&g1), None, 1e-5).unwrap().output.relu();
+        let normalized = batch_norm_train(&h, Some(&g1), None, 1e-5).unwrap();
+        // The batch statistics come in pooled buffers; a loop gives them back.
+        pool::give(normalized.mean.into_dyn());
+        pool::give(normalized.var_unbiased.into_dyn());
+        let h = normalized.output.relu();
         let h = dropout(&h, 0.1, true, &mut rng).unwrap();
         let logits = linear(&h, &w2, Some(&b2)).unwrap();
         let loss = cross_entropy(&logits, &targets, 0.0, Reduction::Mean).unwrap();

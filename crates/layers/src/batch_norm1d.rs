@@ -267,8 +267,13 @@ impl<T: Element, const D: usize> Module<T> for BatchNormNd<T, D> {
     }
 
     fn forward(&mut self, input: &Var<T>) -> Result<Var<T>, LayerError> {
-        let shape = input.shape();
-        if shape.is_empty() || channels::<D>(&shape[1..]) != Some(self.num_features) {
+        let fits = {
+            let value = input.value();
+            let shape = value.shape();
+            !shape.is_empty() && channels::<D>(&shape[1..]) == Some(self.num_features)
+        };
+        if !fits {
+            let shape = input.shape();
             let c = self.num_features;
             let inputs = if D == 1 { format!("[N, {c}] or [N, {c}, L]") } else { format!("[N, {c}, H, W]") };
             return Err(self.wrong_input(&format!("input {inputs}, got shape {shape:?}")));
@@ -298,6 +303,8 @@ impl<T: Element, const D: usize> Module<T> for BatchNormNd<T, D> {
                 r.num_batches_tracked = r.num_batches_tracked.saturating_add(1);
             }
         }
+        nabla_tensor::pool::give(out.mean.into_dyn());
+        nabla_tensor::pool::give(out.var_unbiased.into_dyn());
         Ok(out.output)
     }
 

@@ -81,7 +81,7 @@ pub fn adaptive_avg_pool2d<T: Element>(input: &Var<T>, output_size: [usize; 2]) 
                 }
             });
         });
-        vec![Some(gx)]
+        [Some(gx)]
     }))
 }
 

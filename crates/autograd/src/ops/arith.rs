@@ -40,7 +40,7 @@ impl<T: Element> Var<T> {
         Ok(Var::custom("add", &[self, other], out, move |args| {
             let (na, nb) = (args.inputs[0].requires_grad(), args.inputs[1].requires_grad());
             let (ga, gb) = split(args.grad_output, na, nb);
-            vec![
+            [
                 ga.map(|g| sum_to_shape(g, &sa).expect("broadcast shape")),
                 gb.map(|g| sum_to_shape(g, &sb).expect("broadcast shape")),
             ]
@@ -57,7 +57,7 @@ impl<T: Element> Var<T> {
             if let Some(gb) = gb.as_mut() {
                 gb.mapv_inplace(|x| -x);
             }
-            vec![
+            [
                 ga.map(|g| sum_to_shape(g, &sa).expect("broadcast shape")),
                 gb.map(|g| sum_to_shape(g, &sb).expect("broadcast shape")),
             ]
@@ -85,7 +85,7 @@ impl<T: Element> Var<T> {
             } else {
                 None
             };
-            vec![ga, gb]
+            [ga, gb]
         }))
     }
 
@@ -112,14 +112,14 @@ impl<T: Element> Var<T> {
             } else {
                 None
             };
-            vec![ga, gb]
+            [ga, gb]
         }))
     }
 
     /// `self + s` for a scalar `s`.
     pub fn add_scalar(&self, s: T) -> Var<T> {
         let out = map_pooled(&self.value(), |x| x + s);
-        Var::custom("add_scalar", &[self], out, |args| vec![Some(args.grad_output)])
+        Var::custom("add_scalar", &[self], out, |args| [Some(args.grad_output)])
     }
 
     /// `self * s` for a scalar `s`.
@@ -127,7 +127,7 @@ impl<T: Element> Var<T> {
         let out = map_pooled(&self.value(), |x| x * s);
         Var::custom("mul_scalar", &[self], out, move |mut args| {
             args.grad_output.mapv_inplace(|g| g * s);
-            vec![Some(args.grad_output)]
+            [Some(args.grad_output)]
         })
     }
 

@@ -134,7 +134,7 @@ pub fn avg_pool2d<T: Element>(input: &Var<T>, options: &AvgPool2dOptions) -> Res
                 window_add(gplane, img.w, rows, cols, oplane[k] / T::from_f64(divisor as f64));
             });
         });
-        vec![Some(gx)]
+        [Some(gx)]
     }))
 }
 

@@ -4,8 +4,9 @@
 use crate::batch_stats::BatchStatsReducer;
 use crate::error::{AutogradError, Result};
 use crate::ops::fused_linear::ColumnStep;
-use crate::var::Var;
+use crate::var::{Grads, Var};
 use nabla_tensor::ndarray::{Array1, ArrayD, ArrayView1};
+use nabla_tensor::pool::Scratch;
 use nabla_tensor::{pool, Element, TensorError};
 use std::rc::Rc;
 
@@ -15,10 +16,10 @@ use std::rc::Rc;
 pub struct BatchNormOutput<T: Element> {
     /// `gamma * (x - mean) / sqrt(var + eps) + beta`.
     pub output: Var<T>,
-    /// The per-channel batch mean, `[C]`.
+    /// The per-channel batch mean, `[C]` (a pooled buffer: `pool::give` it back when done).
     pub mean: Array1<T>,
     /// The per-channel **unbiased** batch variance (`sum / (M - 1)`), `[C]`, as PyTorch
-    /// feeds into `running_var`.
+    /// feeds into `running_var` (pooled, as `mean`).
     pub var_unbiased: Array1<T>,
 }
 
@@ -85,10 +86,10 @@ fn contiguous<T: Element>(x: &ArrayD<T>) -> Option<ArrayD<T>> {
     (!x.is_standard_layout()).then(|| pool::copy_of(&x.view()))
 }
 
-fn param_or<T: Element>(p: Option<&Var<T>>, c: usize, default: f64) -> Vec<f64> {
+fn param_or<T: Element>(p: Option<&Var<T>>, c: usize, default: f64) -> Scratch<f64> {
     match p {
         Some(p) => p.value().iter().map(|v| (*v).to_f64()).collect(),
-        None => vec![default; c],
+        None => Scratch::full(c, default),
     }
 }
 
@@ -137,13 +138,13 @@ pub fn batch_norm_train<T: Element>(
         });
     }
     let m = d.m as f64;
-    let invstd: Vec<f64> = ss.iter().map(|s| 1.0 / (s / m + eps).sqrt()).collect();
+    let invstd: Scratch<f64> = ss.iter().map(|s| 1.0 / (s / m + eps).sqrt()).collect();
     let stats = ChannelStats { mean, invstd, gamma: param_or(weight, d.c, 1.0) };
     let out = normalized(&xv, xs, &d, &stats, &param_or(bias, d.c, 0.0));
     drop(xc);
     drop(xv);
-    let mean_out = Array1::from_iter(stats.mean.iter().map(|&v| T::from_f64(v)));
-    let var_unbiased = Array1::from_iter(ss.iter().map(|&s| T::from_f64(s / (m - 1.0))));
+    let mean_out = channel_array(stats.mean.iter().copied());
+    let var_unbiased = channel_array(ss.iter().map(|&s| s / (m - 1.0)));
     let output =
         record("batch_norm", x, weight, bias, d, stats, out, reducer, |os, g, xs, d, st, sg, sgx| {
             input_grad_into(os, g, xs, d, &st.mean, &st.invstd, &st.gamma, sg, sgx)
@@ -188,9 +189,9 @@ pub fn batch_norm_eval<T: Element>(
     drop(xv);
     Ok(record("batch_norm_eval", x, weight, bias, d, stats, out, None, |os, g, _, d, st, _, _| {
         // dx = g * gamma * invstd: the affine map `g * a + 0` of the upstream gradient.
-        let zero = vec![0.0; d.c];
-        let a: Vec<f64> = st.gamma.iter().zip(&st.invstd).map(|(g, s)| g * s).collect();
-        normalize_into(os, g, d, &zero, &a, &vec![1.0; d.c], &zero);
+        let zero = Scratch::zeros(d.c);
+        let a: Scratch<f64> = st.gamma.iter().zip(&st.invstd).map(|(g, s)| g * s).collect();
+        normalize_into(os, g, d, &zero, &a, &Scratch::full(d.c, 1.0), &zero);
     }))
 }
 
@@ -220,15 +221,15 @@ fn eval_stats<T: Element>(
     running_var: ArrayView1<'_, T>,
     eps: f64,
 ) -> ChannelStats {
-    let mean: Vec<f64> = running_mean.iter().map(|v| (*v).to_f64()).collect();
-    let invstd: Vec<f64> = running_var.iter().map(|v| 1.0 / ((*v).to_f64() + eps).sqrt()).collect();
+    let mean: Scratch<f64> = running_mean.iter().map(|v| (*v).to_f64()).collect();
+    let invstd: Scratch<f64> = running_var.iter().map(|v| 1.0 / ((*v).to_f64() + eps).sqrt()).collect();
     let c = mean.len();
     ChannelStats { mean, invstd, gamma: param_or(weight, c, 1.0) }
 }
 
 /// `[mean.., invstd * gamma.., beta..]` in the element type: the coefficients of
 /// `(x - mean) * a + b`, computed once per call.
-fn coefficients<T: Element>(mean: &[f64], invstd: &[f64], gamma: &[f64], beta: &[f64]) -> Vec<T> {
+fn coefficients<T: Element>(mean: &[f64], invstd: &[f64], gamma: &[f64], beta: &[f64]) -> Scratch<T> {
     to_elements(
         mean.iter().copied().chain(invstd.iter().zip(gamma).map(|(s, g)| s * g)).chain(beta.iter().copied()),
     )
@@ -236,9 +237,9 @@ fn coefficients<T: Element>(mean: &[f64], invstd: &[f64], gamma: &[f64], beta: &
 
 /// The per-channel constants of a batch-norm op, shared by its forward and backward.
 struct ChannelStats {
-    mean: Vec<f64>,
-    invstd: Vec<f64>,
-    gamma: Vec<f64>,
+    mean: Scratch<f64>,
+    invstd: Scratch<f64>,
+    gamma: Scratch<f64>,
 }
 
 /// `gamma * (x - mean) * invstd + beta` into a pooled buffer of `x`'s shape.
@@ -286,7 +287,7 @@ fn record<T: Element>(
                 Some(r) => {
                     // The input gradient of global statistics needs the global sums; gamma's
                     // and beta's gradients stay local (they are averaged with the others).
-                    let mut sums: Vec<f64> = sg.iter().chain(&sgx).copied().collect();
+                    let mut sums: Scratch<f64> = sg.iter().chain(&sgx).copied().collect();
                     r.all_reduce_sum(&mut sums);
                     let (gsg, gsgx) = sums.split_at(d.c);
                     input_grad(os, gsl, xs, &d, &stats, gsg, gsgx);
@@ -307,14 +308,18 @@ fn record<T: Element>(
 /// [`crate::batch_stats`]), and the number of values per channel over all of them: the sums
 /// and counts first, then the squared deviations from the global mean (two passes, as
 /// [`channel_moments`]).
-fn global_moments<T: Element>(r: &dyn BatchStatsReducer, xs: &[T], d: &Dims) -> (Vec<f64>, Vec<f64>, usize) {
-    let mut sums = vec![0.0f64; d.c + 1];
+fn global_moments<T: Element>(
+    r: &dyn BatchStatsReducer,
+    xs: &[T],
+    d: &Dims,
+) -> (Scratch<f64>, Scratch<f64>, usize) {
+    let mut sums = Scratch::zeros(d.c + 1);
     lanes(xs, d, |c, lane| sums[c] += lane.iter().map(|v| (*v).to_f64()).sum::<f64>());
     sums[d.c] = d.m as f64;
     r.all_reduce_sum(&mut sums);
     let m = sums[d.c];
-    let mean: Vec<f64> = sums[..d.c].iter().map(|s| s / m.max(1.0)).collect();
-    let mut ss = vec![0.0f64; d.c];
+    let mean: Scratch<f64> = sums[..d.c].iter().map(|s| s / m.max(1.0)).collect();
+    let mut ss = Scratch::zeros(d.c);
     lanes(xs, d, |c, lane| {
         let mu = mean[c];
         ss[c] += lane.iter().map(|v| ((*v).to_f64() - mu).powi(2)).sum::<f64>();
@@ -325,17 +330,17 @@ fn global_moments<T: Element>(r: &dyn BatchStatsReducer, xs: &[T], d: &Dims) -> 
 }
 
 /// Converts per-channel `f64` values to the element type.
-fn to_elements<T: Element>(v: impl Iterator<Item = f64>) -> Vec<T> {
+fn to_elements<T: Element>(v: impl Iterator<Item = f64>) -> Scratch<T> {
     v.map(T::from_f64).collect()
 }
 
 /// Per-channel mean and sum of squared deviations of a `[N, C]` or `[N, C, L]` buffer,
 /// accumulated in `f64` (two passes). For `L == 1` the loops run along rows, one channel per
 /// lane, so they vectorize.
-fn channel_moments<T: Element>(xs: &[T], d: &Dims) -> (Vec<f64>, Vec<f64>) {
+fn channel_moments<T: Element>(xs: &[T], d: &Dims) -> (Scratch<f64>, Scratch<f64>) {
     let m = d.m as f64;
-    let mut sum = vec![0.0f64; d.c];
-    let mut ss = vec![0.0f64; d.c];
+    let mut sum = Scratch::<f64>::zeros(d.c);
+    let mut ss = Scratch::zeros(d.c);
     if d.l == 1 && d.c > 0 {
         for row in xs.chunks_exact(d.c) {
             for (s, v) in sum.iter_mut().zip(row) {
@@ -370,7 +375,7 @@ fn normalize_into<T: Element>(
     gamma: &[f64],
     beta: &[f64],
 ) {
-    let coef: Vec<T> = coefficients(mean, invstd, gamma, beta);
+    let coef: Scratch<T> = coefficients(mean, invstd, gamma, beta);
     let (mu, rest) = coef.split_at(d.c);
     let (a, b) = rest.split_at(d.c);
     if d.l == 1 && d.c > 0 {
@@ -392,9 +397,15 @@ fn normalize_into<T: Element>(
 }
 
 /// Per-channel sums of the upstream gradient `g` and of `g * xhat`, in `f64`.
-fn grad_sums<T: Element>(g: &[T], xs: &[T], d: &Dims, mean: &[f64], invstd: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let mut sg = vec![0.0f64; d.c];
-    let mut sgx = vec![0.0f64; d.c];
+fn grad_sums<T: Element>(
+    g: &[T],
+    xs: &[T],
+    d: &Dims,
+    mean: &[f64],
+    invstd: &[f64],
+) -> (Scratch<f64>, Scratch<f64>) {
+    let mut sg = Scratch::zeros(d.c);
+    let mut sgx = Scratch::zeros(d.c);
     if d.l == 1 && d.c > 0 {
         for (grow, xrow) in g.chunks_exact(d.c).zip(xs.chunks_exact(d.c)) {
             for (((s, sx), (gv, v)), mu) in
@@ -438,7 +449,7 @@ fn input_grad_into<T: Element>(
     sgx: &[f64],
 ) {
     let m = d.m as f64;
-    let coef: Vec<T> = to_elements(
+    let coef: Scratch<T> = to_elements(
         mean.iter()
             .copied()
             .chain(gamma.iter().zip(invstd).map(|(g, s)| g * s))
@@ -494,8 +505,8 @@ fn with_affine_grads<T: Element>(
     has_b: bool,
     sg: &[f64],
     sgx: &[f64],
-) -> Vec<Option<ArrayD<T>>> {
-    let mut grads = Vec::with_capacity(3);
+) -> Grads<T> {
+    let mut grads = Grads::new();
     grads.push(gx);
     if has_w {
         grads.push(inputs[1].requires_grad().then(|| to_array(sgx)));
@@ -507,6 +518,15 @@ fn with_affine_grads<T: Element>(
     grads
 }
 
+/// Per-channel values in a pooled `[C]` array (its owner may give it back to the pool).
+fn channel_array<T: Element>(v: impl ExactSizeIterator<Item = f64>) -> Array1<T> {
+    let mut out = pool::take::<T>(&[v.len()]);
+    out.iter_mut().zip(v).for_each(|(o, x)| *o = T::from_f64(x));
+    out.into_dimensionality().expect("one axis")
+}
+
 fn to_array<T: Element>(v: &[f64]) -> ArrayD<T> {
-    Array1::from_iter(v.iter().map(|&x| T::from_f64(x))).into_dyn()
+    let mut out = pool::take::<T>(&[v.len()]);
+    out.iter_mut().zip(v).for_each(|(o, &x)| *o = T::from_f64(x));
+    out
 }

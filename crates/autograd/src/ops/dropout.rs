@@ -66,7 +66,7 @@ pub fn dropout_with_mask<T: Element>(x: &Var<T>, mask: ArrayD<T>) -> Result<Var<
     Ok(Var::custom("dropout", &[x], out, move |args| {
         let mut g = args.grad_output;
         g.zip_mut_with(&*mask, |g, &m| *g = *g * m);
-        vec![Some(g)]
+        [Some(g)]
     }))
 }
 

@@ -70,7 +70,7 @@ pub fn dropout2d_with_mask<T: Element>(x: &Var<T>, mask: ArrayD<T>) -> Result<Va
         );
         drop(gyc);
         pool::give(gy);
-        vec![Some(gx)]
+        [Some(gx)]
     }))
 }
 

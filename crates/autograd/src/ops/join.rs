@@ -31,7 +31,7 @@ impl<T: Element> Var<T> {
                     start = end;
                     input.requires_grad().then(|| pool::copy_of(&piece))
                 })
-                .collect();
+                .collect::<crate::Grads<T>>();
             pool::give(g);
             grads
         }))
@@ -85,7 +85,7 @@ impl<T: Element> Var<T> {
                 Zip::from(grad.index_axis_mut(Axis(0), i)).and(&src).for_each(|d, &s| *d = *d + s);
             }
             pool::give(g);
-            vec![Some(grad)]
+            [Some(grad)]
         }))
     }
 }

@@ -1,7 +1,7 @@
 //! The fused affine map of a fully connected layer.
 
 use crate::error::{AutogradError, Result};
-use crate::var::Var;
+use crate::var::{Grads, Var};
 use nabla_tensor::ndarray::{ArrayD, ArrayView2, ArrayViewMut2, Dimension, Ix2, IxDyn, Zip};
 use nabla_tensor::{gemm_into, pool, Element, TensorError};
 
@@ -83,9 +83,7 @@ pub fn linear<T: Element>(x: &Var<T>, weight: &Var<T>, bias: Option<&Var<T>>) ->
         });
         drop(gc);
         pool::give(g);
-        let mut grads = Vec::with_capacity(3);
-        grads.push(gx);
-        grads.push(gw);
+        let mut grads: Grads<T> = [gx, gw].into_iter().collect();
         if args.inputs.len() == 3 {
             grads.push(gb);
         }

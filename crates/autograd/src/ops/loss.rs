@@ -5,6 +5,7 @@ use crate::error::{AutogradError, Result};
 use crate::ops::saved::Saved;
 use crate::var::Var;
 use nabla_tensor::ndarray::{ArrayD, IxDyn, Zip};
+use nabla_tensor::pool::Scratch;
 use nabla_tensor::{pool, sigmoid, Element, TensorError};
 
 /// How per-sample (or per-element) losses are combined, as PyTorch's `reduction`.
@@ -24,10 +25,16 @@ impl Reduction {
     fn apply<T: Element>(self, l: ArrayD<T>) -> ArrayD<T> {
         match self {
             Reduction::None => l,
-            Reduction::Sum => ArrayD::from_elem(IxDyn(&[]), l.sum()),
+            Reduction::Sum => {
+                let total = l.sum();
+                pool::give(l);
+                pool::full(&[], total)
+            }
             Reduction::Mean => {
                 let n = T::from_f64(l.len() as f64);
-                ArrayD::from_elem(IxDyn(&[]), l.sum() / n)
+                let mean = l.sum() / n;
+                pool::give(l);
+                pool::full(&[], mean)
             }
         }
     }
@@ -40,10 +47,18 @@ impl Reduction {
             Reduction::Sum => g,
             Reduction::Mean => {
                 let inv = T::one() / T::from_f64(n as f64);
-                g.mapv(|v| v * inv)
+                let mut g = g;
+                g.mapv_inplace(|v| v * inv);
+                g
             }
         }
     }
+}
+
+/// The class indices, kept for the backward in a pooled buffer (as `f64`: exact for every index
+/// below 2^53), so that a step allocates nothing for them.
+fn saved_targets(targets: &[usize]) -> Scratch<f64> {
+    targets.iter().map(|&t| t as f64).collect()
 }
 
 fn check_targets(op: &'static str, shape: &[usize], targets: &[usize]) -> Result<(usize, usize)> {
@@ -93,7 +108,7 @@ pub fn cross_entropy<T: Element>(
     label_smoothing: f64,
     reduction: Reduction,
 ) -> Result<Var<T>> {
-    let (n, c) = check_targets("cross_entropy", &logits.shape(), targets)?;
+    let (n, c) = check_targets("cross_entropy", logits.value().shape(), targets)?;
     if !(0.0..=1.0).contains(&label_smoothing) {
         return Err(AutogradError::Invalid {
             op: "cross_entropy",
@@ -103,7 +118,7 @@ pub fn cross_entropy<T: Element>(
     let s = label_smoothing;
     let x = logits.value();
     let mut probs = pool::take::<T>(&[n, c]);
-    let mut losses = ArrayD::<T>::zeros(IxDyn(&[n]));
+    let mut losses = pool::zeros::<T>(&[n]);
     Zip::from(probs.rows_mut())
         .and(x.rows())
         .and(&mut losses)
@@ -128,7 +143,7 @@ pub fn cross_entropy<T: Element>(
     drop(x);
     let out = reduction.apply(losses);
     let probs = Saved::new(probs);
-    let targets = targets.to_vec();
+    let targets = saved_targets(targets);
     let (on, off) = (T::from_f64(1.0 - s + s / c as f64), T::from_f64(s / c as f64));
     Ok(Var::custom("cross_entropy", &[logits], out, move |args| {
         let w = reduction.per_sample(args.grad_output, n);
@@ -139,10 +154,12 @@ pub fn cross_entropy<T: Element>(
             .and(&wb)
             .and(&nabla_tensor::ndarray::ArrayView1::from(&targets[..]).into_dyn())
             .for_each(|mut gr, pr, &wi, &t| {
+                let t = t as usize;
                 Zip::from(&mut gr).and(&pr).for_each(|g, &p| *g = (p - off) * wi);
                 gr[t] = (pr[t] - on) * wi;
             });
-        vec![Some(grad)]
+        pool::give(w);
+        [Some(grad)]
     }))
 }
 
@@ -152,20 +169,22 @@ pub fn cross_entropy<T: Element>(
 /// # Errors
 /// As [`cross_entropy`].
 pub fn nll_loss<T: Element>(log_probs: &Var<T>, targets: &[usize], reduction: Reduction) -> Result<Var<T>> {
-    let (n, c) = check_targets("nll_loss", &log_probs.shape(), targets)?;
+    let (n, c) = check_targets("nll_loss", log_probs.value().shape(), targets)?;
     let x = log_probs.value();
-    let losses = ArrayD::from_shape_fn(IxDyn(&[n]), |i| -x[[i[0], targets[i[0]]]]);
+    let mut losses = pool::take::<T>(&[n]);
+    losses.iter_mut().zip(targets).enumerate().for_each(|(i, (l, &t))| *l = -x[[i, t]]);
     drop(x);
     let out = reduction.apply(losses);
-    let targets = targets.to_vec();
+    let targets = saved_targets(targets);
     Ok(Var::custom("nll_loss", &[log_probs], out, move |args| {
         let w = reduction.per_sample(args.grad_output, n);
         let wb = w.broadcast(IxDyn(&[n])).expect("per-sample weights");
         let mut grad = pool::zeros::<T>(&[n, c]);
         for (i, (&t, &wi)) in targets.iter().zip(wb.iter()).enumerate() {
-            grad[[i, t]] = -wi;
+            grad[[i, t as usize]] = -wi;
         }
-        vec![Some(grad)]
+        pool::give(w);
+        [Some(grad)]
     }))
 }
 

@@ -46,7 +46,7 @@ impl<T: Element> Var<T> {
                 })
             });
             pool::give(g);
-            vec![ga, gb]
+            [ga, gb]
         }))
     }
 }

@@ -159,7 +159,7 @@ pub fn max_pool2d<T: Element>(input: &Var<T>, options: &MaxPool2dOptions) -> Res
         }
         drop(gyc);
         pool::give(gy);
-        vec![Some(gx)]
+        [Some(gx)]
     }))
 }
 

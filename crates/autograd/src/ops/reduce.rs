@@ -12,7 +12,7 @@ impl<T: Element> Var<T> {
         let shape = self.shape();
         Var::custom("sum", &[self], ArrayD::from_elem(IxDyn(&[]), s), move |args| {
             let g = first(&args.grad_output);
-            vec![Some(pool::full(&shape, g))]
+            [Some(pool::full(&shape, g))]
         })
     }
 
@@ -23,7 +23,7 @@ impl<T: Element> Var<T> {
         let shape = self.shape();
         Var::custom("mean", &[self], ArrayD::from_elem(IxDyn(&[]), s), move |args| {
             let g = first(&args.grad_output) / n;
-            vec![Some(pool::full(&shape, g))]
+            [Some(pool::full(&shape, g))]
         })
     }
 
@@ -60,7 +60,7 @@ impl<T: Element> Var<T> {
             nabla_tensor::ndarray::Zip::from(&mut out).and(&b).for_each(|o, &v| *o = v * scale);
             drop(gs);
             pool::give(g);
-            vec![Some(out)]
+            [Some(out)]
         }))
     }
 }

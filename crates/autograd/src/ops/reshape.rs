@@ -32,7 +32,7 @@ impl<T: Element> Var<T> {
             let g = args.grad_output;
             let r = reshaped(&g, &from);
             pool::give(g);
-            vec![Some(r)]
+            [Some(r)]
         }))
     }
 
@@ -96,7 +96,7 @@ impl<T: Element> Var<T> {
             let g = args.grad_output;
             let r = pool::copy_of(&g.view().permuted_axes(IxDyn(&inverse)));
             pool::give(g);
-            vec![Some(r)]
+            [Some(r)]
         }))
     }
 }

@@ -28,7 +28,7 @@ fn lanewise<T: Element>(
     Ok(Var::custom(op, &[x], out, move |args| {
         let mut g = args.grad_output;
         Zip::from(g.lanes_mut(Axis(axis))).and(args.output.lanes(Axis(axis))).for_each(&backward);
-        vec![Some(g)]
+        [Some(g)]
     }))
 }
 

@@ -46,7 +46,7 @@ fn unary<T: Element>(
             _ => Zip::from(&mut g).and(&*xv).and(y).for_each(|g, &x, &y| *g = *g * df(x, y)),
         }
         drop(xv);
-        vec![Some(g)]
+        [Some(g)]
     })
 }
 
