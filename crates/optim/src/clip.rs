@@ -37,7 +37,8 @@ pub fn grad_norm<'a, T: Element>(
     if norm_type == 2.0 {
         // Two passes at most: the vectorized sum of squares, and the exact `f64` one only when
         // that overflowed or met a NaN (so a finite result is never lost to `T`'s range).
-        let grads: Vec<ArrayViewD<'a, T>> = grads.collect();
+        // Inline for up to 16 tensors: no allocation per step for a usual model.
+        let grads: smallvec::SmallVec<[ArrayViewD<'a, T>; 16]> = grads.collect();
         let fast: f64 = grads.iter().map(sum_of_squares).sum();
         let sum = if fast.is_finite() {
             fast

@@ -20,6 +20,10 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+/// One entry per parameter, inline for up to 16 (a step of a usual model allocates nothing
+/// for its gradient and optimizer views).
+type PerParam<V> = smallvec::SmallVec<[V; 16]>;
+
 /// How a run reports progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Progress {
@@ -385,8 +389,8 @@ impl Trainer {
 
         // Clip, and check that every gradient is finite (one pass over the gradients).
         let norm = {
-            let mut grads: Vec<_> = self.params.iter().filter_map(|(_, p)| p.grad_mut()).collect();
-            let mut views: Vec<_> = grads.iter_mut().map(|g| g.view_mut()).collect();
+            let mut grads: PerParam<_> = self.params.iter().filter_map(|(_, p)| p.grad_mut()).collect();
+            let mut views: PerParam<_> = grads.iter_mut().map(|g| g.view_mut()).collect();
             if let Some(max_value) = self.config.clip.max_value {
                 clip_grad_value(&mut views, max_value)?;
             }
@@ -400,9 +404,9 @@ impl Trainer {
         }
 
         {
-            let mut values: Vec<_> = self.params.iter().map(|(_, p)| p.value_mut()).collect();
-            let grads: Vec<_> = self.params.iter().map(|(_, p)| p.grad()).collect();
-            let mut views: Vec<ParamMut<'_, f32>> = self
+            let mut values: PerParam<_> = self.params.iter().map(|(_, p)| p.value_mut()).collect();
+            let grads: PerParam<_> = self.params.iter().map(|(_, p)| p.grad()).collect();
+            let mut views: PerParam<ParamMut<'_, f32>> = self
                 .params
                 .iter()
                 .zip(values.iter_mut())
