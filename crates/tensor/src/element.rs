@@ -137,7 +137,7 @@ impl_element! {
 
 /// Runs `f` on a thread-local pool; during thread teardown (or a re-entrant call) it runs on a
 /// throw-away empty pool instead, so buffers are simply freed.
-fn with_local_pool<T: Element, R>(
+pub(crate) fn with_local_pool<T, R>(
     key: &'static std::thread::LocalKey<RefCell<BufferPool<T>>>,
     f: impl FnOnce(&mut BufferPool<T>) -> R,
 ) -> R {

@@ -65,14 +65,20 @@ pub struct PoolStats {
 }
 
 /// The pool of one element type on one thread. Use the free functions of this module.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BufferPool<T> {
     buckets: HashMap<usize, Vec<Vec<T>>>,
     limits: PoolLimits,
     stats: PoolStats,
 }
 
-impl<T: Element> BufferPool<T> {
+impl<T> Default for BufferPool<T> {
+    fn default() -> Self {
+        BufferPool { buckets: HashMap::new(), limits: PoolLimits::default(), stats: PoolStats::default() }
+    }
+}
+
+impl<T> BufferPool<T> {
     fn take_vec(&mut self, len: usize) -> Option<Vec<T>> {
         if len < MIN_POOLED_LEN {
             return None;
@@ -276,6 +282,57 @@ impl<T: Element> Drop for Scratch<T> {
     }
 }
 
+thread_local! {
+    static INDEX_POOL: std::cell::RefCell<BufferPool<u32>> = std::cell::RefCell::new(BufferPool::default());
+}
+
+/// A vector of `u32` indices from this thread's index pool, given back when dropped: what an
+/// op keeps between its forward and backward passes besides values (a max pooling's argmax
+/// per output), so that it costs no allocation per step. The index pool has the default
+/// [`PoolLimits`].
+///
+/// ```
+/// use nabla_tensor::pool::Indices;
+/// let mut argmax = Indices::filled(3, u32::MAX);
+/// argmax[1] = 7;
+/// assert_eq!(&argmax[..], &[u32::MAX, 7, u32::MAX]);
+/// ```
+#[derive(Debug)]
+pub struct Indices(Vec<u32>);
+
+impl Indices {
+    /// `len` copies of `value`.
+    pub fn filled(len: usize, value: u32) -> Indices {
+        match crate::element::with_local_pool(&INDEX_POOL, |p| p.take_vec(len)) {
+            Some(mut v) => {
+                v.fill(value);
+                Indices(v)
+            }
+            None => Indices(vec![value; len]),
+        }
+    }
+}
+
+impl std::ops::Deref for Indices {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Indices {
+    fn deref_mut(&mut self) -> &mut [u32] {
+        &mut self.0
+    }
+}
+
+impl Drop for Indices {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.0);
+        crate::element::with_local_pool(&INDEX_POOL, |p| p.give_vec(v));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +364,11 @@ mod tests {
         let ptr = first.as_ptr();
         drop(first);
         assert_eq!(Scratch::<f32>::full(5, 1.0).as_ptr(), ptr, "a dropped scratch is reused");
+        let first = Indices::filled(6, 0);
+        let ptr = first.as_ptr();
+        drop(first);
+        let again = Indices::filled(6, 9);
+        assert_eq!((again.as_ptr(), &again[..]), (ptr, &[9u32; 6][..]), "dropped indices are reused");
         clear::<f32>();
         set_limits::<f32>(PoolLimits { max_elements: 1 << 20, max_per_size: 2 });
         let arrays: Vec<_> = (0..5).map(|_| zeros::<f32>(&[1000])).collect();
