@@ -65,7 +65,7 @@ pub use ops::{
     linear, max_pool2d, max_pool2d_output_shape, mse_loss, nll_loss, AvgPool2dOptions, BatchNormOutput,
     ColumnStep, Conv2dOptions, Conv2dPadding, MaxPool2dOptions, Reduction,
 };
-pub use var::{live_graph_nodes, live_vars, BackwardArgs, Grads, IntoGrads, Var};
+pub use var::{live_graph_nodes, live_vars, BackwardArgs, Grads, IntoGrads, Shape, Var};
 
 pub use nabla_tensor;
 

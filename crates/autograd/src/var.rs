@@ -123,6 +123,10 @@ impl<T: Element> BackwardArgs<'_, T> {
 /// without an allocation.
 pub type Grads<T> = SmallVec<[Option<ArrayD<T>>; 3]>;
 
+/// A shape held inline (up to 6 axes without an allocation): what an op or a layer computes
+/// on every forward pass, such as the target shape of a reshape.
+pub type Shape = SmallVec<[usize; 6]>;
+
 /// What a backward closure may return: an array (`[Some(g), None]`, no allocation), a `Vec`,
 /// or [`Grads`].
 pub trait IntoGrads<T: Element> {

@@ -3,6 +3,7 @@
 use crate::dims::{per_sample, resolve_dim};
 use crate::module::flag_module;
 use crate::{LayerError, TrainingMode};
+use nabla_autograd::Shape;
 use nabla_registry::HyperParams;
 
 /// Merges dimensions `start_dim..=end_dim` into one, PyTorch's `nn.Flatten`: with the
@@ -39,7 +40,7 @@ impl Flatten {
     /// # Errors
     /// [`LayerError::Invalid`] for a 0-d input, dimensions out of range, or `start_dim`
     /// after `end_dim`.
-    pub fn flattened_shape(&self, shape: &[usize]) -> Result<Vec<usize>, LayerError> {
+    pub fn flattened_shape(&self, shape: &[usize]) -> Result<Shape, LayerError> {
         if shape.is_empty() {
             return Err(LayerError::invalid("flatten", "cannot flatten a 0-d input"));
         }
@@ -54,7 +55,7 @@ impl Flatten {
                 ),
             ));
         }
-        let mut out = shape[..s].to_vec();
+        let mut out = Shape::from_slice(&shape[..s]);
         out.push(shape[s..=e].iter().product());
         out.extend_from_slice(&shape[e + 1..]);
         Ok(out)
@@ -72,9 +73,8 @@ flag_module!(Flatten,
     name: "flatten",
     summary: "merges dimensions start_dim..=end_dim into one",
     forward: |flatten, input| {
-        let shape = input.shape();
-        let out = flatten.flattened_shape(&shape)?;
-        if out == shape {
+        let out = flatten.flattened_shape(input.value().shape())?;
+        if out[..] == input.value().shape()[..] {
             return Ok(input.clone());
         }
         Ok(input.reshape(&out)?)
@@ -92,7 +92,7 @@ flag_module!(Flatten,
                 ),
             ));
         }
-        flatten.flattened_shape(batch)
+        flatten.flattened_shape(batch).map(|s| s.to_vec())
     }),
     describe: |flatten| format!("Flatten(start_dim={}, end_dim={})", flatten.start_dim, flatten.end_dim),
 );
@@ -118,9 +118,9 @@ mod tests {
 
     #[test]
     fn ranges_and_no_copy_when_already_flat() {
-        assert_eq!(Flatten::new(0, 1).flattened_shape(&[2, 3, 4]).unwrap(), vec![6, 4]);
-        assert_eq!(Flatten::new(-2, -1).flattened_shape(&[2, 3, 4]).unwrap(), vec![2, 12]);
-        assert_eq!(Flatten::new(1, 1).flattened_shape(&[2, 3, 4]).unwrap(), vec![2, 3, 4]);
+        assert_eq!(Flatten::new(0, 1).flattened_shape(&[2, 3, 4]).unwrap()[..], [6, 4]);
+        assert_eq!(Flatten::new(-2, -1).flattened_shape(&[2, 3, 4]).unwrap()[..], [2, 12]);
+        assert_eq!(Flatten::new(1, 1).flattened_shape(&[2, 3, 4]).unwrap()[..], [2, 3, 4]);
         assert!(Flatten::new(2, 1).flattened_shape(&[2, 3, 4]).is_err());
         assert!(Flatten::new(1, 3).flattened_shape(&[2, 3, 4]).is_err());
         assert!(Flatten::default().flattened_shape(&[]).is_err());

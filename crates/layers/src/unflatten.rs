@@ -3,6 +3,7 @@
 use crate::dims::{per_sample, resolve_dim};
 use crate::module::flag_module;
 use crate::{LayerError, TrainingMode};
+use nabla_autograd::Shape;
 use nabla_registry::HyperParams;
 
 /// Splits dimension `dim` into `unflattened_size`, PyTorch's `nn.Unflatten`: with `dim = 1`,
@@ -36,7 +37,7 @@ impl Unflatten {
     /// # Errors
     /// [`LayerError::Invalid`] when `dim` is out of range, the sizes are empty, not positive
     /// (except one `-1`), or do not multiply to the size of `dim`.
-    pub fn unflattened_shape(&self, shape: &[usize]) -> Result<Vec<usize>, LayerError> {
+    pub fn unflattened_shape(&self, shape: &[usize]) -> Result<Shape, LayerError> {
         let d = resolve_dim("unflatten", self.dim, shape.len())?;
         let sizes = &self.unflattened_size;
         let bad = |why: String| LayerError::invalid("unflatten", why);
@@ -57,7 +58,7 @@ impl Unflatten {
                 self.dim
             )));
         }
-        let mut out = shape[..d].to_vec();
+        let mut out = Shape::from_slice(&shape[..d]);
         out.extend(sizes.iter().map(|&s| if s == -1 { size / known } else { s as usize }));
         out.extend_from_slice(&shape[d + 1..]);
         Ok(out)
@@ -68,7 +69,7 @@ flag_module!(Unflatten,
     name: "unflatten",
     summary: "splits dimension dim into unflattened_size (flat images to [C, H, W])",
     forward: |unflatten, input| {
-        let out = unflatten.unflattened_shape(&input.shape())?;
+        let out = unflatten.unflattened_shape(input.value().shape())?;
         Ok(input.reshape(&out)?)
     },
     output_shape: |unflatten, sample| per_sample(sample, |batch| {
@@ -81,7 +82,7 @@ flag_module!(Unflatten,
                 ),
             ));
         }
-        unflatten.unflattened_shape(batch)
+        unflatten.unflattened_shape(batch).map(|s| s.to_vec())
     }),
     describe: |unflatten| {
         format!("Unflatten(dim={}, unflattened_size={:?})", unflatten.dim, unflatten.unflattened_size)

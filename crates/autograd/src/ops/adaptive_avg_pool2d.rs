@@ -25,7 +25,7 @@ fn check(input: &[usize], output_size: [usize; 2]) -> Result<Image> {
 /// As [`adaptive_avg_pool2d`].
 pub fn adaptive_avg_pool2d_output_shape(input: &[usize], output_size: [usize; 2]) -> Result<Vec<usize>> {
     let img = check(input, output_size)?;
-    Ok(img.shape_with(img.c, output_size[0], output_size[1]))
+    Ok(img.shape_with(img.c, output_size[0], output_size[1]).to_vec())
 }
 
 /// Bin `i` of `out` bins over `len` positions: `floor(i len / out) .. ceil((i + 1) len / out)`.
@@ -57,7 +57,7 @@ fn bin(i: usize, out: usize, len: usize) -> Range<usize> {
 /// assert_eq!(y.value().as_slice().unwrap(), &[4.0]);
 /// ```
 pub fn adaptive_avg_pool2d<T: Element>(input: &Var<T>, output_size: [usize; 2]) -> Result<Var<T>> {
-    let img = check(&input.shape(), output_size)?;
+    let img = check(input.value().shape(), output_size)?;
     let [oh, ow] = output_size;
     let planes = Planes { input: img.plane(), output: oh * ow };
     let out = planes.pool(&input.value(), &img.shape_with(img.c, oh, ow), |plane, oplane| {

@@ -113,7 +113,7 @@ pub fn avg_pool2d_output_shape(input: &[usize], options: &AvgPool2dOptions) -> R
 /// assert_eq!(y.value().as_slice().unwrap(), &[0.0, 1.0, 2.0, 3.0]);
 /// ```
 pub fn avg_pool2d<T: Element>(input: &Var<T>, options: &AvgPool2dOptions) -> Result<Var<T>> {
-    let (img, [oh, ow]) = out_size(&input.shape(), options)?;
+    let (img, [oh, ow]) = out_size(input.value().shape(), options)?;
     let win = Windows::new(&img, oh, ow, options);
     let planes = Planes { input: img.plane(), output: oh * ow };
     let out = planes.pool(&input.value(), &img.shape_with(img.c, oh, ow), |plane, oplane| {
@@ -141,8 +141,8 @@ pub fn avg_pool2d<T: Element>(input: &Var<T>, options: &AvgPool2dOptions) -> Res
 /// The windows of one average pooling: per output row and column, the window's input range
 /// clipped to the input and its size clipped to the padded border.
 struct Windows {
-    rows: Vec<Span>,
-    cols: Vec<Span>,
+    rows: Axis,
+    cols: Axis,
     count_include_pad: bool,
     divisor_override: Option<usize>,
 }
@@ -154,18 +154,35 @@ struct Span {
     padded: usize,
 }
 
+/// One axis of the windows: `out` windows of `kernel` at `stride` over `len` positions padded
+/// by `pad` on each side. Each window's span is recomputed where it is used (a few integer
+/// operations, no division), so the op keeps no per-window list and allocates nothing.
+#[derive(Clone, Copy)]
+struct Axis {
+    out: usize,
+    kernel: i64,
+    stride: i64,
+    pad: i64,
+    len: i64,
+}
+
+impl Axis {
+    fn span(&self, i: usize) -> Span {
+        let start = i as i64 * self.stride - self.pad;
+        let end = (start + self.kernel).min(self.len + self.pad);
+        let (a, b) = (start.max(0), end.min(self.len));
+        Span { start: a as usize, end: b.max(a) as usize, padded: (end - start) as usize }
+    }
+}
+
 impl Windows {
     fn new(img: &Image, oh: usize, ow: usize, o: &AvgPool2dOptions) -> Self {
-        let axis = |out: usize, k: usize, s: usize, p: usize, len: usize| -> Vec<Span> {
-            let (k, s, p, len) = (k as i64, s as i64, p as i64, len as i64);
-            (0..out as i64)
-                .map(|i| {
-                    let start = i * s - p;
-                    let end = (start + k).min(len + p);
-                    let (a, b) = (start.max(0), end.min(len));
-                    Span { start: a as usize, end: b.max(a) as usize, padded: (end - start) as usize }
-                })
-                .collect()
+        let axis = |out: usize, k: usize, s: usize, p: usize, len: usize| Axis {
+            out,
+            kernel: k as i64,
+            stride: s as i64,
+            pad: p as i64,
+            len: len as i64,
         };
         let st = o.effective_stride();
         Windows {
@@ -180,8 +197,8 @@ impl Windows {
     /// window of one plane; the divisor is 0 for a window without input elements.
     fn each(&self, mut f: impl FnMut(usize, Range<usize>, Range<usize>, usize)) {
         let mut k = 0;
-        for r in &self.rows {
-            for c in &self.cols {
+        for r in (0..self.rows.out).map(|i| self.rows.span(i)) {
+            for c in (0..self.cols.out).map(|j| self.cols.span(j)) {
                 let inside = (r.end - r.start) * (c.end - c.start);
                 let divisor = match self.divisor_override {
                     _ if inside == 0 => 0,

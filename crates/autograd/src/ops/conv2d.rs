@@ -2,9 +2,11 @@
 
 use crate::error::{AutogradError, Result};
 use crate::ops::linear::contiguous;
-use crate::ops::window::{check_positive, conv_out_len, outputs_inside, too_small, Image};
+use crate::ops::window::{check_positive, conv_out_len, outputs_inside, too_small, Image, ImageShape};
+use crate::var::Grads;
 use crate::var::Var;
 use nabla_tensor::ndarray::{ArrayD, ArrayView2, ArrayViewMut2};
+use nabla_tensor::pool::Scratch;
 use nabla_tensor::{gemm_into, pool, threads, Element};
 
 /// How [`conv2d`] pads its input (always with zeros: PyTorch's `padding_mode = "zeros"`).
@@ -129,7 +131,7 @@ impl Geometry {
     fn pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.sh == 1 && self.sw == 1 && self.ph == 0 && self.pw == 0
     }
-    fn out_shape(&self) -> Vec<usize> {
+    fn out_shape(&self) -> ImageShape {
         self.img.shape_with(self.o, self.oh, self.ow)
     }
 
@@ -255,7 +257,7 @@ fn geometry(input: &[usize], weight: &[usize], options: &Conv2dOptions) -> Resul
 /// # Errors
 /// As [`conv2d`].
 pub fn conv2d_output_shape(input: &[usize], weight: &[usize], options: &Conv2dOptions) -> Result<Vec<usize>> {
-    Ok(geometry(input, weight, options)?.out_shape())
+    Ok(geometry(input, weight, options)?.out_shape().to_vec())
 }
 
 /// 2-d convolution as PyTorch's `conv2d`: for input `x [N, C, H, W]` (or unbatched
@@ -311,9 +313,9 @@ pub fn conv2d<T: Element>(
     bias: Option<&Var<T>>,
     options: &Conv2dOptions,
 ) -> Result<Var<T>> {
-    let g = geometry(&input.shape(), &weight.shape(), options)?;
+    let g = geometry(input.value().shape(), weight.value().shape(), options)?;
     if let Some(b) = bias {
-        if b.shape() != [g.o] {
+        if b.value().shape() != [g.o] {
             return Err(AutogradError::ParamShape {
                 op: "conv2d",
                 param: "bias",
@@ -358,7 +360,7 @@ pub fn conv2d<T: Element>(
         };
         drop(gyc);
         pool::give(gy);
-        let mut grads = Vec::with_capacity(3);
+        let mut grads = Grads::new();
         grads.push(gx);
         grads.push(gw);
         if has_bias {
@@ -466,11 +468,7 @@ fn backward<T: Element>(
     let (l, kg, og) = (g.l(), g.kg(), g.og());
     let (in_sample, out_sample) = (g.img.c * g.img.plane(), g.o * l);
     let pointwise = g.pointwise();
-    let in_shape = if g.img.batched {
-        vec![g.img.n, g.img.c, g.img.h, g.img.w]
-    } else {
-        vec![g.img.c, g.img.h, g.img.w]
-    };
+    let in_shape = g.img.shape_with(g.img.c, g.img.h, g.img.w);
     let gw = need_w.then(|| {
         let mut gw = pool::zeros::<T>(&[g.o, g.cg(), g.kh, g.kw]);
         let gws = gw.as_slice_mut().expect("pooled arrays are contiguous");
@@ -524,11 +522,13 @@ fn backward<T: Element>(
 
 fn bias_grad<T: Element>(g: &Geometry, gys: &[T]) -> ArrayD<T> {
     let l = g.l();
-    let mut sums = vec![0.0f64; g.o];
+    let mut sums = Scratch::<f64>::zeros(g.o);
     for (k, row) in gys.chunks_exact(l).enumerate() {
         sums[k % g.o] += row_sum(row);
     }
-    ArrayD::from_shape_vec(vec![g.o], sums.into_iter().map(T::from_f64).collect()).expect("[O]")
+    let mut out = pool::take::<T>(&[g.o]);
+    out.iter_mut().zip(&sums).for_each(|(o, &s)| *o = T::from_f64(s));
+    out
 }
 
 /// The sum of one output row: in 8 lanes of the element type (so it vectorizes; a single

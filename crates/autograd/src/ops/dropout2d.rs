@@ -106,7 +106,7 @@ pub fn dropout2d_with_mask<T: Element>(x: &Var<T>, mask: ArrayD<T>) -> Result<Va
 /// ```
 pub fn dropout2d<T: Element>(x: &Var<T>, p: f64, training: bool, rng: &mut Rng) -> Result<Var<T>> {
     check_probability("dropout2d", p)?;
-    let (n, c) = channels("dropout2d", &x.shape())?;
+    let (n, c) = channels("dropout2d", x.value().shape())?;
     if !training || p == 0.0 {
         return Ok(x.clone());
     }

@@ -3,8 +3,9 @@
 use crate::error::{AutogradError, Result};
 use crate::grad_mode::is_grad_enabled;
 use crate::ops::linear::contiguous;
-use crate::ops::window::{axis_taps, PoolWindow};
+use crate::ops::window::{axis_taps, PoolWindow, Taps};
 use crate::var::Var;
+use nabla_tensor::pool::Indices;
 use nabla_tensor::{pool, threads, Element};
 
 /// The hyper-parameters of [`max_pool2d`], per axis `[H, W]` (PyTorch's `MaxPool2d`).
@@ -91,12 +92,14 @@ pub fn max_pool2d_output_shape(input: &[usize], options: &MaxPool2dOptions) -> R
 /// assert_eq!(y.value().as_slice().unwrap(), &[5.0, 7.0, 13.0, 15.0]);
 /// ```
 pub fn max_pool2d<T: Element>(input: &Var<T>, options: &MaxPool2dOptions) -> Result<Var<T>> {
-    let shape = input.shape();
-    let (img, [oh, ow]) = options.window().out_size("max_pool2d", &shape)?;
+    let (img, [oh, ow]) = options.window().out_size("max_pool2d", input.value().shape())?;
     if u32::try_from(img.plane()).is_err() {
         return Err(AutogradError::Invalid {
             op: "max_pool2d",
-            message: format!("input {shape:?}: planes of more than 2^32 elements are not supported"),
+            message: format!(
+                "input {:?}: planes of more than 2^32 elements are not supported",
+                input.value().shape()
+            ),
         });
     }
     let (k, s, p, d) = (options.kernel_size, options.effective_stride(), options.padding, options.dilation);
@@ -111,7 +114,7 @@ pub fn max_pool2d<T: Element>(input: &Var<T>, options: &MaxPool2dOptions) -> Res
     // The argmax of each window is kept (in-plane, as u32) only when backward will need it.
     let record = is_grad_enabled() && input.requires_grad();
     let mut out = pool::take::<T>(&img.shape_with(img.c, oh, ow));
-    let mut argmax = vec![0u32; if record { out.len() } else { 0 }];
+    let mut argmax = Indices::filled(if record { out.len() } else { 0 }, 0);
     {
         let xv = input.value();
         let xc = contiguous(&xv);
@@ -173,8 +176,8 @@ struct Window {
     plane: usize,
     dh: usize,
     dw: usize,
-    rows: Vec<(usize, usize)>,
-    cols: Vec<(usize, usize)>,
+    rows: Taps,
+    cols: Taps,
 }
 
 impl Window {
@@ -197,8 +200,8 @@ impl Window {
             xs.chunks_exact(self.plane).zip(out.chunks_exact_mut(per_plane)).enumerate()
         {
             let mut k = 0;
-            for &(r0, nr) in &self.rows {
-                for &(c0, nc) in &self.cols {
+            for (r0, nr) in self.rows.iter() {
+                for (c0, nc) in self.cols.iter() {
                     let (max, best) = if nr == 0 || nc == 0 {
                         (T::neg_infinity(), NO_TAP as usize)
                     } else {

@@ -1,7 +1,7 @@
 //! Differentiable sums and means, over everything or along axes.
 
 use crate::error::Result;
-use crate::var::Var;
+use crate::var::{Shape, Var};
 use nabla_tensor::ndarray::{ArrayD, IxDyn};
 use nabla_tensor::{pool, reduced_shape, sum_axes, Element};
 
@@ -9,9 +9,10 @@ impl<T: Element> Var<T> {
     /// The sum of all elements, as a 0-d variable.
     pub fn sum(&self) -> Var<T> {
         let s = self.value().sum();
-        let shape = self.shape();
-        Var::custom("sum", &[self], ArrayD::from_elem(IxDyn(&[]), s), move |args| {
+        let shape = Shape::from_slice(self.value().shape());
+        Var::custom("sum", &[self], pool::full(&[], s), move |args| {
             let g = first(&args.grad_output);
+            pool::give(args.grad_output);
             [Some(pool::full(&shape, g))]
         })
     }
@@ -20,9 +21,10 @@ impl<T: Element> Var<T> {
     pub fn mean(&self) -> Var<T> {
         let n = T::from_f64(self.len() as f64);
         let s = self.value().sum() / n;
-        let shape = self.shape();
-        Var::custom("mean", &[self], ArrayD::from_elem(IxDyn(&[]), s), move |args| {
+        let shape = Shape::from_slice(self.value().shape());
+        Var::custom("mean", &[self], pool::full(&[], s), move |args| {
             let g = first(&args.grad_output) / n;
+            pool::give(args.grad_output);
             [Some(pool::full(&shape, g))]
         })
     }

@@ -1,7 +1,7 @@
 //! Differentiable reshape, transpose and permute.
 
 use crate::error::Result;
-use crate::var::Var;
+use crate::var::{Shape, Var};
 use nabla_tensor::ndarray::{ArrayD, IxDyn};
 use nabla_tensor::{check_axis, check_permutation, pool, Element, TensorError};
 
@@ -16,7 +16,7 @@ impl<T: Element> Var<T> {
     /// # Errors
     /// A data-length error naming both shapes when the element counts differ.
     pub fn reshape(&self, shape: &[usize]) -> Result<Var<T>> {
-        let from = self.shape();
+        let from = Shape::from_slice(self.value().shape());
         let n: usize = shape.iter().product();
         if n != self.len() {
             return Err(TensorError::DataLength {

@@ -20,8 +20,8 @@ fn lanewise<T: Element>(
     forward: impl Fn(ArrayViewMut1<'_, T>, ArrayView1<'_, T>),
     backward: impl Fn(ArrayViewMut1<'_, T>, ArrayView1<'_, T>) + 'static,
 ) -> Result<Var<T>> {
-    check_axis(op, axis, &x.shape())?;
     let xv = x.value();
+    check_axis(op, axis, xv.shape())?;
     let mut out = pool::take::<T>(xv.shape());
     Zip::from(out.lanes_mut(Axis(axis))).and(xv.lanes(Axis(axis))).for_each(&forward);
     drop(xv);

@@ -4,8 +4,12 @@
 use crate::error::{AutogradError, Result};
 use crate::ops::linear::contiguous;
 use nabla_tensor::ndarray::ArrayD;
+use nabla_tensor::pool::Indices;
 use nabla_tensor::{pool, Element, TensorError};
 use std::ops::Range;
+
+/// An image op's output shape, `[N, C, H, W]` or `[C, H, W]`, held inline.
+pub(crate) type ImageShape = smallvec::SmallVec<[usize; 4]>;
 
 /// The dimensions of a `[N, C, H, W]` (or unbatched `[C, H, W]`) input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,11 +54,12 @@ impl Image {
     }
 
     /// The output shape with `c` channels of `oh x ow`, batched like the input.
-    pub(crate) fn shape_with(&self, c: usize, oh: usize, ow: usize) -> Vec<usize> {
+    /// Inline (no allocation): it is computed on every forward pass.
+    pub(crate) fn shape_with(&self, c: usize, oh: usize, ow: usize) -> ImageShape {
         if self.batched {
-            vec![self.n, c, oh, ow]
+            ImageShape::from_slice(&[self.n, c, oh, ow])
         } else {
-            vec![c, oh, ow]
+            ImageShape::from_slice(&[c, oh, ow])
         }
     }
 
@@ -117,6 +122,9 @@ pub(crate) fn taps(start: i64, kernel: usize, dilation: usize, len: usize) -> Ra
 /// pooling loops do no division: for output `o` (window start `o * stride - pad`), the input
 /// position of its first tap inside `0..len` and the number of such taps (spaced by
 /// `dilation`); `(0, 0)` for a window entirely in the padding.
+///
+/// `len` must be below 2^32 (the caller checks its planes are): the pairs are kept as `u32`
+/// in pooled [`Indices`], so that a pooling allocates nothing per step.
 pub(crate) fn axis_taps(
     out: usize,
     kernel: usize,
@@ -124,18 +132,33 @@ pub(crate) fn axis_taps(
     pad: usize,
     dilation: usize,
     len: usize,
-) -> Vec<(usize, usize)> {
-    (0..out)
-        .map(|o| {
-            let start = (o * stride) as i64 - pad as i64;
-            let t = taps(start, kernel, dilation, len);
-            if t.is_empty() {
-                (0, 0)
-            } else {
-                ((start + (t.start * dilation) as i64) as usize, t.len())
-            }
-        })
-        .collect()
+) -> Taps {
+    debug_assert!(u32::try_from(len).is_ok(), "axis of {len} positions");
+    let mut pairs = Indices::filled(2 * out, 0);
+    for (o, pair) in pairs.chunks_exact_mut(2).enumerate() {
+        let start = (o * stride) as i64 - pad as i64;
+        let t = taps(start, kernel, dilation, len);
+        if !t.is_empty() {
+            pair[0] = (start + (t.start * dilation) as i64) as u32;
+            pair[1] = t.len() as u32;
+        }
+    }
+    Taps(pairs)
+}
+
+/// Per output position of one axis, `(first valid input position, number of valid taps)`.
+pub(crate) struct Taps(Indices);
+
+impl Taps {
+    /// Output positions.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len() / 2
+    }
+
+    /// The `(first, count)` pairs in output order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.0.chunks_exact(2).map(|p| (p[0] as usize, p[1] as usize))
+    }
 }
 
 /// The output positions `o in 0..out` whose input position `o * stride + offset - pad` lies in
@@ -281,7 +304,7 @@ impl PoolWindow {
     /// As [`out_size`](PoolWindow::out_size).
     pub(crate) fn output_shape(&self, op: &'static str, input: &[usize]) -> Result<Vec<usize>> {
         let (img, [oh, ow]) = self.out_size(op, input)?;
-        Ok(img.shape_with(img.c, oh, ow))
+        Ok(img.shape_with(img.c, oh, ow).to_vec())
     }
 }
 
