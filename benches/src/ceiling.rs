@@ -33,7 +33,7 @@ const BETA2: f32 = 0.999;
 const EPS_ADAM: f32 = 1e-8;
 
 /// `c = a @ b + beta * c` on row-major slices, through the best GEMM measured on the machine
-/// (`nabla_tensor::gemm_into`: matrixmultiply's kernel split over nabla's threads); `a` is
+/// (`nabla_tensor::gemm_into`: nabla_tensor::sgemm's kernel split over nabla's threads); `a` is
 /// `[m, k]` with strides `(rsa, csa)`, `b` is `[k, n]` with strides `(rsb, csb)` and `c` is
 /// a contiguous `[m, n]`.
 fn sgemm(

@@ -1,6 +1,6 @@
 //! The GEMM-bound limit of a convolutional network: the samples/s it would reach if its
 //! matrix products ran at the speed the best GEMM measured on the machine (`gemm_into`:
-//! matrixmultiply's kernel split over nabla's threads) reaches on exactly those products
+//! nabla_tensor::sgemm's kernel split over nabla's threads) reaches on exactly those products
 //! and everything else (im2col, activations, pooling, dropout, the loss, the optimizer) took
 //! no time.
 //!
@@ -137,7 +137,7 @@ fn buffer(rows: usize, cols: usize, rng: &mut Rng) -> Vec<f32> {
     rng.uniform_array::<f32>(&[rows * cols], -1.0, 1.0).into_raw_vec_and_offset().0
 }
 
-/// Times `nabla_tensor::gemm_into` (matrixmultiply's kernel split over nabla's threads, the
+/// Times `nabla_tensor::gemm_into` (nabla_tensor::sgemm's kernel split over nabla's threads, the
 /// best GEMM measured on the machine) on `p`'s shape and layout; rates are GFLOP/s.
 pub fn sgemm_rate(p: &Product, timing: &Timing) -> Summary {
     let mut rng = Rng::seed((p.m * 31 + p.k * 7 + p.n) as u64);

@@ -155,7 +155,7 @@ fn report(o: &BenchOptions, runs: &[(usize, Value)], torch: Option<&Value>, torc
     println!("PyTorch figures: {torch_source}");
     println!(
         "GEMM-bound limit: the step's matrix products (nabla's shapes and layouts) at the GFLOP/s \
-         gemm_into (matrixmultiply's kernel split over nabla's threads) reaches on each of them in \
+         gemm_into (nabla_tensor::sgemm's kernel split over nabla's threads) reaches on each of them in \
          this run; everything else free"
     );
     print_table_head(
