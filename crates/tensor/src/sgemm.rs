@@ -541,37 +541,14 @@ unsafe fn pack_a(mc: usize, kc: usize, mr: usize, a: *const f32, rsa: isize, csa
 }
 
 /// Packs a `kc × nc` block of `B` into panels of `nr` columns: panel `q` holds, for each step
-/// of `k`, its `nr` values (zeros past the last column).
+/// of `k`, its `nr` values (zeros past the last column). That is [`pack_a`] of `Bᵀ`, an
+/// `nc × kc` block with the strides swapped.
 ///
 /// # Safety
 /// `b` is valid for the block at the strides; `dst` holds `ceil(nc / nr) * nr * kc` floats.
 unsafe fn pack_b(kc: usize, nc: usize, nr: usize, b: *const f32, rsb: isize, csb: isize, dst: *mut f32) {
-    for (panel, j0) in (0..nc).step_by(nr).enumerate() {
-        let cols = nr.min(nc - j0);
-        // SAFETY (block): every read is inside the block, every write inside the panel.
-        unsafe {
-            let src = b.offset(j0 as isize * csb);
-            let out = dst.add(panel * nr * kc);
-            if csb == 1 && cols == nr {
-                for p in 0..kc {
-                    std::ptr::copy_nonoverlapping(src.offset(p as isize * rsb), out.add(p * nr), nr);
-                }
-            } else {
-                for j in 0..nr {
-                    if j < cols {
-                        let column = src.offset(j as isize * csb);
-                        for p in 0..kc {
-                            *out.add(p * nr + j) = *column.offset(p as isize * rsb);
-                        }
-                    } else {
-                        for p in 0..kc {
-                            *out.add(p * nr + j) = 0.0;
-                        }
-                    }
-                }
-            }
-        }
-    }
+    // SAFETY: the same block and buffer, read through the transposed strides.
+    unsafe { pack_a(nc, kc, nr, b, csb, rsb, dst) }
 }
 
 #[cfg(test)]
