@@ -264,6 +264,17 @@ impl SgemmKernel {
         kernels
     }
 
+    /// The kernel's tile, `(MR, NR)`, or `None` for the fallback.
+    fn tile(self) -> Option<(usize, usize)> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            SgemmKernel::Avx512 => Some((Avx512::MR, Avx512::NR)),
+            #[cfg(target_arch = "x86_64")]
+            SgemmKernel::Avx2Fma => Some((Avx2::MR, Avx2::NR)),
+            _ => None,
+        }
+    }
+
     /// A short name for reports: `"avx512"`, `"avx2+fma"` or `"matrixmultiply"`.
     pub fn name(self) -> &'static str {
         match self {
@@ -362,6 +373,20 @@ unsafe fn sgemm_with(
     rsc: isize,
     csc: isize,
 ) {
+    // A product much narrower than a tile (a 3 × 3 kernel's gradient, ten logits) would fill
+    // few of each tile's columns; `Cᵀ = Bᵀ Aᵀ` forms the same products and sums them in the
+    // same order, on fewer padded tiles. Only when that at least halves the padded work: the
+    // transposed `C` is stored element by element, which costs more than a little padding when
+    // `k` is short.
+    if let Some((mr, nr)) = kernel.tile() {
+        let tiles = |rows: usize, cols: usize| rows.next_multiple_of(mr) * cols.next_multiple_of(nr);
+        if 2 * tiles(n, m) <= tiles(m, n) {
+            // SAFETY: the same operands, transposed through their strides.
+            return unsafe {
+                sgemm_with(kernel, n, k, m, alpha, b, csb, rsb, a, csa, rsa, beta, c, csc, rsc)
+            };
+        }
+    }
     let run = |packs: &mut Packs| {
         let (a_pack, b_pack) = {
             let base = packs.storage.as_mut_ptr();
@@ -510,7 +535,8 @@ impl Operands {
 /// `k`, its `mr` values (zeros past the last row).
 ///
 /// # Safety
-/// `a` is valid for the block at the strides; `dst` holds `ceil(mc / mr) * mr * kc` floats.
+/// `a` is valid for the block at the strides; `dst` holds `ceil(mc / mr) * mr * kc` floats; the
+/// CPU has AVX (every vector kernel's CPU does).
 unsafe fn pack_a(mc: usize, kc: usize, mr: usize, a: *const f32, rsa: isize, csa: isize, dst: *mut f32) {
     for (panel, i0) in (0..mc).step_by(mr).enumerate() {
         let rows = mr.min(mc - i0);
@@ -522,17 +548,21 @@ unsafe fn pack_a(mc: usize, kc: usize, mr: usize, a: *const f32, rsa: isize, csa
                 for p in 0..kc {
                     std::ptr::copy_nonoverlapping(src.offset(p as isize * csa), out.add(p * mr), mr);
                 }
-            } else {
-                for i in 0..mr {
-                    if i < rows {
-                        let row = src.offset(i as isize * rsa);
-                        for p in 0..kc {
-                            *out.add(p * mr + i) = *row.offset(p as isize * csa);
-                        }
-                    } else {
-                        for p in 0..kc {
-                            *out.add(p * mr + i) = 0.0;
-                        }
+                continue;
+            }
+            // Rows that run along `k` (a row-major `A`, a transposed `B`) would be read one
+            // element per step and written `mr` apart: eight of them at a time are read as
+            // vectors and transposed in registers instead.
+            let transposed = if csa == 1 { pack_rows_transposed(src, rsa, kc, mr, rows, out) } else { 0 };
+            for i in transposed..mr {
+                if i < rows {
+                    let row = src.offset(i as isize * rsa);
+                    for p in 0..kc {
+                        *out.add(p * mr + i) = *row.offset(p as isize * csa);
+                    }
+                } else {
+                    for p in 0..kc {
+                        *out.add(p * mr + i) = 0.0;
                     }
                 }
             }
@@ -540,12 +570,91 @@ unsafe fn pack_a(mc: usize, kc: usize, mr: usize, a: *const f32, rsa: isize, csa
     }
 }
 
+/// Packs the first `8 * (rows / 8)` rows of one panel whose rows are contiguous along `k`
+/// (`out[p * mr + i] = src[i * rsa + p]`), eight rows by eight steps per 8 × 8 transpose in
+/// `ymm` registers; returns how many rows it packed.
+///
+/// # Safety
+/// As [`pack_a`] for one panel of `rows <= mr` rows with unit column stride.
+#[cfg(target_arch = "x86_64")]
+unsafe fn pack_rows_transposed(
+    src: *const f32,
+    rsa: isize,
+    kc: usize,
+    mr: usize,
+    rows: usize,
+    out: *mut f32,
+) -> usize {
+    #[target_feature(enable = "avx")]
+    unsafe fn groups(src: *const f32, rsa: isize, kc: usize, mr: usize, rows: usize, out: *mut f32) -> usize {
+        use arch::{_mm256_loadu_ps, _mm256_permute2f128_ps, _mm256_shuffle_ps, _mm256_storeu_ps};
+        use arch::{_mm256_unpackhi_ps, _mm256_unpacklo_ps};
+        let groups = rows / 8;
+        let steps = kc - kc % 8;
+        // SAFETY (whole body): rows `g * 8 .. g * 8 + 8` are inside the panel and each is
+        // valid for `kc` contiguous floats; `out` holds `kc` steps of `mr >= 8 * groups` floats.
+        unsafe {
+            for g in 0..groups {
+                let row = |t: usize| src.offset((g * 8 + t) as isize * rsa);
+                let rows8 = [row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7)];
+                for p in (0..steps).step_by(8) {
+                    let r = rows8.map(|r| _mm256_loadu_ps(r.add(p)));
+                    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+                    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+                    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+                    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+                    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                    let columns = [
+                        _mm256_permute2f128_ps::<0x20>(u0, u4),
+                        _mm256_permute2f128_ps::<0x20>(u1, u5),
+                        _mm256_permute2f128_ps::<0x20>(u2, u6),
+                        _mm256_permute2f128_ps::<0x20>(u3, u7),
+                        _mm256_permute2f128_ps::<0x31>(u0, u4),
+                        _mm256_permute2f128_ps::<0x31>(u1, u5),
+                        _mm256_permute2f128_ps::<0x31>(u2, u6),
+                        _mm256_permute2f128_ps::<0x31>(u3, u7),
+                    ];
+                    for (t, column) in columns.into_iter().enumerate() {
+                        _mm256_storeu_ps(out.add((p + t) * mr + g * 8), column);
+                    }
+                }
+                for p in steps..kc {
+                    for (t, r) in rows8.iter().enumerate() {
+                        *out.add(p * mr + g * 8 + t) = *r.add(p);
+                    }
+                }
+            }
+        }
+        groups * 8
+    }
+    // SAFETY: forwarded from the caller's contract, which includes AVX.
+    unsafe { groups(src, rsa, kc, mr, rows, out) }
+}
+
+/// Without x86-64 vectors no vector kernel packs, so nothing reaches this.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn pack_rows_transposed(_: *const f32, _: isize, _: usize, _: usize, _: usize, _: *mut f32) -> usize {
+    0
+}
+
 /// Packs a `kc × nc` block of `B` into panels of `nr` columns: panel `q` holds, for each step
 /// of `k`, its `nr` values (zeros past the last column). That is [`pack_a`] of `Bᵀ`, an
 /// `nc × kc` block with the strides swapped.
 ///
 /// # Safety
-/// `b` is valid for the block at the strides; `dst` holds `ceil(nc / nr) * nr * kc` floats.
+/// `b` is valid for the block at the strides; `dst` holds `ceil(nc / nr) * nr * kc` floats; the
+/// CPU has AVX.
 unsafe fn pack_b(kc: usize, nc: usize, nr: usize, b: *const f32, rsb: isize, csb: isize, dst: *mut f32) {
     // SAFETY: the same block and buffer, read through the transposed strides.
     unsafe { pack_a(nc, kc, nr, b, csb, rsb, dst) }
