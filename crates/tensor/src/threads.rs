@@ -377,6 +377,35 @@ impl<'a, T> DisjointSlice<'a, T> {
         // contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), end - start) }
     }
+
+    /// The columns `cols` of the row-major `rows × width` matrix that starts at element
+    /// `offset`: a block of a matrix whose columns the parts share out.
+    ///
+    /// # Safety
+    /// No two results (of this or of [`range`](Self::range)) alive at the same time may overlap.
+    ///
+    /// # Panics
+    /// When the matrix is not inside the slice or the columns not inside the matrix.
+    pub unsafe fn column_block(
+        &self,
+        rows: usize,
+        width: usize,
+        offset: usize,
+        cols: std::ops::Range<usize>,
+    ) -> ndarray::ArrayViewMut2<'_, T> {
+        let inside =
+            rows.checked_mul(width).and_then(|n| n.checked_add(offset)).is_some_and(|end| end <= self.len);
+        assert!(
+            inside && cols.start <= cols.end && cols.end <= width,
+            "columns {cols:?} of a {rows} × {width} matrix at {offset} of a slice of {}",
+            self.len
+        );
+        use ndarray::ShapeBuilder;
+        let shape = (rows, cols.len()).strides((width, 1));
+        // SAFETY: every element (i, j) is at offset + i * width + cols.start + j, inside the
+        // slice (asserted); disjointness is the caller's contract.
+        unsafe { ndarray::ArrayViewMut2::from_shape_ptr(shape, self.ptr.add(offset + cols.start)) }
+    }
 }
 
 // SAFETY: the parts use disjoint ranges (the contract of `range`), so sharing the pointer

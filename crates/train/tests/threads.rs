@@ -46,7 +46,7 @@ lr = 0.001
 "#;
 
 /// The digits as 8x8 images through two convolutions (split over samples forward and for the
-/// input gradient), batch norm and pooling.
+/// input gradient, over the weight gradient's columns), batch norm and pooling.
 const CNN: &str = r#"
 [[model.layers]]
 name = "unflatten"

@@ -148,21 +148,27 @@ impl Geometry {
         }
     }
 
-    /// Calls `f(plane, tap, row)` for every row of a column matrix `[C kH kW, H_out W_out]`
+    /// Calls `f(plane, tap, row)` for the rows `taps` of a column matrix `[C kH kW, H_out W_out]`,
     /// in its order `(c, u, v)`: `planes` are the input's (or its gradient's) channels, `rows`
-    /// the matrix's rows. The walk [`im2col`] and [`col2im`] share, in opposite directions.
+    /// the matrix's rows from `taps.start` on. The walk [`im2col`] and [`col2im`] share, in
+    /// opposite directions.
     fn each_tap_row<P, R>(
         &self,
+        taps: std::ops::Range<usize>,
         planes: impl Iterator<Item = P>,
         mut rows: impl Iterator<Item = R>,
         mut f: impl FnMut(&mut P, &Tap, R),
     ) {
-        for mut plane in planes {
-            for u in 0..self.kh {
-                for v in 0..self.kw {
-                    f(&mut plane, &self.tap(u, v), rows.next().expect("one row per channel and tap"));
-                }
+        let per_plane = self.kh * self.kw;
+        let mut planes = planes.skip(taps.start / per_plane);
+        let mut plane = None;
+        for r in taps {
+            if r % per_plane == 0 || plane.is_none() {
+                plane = planes.next();
             }
+            let t = r % per_plane;
+            let row = rows.next().expect("one row per channel and tap");
+            f(plane.as_mut().expect("one plane per channel"), &self.tap(t / self.kw, t % self.kw), row);
         }
     }
 }
@@ -390,6 +396,17 @@ fn sample_parts(g: &Geometry) -> usize {
     }
 }
 
+/// The rows of the column matrix (the weight gradient's columns) in ranges, one per part:
+/// each element of the weight gradient is summed by the same code whatever the split.
+fn column_parts(g: &Geometry) -> usize {
+    let work = g.o.saturating_mul(g.kg()).saturating_mul(g.l()).saturating_mul(g.img.n);
+    if work < threads::MIN_SPLIT_WORK {
+        1
+    } else {
+        threads::threads().min(g.groups * g.kg()).max(1)
+    }
+}
+
 fn forward<T: Element>(g: &Geometry, xs: &[T], ws: &[T], bias: Option<&[T]>) -> ArrayD<T> {
     let mut out = pool::take::<T>(&g.out_shape());
     let out_sample = g.o * g.l();
@@ -455,8 +472,8 @@ fn columns<'a, T: Element>(g: &Geometry, x_n: &'a [T], buf: Option<&'a mut Array
 /// `(grad_input, grad_weight)`, each only when asked for.
 ///
 /// The input gradient is split over samples (each sample's is its own); the weight gradient
-/// sums over samples in sample order on one thread, its products split over the threads as
-/// any product, so that no result depends on the thread count.
+/// over its columns (each part unfolds its own rows of every sample's column matrix and sums
+/// over the samples in order), so that no result depends on the thread count.
 fn backward<T: Element>(
     g: &Geometry,
     gys: &[T],
@@ -471,21 +488,41 @@ fn backward<T: Element>(
     let in_shape = g.img.shape_with(g.img.c, g.img.h, g.img.w);
     let gw = need_w.then(|| {
         let mut gw = pool::zeros::<T>(&[g.o, g.cg(), g.kh, g.kw]);
-        let gws = gw.as_slice_mut().expect("pooled arrays are contiguous");
-        let mut cols = (!pointwise).then(|| pool::take::<T>(&[g.groups * kg, l]));
-        for n in 0..g.img.n {
-            let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
-            let x_n = &xs[n * in_sample..(n + 1) * in_sample];
-            let cols_n = columns(g, x_n, cols.as_mut());
-            for grp in 0..g.groups {
-                let dy_g = mat(&gy_n[grp * og * l..], og, l);
-                let c_g = mat(&cols_n[grp * kg * l..], kg, l);
-                gemm_into(T::one(), dy_g, c_g.t(), T::one(), mat_mut(&mut gws[grp * og * kg..], og, kg));
+        let gws = threads::DisjointSlice::new(gw.as_slice_mut().expect("pooled arrays are contiguous"));
+        let taps = g.groups * kg;
+        // Each part owns a range of the column matrix's rows, so of the weight gradient's
+        // columns: it unfolds only those rows and sums its columns over the samples in order.
+        threads::split_ranges(taps, column_parts(g), |mine| {
+            if mine.is_empty() {
+                return;
             }
-        }
-        if let Some(c) = cols {
-            pool::give(c);
-        }
+            let mut cols = (!pointwise).then(|| pool::take::<T>(&[mine.len(), l]));
+            for n in 0..g.img.n {
+                let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
+                let x_n = &xs[n * in_sample..(n + 1) * in_sample];
+                let cols_n: &[T] = match cols.as_mut() {
+                    Some(buf) => {
+                        let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
+                        im2col_rows(g, x_n, mine.clone(), buf);
+                        buf
+                    }
+                    None => &x_n[mine.start * l..mine.end * l],
+                };
+                for grp in mine.start / kg..mine.end.div_ceil(kg) {
+                    let rows = mine.start.max(grp * kg)..mine.end.min((grp + 1) * kg);
+                    let dy_g = mat(&gy_n[grp * og * l..], og, l);
+                    let c_g = mat(&cols_n[(rows.start - mine.start) * l..], rows.len(), l);
+                    // SAFETY: the parts' row ranges are disjoint, so are these column blocks.
+                    let gw_g = unsafe {
+                        gws.column_block(og, kg, grp * og * kg, rows.start - grp * kg..rows.end - grp * kg)
+                    };
+                    gemm_into(T::one(), dy_g, c_g.t(), T::one(), gw_g);
+                }
+            }
+            if let Some(c) = cols {
+                pool::give(c);
+            }
+        });
         gw
     });
     let gx = need_x.then(|| {
@@ -549,8 +586,13 @@ fn row_sum<T: Element>(row: &[T]) -> f64 {
 /// `(c, u, v)` holds the input under kernel tap `(u, v)` of channel `c` for every output
 /// position, zero where the tap falls into the padding.
 fn im2col<T: Element>(g: &Geometry, x: &[T], cols: &mut [T]) {
+    im2col_rows(g, x, 0..g.groups * g.kg(), cols);
+}
+
+/// The rows `taps` of [`im2col`]'s column matrix, into `cols` (`taps.len()` rows).
+fn im2col_rows<T: Element>(g: &Geometry, x: &[T], taps: std::ops::Range<usize>, cols: &mut [T]) {
     let w = g.img.w;
-    g.each_tap_row(x.chunks_exact(g.img.plane()), cols.chunks_exact_mut(g.l()), |plane, tap, row| {
+    g.each_tap_row(taps, x.chunks_exact(g.img.plane()), cols.chunks_exact_mut(g.l()), |plane, tap, row| {
         row[..tap.rows.start * g.ow].fill(T::zero());
         row[tap.rows.end * g.ow..].fill(T::zero());
         for oh in tap.rows.clone() {
@@ -579,7 +621,8 @@ fn im2col<T: Element>(g: &Geometry, x: &[T], cols: &mut [T]) {
 /// position it was read from (positions in the padding are dropped).
 fn col2im<T: Element>(g: &Geometry, cols: &[T], x: &mut [T]) {
     let w = g.img.w;
-    g.each_tap_row(x.chunks_exact_mut(g.img.plane()), cols.chunks_exact(g.l()), |plane, tap, row| {
+    let taps = 0..g.groups * g.kg();
+    g.each_tap_row(taps, x.chunks_exact_mut(g.img.plane()), cols.chunks_exact(g.l()), |plane, tap, row| {
         if tap.cols.is_empty() {
             return;
         }
