@@ -12,7 +12,8 @@
 //!   same data, checked at start.
 //! - [`ThreadGroup`]: a group of ranks as threads of one process (tests, no MPI needed).
 //! - `MpiCollective` (cargo feature `mpi`): the ranks of an MPI job, with a watchdog that
-//!   ends the whole job when a collective does not complete in time.
+//!   ends the whole job when a collective does not complete in time; the gradient all-reduce
+//!   of ranks on one machine goes through an MPI-3 shared-memory window.
 //! - [`launched_world_size`]: whether this process was started by `mpirun` or `srun`;
 //!   [`local_processes`]: how many of its processes share this machine.
 
@@ -24,6 +25,8 @@ mod launch;
 #[cfg(feature = "mpi")]
 mod mpi_collective;
 mod shard;
+#[cfg(feature = "mpi")]
+mod shared_window;
 mod thread_group;
 
 pub use bucket_plan::{Bucket, BucketPlan, BucketSlot};

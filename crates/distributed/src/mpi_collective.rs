@@ -9,12 +9,19 @@
 //! The timeout is `NABLA_MPI_TIMEOUT` seconds (default 300; it bounds the time between
 //! the first and the last rank entering one collective, so a slow data load on one rank must
 //! fit in it).
+//!
+//! When every rank runs on one machine, the gradient all-reduce (`f32`) goes through a
+//! shared-memory window of theirs ([`SharedWindow`], see `shared_window.rs`) rather than
+//! MPI's message path; `NABLA_MPI_SHARED_MEMORY=0` keeps MPI's. Across machines, and for the
+//! small `f64` reductions of metrics, it is MPI's `MPI_Allreduce`.
 
+use crate::shared_window::SharedWindow;
 use crate::{Collective, DistributedError};
 use mpi::collective::SystemOperation;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::*;
 use mpi::Threading;
+use std::cell::RefCell;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,6 +40,12 @@ struct Watch {
 /// The ranks of an MPI job. Created once per process ([`MpiCollective::init`]); MPI is
 /// finalized when it is dropped.
 pub struct MpiCollective {
+    /// The all-reduce of `f32` buffers when every rank is on this machine (and
+    /// `NABLA_MPI_SHARED_MEMORY` is not `0`); freed before MPI is finalized.
+    shared: Option<SharedWindow>,
+    /// A copy of the buffer being all-reduced through MPI (rsmpi has no in-place
+    /// all-reduce), kept so that no call allocates.
+    send: RefCell<Vec<f32>>,
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
@@ -49,7 +62,8 @@ impl MpiCollective {
     ///
     /// # Errors
     /// [`DistributedError::Launch`] when MPI is already initialized or cannot start, or when
-    /// `NABLA_MPI_TIMEOUT` is not a positive number of seconds.
+    /// `NABLA_MPI_TIMEOUT` is not a positive number of seconds or `NABLA_MPI_SHARED_MEMORY`
+    /// neither `0` nor `1`.
     pub fn init() -> Result<MpiCollective, DistributedError> {
         let timeout = timeout_from_env()?;
         let (universe, threading) = mpi::initialize_with_threading(Threading::Multiple).ok_or_else(|| {
@@ -68,7 +82,17 @@ impl MpiCollective {
             .name("nabla-mpi-watchdog".into())
             .spawn(move || watchdog(rank, timeout, abort_through_mpi, &watched))
             .map_err(|e| DistributedError::Launch(format!("cannot start the MPI watchdog thread: {e}")))?;
-        Ok(MpiCollective { world, rank, size, timeout, watch, _universe: universe })
+        let shared = if shared_memory_from_env()? { SharedWindow::of_one_machine(&world) } else { None };
+        Ok(MpiCollective {
+            shared,
+            send: RefCell::new(Vec::new()),
+            world,
+            rank,
+            size,
+            timeout,
+            watch,
+            _universe: universe,
+        })
     }
 
     /// The watchdog's timeout.
@@ -87,6 +111,21 @@ impl MpiCollective {
     fn arm(&self, state: Option<(Instant, String)>) {
         *self.watch.current.lock().unwrap_or_else(|e| e.into_inner()) = state;
         self.watch.wake.notify_one();
+    }
+}
+
+/// `NABLA_MPI_SHARED_MEMORY`: `0` keeps MPI's own all-reduce even on one machine (to compare
+/// them, or with an MPI whose shared windows misbehave); `1` or unset uses the shared window.
+fn shared_memory_from_env() -> Result<bool, DistributedError> {
+    match std::env::var("NABLA_MPI_SHARED_MEMORY") {
+        Err(_) => Ok(true),
+        Ok(text) => match text.trim() {
+            "1" => Ok(true),
+            "0" => Ok(false),
+            _ => Err(DistributedError::Launch(format!(
+                "NABLA_MPI_SHARED_MEMORY: expected 0 or 1, got '{text}'"
+            ))),
+        },
     }
 }
 
@@ -150,8 +189,12 @@ impl Collective for MpiCollective {
     }
 
     fn all_reduce_sum_f32(&self, buf: &mut [f32], what: &str) -> Result<(), DistributedError> {
-        // rsmpi has no in-place all-reduce: one copy of the bucket, small next to the transfer.
-        let send = buf.to_vec();
+        if let Some(shared) = &self.shared {
+            return self.watched(what, || shared.all_reduce_sum_f32(buf, what));
+        }
+        let mut send = self.send.borrow_mut();
+        send.clear();
+        send.extend_from_slice(buf);
         self.watched(what, || self.world.all_reduce_into(&send[..], buf, SystemOperation::sum()));
         Ok(())
     }
