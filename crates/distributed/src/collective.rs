@@ -23,6 +23,26 @@ pub trait Collective {
     /// Replaces `buf` on every rank by the element-wise sum over ranks.
     fn all_reduce_sum_f32(&self, buf: &mut [f32], what: &str) -> Result<(), DistributedError>;
 
+    /// The element-wise sum over ranks of the `scratch.len()` values that `fill` writes,
+    /// handed to `take(offset, sums)` in pieces that cover `0..scratch.len()` once, in any
+    /// order: the all-reduce of a buffer the caller never holds whole (a gradient bucket
+    /// gathered from its tensors and scattered back into them). A group that reduces in memory
+    /// of its own (MPI's shared-memory window) fills and reads that memory directly; by
+    /// default `scratch` is filled, [`all_reduce_sum_f32`](Self::all_reduce_sum_f32)-ed and
+    /// taken whole.
+    fn all_reduce_sum_f32_with(
+        &self,
+        scratch: &mut [f32],
+        what: &str,
+        fill: &mut dyn FnMut(&mut [f32]),
+        take: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<(), DistributedError> {
+        fill(scratch);
+        self.all_reduce_sum_f32(scratch, what)?;
+        take(0, scratch);
+        Ok(())
+    }
+
     /// Replaces `buf` on every rank by the element-wise sum over ranks.
     fn all_reduce_sum_f64(&self, buf: &mut [f64], what: &str) -> Result<(), DistributedError>;
 

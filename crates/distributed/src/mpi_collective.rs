@@ -199,6 +199,22 @@ impl Collective for MpiCollective {
         Ok(())
     }
 
+    fn all_reduce_sum_f32_with(
+        &self,
+        scratch: &mut [f32],
+        what: &str,
+        fill: &mut dyn FnMut(&mut [f32]),
+        take: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<(), DistributedError> {
+        if let Some(shared) = &self.shared {
+            return self.watched(what, || shared.all_reduce_sum_f32_with(scratch.len(), what, fill, take));
+        }
+        fill(scratch);
+        self.all_reduce_sum_f32(scratch, what)?;
+        take(0, scratch);
+        Ok(())
+    }
+
     fn all_reduce_sum_f64(&self, buf: &mut [f64], what: &str) -> Result<(), DistributedError> {
         let send = buf.to_vec();
         self.watched(what, || self.world.all_reduce_into(&send[..], buf, SystemOperation::sum()));

@@ -5,10 +5,12 @@
 //! Each rank owns one segment of the window, which every rank of the machine can read. One
 //! all-reduce of `L` values over `N` ranks is a reduce-scatter and an all-gather in that memory:
 //!
-//! 1. each rank copies its buffer into its segment;
+//! 1. each rank copies its buffer into its segment (or gathers it there: a gradient bucket is
+//!    written straight from its tensors);
 //! 2. rank `r` sums chunk `r` (values `r L / N .. (r + 1) L / N`) of every segment, in rank
 //!    order, into chunk `r` of its own segment;
-//! 3. each rank copies chunk `s` of segment `s`, for every `s`, into its buffer.
+//! 3. each rank copies chunk `s` of segment `s`, for every `s`, into its buffer (or scatters
+//!    it into the bucket's tensors).
 //!
 //! The three steps are separated by `MPI_Win_sync`, `MPI_Barrier`, `MPI_Win_sync` (the
 //! unified memory model's pattern for a passive-target epoch, held for the window's life),
@@ -78,6 +80,28 @@ impl SharedWindow {
     /// (every rank returns it).
     pub(crate) fn all_reduce_sum_f32(&self, buf: &mut [f32], what: &str) -> Result<(), DistributedError> {
         let len = buf.len();
+        let buf = RefCell::new(buf);
+        self.all_reduce_sum_f32_with(
+            len,
+            what,
+            |own| own.copy_from_slice(&buf.borrow()),
+            |offset, sums| buf.borrow_mut()[offset..offset + sums.len()].copy_from_slice(sums),
+        )
+    }
+
+    /// The sum over ranks of the `len` values `fill` writes into this rank's segment, handed
+    /// to `take(offset, sums)` chunk by chunk straight from the segments (the contract of
+    /// [`Collective::all_reduce_sum_f32_with`](crate::Collective::all_reduce_sum_f32_with)).
+    ///
+    /// # Errors
+    /// As [`all_reduce_sum_f32`](Self::all_reduce_sum_f32).
+    pub(crate) fn all_reduce_sum_f32_with(
+        &self,
+        len: usize,
+        what: &str,
+        fill: impl FnOnce(&mut [f32]),
+        mut take: impl FnMut(usize, &[f32]),
+    ) -> Result<(), DistributedError> {
         let mut slot = self.window.borrow_mut();
         if slot.as_ref().is_none_or(|w| w.capacity < len) {
             if let Some(old) = slot.take() {
@@ -95,7 +119,7 @@ impl SharedWindow {
         unsafe {
             let own = w.segments[me];
             own.cast::<u64>().write(len as u64);
-            std::ptr::copy_nonoverlapping(buf.as_ptr(), own.add(HEADER), len);
+            fill(std::slice::from_raw_parts_mut(own.add(HEADER), len));
             w.synchronize(&self.node);
 
             let lengths: Vec<u64> = w.segments.iter().map(|s| s.cast::<u64>().read()).collect();
@@ -130,11 +154,7 @@ impl SharedWindow {
 
             for (s, &segment) in w.segments.iter().enumerate() {
                 let part = chunk(s);
-                std::ptr::copy_nonoverlapping(
-                    segment.add(HEADER + part.start),
-                    buf.as_mut_ptr().add(part.start),
-                    part.len(),
-                );
+                take(part.start, std::slice::from_raw_parts(segment.add(HEADER + part.start), part.len()));
             }
             w.synchronize(&self.node);
         }

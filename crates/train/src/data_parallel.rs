@@ -228,23 +228,45 @@ impl DataParallel {
         let started = Instant::now();
         let scale = 1.0 / self.group.size() as f32;
         for (b, bucket) in self.plan.buckets().iter().enumerate() {
-            let buf = &mut self.buffer[..bucket.len];
-            for slot in &bucket.slots {
-                let dst = &mut buf[slot.offset..slot.offset + slot.len];
-                match params[slot.param].1.grad() {
-                    Some(g) => dst.iter_mut().zip(g.iter()).for_each(|(d, &v)| *d = v),
-                    // A parameter the loss does not reach contributes zeros, as in DDP.
-                    None => dst.fill(0.0),
+            let gather = &mut |buf: &mut [f32]| {
+                for slot in &bucket.slots {
+                    let dst = &mut buf[slot.offset..slot.offset + slot.len];
+                    match params[slot.param].1.grad() {
+                        Some(g) => match g.as_slice() {
+                            Some(values) => dst.copy_from_slice(values),
+                            None => dst.iter_mut().zip(g.iter()).for_each(|(d, &v)| *d = v),
+                        },
+                        // A parameter the loss does not reach contributes zeros, as in DDP.
+                        None => dst.fill(0.0),
+                    }
                 }
-            }
-            self.group
-                .all_reduce_sum_f32(buf, &format!("all-reduce of gradient bucket {b} at step {step}"))?;
-            for slot in &bucket.slots {
-                if let Some(mut g) = params[slot.param].1.grad_mut() {
-                    let src = &buf[slot.offset..slot.offset + slot.len];
-                    g.iter_mut().zip(src).for_each(|(d, &v)| *d = v * scale);
+            };
+            // The sums may come in pieces that cut across tensors: each slot takes its overlap.
+            let scatter = &mut |offset: usize, sums: &[f32]| {
+                let piece = offset..offset + sums.len();
+                for slot in &bucket.slots {
+                    let (start, end) = (piece.start.max(slot.offset), piece.end.min(slot.offset + slot.len));
+                    if start >= end {
+                        continue;
+                    }
+                    if let Some(mut g) = params[slot.param].1.grad_mut() {
+                        let src = &sums[start - offset..end - offset];
+                        let within = start - slot.offset..end - slot.offset;
+                        match g.as_slice_mut() {
+                            Some(dst) => dst[within].iter_mut().zip(src).for_each(|(d, &v)| *d = v * scale),
+                            None => {
+                                g.iter_mut().skip(within.start).zip(src).for_each(|(d, &v)| *d = v * scale)
+                            }
+                        }
+                    }
                 }
-            }
+            };
+            self.group.all_reduce_sum_f32_with(
+                &mut self.buffer[..bucket.len],
+                &format!("all-reduce of gradient bucket {b} at step {step}"),
+                gather,
+                scatter,
+            )?;
             self.stats.gradient_bytes += (bucket.len * 4) as u64;
             self.stats.gradient_calls += 1;
         }
