@@ -37,10 +37,7 @@ pub trait Collective {
         fill: &mut dyn FnMut(&mut [f32]),
         take: &mut dyn FnMut(usize, &[f32]),
     ) -> Result<(), DistributedError> {
-        fill(scratch);
-        self.all_reduce_sum_f32(scratch, what)?;
-        take(0, scratch);
-        Ok(())
+        through_scratch(self, scratch, what, fill, take)
     }
 
     /// Replaces `buf` on every rank by the element-wise sum over ranks.
@@ -52,4 +49,18 @@ pub trait Collective {
     /// Ends every process of the group with `code` after printing `message` (one rank failed
     /// alone, so the others must not wait for it forever).
     fn abort(&self, code: i32, message: &str) -> !;
+}
+
+/// [`Collective::all_reduce_sum_f32_with`] through `scratch`: filled, all-reduced, taken whole.
+pub(crate) fn through_scratch<C: Collective + ?Sized>(
+    group: &C,
+    scratch: &mut [f32],
+    what: &str,
+    fill: &mut dyn FnMut(&mut [f32]),
+    take: &mut dyn FnMut(usize, &[f32]),
+) -> Result<(), DistributedError> {
+    fill(scratch);
+    group.all_reduce_sum_f32(scratch, what)?;
+    take(0, scratch);
+    Ok(())
 }

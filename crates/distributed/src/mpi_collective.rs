@@ -209,10 +209,7 @@ impl Collective for MpiCollective {
         if let Some(shared) = &self.shared {
             return self.watched(what, || shared.all_reduce_sum_f32_with(scratch.len(), what, fill, take));
         }
-        fill(scratch);
-        self.all_reduce_sum_f32(scratch, what)?;
-        take(0, scratch);
-        Ok(())
+        crate::collective::through_scratch(self, scratch, what, fill, take)
     }
 
     fn all_reduce_sum_f64(&self, buf: &mut [f64], what: &str) -> Result<(), DistributedError> {
