@@ -490,19 +490,24 @@ fn backward<T: Element>(
         let mut gw = pool::zeros::<T>(&[g.o, g.cg(), g.kh, g.kw]);
         let gws = threads::DisjointSlice::new(gw.as_slice_mut().expect("pooled arrays are contiguous"));
         let taps = g.groups * kg;
+        let parts = column_parts(g);
         // Each part owns a range of the column matrix's rows, so of the weight gradient's
         // columns: it unfolds only those rows and sums its columns over the samples in order.
-        threads::split_ranges(taps, column_parts(g), |mine| {
+        // Every part takes a buffer of the largest part's size: parts are claimed by whichever
+        // thread is free, so one size keeps each thread's pool serving any of them.
+        let part_rows = taps.div_ceil(parts);
+        threads::split_ranges(taps, parts, |mine| {
             if mine.is_empty() {
                 return;
             }
-            let mut cols = (!pointwise).then(|| pool::take::<T>(&[mine.len(), l]));
+            let mut cols = (!pointwise).then(|| pool::take::<T>(&[part_rows, l]));
             for n in 0..g.img.n {
                 let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
                 let x_n = &xs[n * in_sample..(n + 1) * in_sample];
                 let cols_n: &[T] = match cols.as_mut() {
                     Some(buf) => {
-                        let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
+                        let buf =
+                            &mut buf.as_slice_mut().expect("pooled arrays are contiguous")[..mine.len() * l];
                         im2col_rows(g, x_n, mine.clone(), buf);
                         buf
                     }
