@@ -122,10 +122,14 @@ impl SharedWindow {
             fill(std::slice::from_raw_parts_mut(own.add(HEADER), len));
             w.synchronize(&self.node);
 
-            let lengths: Vec<u64> = w.segments.iter().map(|s| s.cast::<u64>().read()).collect();
-            if lengths.iter().any(|&l| l != len as u64) {
-                let ranks =
-                    lengths.iter().enumerate().map(|(r, l)| format!("rank {r}: {l}")).collect::<Vec<_>>();
+            let length_of = |segment: &*mut f32| segment.cast::<u64>().read();
+            if w.segments.iter().any(|s| length_of(s) != len as u64) {
+                let ranks = w
+                    .segments
+                    .iter()
+                    .enumerate()
+                    .map(|(r, s)| format!("rank {r}: {}", length_of(s)))
+                    .collect::<Vec<_>>();
                 // Every rank sees the same headers and returns the same error; the barrier
                 // keeps the segments stable until all have read them.
                 w.synchronize(&self.node);

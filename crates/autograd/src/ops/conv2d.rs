@@ -384,26 +384,16 @@ fn mat_mut<T>(s: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
     ArrayViewMut2::from_shape((rows, cols), &mut s[..rows * cols]).expect("buffer holds rows * cols")
 }
 
-/// The samples of a batch in contiguous ranges, one per part: each part's samples are
-/// computed by the same code as alone, so the split changes no result. Worth splitting when
-/// one sample's products are: a sample is `o * kg * l` multiply-adds per group.
-fn sample_parts(g: &Geometry) -> usize {
+/// Into how many parts to cut `units` independent pieces of a convolution's work (samples, or
+/// rows of the column matrix): one per thread, once the whole is worth splitting (a sample is
+/// `o * kg * l` multiply-adds per group). Each piece is computed by the same code whatever the
+/// split, so the split changes no result.
+fn parts(g: &Geometry, units: usize) -> usize {
     let work = g.o.saturating_mul(g.kg()).saturating_mul(g.l()).saturating_mul(g.img.n);
     if work < threads::MIN_SPLIT_WORK {
         1
     } else {
-        threads::threads().min(g.img.n).max(1)
-    }
-}
-
-/// The rows of the column matrix (the weight gradient's columns) in ranges, one per part:
-/// each element of the weight gradient is summed by the same code whatever the split.
-fn column_parts(g: &Geometry) -> usize {
-    let work = g.o.saturating_mul(g.kg()).saturating_mul(g.l()).saturating_mul(g.img.n);
-    if work < threads::MIN_SPLIT_WORK {
-        1
-    } else {
-        threads::threads().min(g.groups * g.kg()).max(1)
+        threads::threads().min(units).max(1)
     }
 }
 
@@ -411,7 +401,7 @@ fn forward<T: Element>(g: &Geometry, xs: &[T], ws: &[T], bias: Option<&[T]>) -> 
     let mut out = pool::take::<T>(&g.out_shape());
     let out_sample = g.o * g.l();
     let os = threads::DisjointSlice::new(out.as_slice_mut().expect("pooled arrays are contiguous"));
-    threads::split_ranges(g.img.n, sample_parts(g), |samples| {
+    threads::split_ranges(g.img.n, parts(g, g.img.n), |samples| {
         // SAFETY: the sample ranges of a split are disjoint, so are their output samples.
         let ys = unsafe { os.range(samples.start * out_sample, samples.end * out_sample) };
         forward_samples(g, samples, xs, ws, bias, ys);
@@ -435,7 +425,7 @@ fn forward_samples<T: Element>(
     for (i, n) in range.enumerate() {
         let x_n = &xs[n * in_sample..(n + 1) * in_sample];
         let y_n = &mut ys[i * out_sample..(i + 1) * out_sample];
-        let cols_n = columns(g, x_n, cols.as_mut());
+        let cols_n = columns(g, x_n, 0..g.groups * kg, cols.as_mut());
         let beta = match bias {
             Some(b) => {
                 for (row, &bo) in y_n.chunks_exact_mut(l).zip(b) {
@@ -456,16 +446,22 @@ fn forward_samples<T: Element>(
     }
 }
 
-/// The column matrix of one sample `x_n`: unfolded into `buf` by [`im2col`], or, for a
-/// pointwise convolution (no buffer), the sample itself.
-fn columns<'a, T: Element>(g: &Geometry, x_n: &'a [T], buf: Option<&'a mut ArrayD<T>>) -> &'a [T] {
+/// The rows `taps` of one sample's column matrix: unfolded into `buf` by [`im2col`], or, for
+/// a pointwise convolution (no buffer), those channels of the sample itself.
+fn columns<'a, T: Element>(
+    g: &Geometry,
+    x_n: &'a [T],
+    taps: std::ops::Range<usize>,
+    buf: Option<&'a mut ArrayD<T>>,
+) -> &'a [T] {
+    let l = g.l();
     match buf {
         Some(buf) => {
-            let buf = buf.as_slice_mut().expect("pooled arrays are contiguous");
-            im2col(g, x_n, buf);
+            let buf = &mut buf.as_slice_mut().expect("pooled arrays are contiguous")[..taps.len() * l];
+            im2col(g, x_n, taps, buf);
             buf
         }
-        None => x_n,
+        None => &x_n[taps.start * l..taps.end * l],
     }
 }
 
@@ -490,13 +486,13 @@ fn backward<T: Element>(
         let mut gw = pool::zeros::<T>(&[g.o, g.cg(), g.kh, g.kw]);
         let gws = threads::DisjointSlice::new(gw.as_slice_mut().expect("pooled arrays are contiguous"));
         let taps = g.groups * kg;
-        let parts = column_parts(g);
+        let split = parts(g, taps);
         // Each part owns a range of the column matrix's rows, so of the weight gradient's
         // columns: it unfolds only those rows and sums its columns over the samples in order.
         // Every part takes a buffer of the largest part's size: parts are claimed by whichever
         // thread is free, so one size keeps each thread's pool serving any of them.
-        let part_rows = taps.div_ceil(parts);
-        threads::split_ranges(taps, parts, |mine| {
+        let part_rows = taps.div_ceil(split);
+        threads::split_ranges(taps, split, |mine| {
             if mine.is_empty() {
                 return;
             }
@@ -504,15 +500,7 @@ fn backward<T: Element>(
             for n in 0..g.img.n {
                 let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
                 let x_n = &xs[n * in_sample..(n + 1) * in_sample];
-                let cols_n: &[T] = match cols.as_mut() {
-                    Some(buf) => {
-                        let buf =
-                            &mut buf.as_slice_mut().expect("pooled arrays are contiguous")[..mine.len() * l];
-                        im2col_rows(g, x_n, mine.clone(), buf);
-                        buf
-                    }
-                    None => &x_n[mine.start * l..mine.end * l],
-                };
+                let cols_n = columns(g, x_n, mine.clone(), cols.as_mut());
                 for grp in mine.start / kg..mine.end.div_ceil(kg) {
                     let rows = mine.start.max(grp * kg)..mine.end.min((grp + 1) * kg);
                     let dy_g = mat(&gy_n[grp * og * l..], og, l);
@@ -534,7 +522,7 @@ fn backward<T: Element>(
         // col2im accumulates into the input gradient; the pointwise GEMM overwrites it.
         let mut gx = if pointwise { pool::take::<T>(&in_shape) } else { pool::zeros::<T>(&in_shape) };
         let gxs = threads::DisjointSlice::new(gx.as_slice_mut().expect("pooled arrays are contiguous"));
-        threads::split_ranges(g.img.n, sample_parts(g), |samples| {
+        threads::split_ranges(g.img.n, parts(g, g.img.n), |samples| {
             let mut dcols = (!pointwise && !samples.is_empty()).then(|| pool::take::<T>(&[g.groups * kg, l]));
             for n in samples {
                 let gy_n = &gys[n * out_sample..(n + 1) * out_sample];
@@ -587,15 +575,10 @@ fn row_sum<T: Element>(row: &[T]) -> f64 {
     lanes.iter().chain(tail).map(|v| (*v).to_f64()).sum()
 }
 
-/// Unfolds one sample `[C, H, W]` into the column matrix `[C kH kW, H_out W_out]`: row
-/// `(c, u, v)` holds the input under kernel tap `(u, v)` of channel `c` for every output
-/// position, zero where the tap falls into the padding.
-fn im2col<T: Element>(g: &Geometry, x: &[T], cols: &mut [T]) {
-    im2col_rows(g, x, 0..g.groups * g.kg(), cols);
-}
-
-/// The rows `taps` of [`im2col`]'s column matrix, into `cols` (`taps.len()` rows).
-fn im2col_rows<T: Element>(g: &Geometry, x: &[T], taps: std::ops::Range<usize>, cols: &mut [T]) {
+/// Unfolds the rows `taps` of one sample `[C, H, W]`'s column matrix `[C kH kW, H_out W_out]`
+/// into `cols` (`taps.len()` rows): row `(c, u, v)` holds the input under kernel tap `(u, v)` of
+/// channel `c` for every output position, zero where the tap falls into the padding.
+fn im2col<T: Element>(g: &Geometry, x: &[T], taps: std::ops::Range<usize>, cols: &mut [T]) {
     let w = g.img.w;
     g.each_tap_row(taps, x.chunks_exact(g.img.plane()), cols.chunks_exact_mut(g.l()), |plane, tap, row| {
         row[..tap.rows.start * g.ow].fill(T::zero());
